@@ -1,0 +1,13 @@
+import type { Snapshot } from '../config/snapshot.js';
+import { formatIssue } from '../config/issues.js';
+import { loadConfig } from '../config/load.js';
+import { CommandFailed, type CliIO } from './io.js';
+
+/** Loads the config for a command; an invalid config is a failed command (exit 1) with every error listed. */
+export function loadOrFail(file: string, io: CliIO): Snapshot {
+  const result = loadConfig(file, { env: io.env });
+  if (!result.ok) {
+    throw new CommandFailed(`invalid configuration (${result.errors.length} error(s)):\n${result.errors.map(formatIssue).join('\n')}`);
+  }
+  return result.snapshot;
+}

@@ -1,0 +1,47 @@
+import { runCheck, checkHelp } from './check.js';
+import { runExplain, explainHelp } from './explain.js';
+import { CommandFailed, EXIT, processIO, UsageError, type CliIO } from './io.js';
+import { permissionsHelp, runPermissions } from './permissions.js';
+
+type Command = (argv: string[], io: CliIO) => number | Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; help: string }> = {
+  check: { run: runCheck, help: checkHelp },
+  explain: { run: runExplain, help: explainHelp },
+  permissions: { run: runPermissions, help: permissionsHelp },
+};
+
+export function usage(): string {
+  return ['usage: keygate <command> [options]', '', 'commands:', ...Object.values(COMMANDS).map((c) => `  ${c.help}`), '', 'exit codes: 0 ok, 1 failed check / denied explain / not found, 2 usage error'].join('\n');
+}
+
+/** Runs one command; returns the process exit code. Never throws for bad input. */
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`keygate: unknown command "${name}"\n\n${usage()}`);
+    return EXIT.usage;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(command.help);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`keygate ${name}: ${e.message}\n${command.help}`);
+      return EXIT.usage;
+    }
+    if (e instanceof CommandFailed) {
+      io.err(`keygate ${name}: ${e.message}`);
+      return EXIT.failed;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,58 @@
+import { methodsText } from '../policy/methods.js';
+import { keyState } from '../policy/model.js';
+import { effectivePermissions, type EffectiveRule } from '../policy/effective.js';
+import { ruleText, type CompiledRule } from '../policy/rules.js';
+import { CONFIG_OPTION, flag, parseCommand, requirePositional, requireString } from './args.js';
+import { CommandFailed, EXIT, type CliIO } from './io.js';
+import { loadOrFail } from './loadOrFail.js';
+
+export const permissionsHelp = 'keygate permissions -c FILE ID [--json]   the key\'s effective rules (user ∩ key, minus deny rules and guardrails)';
+
+export function runPermissions(argv: string[], io: CliIO): number {
+  const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } }, 1);
+  const snapshot = loadOrFail(requireString(args, 'config'), io);
+  const id = requirePositional(args, 'key ID');
+  const key = snapshot.keys.byId.get(id);
+  if (!key) throw new CommandFailed(`unknown key id "${id}"`);
+  const perms = effectivePermissions(snapshot, key);
+  const state = keyState(snapshot, key, io.now());
+  const user = snapshot.users.get(key.user);
+  if (flag(args, 'json')) {
+    io.out(JSON.stringify({
+      id: key.id, user: key.user, name: key.name, scope: key.scope, state, roles: user?.roles ?? [],
+      allow: perms.allow.map(effectiveJson), deny: perms.deny.map(ruleJson), guardrails: perms.guardrails.map(ruleJson),
+    }, null, 2));
+    return EXIT.ok;
+  }
+  const lines = [
+    `key ${key.id} "${key.name}" of user ${key.user} (${user ? `roles: ${user.roles.join(', ') || 'none'}` : 'user not in policy'})`,
+    `scope: ${key.scope}   state: ${state}`,
+    '',
+    'allowed (user roles ∩ key):',
+    ...(perms.allow.length ? perms.allow.map((r) => `  + ${effectiveText(r)}`) : ['  (nothing)']),
+  ];
+  if (perms.deny.length) lines.push('', 'minus the key\'s deny rules:', ...perms.deny.map((r) => `  - ${ruleText(r)}`));
+  if (perms.guardrails.length) lines.push('', 'minus guardrails:', ...perms.guardrails.map((r) => `  - ${ruleText(r)}`));
+  if (state !== 'active') lines.push('', `note: the key is ${state}; it can do nothing until that changes`);
+  io.out(lines.join('\n'));
+  return EXIT.ok;
+}
+
+function effectiveText(r: EffectiveRule): string {
+  const region = r.regions ? ` [region ${[...r.regions].join(',')}]` : '';
+  const path = r.alsoPath ? `${r.path.text} ∩ ${r.alsoPath.text}` : r.path.text;
+  return `${r.service} ${methodsText(r.methods)} ${path}${region}   (from ${r.from.map((f) => `${f.origin.owner} rule ${f.origin.index + 1}`).join(' ∩ ')})`;
+}
+
+function effectiveJson(r: EffectiveRule): Record<string, unknown> {
+  return {
+    service: r.service, method: methodsText(r.methods), path: r.path.text,
+    ...(r.alsoPath ? { alsoPath: r.alsoPath.text } : {}),
+    region: r.regions ? [...r.regions] : '*',
+    from: r.from.map((f) => `${f.origin.owner} rule ${f.origin.index + 1}`),
+  };
+}
+
+function ruleJson(r: CompiledRule): Record<string, unknown> {
+  return { service: r.service, method: methodsText(r.methods), path: r.path.text, region: r.regions ? [...r.regions] : '*', from: `${r.origin.owner} rule ${r.origin.index + 1}` };
+}

@@ -1,0 +1,95 @@
+import { isMap, isScalar } from 'yaml';
+import { parseHash } from '../auth/hash.js';
+import { isKeyId } from '../auth/keyFormat.js';
+import { compileCidrs, parseCidr } from '../policy/cidr.js';
+import { RuleMatcher } from '../policy/matcher.js';
+import type { KeyScope } from '../policy/model.js';
+import { readTimestamp } from './policyFile.js';
+import { readRules } from './ruleReader.js';
+import type { KeyRecord } from './snapshot.js';
+import type { Field, YamlReader, YNode } from './yamlReader.js';
+
+export const KEY_FIELDS = [
+  'id', 'user', 'name', 'hash', 'scope', 'allow', 'deny', 'sourceIPs', 'expires', 'notBefore', 'disabled', 'comment', 'created', 'legacy',
+];
+const PLAINTEXT_FIELDS = ['secret', 'key', 'token', 'password', 'plaintext'];
+
+/** Reads one keys file. Users are checked by the caller: an unknown user is a warning, not an error. */
+export function readKeysFile(r: YamlReader, services: ReadonlySet<string>): KeyRecord[] {
+  const f = r.map(r.root ?? null, 'keys file', ['keys']);
+  if (!f) return [];
+  const out: KeyRecord[] = [];
+  for (const node of r.list(f.get('keys')?.value, 'keys')) {
+    rejectPlaintext(r, node);
+    const key = readKey(r, node, services);
+    if (key) out.push(key);
+  }
+  return out;
+}
+
+function rejectPlaintext(r: YamlReader, node: YNode): void {
+  if (!isMap(node)) return;
+  for (const pair of node.items) {
+    if (isScalar(pair.key) && PLAINTEXT_FIELDS.includes(String(pair.key.value))) {
+      r.error(pair.key, `plaintext secrets are not allowed in a keys file ("${String(pair.key.value)}"); use "keygate key import" to hash them`);
+    }
+  }
+}
+
+function readKey(r: YamlReader, node: YNode, services: ReadonlySet<string>): KeyRecord | undefined {
+  const fields = r.map(node, 'a key', [...KEY_FIELDS, ...PLAINTEXT_FIELDS], ['id', 'user', 'hash']);
+  if (!fields) return undefined;
+  const f = (name: string): Field | undefined => fields.get(name);
+  const str = (name: string): string | undefined => (f(name) ? r.string(f(name)!.value, name) : undefined);
+  const flag = (name: string): boolean => (f(name) ? r.boolean(f(name)!.value, name) ?? false : false);
+  const time = (name: string): number | undefined => (f(name) ? readTimestamp(r, f(name)!.value, name) : undefined);
+  const id = str('id');
+  if (id !== undefined && !isKeyId(id)) r.error(f('id')!.value, `key id "${id}" must be 12 letters or digits`);
+  const owner = `key ${id ?? '?'}`;
+  const hash = readHash(r, f('hash')?.value);
+  const scope = readScope(r, f('scope')?.value);
+  const sourceIPs = readSourceIps(r, f('sourceIPs')?.value);
+  const allow = readRules(r, f('allow')?.value, `${owner} allow`, services);
+  const deny = readRules(r, f('deny')?.value, `${owner} deny`, services);
+  const user = str('user');
+  if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false) return undefined;
+  const expires = time('expires');
+  const notBefore = time('notBefore');
+  const comment = str('comment');
+  const created = str('created');
+  const pos = r.position(node);
+  return Object.freeze({
+    id, user, name: str('name') ?? '', hash, scope,
+    allow: new RuleMatcher(allow), deny: new RuleMatcher(deny),
+    sourceIPs, disabled: flag('disabled'), legacy: flag('legacy'),
+    ...(expires !== undefined ? { expires } : {}),
+    ...(notBefore !== undefined ? { notBefore } : {}),
+    ...(comment !== undefined ? { comment } : {}),
+    ...(created !== undefined ? { created } : {}),
+    file: r.file, line: pos.line,
+  });
+}
+
+function readHash(r: YamlReader, node: YNode): KeyRecord['hash'] | undefined {
+  const text = r.string(node, 'hash');
+  if (text === undefined) return undefined;
+  const parsed = parseHash(text);
+  return 'error' in parsed ? r.error(node, parsed.error) : parsed;
+}
+
+function readScope(r: YamlReader, node: YNode): KeyScope | undefined {
+  if (node === undefined) return 'restricted';
+  const scope = r.string(node, 'scope');
+  if (scope === 'restricted' || scope === 'inherit') return scope;
+  return r.error(node, `scope must be "restricted" or "inherit"`);
+}
+
+/** null: no filter; false: invalid (already reported). */
+function readSourceIps(r: YamlReader, node: YNode): KeyRecord['sourceIPs'] | false {
+  if (node === undefined) return null;
+  const list = r.strings(node, 'sourceIPs');
+  if (!list) return false;
+  const bad = list.map(parseCidr).filter((p): p is { error: string } => 'error' in p);
+  bad.forEach((b) => r.error(node, `sourceIPs: ${b.error}`));
+  return bad.length ? false : compileCidrs(list);
+}

@@ -1,0 +1,136 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { buildKeyIndex } from '../auth/verifier.js';
+import { compileCidrs } from '../policy/cidr.js';
+import type { ConfigIssue } from './issues.js';
+import { readKeysFile } from './keysFile.js';
+import { readMainFile, type MainConfig, type ServiceDraft } from './mainFile.js';
+import { readPolicyFile, type PolicyFile } from './policyFile.js';
+import type { KeyRecord, ServiceConfig, Snapshot } from './snapshot.js';
+import { YamlReader } from './yamlReader.js';
+
+export type LoadResult =
+  | { ok: true; snapshot: Snapshot; warnings: readonly ConfigIssue[] }
+  | { ok: false; errors: readonly ConfigIssue[]; warnings: readonly ConfigIssue[] };
+
+export interface LoadOptions {
+  generation?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Reads and validates keygate.yaml, its policy file, keys files and token files, and
+ * compiles them into one frozen snapshot. Every problem is reported, none is fatal early.
+ */
+export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadResult {
+  const ctx = new LoadContext();
+  const mainPath = resolve(mainFile);
+  const main = ctx.read(mainPath, (r) => readMainFile(r));
+  if (!main) return ctx.result();
+  const serviceNames = new Set(main.services.map((s) => s.name));
+  const policy = ctx.read(main.policy, (r) => readPolicyFile(r, serviceNames));
+  const keys = main.keys.flatMap((file) => ctx.read(file, (r) => readKeysFile(r, serviceNames)) ?? []);
+  const services = main.services.map((s) => resolveToken(ctx, s, options.env ?? process.env));
+  if (!policy || ctx.errors.length) return ctx.result();
+  checkKeys(ctx, keys, policy);
+  const snapshot = buildSnapshot(mainPath, main, policy, keys, services as ServiceConfig[], ctx.warnings, options.generation ?? 1);
+  return { ok: true, snapshot, warnings: ctx.warnings };
+}
+
+class LoadContext {
+  readonly errors: ConfigIssue[] = [];
+  readonly warnings: ConfigIssue[] = [];
+
+  read<T>(file: string, fn: (r: YamlReader) => T): T | undefined {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      this.errors.push({ file, line: 1, col: 1, message: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
+      return undefined;
+    }
+    const r = new YamlReader(file, text);
+    const out = r.root === undefined && r.issues.length ? undefined : fn(r);
+    this.errors.push(...r.issues);
+    this.warnings.push(...r.warnings);
+    return out;
+  }
+
+  result(): LoadResult {
+    return { ok: false, errors: this.errors, warnings: this.warnings };
+  }
+}
+
+function resolveToken(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEnv): ServiceConfig | undefined {
+  const { token, ...rest } = s;
+  const value = readTokenValue(ctx, s, env);
+  if (value === undefined) return undefined;
+  return Object.freeze({ ...rest, serviceToken: Object.freeze({ header: token.header, scheme: token.scheme, source: token.source, value }) });
+}
+
+function readTokenValue(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEnv): string | undefined {
+  const src = s.token.source;
+  const fail = (message: string): undefined => {
+    ctx.errors.push({ file: src.kind === 'file' ? src.path : 'environment', line: 1, col: 1, message: `service ${s.name}: ${message}` });
+    return undefined;
+  };
+  if (src.kind === 'none') return '';
+  if (src.kind === 'env') {
+    const v = env[src.name]?.trim();
+    return v ? v : fail(`environment variable ${src.name} for the service token is not set`);
+  }
+  try {
+    const v = readFileSync(src.path, 'utf8').trim();
+    return v ? v : fail('service token file is empty');
+  } catch (e) {
+    return fail(`cannot read service token file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+
+function checkKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: PolicyFile): void {
+  const seen = new Map<string, KeyRecord>();
+  for (const key of keys) {
+    const first = seen.get(key.id);
+    if (first) ctx.errors.push(at(key, `duplicate key id "${key.id}" (first at ${first.file}:${first.line})`));
+    seen.set(key.id, key);
+    if (!policy.users.has(key.user)) ctx.warnings.push(at(key, `key ${key.id}: user "${key.user}" is not in the policy; the key is dead (user_unknown)`));
+    if (key.legacy && key.hash.algorithm !== 'sha256') ctx.warnings.push(at(key, `key ${key.id}: low-entropy legacy secret; rotate it with "keygate key rotate ${key.id}"`));
+    if (key.scope === 'restricted' && key.allow.size === 0) ctx.warnings.push(at(key, `key ${key.id}: restricted key with no allow rules can do nothing`));
+  }
+  for (const g of policy.guardrails.rules) {
+    for (const id of g.except ?? []) {
+      if (!seen.has(id)) ctx.warnings.push({ file: g.origin.file ?? '', line: g.origin.line ?? 1, col: g.origin.col ?? 1, message: `guardrail except names unknown key id "${id}"` });
+    }
+  }
+}
+
+function at(key: KeyRecord, message: string): ConfigIssue {
+  return { file: key.file, line: key.line, col: 1, message };
+}
+
+function buildSnapshot(
+  mainFile: string, main: MainConfig, policy: PolicyFile, keys: KeyRecord[], services: ServiceConfig[],
+  warnings: readonly ConfigIssue[], generation: number,
+): Snapshot {
+  const tokenFiles = services.flatMap((s) => (s.serviceToken.source.kind === 'file' ? [s.serviceToken.source.path] : []));
+  return Object.freeze({
+    generation,
+    mainFile,
+    policyFile: main.policy,
+    keysFiles: Object.freeze(main.keys),
+    watchedFiles: Object.freeze([mainFile, main.policy, ...main.keys, ...tokenFiles]),
+    region: main.region,
+    listen: Object.freeze({ ...main.listen, trustedProxies: compileCidrs(main.listen.trustedProxies) }),
+    services: Object.freeze(services),
+    users: policy.users,
+    guardrails: policy.guardrails,
+    keys: buildKeyIndex(keys),
+    keyList: Object.freeze(keys),
+    limits: Object.freeze(main.limits),
+    shutdown: Object.freeze(main.shutdown),
+    reload: Object.freeze(main.reload),
+    log: Object.freeze(main.log),
+    metrics: Object.freeze(main.metrics),
+    warnings: Object.freeze([...warnings]),
+  });
+}

@@ -1,0 +1,204 @@
+import { resolve, dirname } from 'node:path';
+import { parseCidr } from '../policy/cidr.js';
+import { hostName, normalizePrefix } from '../policy/route.js';
+import type { ListenAddress, TokenSource } from './snapshot.js';
+import { parseDuration, parseListenAddress, parseSize } from './values.js';
+import type { Field, YamlReader, YNode } from './yamlReader.js';
+
+export interface MainConfig {
+  region: string;
+  listen: { proxy: ListenAddress; admin: ListenAddress; check?: ListenAddress; trustedProxies: string[] };
+  services: ServiceDraft[];
+  policy: string;
+  keys: string[];
+  limits: { body?: number; headers: number };
+  shutdown: { delay: number; timeout: number };
+  reload: { interval: number; debounce: number };
+  log: { level: string; access: boolean };
+  metrics: { perKeyLabels: boolean };
+}
+
+export interface ServiceDraft {
+  name: string;
+  host?: string;
+  pathPrefix?: string;
+  stripPrefix: boolean;
+  allowSemicolon: boolean;
+  upstream: URL;
+  token: { header: string; scheme: string; source: TokenSource; node: YNode };
+  timeouts: { connect: number; response: number; idle: number };
+}
+
+const TOP = ['region', 'listen', 'services', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics'];
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const HEADER = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export const DEFAULTS = {
+  proxy: '0.0.0.0:8080',
+  admin: '127.0.0.1:9090',
+  headers: 16 * 1024,
+  connect: 2_000,
+  response: 30_000,
+  idle: 60_000,
+  shutdownDelay: 0,
+  shutdownTimeout: 30_000,
+  reloadInterval: 10_000,
+  reloadDebounce: 100,
+};
+
+/** Reads keygate.yaml. Paths it names are resolved against its own directory. */
+export function readMainFile(r: YamlReader): MainConfig | undefined {
+  const f = r.map(r.root, 'keygate.yaml', TOP, ['region', 'services', 'policy', 'keys']);
+  if (!f) return undefined;
+  const base = dirname(r.file);
+  const services = r.list(f.get('services')?.value, 'services').map((n) => readService(r, n, base));
+  checkUniqueNames(r, services, f.get('services')?.value);
+  const config: MainConfig = {
+    region: r.string(f.get('region')?.value, 'region') ?? '',
+    listen: readListen(r, f.get('listen')?.value),
+    services: services.filter((s): s is ServiceDraft => s !== undefined),
+    policy: resolve(base, r.string(f.get('policy')?.value, 'policy') ?? ''),
+    keys: (r.strings(f.get('keys')?.value, 'keys') ?? []).map((k) => resolve(base, k)),
+    limits: readLimits(r, f.get('limits')?.value),
+    shutdown: readDurations(r, f.get('shutdown')?.value, 'shutdown', { delay: DEFAULTS.shutdownDelay, timeout: DEFAULTS.shutdownTimeout }),
+    reload: readDurations(r, f.get('reload')?.value, 'reload', { interval: DEFAULTS.reloadInterval, debounce: DEFAULTS.reloadDebounce }),
+    log: readLog(r, f.get('log')?.value),
+    metrics: { perKeyLabels: readFlag(r, f.get('metrics')?.value, 'metrics', 'perKeyLabels') },
+  };
+  if (config.services.length === 0 && services.length === 0) r.error(f.get('services')?.value, 'services must list at least one service');
+  return config;
+}
+
+function readListen(r: YamlReader, node: YNode): MainConfig['listen'] {
+  const f = node == null ? new Map<string, Field>() : r.map(node, 'listen', ['proxy', 'admin', 'check', 'trustedProxies']) ?? new Map<string, Field>();
+  const address = (name: string, fallback?: string): ListenAddress | undefined => {
+    const n = f.get(name)?.value;
+    const text = n === undefined ? fallback : r.string(n, `listen.${name}`);
+    if (text === undefined) return undefined;
+    const parsed = parseListenAddress(text);
+    if ('error' in parsed) return r.error(n, parsed.error);
+    return { ...parsed, text };
+  };
+  const trusted = f.has('trustedProxies') ? r.strings(f.get('trustedProxies')!.value, 'listen.trustedProxies') ?? [] : [];
+  trusted.forEach((c) => {
+    const p = parseCidr(c);
+    if ('error' in p) r.error(f.get('trustedProxies')!.value, `listen.trustedProxies: ${p.error}`);
+  });
+  const check = address('check');
+  const fallbackProxy = parseListenAddress(DEFAULTS.proxy) as { host: string; port: number };
+  return {
+    proxy: address('proxy', DEFAULTS.proxy) ?? { ...fallbackProxy, text: DEFAULTS.proxy },
+    admin: address('admin', DEFAULTS.admin) ?? { host: '127.0.0.1', port: 9090, text: DEFAULTS.admin },
+    ...(check ? { check } : {}),
+    trustedProxies: trusted,
+  };
+}
+
+const SERVICE_FIELDS = ['name', 'route', 'upstream', 'serviceToken', 'timeouts'];
+
+function readService(r: YamlReader, node: YNode, base: string): ServiceDraft | undefined {
+  const f = r.map(node, 'a service', SERVICE_FIELDS, ['name', 'upstream']);
+  if (!f) return undefined;
+  const name = r.string(f.get('name')?.value, 'service name');
+  if (name !== undefined && !NAME.test(name)) r.error(f.get('name')?.value, `service name "${name}" must be lower-case letters, digits, "-" or "_"`);
+  const upstream = readUpstream(r, f.get('upstream')?.value);
+  const route = readRoute(r, f.get('route')?.value);
+  const token = readToken(r, f.get('serviceToken')?.value, base);
+  const t = readDurations(r, f.get('timeouts')?.value, 'timeouts', { connect: DEFAULTS.connect, response: DEFAULTS.response, idle: DEFAULTS.idle });
+  if (name === undefined || !upstream || !route || !token) return undefined;
+  return { name, ...route, upstream, token, timeouts: t };
+}
+
+function readUpstream(r: YamlReader, node: YNode): URL | undefined {
+  const text = r.string(node, 'upstream');
+  if (text === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return r.error(node, `upstream "${text}" is not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return r.error(node, `upstream "${text}" must be http:// or https://`);
+  if (url.search || url.hash || url.username) return r.error(node, `upstream "${text}" must not have a query, fragment or credentials`);
+  return url;
+}
+
+function readRoute(r: YamlReader, node: YNode): Pick<ServiceDraft, 'host' | 'pathPrefix' | 'stripPrefix' | 'allowSemicolon'> | undefined {
+  if (node == null) return { stripPrefix: false, allowSemicolon: false };
+  const f = r.map(node, 'route', ['host', 'pathPrefix', 'stripPrefix', 'allowSemicolon']);
+  if (!f) return undefined;
+  const host = f.has('host') ? r.string(f.get('host')!.value, 'route.host') : undefined;
+  const prefix = f.has('pathPrefix') ? r.string(f.get('pathPrefix')!.value, 'route.pathPrefix') : undefined;
+  if (prefix !== undefined && (!prefix.startsWith('/') || /[?#%\\*{}]|\/\.\.?(\/|$)|\/\//.test(prefix))) {
+    r.error(f.get('pathPrefix')!.value, `route.pathPrefix "${prefix}" must be a plain path starting with "/"`);
+  }
+  return {
+    ...(host !== undefined ? { host: hostName(host) } : {}),
+    ...(prefix !== undefined ? { pathPrefix: normalizePrefix(prefix) } : {}),
+    stripPrefix: f.has('stripPrefix') ? r.boolean(f.get('stripPrefix')!.value, 'route.stripPrefix') ?? false : false,
+    allowSemicolon: f.has('allowSemicolon') ? r.boolean(f.get('allowSemicolon')!.value, 'route.allowSemicolon') ?? false : false,
+  };
+}
+
+function readToken(r: YamlReader, node: YNode, base: string): ServiceDraft['token'] | undefined {
+  if (node == null) return { header: 'authorization', scheme: 'Bearer', source: { kind: 'none' }, node };
+  const f = r.map(node, 'serviceToken', ['header', 'scheme', 'file', 'env']);
+  if (!f) return undefined;
+  const header = f.has('header') ? r.string(f.get('header')!.value, 'serviceToken.header') : 'Authorization';
+  if (header !== undefined && !HEADER.test(header)) r.error(f.get('header')?.value, `serviceToken.header "${header}" is not a header name`);
+  const scheme = f.has('scheme') ? r.string(f.get('scheme')!.value, 'serviceToken.scheme') ?? '' : 'Bearer';
+  const file = f.has('file') ? r.string(f.get('file')!.value, 'serviceToken.file') : undefined;
+  const env = f.has('env') ? r.string(f.get('env')!.value, 'serviceToken.env') : undefined;
+  if (file !== undefined && env !== undefined) return r.error(node, 'serviceToken takes "file" or "env", not both');
+  if (file === undefined && env === undefined) return r.error(node, 'serviceToken needs "file" or "env"');
+  const source: TokenSource = file !== undefined ? { kind: 'file', path: resolve(base, file) } : { kind: 'env', name: env! };
+  return { header: (header ?? 'authorization').toLowerCase(), scheme, source, node: f.get(file !== undefined ? 'file' : 'env')!.value };
+}
+
+function readLimits(r: YamlReader, node: YNode): MainConfig['limits'] {
+  const f = node == null ? new Map<string, Field>() : r.map(node, 'limits', ['body', 'headers']) ?? new Map<string, Field>();
+  const size = (name: string): number | undefined => {
+    const n = f.get(name)?.value;
+    if (n === undefined) return undefined;
+    const parsed = parseSize(r.scalarText(n));
+    return typeof parsed === 'number' ? parsed : r.error(n, `limits.${name}: ${parsed.error}`);
+  };
+  const body = size('body');
+  return { ...(body !== undefined ? { body } : {}), headers: size('headers') ?? DEFAULTS.headers };
+}
+
+function readDurations<T extends Record<string, number>>(r: YamlReader, node: YNode, what: string, defaults: T): T {
+  if (node == null) return { ...defaults };
+  const f = r.map(node, what, Object.keys(defaults));
+  const out: Record<string, number> = { ...defaults };
+  for (const [name, field] of f ?? []) {
+    const parsed = parseDuration(r.scalarText(field.value));
+    if (typeof parsed === 'number') out[name] = parsed;
+    else r.error(field.value, `${what}.${name}: ${parsed.error}`);
+  }
+  return out as T;
+}
+
+function readLog(r: YamlReader, node: YNode): MainConfig['log'] {
+  const f = node == null ? new Map<string, Field>() : r.map(node, 'log', ['level', 'access']) ?? new Map<string, Field>();
+  const level = f.has('level') ? r.string(f.get('level')!.value, 'log.level') ?? 'info' : 'info';
+  if (!LOG_LEVELS.includes(level)) r.error(f.get('level')?.value, `log.level must be one of ${LOG_LEVELS.join(', ')}`);
+  return { level, access: f.has('access') ? r.boolean(f.get('access')!.value, 'log.access') ?? true : true };
+}
+
+function readFlag(r: YamlReader, node: YNode, what: string, name: string): boolean {
+  if (node == null) return false;
+  const f = r.map(node, what, [name]);
+  const field = f?.get(name);
+  return field ? r.boolean(field.value, `${what}.${name}`) ?? false : false;
+}
+
+function checkUniqueNames(r: YamlReader, services: (ServiceDraft | undefined)[], node: YNode): void {
+  const seen = new Set<string>();
+  for (const s of services) {
+    if (!s) continue;
+    if (seen.has(s.name)) r.error(node, `service "${s.name}" is defined twice`);
+    seen.add(s.name);
+  }
+}

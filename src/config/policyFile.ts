@@ -1,0 +1,64 @@
+import { RuleMatcher } from '../policy/matcher.js';
+import type { UserPolicy } from '../policy/model.js';
+import type { CompiledRule } from '../policy/rules.js';
+import { readRule, readRules } from './ruleReader.js';
+import { parseTimestamp } from './values.js';
+import type { YamlReader, YNode } from './yamlReader.js';
+
+export interface PolicyFile {
+  roles: Map<string, CompiledRule[]>;
+  users: Map<string, UserPolicy>;
+  guardrails: RuleMatcher;
+}
+
+/** Reads policy.yaml: roles (lists of rules), users (roles, disabled, expires), guardrails. */
+export function readPolicyFile(r: YamlReader, services: ReadonlySet<string>): PolicyFile | undefined {
+  const f = r.map(r.root, 'policy file', ['roles', 'users', 'guardrails']);
+  if (!f) return undefined;
+  const roles = new Map<string, CompiledRule[]>();
+  for (const { key, value } of r.entries(f.get('roles')?.value, 'roles')) {
+    const name = r.scalarText(key);
+    roles.set(name, readRules(r, value, `role ${name}`, services));
+  }
+  const users = new Map<string, UserPolicy>();
+  for (const { key, value } of r.entries(f.get('users')?.value, 'users')) {
+    const user = readUser(r, r.scalarText(key), value, roles);
+    if (user) users.set(user.name, user);
+  }
+  return { roles, users, guardrails: new RuleMatcher(readGuardrails(r, f.get('guardrails')?.value, services)) };
+}
+
+function readUser(r: YamlReader, name: string, node: YNode, roles: ReadonlyMap<string, CompiledRule[]>): UserPolicy | undefined {
+  const f = r.map(node, `user ${name}`, ['roles', 'disabled', 'expires']);
+  if (!f) return undefined;
+  const roleNames = r.strings(f.get('roles')?.value ?? null, `user ${name} roles`) ?? [];
+  for (const role of roleNames) {
+    if (!roles.has(role)) r.error(f.get('roles')?.value, `user ${name}: unknown role "${role}"`);
+  }
+  const expires = f.has('expires') ? readTimestamp(r, f.get('expires')!.value, `user ${name} expires`) : undefined;
+  const rules = roleNames.flatMap((role) => roles.get(role) ?? []);
+  return Object.freeze({
+    name,
+    roles: Object.freeze(roleNames),
+    rules: new RuleMatcher(rules),
+    disabled: f.has('disabled') ? r.boolean(f.get('disabled')!.value, `user ${name} disabled`) ?? false : false,
+    ...(expires !== undefined ? { expires } : {}),
+  });
+}
+
+function readGuardrails(r: YamlReader, node: YNode, services: ReadonlySet<string>): CompiledRule[] {
+  const out: CompiledRule[] = [];
+  r.list(node, 'guardrails').forEach((item, i) => {
+    const read = readRule(r, item, 'guardrail', i, services, ['except']);
+    if (!read) return;
+    const exceptNode = read.fields.get('except');
+    const except = exceptNode === undefined ? [] : r.strings(exceptNode, 'except') ?? [];
+    out.push(Object.freeze({ ...read.rule, except: new Set(except) }));
+  });
+  return out;
+}
+
+export function readTimestamp(r: YamlReader, node: YNode, what: string): number | undefined {
+  const parsed = parseTimestamp(r.scalarText(node));
+  return typeof parsed === 'number' ? parsed : r.error(node, `${what}: ${parsed.error}`);
+}

@@ -1,0 +1,38 @@
+import { compileRule, type CompiledRule, type RuleSpec } from '../policy/rules.js';
+import type { YamlReader, YNode } from './yamlReader.js';
+
+const RULE_FIELDS = ['region', 'service', 'method', 'path'];
+
+/** Reads one `{ region?, service, method?, path }` rule, checking the service exists. */
+export function readRule(
+  r: YamlReader,
+  node: YNode,
+  owner: string,
+  index: number,
+  services: ReadonlySet<string>,
+  extraFields: readonly string[] = [],
+): { rule: CompiledRule; fields: Map<string, YNode> } | undefined {
+  const f = r.map(node, `${owner} rule ${index + 1}`, [...RULE_FIELDS, ...extraFields], ['service', 'path']);
+  if (!f) return undefined;
+  const service = r.string(f.get('service')?.value, 'service');
+  const path = r.string(f.get('path')?.value, 'path');
+  const method = f.has('method') ? r.strings(f.get('method')!.value, 'method') : undefined;
+  const region = f.has('region') ? r.strings(f.get('region')!.value, 'region') : undefined;
+  if (service === undefined || path === undefined) return undefined;
+  if (service !== '*' && !services.has(service)) return r.error(f.get('service')!.value, `unknown service "${service}"`);
+  const spec: RuleSpec = { service, path, ...(method ? { method } : {}), ...(region ? { region } : {}) };
+  const pos = r.position(node);
+  const compiled = compileRule(spec, { owner, index, file: r.file, line: pos.line, col: pos.col });
+  if ('error' in compiled) return r.error(f.get(compiled.error.startsWith('path') ? 'path' : 'method')?.value ?? node, compiled.error);
+  const fields = new Map<string, YNode>([...f].map(([k, v]) => [k, v.value]));
+  return { rule: compiled, fields };
+}
+
+export function readRules(r: YamlReader, node: YNode, owner: string, services: ReadonlySet<string>): CompiledRule[] {
+  const out: CompiledRule[] = [];
+  r.list(node, `${owner} rules`).forEach((item, i) => {
+    const read = readRule(r, item, owner, i, services);
+    if (read) out.push(read.rule);
+  });
+  return out;
+}

@@ -1,0 +1,61 @@
+import type { ParsedHash } from '../auth/hash.js';
+import type { KeyIndex, VerifiableKey } from '../auth/verifier.js';
+import type { CidrSet } from '../policy/cidr.js';
+import type { KeyPolicy, Policy } from '../policy/model.js';
+import type { RouteSpec } from '../policy/route.js';
+import type { ConfigIssue } from './issues.js';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly text: string;
+}
+
+export type TokenSource = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'env'; readonly name: string } | { readonly kind: 'none' };
+
+export interface ServiceToken {
+  readonly header: string; // lower case
+  readonly scheme: string; // '' = raw value
+  readonly source: TokenSource;
+  readonly value: string; // resolved at load; never logged
+}
+
+export interface ServiceConfig extends RouteSpec {
+  readonly upstream: URL;
+  readonly serviceToken: ServiceToken;
+  readonly timeouts: { readonly connect: number; readonly response: number; readonly idle: number };
+  readonly allowSemicolon: boolean;
+}
+
+export interface KeyRecord extends KeyPolicy, VerifiableKey {
+  readonly hash: ParsedHash;
+  readonly legacy: boolean;
+  readonly comment?: string;
+  readonly created?: string;
+  readonly file: string;
+  readonly line: number;
+}
+
+export interface Snapshot extends Policy {
+  readonly generation: number;
+  readonly mainFile: string;
+  readonly policyFile: string;
+  readonly keysFiles: readonly string[];
+  /** Every file whose change must trigger a reload (main, policy, keys, token files). */
+  readonly watchedFiles: readonly string[];
+  readonly listen: {
+    readonly proxy: ListenAddress;
+    readonly admin: ListenAddress;
+    readonly check?: ListenAddress;
+    readonly trustedProxies: CidrSet;
+  };
+  readonly services: readonly ServiceConfig[];
+  readonly keys: KeyIndex<KeyRecord>;
+  readonly keyList: readonly KeyRecord[];
+  readonly limits: { readonly body?: number; readonly headers: number };
+  readonly shutdown: { readonly delay: number; readonly timeout: number };
+  readonly reload: { readonly interval: number; readonly debounce: number };
+  readonly log: { readonly level: string; readonly access: boolean };
+  readonly metrics: { readonly perKeyLabels: boolean };
+  readonly warnings: readonly ConfigIssue[];
+}

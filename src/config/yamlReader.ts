@@ -1,0 +1,128 @@
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { ConfigIssue } from './issues.js';
+
+export type YNode = Node | null | undefined;
+
+/**
+ * Reads one YAML file's nodes with their positions, collecting every problem instead of
+ * stopping at the first, so `keygate check` can report all of them at once.
+ */
+export class YamlReader {
+  readonly issues: ConfigIssue[] = [];
+  readonly warnings: ConfigIssue[] = [];
+  readonly root: YNode;
+  private readonly lines = new LineCounter();
+  private readonly doc: Document.Parsed;
+
+  constructor(readonly file: string, text: string) {
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
+    for (const e of this.doc.errors) {
+      const pos = this.lines.linePos(e.pos[0]);
+      this.issues.push({ file, line: pos.line, col: pos.col, message: e.message.split('\n')[0] });
+    }
+    this.root = this.doc.errors.length ? undefined : this.doc.contents;
+  }
+
+  error(node: YNode, message: string): undefined {
+    this.issues.push(this.locate(node, message));
+    return undefined;
+  }
+
+  warn(node: YNode, message: string): void {
+    this.warnings.push(this.locate(node, message));
+  }
+
+  locate(node: YNode, message: string): ConfigIssue {
+    const offset = node?.range?.[0] ?? 0;
+    const pos = this.lines.linePos(offset);
+    return { file: this.file, line: pos.line, col: pos.col, message };
+  }
+
+  position(node: YNode): { line: number; col: number } {
+    return this.lines.linePos(node?.range?.[0] ?? 0);
+  }
+
+  resolve(node: YNode): YNode {
+    return isAlias(node) ? (node.resolve(this.doc) as Node | undefined) : node;
+  }
+
+  /** A mapping whose keys must all be in `allowed`; unknown fields are errors. */
+  map(node: YNode, what: string, allowed: readonly string[], required: readonly string[] = []): Map<string, Field> | undefined {
+    node = this.resolve(node);
+    if (!isMap(node)) return this.error(node, `${what} must be a mapping`);
+    const out = new Map<string, Field>();
+    for (const pair of node.items) {
+      const key = pair.key as Node;
+      const name = isScalar(key) ? String(key.value) : '';
+      if (!allowed.includes(name)) {
+        this.error(key, `unknown field "${name}" in ${what}${hint(name, allowed)}`);
+        continue;
+      }
+      out.set(name, { key, value: pair.value as YNode });
+    }
+    for (const name of required) if (!out.has(name)) this.error(node, `${what} is missing "${name}"`);
+    return out;
+  }
+
+  /** A mapping from names to values (roles, users): keys are names, not fields. */
+  entries(node: YNode, what: string): Field[] {
+    node = this.resolve(node);
+    if (node === null || node === undefined) return [];
+    if (!isMap(node)) return this.error(node, `${what} must be a mapping`) ?? [];
+    return node.items.map((pair) => ({ key: pair.key as Node, value: pair.value as YNode }));
+  }
+
+  list(node: YNode, what: string): YNode[] {
+    node = this.resolve(node);
+    if (node === null || node === undefined) return [];
+    if (!isSeq(node)) return this.error(node, `${what} must be a list`) ?? [];
+    return node.items as YNode[];
+  }
+
+  string(node: YNode, what: string): string | undefined {
+    node = this.resolve(node);
+    if (isScalar(node) && typeof node.value === 'string') return node.value;
+    if (isScalar(node) && typeof node.value === 'number') return String(node.value);
+    return this.error(node, `${what} must be a string`);
+  }
+
+  boolean(node: YNode, what: string): boolean | undefined {
+    node = this.resolve(node);
+    if (isScalar(node) && typeof node.value === 'boolean') return node.value;
+    return this.error(node, `${what} must be true or false`);
+  }
+
+  /** A string or a list of strings. */
+  strings(node: YNode, what: string): string[] | undefined {
+    node = this.resolve(node);
+    if (isSeq(node)) {
+      const out = node.items.map((item) => this.string(item as YNode, `each entry of ${what}`));
+      return out.every((s) => s !== undefined) ? (out as string[]) : undefined;
+    }
+    const one = this.string(node, `${what} (a string or a list of strings)`);
+    return one === undefined ? undefined : [one];
+  }
+
+  /** Plain JS value of a node, for rules whose shape is checked elsewhere. */
+  scalarText(node: YNode): string {
+    node = this.resolve(node);
+    return isScalar(node) ? String(node.value) : '';
+  }
+}
+
+export interface Field {
+  readonly key: Node;
+  readonly value: YNode;
+}
+
+function hint(name: string, allowed: readonly string[]): string {
+  const close = allowed.find((a) => a.toLowerCase() === name.toLowerCase() || levenshtein1(a, name));
+  return close ? ` (did you mean "${close}"?)` : ` (allowed: ${allowed.join(', ')})`;
+}
+
+function levenshtein1(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  return a.slice(i + 1) === b.slice(i + 1) || a.slice(i) === b.slice(i + 1) || a.slice(i + 1) === b.slice(i);
+}

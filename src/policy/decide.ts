@@ -1,0 +1,72 @@
+import type { DenyReason } from '../errors.js';
+import { normalizeAddress } from './cidr.js';
+import type { RuleQuery } from './matcher.js';
+import { isExpired, type KeyPolicy, type Policy } from './model.js';
+import type { CompiledRule } from './rules.js';
+
+/** The steps of SPEC §3, numbered as there. */
+export const STEPS = {
+  1: 'route',
+  2: 'authenticate',
+  3: 'key state',
+  4: 'user state',
+  5: 'user roles',
+  6: 'key scope',
+  7: 'guardrails',
+} as const;
+export type StepNumber = keyof typeof STEPS;
+
+export type Denial = { readonly allow: false; readonly reason: DenyReason; readonly step: StepNumber; readonly detail: string; readonly rule?: CompiledRule };
+export type Grant = { readonly allow: true; readonly reason: 'allow'; readonly step: 7; readonly userRule: CompiledRule; readonly keyRule?: CompiledRule };
+export type Decision = Grant | Denial;
+
+export interface AccessRequest extends RuleQuery {
+  readonly clientIp: string;
+  readonly now: number; // epoch ms, injected so expiry is checked per request and testable
+}
+
+export function deny(reason: DenyReason, step: StepNumber, detail: string, rule?: CompiledRule): Denial {
+  return rule ? { allow: false, reason, step, detail, rule } : { allow: false, reason, step, detail };
+}
+
+/** Steps 3-7 for a key whose secret has already been verified (step 2). */
+export function authorize(policy: Policy, key: KeyPolicy, req: AccessRequest): Decision {
+  return checkKeyState(key, req) ?? checkUser(policy, key, req.now) ?? checkRules(policy, key, req);
+}
+
+function checkKeyState(key: KeyPolicy, req: AccessRequest): Denial | undefined {
+  if (key.disabled) return deny('key_disabled', 3, `key ${key.id} is disabled`);
+  if (isExpired(key.expires, req.now)) return deny('key_expired', 3, `key ${key.id} expired at ${iso(key.expires)}`);
+  if (key.notBefore !== undefined && req.now < key.notBefore) {
+    return deny('key_not_yet_valid', 3, `key ${key.id} is not valid before ${iso(key.notBefore)}`);
+  }
+  if (key.sourceIPs && !key.sourceIPs.contains(req.clientIp)) {
+    return deny('source_ip_not_allowed', 3, `client ${normalizeAddress(req.clientIp)} is not in ${key.sourceIPs.text.join(', ')}`);
+  }
+  return undefined;
+}
+
+function checkUser(policy: Policy, key: KeyPolicy, now: number): Denial | undefined {
+  const user = policy.users.get(key.user);
+  if (!user) return deny('user_unknown', 4, `user ${key.user} of key ${key.id} is not in the policy`);
+  if (user.disabled) return deny('user_disabled', 4, `user ${user.name} is disabled`);
+  if (isExpired(user.expires, now)) return deny('user_expired', 4, `user ${user.name} expired at ${iso(user.expires)}`);
+  return undefined;
+}
+
+function checkRules(policy: Policy, key: KeyPolicy, req: AccessRequest): Decision {
+  const user = policy.users.get(key.user)!;
+  const userRule = user.rules.match(req);
+  if (!userRule) return deny('user_denied', 5, `no rule of user ${user.name}'s roles (${user.roles.join(', ') || 'none'}) matches`);
+  const keyRule = key.scope === 'restricted' ? key.allow.match(req) : undefined;
+  if (key.scope === 'restricted' && !keyRule) return deny('key_scope_denied', 6, `no allow rule of key ${key.id} matches`);
+  const denyRule = key.deny.match(req);
+  if (denyRule) return deny('key_deny_rule', 6, `a deny rule of key ${key.id} matches`, denyRule);
+  const guardrail = policy.guardrails.match(req, (rule) => !rule.except?.has(key.id));
+  if (guardrail) return deny('guardrail', 7, 'a guardrail matches', guardrail);
+  return keyRule ? { allow: true, reason: 'allow', step: 7, userRule, keyRule } : { allow: true, reason: 'allow', step: 7, userRule };
+}
+
+function iso(ms: number | undefined): string {
+  return ms === undefined ? '' : new Date(ms).toISOString();
+}

@@ -1,0 +1,91 @@
+import type { CompiledRule } from './rules.js';
+
+/** What a rule is matched against: the request as the service sees it. */
+export interface RuleQuery {
+  readonly region: string;
+  readonly service: string;
+  readonly method: string;
+  readonly segments: readonly string[];
+}
+
+interface TrieNode {
+  literal: Map<string, TrieNode> | null;
+  one: TrieNode | null;
+  many: TrieNode | null;
+  terminal: { rank: number; rule: CompiledRule }[];
+}
+
+const newNode = (): TrieNode => ({ literal: null, one: null, many: null, terminal: [] });
+
+/**
+ * A list of rules compiled into one segment trie per service, so matching costs the
+ * depth of the path, not the number of rules. When several rules match, the first one
+ * listed wins, which keeps `explain` stable and unambiguous.
+ */
+export class RuleMatcher {
+  readonly rules: readonly CompiledRule[];
+  private readonly byService = new Map<string, TrieNode>();
+
+  constructor(rules: readonly CompiledRule[]) {
+    this.rules = Object.freeze([...rules]);
+    rules.forEach((rule, rank) => this.insert(rule, rank));
+  }
+
+  get size(): number {
+    return this.rules.length;
+  }
+
+  /** The first listed rule that matches (and that `accept` admits, when given). */
+  match(q: RuleQuery, accept?: (rule: CompiledRule) => boolean): CompiledRule | undefined {
+    const best: Best = { rank: Infinity, rule: undefined, accept };
+    const named = this.byService.get(q.service);
+    if (named) walk(named, q, 0, best);
+    const any = q.service === '*' ? undefined : this.byService.get('*');
+    if (any) walk(any, q, 0, best);
+    return best.rule;
+  }
+
+  private insert(rule: CompiledRule, rank: number): void {
+    let node = this.byService.get(rule.service);
+    if (!node) this.byService.set(rule.service, (node = newNode()));
+    for (const seg of rule.path.segments) {
+      if (seg.kind === 'many') node = node.many ??= newNode();
+      else if (seg.kind === 'one') node = node.one ??= newNode();
+      else {
+        node.literal ??= new Map();
+        let next = node.literal.get(seg.value);
+        if (!next) node.literal.set(seg.value, (next = newNode()));
+        node = next;
+      }
+    }
+    node.terminal.push({ rank, rule });
+  }
+}
+
+interface Best {
+  rank: number;
+  rule: CompiledRule | undefined;
+  readonly accept: ((rule: CompiledRule) => boolean) | undefined;
+}
+
+function walk(node: TrieNode, q: RuleQuery, si: number, best: Best): void {
+  const segs = q.segments;
+  if (si === segs.length) {
+    for (const t of node.terminal) {
+      if (t.rank < best.rank && admits(t.rule, q) && (!best.accept || best.accept(t.rule))) {
+        best.rank = t.rank;
+        best.rule = t.rule;
+      }
+    }
+  } else {
+    const seg = segs[si];
+    const lit = node.literal?.get(seg);
+    if (lit) walk(lit, q, si + 1, best);
+    if (node.one && seg !== '') walk(node.one, q, si + 1, best);
+  }
+  if (node.many) for (let k = si; k <= segs.length; k++) walk(node.many, q, k, best);
+}
+
+function admits(rule: CompiledRule, q: RuleQuery): boolean {
+  return (rule.methods === null || rule.methods.has(q.method)) && (rule.regions === null || rule.regions.has(q.region));
+}

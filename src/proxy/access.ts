@@ -1,0 +1,90 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { extractCredential, type CredentialHeader } from '../auth/credentials.js';
+import type { KeyVerifier } from '../auth/verifier.js';
+import type { KeyRecord, ServiceConfig, Snapshot } from '../config/snapshot.js';
+import type { DenyReason } from '../errors.js';
+import { authorize, deny, type Denial, type Grant, type StepNumber } from '../policy/decide.js';
+import { pathSegments } from '../policy/pathPattern.js';
+import { routeRequest } from '../policy/route.js';
+import type { CompiledRule } from '../policy/rules.js';
+import { parseTarget } from './pathSafety.js';
+
+/** A request as the edge sees it, before any decision. */
+export interface InboundRequest {
+  readonly method: string;
+  readonly target: string; // raw request target, e.g. req.url
+  readonly host: string | undefined;
+  readonly headers: IncomingHttpHeaders;
+  readonly clientIp: string;
+}
+
+/** Where a request goes: its service, the path that service sees, and the upstream path. */
+export interface Destination {
+  readonly service: ServiceConfig;
+  readonly path: string; // matched against rules
+  readonly upstreamPath: string; // what is forwarded: upstream base + path + query
+}
+
+export type Allowed = { readonly allow: true; readonly destination: Destination; readonly key: KeyRecord; readonly credentialHeader: CredentialHeader; readonly decision: Grant };
+export type Denied = {
+  readonly allow: false;
+  readonly reason: DenyReason;
+  readonly step: StepNumber | 0;
+  readonly detail: string;
+  readonly destination?: Destination;
+  readonly keyId?: string;
+  readonly key?: KeyRecord;
+  readonly rule?: CompiledRule;
+};
+export type AccessOutcome = Allowed | Denied;
+
+/** Path safety (step 0) and routing (step 1). */
+export function resolveDestination(snapshot: Snapshot, host: string | undefined, target: string): Destination | Denied {
+  const parsed = parseTarget(target, { allowSemicolon: true });
+  if (!parsed.ok) return { allow: false, reason: 'bad_target', step: 0, detail: parsed.detail };
+  const routed = routeRequest(snapshot.services, host, parsed.path);
+  if (!routed) return { allow: false, reason: 'no_route', step: 1, detail: 'no service matches this host and path' };
+  if (!routed.service.allowSemicolon && parsed.path.includes(';')) {
+    return { allow: false, reason: 'bad_target', step: 0, detail: 'semicolon (;) in path' };
+  }
+  const base = routed.service.upstream.pathname.replace(/\/$/, '');
+  return { service: routed.service, path: routed.path, upstreamPath: base + routed.path + parsed.query };
+}
+
+/** The whole decision for one request: steps 0-7, no I/O beyond the verifier's hashing. */
+export async function checkAccess(snapshot: Snapshot, verifier: KeyVerifier, req: InboundRequest, now: number): Promise<AccessOutcome> {
+  const destination = resolveDestination(snapshot, req.host, req.target);
+  if ('allow' in destination) return destination;
+  const credential = extractCredential(req.headers);
+  if (credential.kind === 'none') return denied(destination, deny('missing_credentials', 2, 'no API key presented'));
+  if (credential.kind === 'malformed') return denied(destination, deny('malformed_credentials', 2, `malformed ${credential.header} header`));
+  const verified = await verifier.verify(snapshot.keys, credential.value);
+  if (!verified.ok) {
+    return { ...denied(destination, deny(verified.reason, 2, authDetail(verified.reason))), ...(verified.keyId ? { keyId: verified.keyId } : {}) };
+  }
+  const decision = decideFor(snapshot, verified.key, destination, req.method, req.clientIp, now, snapshot.region);
+  if (!decision.allow) return { ...denied(destination, decision), keyId: verified.key.id, key: verified.key };
+  return { allow: true, destination, key: verified.key, credentialHeader: credential.header, decision };
+}
+
+/** Steps 3-7 for a known key at a known destination (shared with `keygate explain`). */
+export function decideFor(snapshot: Snapshot, key: KeyRecord, dest: Destination, method: string, clientIp: string, now: number, region: string): Grant | Denial {
+  return authorize(snapshot, key, {
+    region,
+    service: dest.service.name,
+    method,
+    segments: pathSegments(dest.path),
+    clientIp,
+    now,
+  });
+}
+
+function denied(destination: Destination, d: Denial): Denied {
+  return { allow: false, reason: d.reason, step: d.step, detail: d.detail, destination, ...(d.rule ? { rule: d.rule } : {}) };
+}
+
+function authDetail(reason: 'malformed_credentials' | 'unknown_key' | 'bad_secret'): string {
+  if (reason === 'unknown_key') return 'no key with this id';
+  if (reason === 'bad_secret') return 'the secret does not verify';
+  return 'the key string is malformed';
+}
