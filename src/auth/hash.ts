@@ -1,0 +1,102 @@
+import { createHash, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import {
+  type ParsedHash,
+  type ScryptParams,
+  checkPbkdf2Iterations,
+  checkScryptParams,
+  formatPbkdf2,
+  formatScrypt,
+} from './hashFormat.js';
+
+export {
+  type HashAlgorithm,
+  type HashError,
+  type HashErrorCode,
+  type ParsedHash,
+  type ScryptParams,
+  PBKDF2_LIMITS,
+  SCRYPT_LIMITS,
+  isHashError,
+  parseHash,
+} from './hashFormat.js';
+
+export type SlowAlgorithm = 'scrypt' | 'pbkdf2-sha512';
+/** Overrides for tests and for operators who tune cost; bounded like parsed hashes. */
+export type SlowHashParams = Partial<ScryptParams> & { iterations?: number };
+
+export const DEFAULT_SCRYPT: Readonly<ScryptParams> = Object.freeze({ N: 16384, r: 8, p: 1 });
+export const DEFAULT_PBKDF2_ITERATIONS = 210_000;
+const SALT_BYTES = 16;
+const OUTPUT_BYTES = 32;
+
+export function isSlow(h: ParsedHash): boolean {
+  return h.algorithm !== 'sha256';
+}
+
+/** For generated keys and high-entropy legacy secrets, where a KDF buys nothing. */
+export function hashFast(secret: string): string {
+  return `sha256$${sha256(secret).toString('base64url')}`;
+}
+
+export async function hashSlow(
+  secret: string,
+  algorithm: SlowAlgorithm = 'scrypt',
+  params: SlowHashParams = {},
+): Promise<string> {
+  const salt = randomBytes(SALT_BYTES);
+  if (algorithm === 'pbkdf2-sha512') {
+    const iterations = params.iterations ?? DEFAULT_PBKDF2_ITERATIONS;
+    rejectIf(checkPbkdf2Iterations(iterations));
+    return formatPbkdf2(iterations, salt, await pbkdf2Sha512(secret, salt, iterations, OUTPUT_BYTES));
+  }
+  const { N = DEFAULT_SCRYPT.N, r = DEFAULT_SCRYPT.r, p = DEFAULT_SCRYPT.p } = params;
+  const scryptParams = { N, r, p };
+  rejectIf(checkScryptParams(scryptParams));
+  return formatScrypt(scryptParams, salt, await scryptAsync(secret, salt, OUTPUT_BYTES, scryptParams));
+}
+
+export function verifyFast(h: ParsedHash & { algorithm: 'sha256' }, secret: string): boolean {
+  return safeEqual(h.digest, sha256(secret));
+}
+
+export async function verifyHash(h: ParsedHash, secret: string): Promise<boolean> {
+  switch (h.algorithm) {
+    case 'sha256':
+      return verifyFast(h, secret);
+    case 'scrypt':
+      return safeEqual(h.hash, await scryptAsync(secret, h.salt, h.hash.length, h));
+    case 'pbkdf2-sha512':
+      return safeEqual(h.hash, await pbkdf2Sha512(secret, h.salt, h.iterations, h.hash.length));
+  }
+}
+
+/** Cache keys, so caches never hold a raw secret. */
+export function digestForCache(secret: string): string {
+  return sha256(secret).toString('base64url');
+}
+
+function sha256(secret: string): Buffer {
+  return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+function safeEqual(expected: Buffer, actual: Buffer): boolean {
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+function scryptAsync(secret: string, salt: Buffer, length: number, { N, r, p }: ScryptParams): Promise<Buffer> {
+  // OpenSSL needs 128·r·(N + p + 2) bytes; parameters are bounded, so this is too.
+  const maxmem = 128 * r * (N + p + 2) + 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    scrypt(secret, salt, length, { N, r, p, maxmem }, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+function pbkdf2Sha512(secret: string, salt: Buffer, iterations: number, length: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    pbkdf2(secret, salt, iterations, length, 'sha512', (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+function rejectIf(problem: string | undefined): void {
+  if (problem) throw new RangeError(problem);
+}

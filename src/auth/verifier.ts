@@ -1,0 +1,214 @@
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import { type ParsedHash, digestForCache, verifyFast, verifyHash } from './hash.js';
+import { KdfLimiter } from './kdfLimiter.js';
+import { parseKey } from './keyFormat.js';
+
+export interface VerifiableKey {
+  readonly id: string;
+  readonly hash: ParsedHash;
+  readonly legacy: boolean;
+}
+
+export interface KeyIndex<K extends VerifiableKey> {
+  readonly byId: ReadonlyMap<string, K>;
+  readonly legacyByDigest: ReadonlyMap<string, K>;
+  readonly legacySlow: readonly K[];
+}
+
+export type VerifyFailureReason = 'malformed_credentials' | 'unknown_key' | 'bad_secret';
+
+/** `throttled` marks an `unknown_key` answered because the KDF queue was full. */
+export type VerifyResult<K> =
+  | { ok: true; key: K }
+  | { ok: false; reason: VerifyFailureReason; keyId?: string; throttled?: true };
+
+export interface KeyVerifierOptions {
+  cacheSize?: number;
+  negativeCacheSize?: number;
+  kdfConcurrency?: number;
+  maxQueuedKdf?: number;
+}
+
+export interface KeyVerifierStats {
+  kdfRuns: number;
+  cacheHits: number;
+  negativeHits: number;
+}
+
+/** Throws on duplicate ids or duplicate legacy secrets: config validation should have caught both. */
+export function buildKeyIndex<K extends VerifiableKey>(keys: Iterable<K>): KeyIndex<K> {
+  const byId = new Map<string, K>();
+  const legacyByDigest = new Map<string, K>();
+  const legacySlow: K[] = [];
+  for (const key of keys) {
+    if (byId.has(key.id)) throw new Error(`duplicate key id ${key.id}`);
+    byId.set(key.id, key);
+    if (!key.legacy) continue;
+    if (key.hash.algorithm !== 'sha256') {
+      legacySlow.push(key);
+      continue;
+    }
+    const digest = key.hash.digest.toString('base64url');
+    const twin = legacyByDigest.get(digest);
+    if (twin) throw new Error(`legacy keys ${twin.id} and ${key.id} have the same secret`);
+    legacyByDigest.set(digest, key);
+  }
+  return { byId, legacyByDigest, legacySlow: Object.freeze(legacySlow) };
+}
+
+/** What a KDF run proved, by hash text so a changed key invalidates it. */
+type Verdict = { keyId: string; hashText: string };
+type SlowOutcome = Verdict | 'no_match' | 'throttled';
+
+/** One presented secret checked against the slow hashes that could match it. */
+interface SlowCheck<K extends VerifiableKey> {
+  digest: string;
+  secret: string;
+  candidates: readonly K[];
+  /** What a cached failure must match to still hold: the hash text(s) it was tried against. */
+  scope: string;
+}
+
+const MALFORMED = Object.freeze(denied('malformed_credentials'));
+const UNKNOWN = Object.freeze(denied('unknown_key'));
+
+export class KeyVerifier {
+  readonly #verified: LRUCache<string, Verdict>;
+  /** digest → the scope it failed in. */
+  readonly #rejected: LRUCache<string, string>;
+  /** Concurrent requests with the same secret share one KDF run. */
+  readonly #inflight = new Map<string, Promise<SlowOutcome>>();
+  readonly #limiter: KdfLimiter;
+  readonly #legacyScopes = new WeakMap<object, string>();
+  readonly #stats: KeyVerifierStats = { kdfRuns: 0, cacheHits: 0, negativeHits: 0 };
+
+  constructor(opts: KeyVerifierOptions = {}) {
+    this.#verified = new LRUCache({ max: opts.cacheSize ?? 10_000 });
+    this.#rejected = new LRUCache({ max: opts.negativeCacheSize ?? 10_000 });
+    this.#limiter = new KdfLimiter(opts.kdfConcurrency ?? 2, opts.maxQueuedKdf ?? 64);
+  }
+
+  // Not `async`: everything up to the KDF queue decision runs synchronously, so
+  // concurrent calls see each other's slots and in-flight runs in call order.
+  verify<K extends VerifiableKey>(index: KeyIndex<K>, presented: string): Promise<VerifyResult<K>> {
+    const parsed = parseKey(presented);
+    switch (parsed.kind) {
+      case 'malformed':
+        return Promise.resolve(MALFORMED);
+      case 'keygate':
+        return this.#verifyKeygate(index, parsed.id, parsed.secret, presented);
+      case 'legacy':
+        return this.#verifyLegacy(index, presented);
+    }
+  }
+
+  stats(): KeyVerifierStats {
+    return { ...this.#stats };
+  }
+
+  #verifyKeygate<K extends VerifiableKey>(
+    index: KeyIndex<K>,
+    keyId: string,
+    secret: string,
+    presented: string,
+  ): Promise<VerifyResult<K>> {
+    const key = index.byId.get(keyId);
+    // A legacy key is reachable only through its legacy string, never a kg_ key.
+    if (!key || key.legacy) return Promise.resolve(denied('unknown_key', keyId));
+    if (key.hash.algorithm === 'sha256') {
+      const ok = verifyFast(key.hash, secret);
+      return Promise.resolve(ok ? { ok: true, key } : denied('bad_secret', keyId));
+    }
+    const check = { digest: digestForCache(presented), secret, candidates: [key], scope: key.hash.text };
+    return this.#slowVerify(index, check).then((outcome) => slowResult(check, outcome, 'bad_secret', keyId));
+  }
+
+  #verifyLegacy<K extends VerifiableKey>(index: KeyIndex<K>, presented: string): Promise<VerifyResult<K>> {
+    const digest = digestForCache(presented);
+    const fast = index.legacyByDigest.get(digest);
+    if (fast && fast.hash.algorithm === 'sha256' && verifyFast(fast.hash, presented)) {
+      return Promise.resolve({ ok: true, key: fast });
+    }
+    if (index.legacySlow.length === 0) return Promise.resolve(UNKNOWN);
+    const check = { digest, secret: presented, candidates: index.legacySlow, scope: this.#legacyScope(index) };
+    return this.#slowVerify(index, check).then((outcome) => slowResult(check, outcome, 'unknown_key'));
+  }
+
+  #slowVerify<K extends VerifiableKey>(index: KeyIndex<K>, check: SlowCheck<K>): Promise<SlowOutcome> {
+    const cached = this.#cachedVerdict(index, check.digest);
+    if (cached) return Promise.resolve(cached);
+    if (this.#rejected.get(check.digest) === check.scope) {
+      this.#stats.negativeHits++;
+      return Promise.resolve('no_match');
+    }
+    const flightKey = `${check.digest} ${check.scope}`;
+    return this.#inflight.get(flightKey) ?? this.#startKdf(check, flightKey);
+  }
+
+  /** A cached verdict holds only while the key still has the hash it was proven against. */
+  #cachedVerdict<K extends VerifiableKey>(index: KeyIndex<K>, digest: string): Verdict | undefined {
+    const verdict = this.#verified.get(digest);
+    if (!verdict) return undefined;
+    if (index.byId.get(verdict.keyId)?.hash.text === verdict.hashText) {
+      this.#stats.cacheHits++;
+      return verdict;
+    }
+    this.#verified.delete(digest);
+    return undefined;
+  }
+
+  #startKdf<K extends VerifiableKey>(check: SlowCheck<K>, flightKey: string): Promise<SlowOutcome> {
+    const slot = this.#limiter.tryAcquire();
+    if (!slot) return Promise.resolve('throttled');
+    const run = slot
+      .then(() => this.#runKdf(check))
+      .finally(() => {
+        this.#limiter.release();
+        this.#inflight.delete(flightKey);
+      });
+    this.#inflight.set(flightKey, run);
+    return run;
+  }
+
+  async #runKdf<K extends VerifiableKey>(check: SlowCheck<K>): Promise<SlowOutcome> {
+    for (const candidate of check.candidates) {
+      this.#stats.kdfRuns++;
+      if (await verifyHash(candidate.hash, check.secret)) {
+        const verdict = { keyId: candidate.id, hashText: candidate.hash.text };
+        this.#verified.set(check.digest, verdict);
+        this.#rejected.delete(check.digest);
+        return verdict;
+      }
+    }
+    this.#rejected.set(check.digest, check.scope);
+    return 'no_match';
+  }
+
+  /** Changes whenever the set of slow legacy hashes does, so stale failures stop counting. */
+  #legacyScope<K extends VerifiableKey>(index: KeyIndex<K>): string {
+    let scope = this.#legacyScopes.get(index);
+    if (scope === undefined) {
+      const texts = index.legacySlow.map((key) => key.hash.text).sort();
+      scope = `legacy:${createHash('sha256').update(texts.join('\n')).digest('base64url')}`;
+      this.#legacyScopes.set(index, scope);
+    }
+    return scope;
+  }
+}
+
+/** Maps an outcome back onto the caller's own index (a shared run may have started on another). */
+function slowResult<K extends VerifiableKey>(
+  check: SlowCheck<K>,
+  outcome: SlowOutcome,
+  noMatch: 'bad_secret' | 'unknown_key',
+  keyId?: string,
+): VerifyResult<K> {
+  if (outcome === 'throttled') return { ...denied('unknown_key', keyId), throttled: true };
+  const key = outcome === 'no_match' ? undefined : check.candidates.find((c) => c.hash.text === outcome.hashText);
+  return key ? { ok: true, key } : denied(noMatch, keyId);
+}
+
+function denied(reason: VerifyFailureReason, keyId?: string): { ok: false; reason: VerifyFailureReason; keyId?: string } {
+  return keyId === undefined ? { ok: false, reason } : { ok: false, reason, keyId };
+}
