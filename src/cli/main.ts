@@ -2,13 +2,17 @@ import { runCheck, checkHelp } from './check.js';
 import { runExplain, explainHelp } from './explain.js';
 import { CommandFailed, EXIT, processIO, UsageError, type CliIO } from './io.js';
 import { permissionsHelp, runPermissions } from './permissions.js';
+import { runServe, serveHelp } from './serve.js';
+import { demoHelp, runDemo } from './demo.js';
 
 type Command = (argv: string[], io: CliIO) => number | Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
+  serve: { run: runServe, help: serveHelp },
   check: { run: runCheck, help: checkHelp },
   explain: { run: runExplain, help: explainHelp },
   permissions: { run: runPermissions, help: permissionsHelp },
+  demo: { run: runDemo, help: demoHelp },
 };
 
 export function usage(): string {

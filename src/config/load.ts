@@ -16,6 +16,8 @@ export type LoadResult =
 export interface LoadOptions {
   generation?: number;
   env?: NodeJS.ProcessEnv;
+  /** Text to use instead of a file's contents, by resolved path: `key` commands validate an edit before writing it. */
+  overrides?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface LoadOptions {
  * compiles them into one frozen snapshot. Every problem is reported, none is fatal early.
  */
 export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadResult {
-  const ctx = new LoadContext();
+  const ctx = new LoadContext(options.overrides);
   const mainPath = resolve(mainFile);
   const main = ctx.read(mainPath, (r) => readMainFile(r));
   if (!main) return ctx.result();
@@ -31,8 +33,9 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   const policy = ctx.read(main.policy, (r) => readPolicyFile(r, serviceNames));
   const keys = main.keys.flatMap((file) => ctx.read(file, (r) => readKeysFile(r, serviceNames)) ?? []);
   const services = main.services.map((s) => resolveToken(ctx, s, options.env ?? process.env));
+  checkUniqueKeys(ctx, keys);
   if (!policy || ctx.errors.length) return ctx.result();
-  checkKeys(ctx, keys, policy);
+  warnAboutKeys(ctx, keys, policy);
   const snapshot = buildSnapshot(mainPath, main, policy, keys, services as ServiceConfig[], ctx.warnings, options.generation ?? 1);
   return { ok: true, snapshot, warnings: ctx.warnings };
 }
@@ -41,10 +44,12 @@ class LoadContext {
   readonly errors: ConfigIssue[] = [];
   readonly warnings: ConfigIssue[] = [];
 
+  constructor(private readonly overrides: ReadonlyMap<string, string> = new Map()) {}
+
   read<T>(file: string, fn: (r: YamlReader) => T): T | undefined {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = this.overrides.get(file) ?? readFileSync(file, 'utf8');
     } catch (e) {
       this.errors.push({ file, line: 1, col: 1, message: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
       return undefined;
@@ -71,7 +76,7 @@ function resolveToken(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEnv)
 function readTokenValue(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEnv): string | undefined {
   const src = s.token.source;
   const fail = (message: string): undefined => {
-    ctx.errors.push({ file: src.kind === 'file' ? src.path : 'environment', line: 1, col: 1, message: `service ${s.name}: ${message}` });
+    ctx.errors.push({ ...s.token.at, message: `service ${s.name}: ${message}` });
     return undefined;
   };
   if (src.kind === 'none') return '';
@@ -81,18 +86,31 @@ function readTokenValue(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEn
   }
   try {
     const v = readFileSync(src.path, 'utf8').trim();
-    return v ? v : fail('service token file is empty');
+    return v ? v : fail(`service token file ${src.path} is empty`);
   } catch (e) {
-    return fail(`cannot read service token file: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    return fail(`cannot read service token file ${src.path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
 
-function checkKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: PolicyFile): void {
-  const seen = new Map<string, KeyRecord>();
+/** Across all keys files: what buildKeyIndex would otherwise refuse, reported with positions. */
+function checkUniqueKeys(ctx: LoadContext, keys: readonly KeyRecord[]): void {
+  const ids = new Map<string, KeyRecord>();
+  const legacySecrets = new Map<string, KeyRecord>();
   for (const key of keys) {
-    const first = seen.get(key.id);
-    if (first) ctx.errors.push(at(key, `duplicate key id "${key.id}" (first at ${first.file}:${first.line})`));
-    seen.set(key.id, key);
+    const first = ids.get(key.id);
+    if (first) ctx.errors.push(at(key, `duplicate key id "${key.id}" (first at ${first.file}:${first.line}:${first.col})`));
+    else ids.set(key.id, key);
+    if (!key.legacy || key.hash.algorithm !== 'sha256') continue;
+    const digest = key.hash.digest.toString('base64url');
+    const twin = legacySecrets.get(digest);
+    if (twin) ctx.errors.push(at(key, `legacy key ${key.id} has the same secret as key ${twin.id} (${twin.file}:${twin.line}:${twin.col})`));
+    else legacySecrets.set(digest, key);
+  }
+}
+
+function warnAboutKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: PolicyFile): void {
+  const seen = new Set(keys.map((key) => key.id));
+  for (const key of keys) {
     if (!policy.users.has(key.user)) ctx.warnings.push(at(key, `key ${key.id}: user "${key.user}" is not in the policy; the key is dead (user_unknown)`));
     if (key.legacy && key.hash.algorithm !== 'sha256') ctx.warnings.push(at(key, `key ${key.id}: low-entropy legacy secret; rotate it with "keygate key rotate ${key.id}"`));
     if (key.scope === 'restricted' && key.allow.size === 0) ctx.warnings.push(at(key, `key ${key.id}: restricted key with no allow rules can do nothing`));
@@ -105,7 +123,7 @@ function checkKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: PolicyF
 }
 
 function at(key: KeyRecord, message: string): ConfigIssue {
-  return { file: key.file, line: key.line, col: 1, message };
+  return { file: key.file, line: key.line, col: key.col, message };
 }
 
 function buildSnapshot(

@@ -1,0 +1,157 @@
+import type { Logger } from 'pino';
+import { KeyVerifier } from '../auth/verifier.js';
+import { ConfigError } from '../config/issues.js';
+import { loadConfig } from '../config/load.js';
+import type { ListenAddress, Snapshot } from '../config/snapshot.js';
+import { createLogger } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
+import { adminHandler } from '../observability/admin.js';
+import { Listener } from '../proxy/listener.js';
+import { handleProxyRequest } from '../proxy/pipeline.js';
+import type { ProxyRuntime } from '../proxy/runtime.js';
+import { handleUpgrade } from '../proxy/upgrade.js';
+import { Upstreams } from '../proxy/upstreams.js';
+import { observeRequests } from './observe.js';
+
+export interface AppOptions {
+  readonly configFile: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where pino writes (stdout by default); tests capture it. */
+  readonly logDestination?: NodeJS.WritableStream;
+  readonly now?: () => number;
+  /** Replaces listen addresses (tests use port 0). */
+  readonly listen?: Partial<Record<'proxy' | 'admin' | 'check', ListenAddress>>;
+}
+
+type ListenerName = 'proxy' | 'admin' | 'check';
+
+/**
+ * One running keygate: the current snapshot, the listeners, and the shutdown sequence.
+ * The only place where config, auth, policy, proxy and observability meet.
+ */
+export class KeygateApp {
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  private current: Snapshot;
+  private readonly upstreams = new Upstreams();
+  private readonly verifier = new KeyVerifier();
+  private readonly listeners = new Map<ListenerName, Listener>();
+  private drainingSince: number | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(private readonly options: AppOptions, snapshot: Snapshot) {
+    this.current = snapshot;
+    this.logger = createLogger({ level: snapshot.log.level, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+    this.metrics = new Metrics({ snapshot: () => this.current, perKeyLabels: snapshot.metrics.perKeyLabels, ...(options.now ? { now: options.now } : {}) });
+    this.metrics.configLoaded(snapshot.generation);
+  }
+
+  /** Loads the config (throws ConfigError listing every problem) and opens the listeners. */
+  static async start(options: AppOptions): Promise<KeygateApp> {
+    const loaded = loadConfig(options.configFile, { env: options.env ?? process.env });
+    if (!loaded.ok) throw new ConfigError(loaded.errors);
+    const app = new KeygateApp(options, loaded.snapshot);
+    for (const w of loaded.warnings) app.logger.warn({ event: 'config_warning', file: w.file, line: w.line, col: w.col }, w.message);
+    try {
+      await app.listen();
+    } catch (e) {
+      await app.closeListeners();
+      throw e;
+    }
+    app.logger.info({ event: 'started', generation: loaded.snapshot.generation, ...app.addresses() }, 'keygate started');
+    return app;
+  }
+
+  snapshot(): Snapshot {
+    return this.current;
+  }
+
+  /** Swaps in a new snapshot: requests already running keep the one they started with. */
+  apply(next: Snapshot): void {
+    this.current = next;
+    this.upstreams.retain(next.services);
+  }
+
+  port(name: ListenerName): number {
+    const l = this.listeners.get(name);
+    if (!l) throw new Error(`listener ${name} is not open`);
+    return l.port;
+  }
+
+  addresses(): Partial<Record<ListenerName, string>> {
+    return Object.fromEntries([...this.listeners].map(([n, l]) => [n, `${l.host}:${l.port}`]));
+  }
+
+  isReady(): boolean {
+    return this.drainingSince === undefined && this.listeners.has('proxy');
+  }
+
+  /**
+   * SIGTERM: not ready at once; keep accepting for shutdown.delay (endpoint propagation);
+   * then stop accepting and give in-flight requests shutdown.timeout; then close.
+   */
+  shutdown(reason = 'shutdown'): Promise<void> {
+    this.stopping ??= this.drain(reason);
+    return this.stopping;
+  }
+
+  private async drain(reason: string): Promise<void> {
+    const { delay, timeout } = this.current.shutdown;
+    this.drainingSince = Date.now();
+    this.logger.info({ event: 'draining', reason, delayMs: delay, timeoutMs: timeout }, 'draining');
+    if (delay > 0) await wait(delay);
+    const traffic = [...this.listeners].filter(([n]) => n !== 'admin').map(([, l]) => l);
+    const stopped = Promise.all(traffic.map((l) => l.stopAccepting()));
+    const timedOut = await Promise.race([stopped.then(() => false), wait(timeout).then(() => true)]);
+    if (timedOut) this.logger.warn({ event: 'drain_timeout' }, 'in-flight requests cut off at shutdown.timeout');
+    traffic.forEach((l) => l.forceClose());
+    await this.closeListeners();
+    await this.upstreams.destroy();
+    this.logger.info({ event: 'stopped' }, 'keygate stopped');
+  }
+
+  private async listen(): Promise<void> {
+    const s = this.current;
+    const rt = this.runtime();
+    const addr = (name: ListenerName, fallback: ListenAddress | undefined): ListenAddress | undefined => this.options.listen?.[name] ?? fallback;
+    const proxy = addr('proxy', s.listen.proxy)!;
+    this.listeners.set('proxy', await Listener.start({
+      ...proxy,
+      maxHeaderSize: s.limits.headers,
+      onRequest: (req, res) => void handleProxyRequest(rt, req, res).catch((e: unknown) => this.bug(e, res)),
+      onUpgrade: (req, socket, head) => void handleUpgrade(rt, req, socket, head).catch((e: unknown) => this.bug(e, socket)),
+    }));
+    const admin = addr('admin', s.listen.admin)!;
+    this.listeners.set('admin', await Listener.start({
+      ...admin,
+      maxHeaderSize: 16 * 1024,
+      onRequest: adminHandler(this.metrics, () => this.isReady(), this.logger),
+    }));
+  }
+
+  private runtime(): ProxyRuntime {
+    return {
+      snapshot: () => this.current,
+      verifier: this.verifier,
+      upstreams: this.upstreams,
+      observer: observeRequests(this.metrics, this.logger, () => this.current.log.access),
+      now: this.options.now ?? Date.now,
+      draining: () => this.drainingSince !== undefined,
+    };
+  }
+
+  /** A thrown error on the request path is a bug: log it (never the request's headers) and fail closed. */
+  private bug(e: unknown, target: { destroy(): void }): void {
+    this.logger.error({ event: 'internal_error', err: e }, 'request failed inside keygate');
+    target.destroy();
+  }
+
+  private async closeListeners(): Promise<void> {
+    await Promise.all([...this.listeners.values()].map((l) => l.close()));
+    this.listeners.clear();
+  }
+}
+
+function wait(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

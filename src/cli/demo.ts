@@ -1,0 +1,27 @@
+import { startEchoUpstream } from '../demo/echoUpstream.js';
+import { CONFIG_OPTION, parseCommand, requireString } from './args.js';
+import { EXIT, type CliIO } from './io.js';
+import { startOrExplain, waitForSignals } from './serve.js';
+
+export const demoHelp = 'keygate demo -c FILE    the demo: an echo API on the first upstream\'s address, with keygate in front';
+
+const DEMO_KEYS = {
+  monitoring: 'kg_DT7nOCBZHjkw_39obQwlTUVXh04TTl8BRKNwUqp2NUFK1YRt57xe2lcr0kLJdL',
+  deploy: 'kg_ZzPjRE9uyI9s_jXZNwqV4BSf1h8GNbhUNLv3oiUBr1ZiMIe85CQwr83k195ZU6',
+};
+
+export async function runDemo(argv: string[], io: CliIO): Promise<number> {
+  const args = parseCommand(argv, CONFIG_OPTION);
+  const app = await startOrExplain(requireString(args, 'config'), io);
+  if (!app) return EXIT.failed;
+  const upstream = app.snapshot().services[0].upstream;
+  const echo = await startEchoUpstream(upstream.hostname, Number(upstream.port || 80));
+  const proxy = `http://127.0.0.1:${app.port('proxy')}`;
+  io.err([
+    `demo: echo API on ${upstream.origin}, keygate on ${proxy} (Ctrl-C stops both). Try:`,
+    `  curl -H 'Authorization: Bearer ${DEMO_KEYS.monitoring}' ${proxy}/compute/v2/p1/servers/42    # 200`,
+    `  curl -X POST -H 'Authorization: Bearer ${DEMO_KEYS.monitoring}' ${proxy}/compute/v2/p1/servers  # 403`,
+    `  curl ${proxy}/compute/v2/p1/servers                                                           # 401`,
+  ].join('\n'));
+  return waitForSignals(app, () => echo.close());
+}

@@ -1,0 +1,44 @@
+import { ConfigError } from '../config/issues.js';
+import { CONFIG_OPTION, parseCommand, requireString } from './args.js';
+import { KeygateApp } from './app.js';
+import { EXIT, type CliIO } from './io.js';
+
+export const serveHelp = 'keygate serve -c FILE   run the proxy (SIGTERM/SIGINT drain and exit 0; SIGHUP reloads)';
+
+/** Runs until SIGTERM or SIGINT, then drains and resolves 0; refuses to start (1) on a bad config or busy port. */
+export async function runServe(argv: string[], io: CliIO): Promise<number> {
+  const args = parseCommand(argv, CONFIG_OPTION);
+  const app = await startOrExplain(requireString(args, 'config'), io);
+  if (!app) return EXIT.failed;
+  return waitForSignals(app);
+}
+
+export async function startOrExplain(configFile: string, io: CliIO): Promise<KeygateApp | undefined> {
+  try {
+    return await KeygateApp.start({ configFile, env: io.env });
+  } catch (e) {
+    io.err(`keygate: cannot start: ${describeStartError(e)}`);
+    return undefined;
+  }
+}
+
+function describeStartError(e: unknown): string {
+  if (e instanceof ConfigError) return e.message;
+  const err = e as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (err.code === 'EADDRINUSE') return `address ${err.address}:${err.port} is already in use`;
+  if (err.code === 'EACCES') return `no permission to listen on ${err.address}:${err.port}`;
+  return err.message ?? String(e);
+}
+
+export function waitForSignals(app: KeygateApp, onStop?: () => Promise<void>): Promise<number> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      void app.shutdown(signal).then(async () => {
+        await onStop?.();
+        resolve(EXIT.ok);
+      });
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}

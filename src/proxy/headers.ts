@@ -1,0 +1,92 @@
+import type { ServiceToken } from '../config/snapshot.js';
+
+/** RFC 9110 §7.6.1: connection-specific fields that a proxy never forwards. */
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'proxy-authenticate', 'proxy-authorization',
+]);
+
+/** Headers keygate owns on the way up: the client's copies are always dropped. */
+const CLIENT_CREDENTIALS = new Set(['authorization', 'x-api-key']);
+
+/** What the upstream is told about the caller. */
+export interface Identity {
+  readonly user: string;
+  readonly keyId: string;
+  readonly keyName: string;
+}
+
+export interface ForwardingFacts {
+  readonly clientIp: string;
+  readonly proto: 'http' | 'https';
+  readonly host: string | undefined;
+  readonly requestId: string;
+}
+
+/** CGI-style servers read `X_Keygate_User` as `X-Keygate-User`, so both spellings count. */
+export function canonicalName(name: string): string {
+  return name.toLowerCase().replaceAll('_', '-');
+}
+
+/** The names a `Connection:` header lists; they are hop-by-hop for this request only. */
+export function connectionListed(rawHeaders: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].toLowerCase() !== 'connection') continue;
+    for (const token of rawHeaders[i + 1].split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name) out.add(name);
+    }
+  }
+  return out;
+}
+
+/**
+ * The request headers the upstream receives, as a flat [name, value, …] list.
+ * Order matters: everything untrusted is removed first, then keygate's own headers are
+ * added last, so nothing the client sends (not even a `Connection:` list) can remove
+ * or spoof them.
+ */
+export function upstreamRequestHeaders(rawHeaders: readonly string[], token: ServiceToken, who: Identity, facts: ForwardingFacts): string[] {
+  const tokenHeader = canonicalName(token.header);
+  const listed = connectionListed(rawHeaders);
+  const out: string[] = [];
+  const forwarded: Record<'x-forwarded-for' | 'x-forwarded-proto' | 'x-forwarded-host', string[]> = {
+    'x-forwarded-for': [], 'x-forwarded-proto': [], 'x-forwarded-host': [],
+  };
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    const lower = name.toLowerCase();
+    const canonical = canonicalName(name);
+    if (HOP_BY_HOP.has(lower) || listed.has(lower) || CLIENT_CREDENTIALS.has(canonical)) continue;
+    if (canonical.startsWith('x-keygate-') || canonical === tokenHeader || lower === 'host' || lower === 'expect' || lower === 'x-request-id') continue;
+    if (lower in forwarded) {
+      forwarded[lower as keyof typeof forwarded].push(rawHeaders[i + 1]);
+      continue;
+    }
+    out.push(name, rawHeaders[i + 1]);
+  }
+  appendForwarded(out, 'x-forwarded-for', forwarded['x-forwarded-for'], facts.clientIp);
+  appendForwarded(out, 'x-forwarded-proto', forwarded['x-forwarded-proto'], facts.proto);
+  if (facts.host) appendForwarded(out, 'x-forwarded-host', forwarded['x-forwarded-host'], facts.host);
+  out.push('x-request-id', facts.requestId);
+  if (token.source.kind !== 'none') out.push(token.header, token.scheme ? `${token.scheme} ${token.value}` : token.value);
+  out.push('x-keygate-user', who.user, 'x-keygate-key-id', who.keyId, 'x-keygate-key-name', who.keyName);
+  return out;
+}
+
+function appendForwarded(out: string[], name: string, previous: string[], value: string): void {
+  out.push(name, [...previous, value].join(', '));
+}
+
+/** The response headers the client receives: hop-by-hop removed, the request id added. */
+export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>, requestId: string): Record<string, string | string[]> {
+  const listed = new Set(String(upstream.connection ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    out[name] = value;
+  }
+  out['x-request-id'] = requestId;
+  return out;
+}

@@ -1,0 +1,107 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Reason } from '../errors.js';
+import { statusOf } from '../errors.js';
+import { requestIdFrom } from '../observability/requestId.js';
+import { checkAccess, type AccessOutcome, type Allowed, type InboundRequest } from './access.js';
+import { clientAddress } from './clientIp.js';
+import { forward, type ForwardResult } from './forward.js';
+import { upstreamRequestHeaders } from './headers.js';
+import { sendProblem } from './problem.js';
+import { loggablePath, type RequestRecord } from './record.js';
+import type { ProxyRuntime } from './runtime.js';
+
+/**
+ * The proxy's request path, in order:
+ *   path safety (400) → route (404) → authenticate (401) → authorize (403)
+ *   → body limit (413) → forward (502/504, or the upstream's answer).
+ * The snapshot is read once, so a reload mid-request never changes its rules.
+ */
+export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const requestId = requestIdFrom(req.headers['x-request-id']);
+  const snapshot = rt.snapshot();
+  const inbound = inboundOf(req, snapshot.listen.trustedProxies);
+  const done = rt.observer.started('proxy');
+  if (rt.draining()) res.setHeader('connection', 'close');
+  const outcome = await checkAccess(snapshot, rt.verifier, inbound, rt.now());
+  const decisionMs = performance.now() - started;
+  const base = baseRecord(outcome, inbound, requestId, decisionMs);
+  const finish = (extra: Partial<RequestRecord> & { status: number; reason: Reason }): void => {
+    done({ ...base, ...extra, totalMs: performance.now() - started });
+  };
+  if (!outcome.allow) {
+    sendProblem(res, outcome.reason, requestId, outcome.detail);
+    req.resume();
+    return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
+  }
+  const limit = snapshot.limits.body;
+  if (limit !== undefined && Number(req.headers['content-length'] ?? 0) > limit) {
+    sendProblem(res, 'payload_too_large', requestId, `request body larger than ${limit} bytes`);
+    req.resume();
+    return finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
+  }
+  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
+  const result = await forward(rt.upstreams, outcome.destination, req, res, {
+    headers: upstreamHeaders(outcome, req, inbound.clientIp, requestId),
+    requestId,
+    ...(limit !== undefined ? { bodyLimit: limit } : {}),
+  });
+  finish(answerForwardResult(result, res, requestId));
+}
+
+export function inboundOf(req: IncomingMessage, trusted: Parameters<typeof clientAddress>[2]): InboundRequest {
+  return {
+    method: req.method ?? 'GET',
+    target: req.url ?? '',
+    host: req.headers.host,
+    headers: req.headersDistinct,
+    clientIp: clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted),
+  };
+}
+
+export function upstreamHeaders(outcome: Allowed, req: IncomingMessage, clientIp: string, requestId: string): string[] {
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  return upstreamRequestHeaders(
+    req.rawHeaders,
+    outcome.destination.service.serviceToken,
+    { user: outcome.key.user, keyId: outcome.key.id, keyName: outcome.key.name },
+    { clientIp, proto: encrypted ? 'https' : 'http', host: req.headers.host, requestId },
+  );
+}
+
+export function baseRecord(outcome: AccessOutcome, inbound: InboundRequest, requestId: string, decisionMs: number): Omit<RequestRecord, 'totalMs'> {
+  const key = outcome.key;
+  const service = outcome.allow ? outcome.destination.service.name : outcome.destination?.service.name;
+  return {
+    mode: 'proxy',
+    requestId,
+    method: inbound.method,
+    path: loggablePath(inbound.target),
+    ...(service ? { service } : {}),
+    ...(key ? { keyId: key.id, keyName: key.name, user: key.user } : !outcome.allow && outcome.keyId ? { keyId: outcome.keyId } : {}),
+    decision: outcome.allow ? 'allow' : 'deny',
+    reason: outcome.allow ? 'allow' : outcome.reason,
+    ...(!outcome.allow ? { detail: outcome.detail, step: outcome.step } : {}),
+    status: outcome.allow ? 200 : statusOf(outcome.reason),
+    clientIp: inbound.clientIp,
+    decisionMs,
+  };
+}
+
+function answerForwardResult(result: ForwardResult, res: ServerResponse, requestId: string): Partial<RequestRecord> & { status: number; reason: Reason } {
+  switch (result.outcome) {
+    case 'responded':
+      return { status: result.status, reason: 'allow', upstreamMs: result.upstreamMs, upstreamStatus: result.status };
+    case 'client_gone':
+      // 499 is nginx's "client closed request": the client never saw an answer.
+      return { status: 499, reason: 'allow', upstreamMs: result.upstreamMs };
+    case 'body_too_large':
+      sendProblem(res, 'payload_too_large', requestId, 'request body larger than limits.body');
+      return { status: 413, reason: 'payload_too_large', decision: 'deny', upstreamMs: result.upstreamMs };
+    case 'upstream_error': {
+      const reason = result.kind === 'timeout' ? 'upstream_timeout' : 'upstream_failed';
+      sendProblem(res, reason, requestId);
+      return { status: statusOf(reason), reason, upstreamMs: result.upstreamMs, upstreamError: result.kind, upstreamErrorCode: result.code };
+    }
+  }
+}

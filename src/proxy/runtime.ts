@@ -1,0 +1,15 @@
+import type { KeyVerifier } from '../auth/verifier.js';
+import type { Snapshot } from '../config/snapshot.js';
+import type { RequestObserver } from './record.js';
+import type { Upstreams } from './upstreams.js';
+
+/** What the request path needs from the running process; the current snapshot is read once per request. */
+export interface ProxyRuntime {
+  snapshot(): Snapshot;
+  readonly verifier: KeyVerifier;
+  readonly upstreams: Upstreams;
+  readonly observer: RequestObserver;
+  now(): number;
+  /** True once SIGTERM arrived: responses then ask clients to close their connection. */
+  draining(): boolean;
+}
