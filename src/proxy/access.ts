@@ -7,7 +7,7 @@ import { authorize, deny, type Denial, type Grant, type StepNumber } from '../po
 import { pathSegments } from '../policy/pathPattern.js';
 import { routeRequest } from '../policy/route.js';
 import type { CompiledRule } from '../policy/rules.js';
-import { parseTarget } from './pathSafety.js';
+import { parseTarget, TARGET_PROBLEMS } from './pathSafety.js';
 
 /** A request as the edge sees it, before any decision. */
 export interface InboundRequest {
@@ -45,7 +45,7 @@ export function resolveDestination(snapshot: Snapshot, host: string | undefined,
   const routed = routeRequest(snapshot.services, host, parsed.path);
   if (!routed) return { allow: false, reason: 'no_route', step: 1, detail: 'no service matches this host and path' };
   if (!routed.service.allowSemicolon && parsed.path.includes(';')) {
-    return { allow: false, reason: 'bad_target', step: 0, detail: 'semicolon (;) in path' };
+    return { allow: false, reason: 'bad_target', step: 0, detail: TARGET_PROBLEMS.semicolon };
   }
   const base = routed.service.upstream.pathname.replace(/\/$/, '');
   return { service: routed.service, path: routed.path, upstreamPath: base + routed.path + parsed.query };

@@ -108,10 +108,11 @@ function checkOriginForm(raw: string): Step<void> {
 }
 
 /**
- * A raw '#' would send a fragment upstream (RFC 9112 has none in a request
- * target), and the query is not allowed to carry one either. Node decodes the
- * target as latin1, so a real request never holds a char above 0xFF; one can
- * only come from a caller that built the string itself.
+ * Node keeps a raw '#' in req.url; forwarding it would send a fragment
+ * upstream (RFC 9112 has none in a request target), so the query may not
+ * carry one either. Node decodes the target as latin1, so a real request never
+ * holds a char above 0xFF; one can only come from a caller that built the
+ * string itself.
  */
 function anywhereProblem(code: number): TargetProblem | undefined {
   if (code === 0x00) return 'nul';
@@ -146,9 +147,12 @@ function normalisePath(raw: string, allowSemicolon: boolean): Step<string> {
 }
 
 /**
- * Non-ASCII bytes reach us as latin1 chars 0x80-0xFF. Upstreams re-encode them
- * as UTF-8, percent-encode them or reject them, each differently, so the path
- * they see would not be the one we matched; clients must percent-encode.
+ * Non-ASCII bytes arrive as latin1 chars 0x80-0xFF: Node's default parser
+ * already refuses them in a request line, but targets from check-API headers
+ * (X-Original-URI, X-Forwarded-Uri allow obs-text) and insecureHTTPParser do
+ * not. Upstreams re-encode such bytes as UTF-8, percent-encode or reject them,
+ * each differently, so the path they see would not be the one we matched;
+ * clients must percent-encode.
  */
 function pathCharProblem(ch: string, allowSemicolon: boolean): TargetProblem | undefined {
   if (ch === '\\') return 'backslash';
