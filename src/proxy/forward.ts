@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { upstreamErrorKind, type UpstreamErrorKind } from '../observability/labels.js';
 import type { Destination } from './access.js';
 import { clientResponseHeaders } from './headers.js';
 import type { Upstreams } from './upstreams.js';
 
-export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'other';
 
 export type ForwardResult =
   | { outcome: 'responded'; status: number; upstreamMs: number }
@@ -52,8 +52,7 @@ export async function forward(upstreams: Upstreams, dest: Destination, req: Inco
   } catch (err) {
     if (limiter?.exceeded) return { outcome: 'body_too_large', upstreamMs: elapsed() };
     if (abort.signal.aborted || req.errored) return { outcome: 'client_gone', upstreamMs: elapsed(), ...(status ? { status } : {}) };
-    const code = errorCode(err);
-    return { outcome: 'upstream_error', kind: classify(code), upstreamMs: elapsed(), headersSent: res.headersSent, code };
+    return { outcome: 'upstream_error', kind: upstreamErrorKind(err), upstreamMs: elapsed(), headersSent: res.headersSent, code: errorCode(err) };
   } finally {
     res.off('close', onClose);
   }
@@ -91,17 +90,5 @@ class BodyLimit extends Transform {
 
 function errorCode(err: unknown): string {
   const e = err as { code?: unknown; cause?: { code?: unknown } };
-  const code = typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : 'UNKNOWN';
-  return code;
-}
-
-const CONNECT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
-const TIMEOUT = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
-const RESET = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'EPIPE']);
-
-function classify(code: string): UpstreamErrorKind {
-  if (CONNECT.has(code)) return 'connect';
-  if (TIMEOUT.has(code)) return 'timeout';
-  if (RESET.has(code)) return 'reset';
-  return 'other';
+  return typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : 'UNKNOWN';
 }

@@ -1,5 +1,5 @@
 import type { Reason } from '../errors.js';
-import type { UpstreamErrorKind } from './forward.js';
+import type { UpstreamErrorKind } from '../observability/labels.js';
 
 /** Everything known about one finished request: the access log line and the metrics come from it. */
 export interface RequestRecord {

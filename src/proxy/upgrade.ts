@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { statusOf, type Reason } from '../errors.js';
+import { upstreamErrorKind } from '../observability/labels.js';
 import { requestIdFrom } from '../observability/requestId.js';
 import { checkAccess } from './access.js';
 import { baseRecord, inboundOf, upstreamHeaders } from './pipeline.js';
@@ -34,7 +35,7 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
     const upgraded = await rt.upstreams.poolFor(dest.service).upgrade({
       path: dest.upstreamPath,
       method: req.method ?? 'GET',
-      headers: upstreamHeaders(outcome, req, inbound.clientIp, requestId),
+      headers: upstreamHeaders(outcome, req, requestId),
       protocol: String(req.headers.upgrade ?? 'websocket'),
     });
     client.write(switchingProtocols(upgraded.headers, requestId));
@@ -42,11 +43,10 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
     splice(client, upgraded.socket);
     finish({ status: 101, reason: 'allow', upstreamStatus: 101, upstreamMs: performance.now() - upstreamStarted });
   } catch (err) {
-    const code = (err as { code?: string }).code ?? 'UNKNOWN';
-    const timeout = code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT';
-    const reason = timeout ? 'upstream_timeout' : 'upstream_failed';
+    const kind = upstreamErrorKind(err);
+    const reason = kind === 'timeout' ? 'upstream_timeout' : 'upstream_failed';
     client.end(rawProblem(reason, requestId));
-    finish({ status: statusOf(reason), reason, upstreamError: timeout ? 'timeout' : code === 'ECONNREFUSED' ? 'connect' : 'other', upstreamErrorCode: code });
+    finish({ status: statusOf(reason), reason, upstreamError: kind, upstreamErrorCode: (err as { code?: string }).code ?? 'UNKNOWN' });
   }
 }
 

@@ -1,0 +1,20 @@
+/** Free-text scrubbing: for strings that no redaction path or field name can reach. */
+
+export const CENSOR = '[REDACTED]';
+
+const KEY_STRING = /kg_[0-9A-Za-z_]+/g;
+/** Stops at quotes and backslashes so scrubbing a JSON line keeps it valid JSON. */
+const AUTH_SCHEME_VALUE = /\b(Bearer|Basic|Token|ApiKey)\s+[^\s,;"'`\\]+/gi;
+
+/** Removes keygate key strings and credential values after an auth scheme from free text. */
+export function scrubSecrets(text: string): string {
+  return scrubKeyStrings(text).replace(AUTH_SCHEME_VALUE, `$1 ${CENSOR}`);
+}
+
+/**
+ * Removes keygate key strings (recognisable by their prefix) wherever they are. Cheap
+ * enough to run on every serialized log line, and exact: it never touches other text.
+ */
+export function scrubKeyStrings(text: string): string {
+  return text.includes('kg_') ? text.replace(KEY_STRING, `kg_${CENSOR}`) : text;
+}
