@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { KeyVerifier } from '../auth/verifier.js';
 import { ConfigError } from '../config/issues.js';
@@ -6,6 +7,7 @@ import type { ListenAddress, Snapshot } from '../config/snapshot.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { adminHandler } from '../observability/admin.js';
+import { handleCheckRequest } from '../check/handler.js';
 import { Listener } from '../proxy/listener.js';
 import { handleProxyRequest } from '../proxy/pipeline.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
@@ -41,7 +43,11 @@ export class KeygateApp {
 
   private constructor(private readonly options: AppOptions, snapshot: Snapshot) {
     this.current = snapshot;
-    this.logger = createLogger({ level: snapshot.log.level, ...(options.logDestination ? { destination: options.logDestination } : {}) });
+    this.logger = createLogger({
+      level: snapshot.log.level,
+      redactHeaders: snapshot.services.map((s) => s.serviceToken.header),
+      ...(options.logDestination ? { destination: options.logDestination } : {}),
+    });
     this.metrics = new Metrics({ snapshot: () => this.current, perKeyLabels: snapshot.metrics.perKeyLabels, ...(options.now ? { now: options.now } : {}) });
     this.metrics.configLoaded(snapshot.generation);
   }
@@ -127,6 +133,13 @@ export class KeygateApp {
       maxHeaderSize: 16 * 1024,
       onRequest: adminHandler(this.metrics, () => this.isReady(), this.logger),
     }));
+    if (s.listen.check) await this.listenCheck(addr('check', s.listen.check)!, rt);
+  }
+
+  /** The decision API (SPEC §6): opened only when `listen.check` is configured. */
+  private async listenCheck(address: ListenAddress, rt: ProxyRuntime): Promise<void> {
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => void handleCheckRequest(rt, req, res).catch((e: unknown) => this.bug(e, res));
+    this.listeners.set('check', await Listener.start({ ...address, maxHeaderSize: this.current.limits.headers, onRequest, onCheckContinue: onRequest }));
   }
 
   private runtime(): ProxyRuntime {
