@@ -13,9 +13,14 @@ interface TrieNode {
   one: TrieNode | null;
   many: TrieNode | null;
   terminal: { rank: number; rule: CompiledRule }[];
+  /** During match number `walk`, `many` has been entered at every segment index from `manyFrom` on. */
+  walk: number;
+  manyFrom: number;
 }
 
-const newNode = (): TrieNode => ({ literal: null, one: null, many: null, terminal: [] });
+const newNode = (): TrieNode => ({ literal: null, one: null, many: null, terminal: [], walk: 0, manyFrom: 0 });
+
+let walks = 0;
 
 /**
  * A list of rules compiled into one segment trie per service, so matching costs the
@@ -37,7 +42,7 @@ export class RuleMatcher {
 
   /** The first listed rule that matches (and that `accept` admits, when given). */
   match(q: RuleQuery, accept?: (rule: CompiledRule) => boolean): CompiledRule | undefined {
-    const best: Best = { rank: Infinity, rule: undefined, accept };
+    const best: Best = { rank: Infinity, rule: undefined, accept, walk: ++walks };
     const named = this.byService.get(q.service);
     if (named) walk(named, q, 0, best);
     const any = q.service === '*' ? undefined : this.byService.get('*');
@@ -66,6 +71,7 @@ interface Best {
   rank: number;
   rule: CompiledRule | undefined;
   readonly accept: ((rule: CompiledRule) => boolean) | undefined;
+  readonly walk: number;
 }
 
 function walk(node: TrieNode, q: RuleQuery, si: number, best: Best): void {
@@ -83,7 +89,20 @@ function walk(node: TrieNode, q: RuleQuery, si: number, best: Best): void {
     if (lit) walk(lit, q, si + 1, best);
     if (node.one && seg !== '') walk(node.one, q, si + 1, best);
   }
-  if (node.many) for (let k = si; k <= segs.length; k++) walk(node.many, q, k, best);
+  if (node.many) walkMany(node, node.many, q, si, best);
+}
+
+/**
+ * `**` can end at any later segment. Each (node, segment index) is walked at most once per
+ * match, so patterns with several `**` cost O(trie size × path length) instead of growing
+ * exponentially with a path the client chooses.
+ */
+function walkMany(node: TrieNode, many: TrieNode, q: RuleQuery, si: number, best: Best): void {
+  const done = node.walk === best.walk ? node.manyFrom : q.segments.length + 1;
+  if (si >= done) return;
+  node.walk = best.walk;
+  node.manyFrom = si;
+  for (let k = si; k < done; k++) walk(many, q, k, best);
 }
 
 function admits(rule: CompiledRule, q: RuleQuery): boolean {

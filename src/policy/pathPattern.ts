@@ -88,6 +88,7 @@ function coversFrom(o: readonly PatternSegment[], oi: number, n: readonly Patter
   const q = n[ni];
   if (q.kind === 'many') return false;
   if (p.kind === 'literal' && (q.kind !== 'literal' || q.value !== p.value)) return false;
+  if (p.kind === 'one' && q.kind === 'literal' && q.value === '') return false; // `*` never matches an empty segment
   return coversFrom(o, oi + 1, n, ni + 1);
 }
 

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { effectivePermissions, intersectRules, type EffectiveRule } from '../../../src/policy/effective.js';
+import { methodsText } from '../../../src/policy/methods.js';
+import { key, policy, rule, user } from './build.js';
+
+/** `compute GET,HEAD /v2/** [eu-west-1]`, with `A ∩ B` when neither path covers the other. */
+function text(r: EffectiveRule | undefined): string | undefined {
+  if (!r) return undefined;
+  const path = r.alsoPath ? `${r.path.text} ∩ ${r.alsoPath.text}` : r.path.text;
+  const region = r.regions ? ` @${[...r.regions].join(',')}` : '';
+  return `${r.service} ${methodsText(r.methods)} ${path}${region}`;
+}
+
+describe('intersectRules', () => {
+  it.each([
+    { desc: 'service "*" narrows to the named one', a: '* read /**', b: 'compute * /v2/**', expected: 'compute GET,HEAD /v2/**' },
+    { desc: 'a named service with "*" keeps the name', a: 'compute * /v2/**', b: '* * /**', expected: 'compute * /v2/**' },
+    { desc: 'different services do not intersect', a: 'compute * /**', b: 'identity * /**', expected: undefined },
+    { desc: 'methods intersect', a: 'compute read /**', b: 'compute GET,POST /**', expected: 'compute GET /**' },
+    { desc: 'disjoint methods do not intersect', a: 'compute read /**', b: 'compute write /**', expected: undefined },
+    { desc: 'the narrower path is kept when one covers the other', a: 'compute * /v2/**', b: 'compute * /v2/*/servers/*', expected: 'compute * /v2/*/servers/*' },
+    { desc: 'overlapping paths are shown as an intersection', a: 'compute * /v2/*/x', b: 'compute * /v2/y/*', expected: 'compute * /v2/*/x ∩ /v2/y/*' },
+    { desc: 'disjoint paths do not intersect', a: 'compute * /v2/**', b: 'compute * /v3/**', expected: undefined },
+    { desc: 'regions intersect', a: 'compute * /** @eu-west-1,us-east-1', b: 'compute * /** @us-east-1', expected: 'compute * /** @us-east-1' },
+    { desc: 'an omitted region takes the other side\'s', a: 'compute * /**', b: 'compute * /** @eu-west-1', expected: 'compute * /** @eu-west-1' },
+    { desc: 'disjoint regions do not intersect', a: 'compute * /** @eu-west-1', b: 'compute * /** @us-east-1', expected: undefined },
+  ])('$desc', ({ a, b, expected }) => {
+    expect(text(intersectRules(rule(a), rule(b)))).toBe(expected);
+  });
+
+  it('records both rules it came from', () => {
+    const a = rule('* read /**', 'role reader');
+    const b = rule('compute * /v2/**', 'key X allow');
+    expect(intersectRules(a, b)?.from).toEqual([a, b]);
+  });
+});
+
+describe('effectivePermissions', () => {
+  const p = policy(
+    [user('joe', ['compute * /v2/*/servers/**', '* read /**'])],
+    [rule('identity write /v3/users/*/credentials/**', 'guardrail', 0, ['BBBBBBBBBBBB']), rule('* DELETE /admin/**', 'guardrail', 1)],
+  );
+
+  it('restricted: user rules ∩ key allow rules, dropping empty intersections', () => {
+    const perms = effectivePermissions(p, key({ allow: ['compute read /v2/**', 'identity POST /v3/**'] }));
+    expect(perms.allow.map(text)).toEqual(['compute GET,HEAD /v2/*/servers/**', 'compute GET,HEAD /v2/**']);
+  });
+
+  it('inherit: all of the user\'s rules, minus deny rules listed separately', () => {
+    const perms = effectivePermissions(p, key({ scope: 'inherit', deny: ['compute DELETE /**'] }));
+    expect(perms.allow.map(text)).toEqual(['compute * /v2/*/servers/**', '* GET,HEAD /**']);
+    expect(perms.deny.map((r) => r.path.text)).toEqual(['/**']);
+  });
+
+  it('lists the guardrails that apply, leaving out those whose except names the key', () => {
+    expect(effectivePermissions(p, key({ id: 'AAAAAAAAAAAA' })).guardrails.map((g) => g.origin.index)).toEqual([0, 1]);
+    expect(effectivePermissions(p, key({ id: 'BBBBBBBBBBBB' })).guardrails.map((g) => g.origin.index)).toEqual([1]);
+  });
+
+  it('is empty for a key whose user is not in the policy', () => {
+    expect(effectivePermissions(p, key({ scope: 'inherit', user: 'ghost' })).allow).toEqual([]);
+  });
+
+  it('is empty for a restricted key with no allow rules', () => {
+    expect(effectivePermissions(p, key({})).allow).toEqual([]);
+  });
+});

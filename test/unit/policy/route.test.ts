@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { hostName, normalizePrefix, routeRequest, type RouteSpec } from '../../../src/policy/route.js';
+
+const SERVICES: RouteSpec[] = [
+  { name: 'compute', pathPrefix: '/compute', stripPrefix: true },
+  { name: 'compute-raw', pathPrefix: '/compute-raw', stripPrefix: false },
+  { name: 'images', host: 'images.example.com', stripPrefix: false },
+  { name: 'images-v2', host: 'images.example.com', pathPrefix: '/v2', stripPrefix: true },
+  { name: 'fallback', stripPrefix: false },
+];
+
+describe('routeRequest', () => {
+  it.each([
+    { desc: 'the prefix itself', host: undefined, path: '/compute', service: 'compute', local: '/' },
+    { desc: 'under the prefix, stripped', host: undefined, path: '/compute/v2/x', service: 'compute', local: '/v2/x' },
+    { desc: 'the prefix with a trailing slash', host: undefined, path: '/compute/', service: 'compute', local: '/' },
+    { desc: '/computers is not under /compute (whole segments)', host: undefined, path: '/computers/x', service: 'fallback', local: '/computers/x' },
+    { desc: '/compute-raw is its own service, not /compute', host: undefined, path: '/compute-raw/x', service: 'compute-raw', local: '/compute-raw/x' },
+    { desc: 'stripPrefix false keeps the whole path', host: undefined, path: '/compute-raw', service: 'compute-raw', local: '/compute-raw' },
+    { desc: 'a host route', host: 'images.example.com', path: '/v1/a', service: 'images', local: '/v1/a' },
+    { desc: 'a host route ignores the port', host: 'images.example.com:8443', path: '/a', service: 'images', local: '/a' },
+    { desc: 'a host route ignores case', host: 'Images.EXAMPLE.com', path: '/a', service: 'images', local: '/a' },
+    { desc: 'first match wins: host-only listed before host+prefix', host: 'images.example.com', path: '/v2/a', service: 'images', local: '/v2/a' },
+    { desc: 'another host falls through to the catch-all', host: 'other.example.com', path: '/a', service: 'fallback', local: '/a' },
+    { desc: 'no Host header skips host routes', host: undefined, path: '/a', service: 'fallback', local: '/a' },
+    { desc: 'the catch-all takes the root', host: undefined, path: '/', service: 'fallback', local: '/' },
+    { desc: 'a prefix route matches on any host', host: 'images.example.com', path: '/compute/x', service: 'compute', local: '/x' },
+  ])('$desc → $service $local', ({ host, path, service, local }) => {
+    const routed = routeRequest(SERVICES, host, path);
+    expect({ service: routed?.service.name, path: routed?.path }).toEqual({ service, path: local });
+  });
+
+  it('returns undefined when nothing matches and there is no catch-all', () => {
+    expect(routeRequest(SERVICES.slice(0, 4), undefined, '/nothing')).toBe(undefined);
+    expect(routeRequest(SERVICES.slice(0, 4), undefined, '/computers')).toBe(undefined);
+  });
+
+  it('routes host + prefix when the host-only route is not listed first', () => {
+    const routed = routeRequest([SERVICES[3], SERVICES[2]], 'images.example.com', '/v2/a/b');
+    expect({ service: routed?.service.name, path: routed?.path }).toEqual({ service: 'images-v2', path: '/a/b' });
+  });
+
+  it('treats a "/" prefix as a catch-all', () => {
+    expect(routeRequest([{ name: 'all', pathPrefix: '/', stripPrefix: true }], undefined, '/a/b')?.path).toBe('/a/b');
+  });
+});
+
+describe('hostName and normalizePrefix', () => {
+  it.each([
+    { host: 'Example.COM:8080', name: 'example.com' },
+    { host: 'example.com', name: 'example.com' },
+    { host: '[::1]:80', name: '[::1]' },
+    { host: '[2001:DB8::1]', name: '[2001:db8::1]' },
+    { host: ' example.com ', name: 'example.com' },
+  ])('hostName($host) = $name', ({ host, name }) => {
+    expect(hostName(host)).toBe(name);
+  });
+
+  it('drops one trailing slash from a prefix but keeps "/"', () => {
+    expect(normalizePrefix('/compute/')).toBe('/compute');
+    expect(normalizePrefix('/compute')).toBe('/compute');
+    expect(normalizePrefix('/')).toBe('/');
+  });
+});
