@@ -17,7 +17,8 @@ export interface Identity {
 }
 
 export interface ForwardingFacts {
-  readonly clientIp: string;
+  /** The TCP peer: what this hop appends to X-Forwarded-For. */
+  readonly peerIp: string;
   readonly proto: 'http' | 'https';
   readonly host: string | undefined;
   readonly requestId: string;
@@ -66,7 +67,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], token: Ser
     }
     out.push(name, rawHeaders[i + 1]);
   }
-  appendForwarded(out, 'x-forwarded-for', forwarded['x-forwarded-for'], facts.clientIp);
+  appendForwarded(out, 'x-forwarded-for', forwarded['x-forwarded-for'], facts.peerIp);
   appendForwarded(out, 'x-forwarded-proto', forwarded['x-forwarded-proto'], facts.proto);
   if (facts.host) appendForwarded(out, 'x-forwarded-host', forwarded['x-forwarded-host'], facts.host);
   out.push('x-request-id', facts.requestId);

@@ -10,10 +10,21 @@ export interface ListenerOptions {
   readonly maxHeaderSize: number;
   readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
   readonly onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * `Expect: 100-continue` requests; `onRequest` when omitted. Never Node's default, which
+   * sends `100 Continue` before keygate has decided anything.
+   */
+  readonly onCheckContinue?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /** An HTTP listener with the limits and the orderly stop that every keygate port shares. */
 export class Listener {
+  /** Responses not yet finished: when the stop begins, each one still unsent is told to close. */
+  private readonly open = new Set<ServerResponse>();
+  /** Upgraded sockets (WebSockets) leave the HTTP server's books; a forced stop ends them too. */
+  private readonly upgraded = new Set<Duplex>();
+  private stopping = false;
+
   private constructor(private readonly server: Server) {}
 
   static async start(opts: ListenerOptions): Promise<Listener> {
@@ -23,8 +34,21 @@ export class Listener {
       headersTimeout: 30_000,
       keepAliveTimeout: 65_000, // longer than common client pools, so clients close first
     });
-    server.on('request', opts.onRequest);
-    if (opts.onUpgrade) server.on('upgrade', opts.onUpgrade);
+    const listener = new Listener(server);
+    const onRequest = listener.tracked(opts.onRequest);
+    server.on('request', onRequest);
+    // Without this listener Node answers `Expect: 100-continue` itself, before keygate has
+    // decided: a client would then send its body to a request about to get 401/403/413.
+    // The pipeline writes the 100 once the request is allowed.
+    server.on('checkContinue', opts.onCheckContinue ? listener.tracked(opts.onCheckContinue) : onRequest);
+    const onUpgrade = opts.onUpgrade;
+    if (onUpgrade) {
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        listener.upgraded.add(socket);
+        socket.once('close', () => listener.upgraded.delete(socket));
+        onUpgrade(req, socket, head);
+      });
+    }
     server.on('clientError', answerClientError);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -33,7 +57,7 @@ export class Listener {
         resolve();
       });
     });
-    return new Listener(server);
+    return listener;
   }
 
   get port(): number {
@@ -44,8 +68,14 @@ export class Listener {
     return (this.server.address() as AddressInfo).address;
   }
 
-  /** Stop accepting; idle keep-alive connections close now, busy ones after their response. */
+  /**
+   * Stop accepting; idle keep-alive connections close now, busy ones once their response
+   * is done (responses not yet started say `Connection: close`), so a keep-alive client
+   * cannot hold the drain open until shutdown.timeout.
+   */
   stopAccepting(): Promise<void> {
+    this.stopping = true;
+    for (const res of this.open) if (!res.headersSent) res.setHeader('connection', 'close');
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeIdleConnections();
@@ -54,12 +84,26 @@ export class Listener {
 
   forceClose(): void {
     this.server.closeAllConnections();
+    for (const socket of this.upgraded) socket.destroy();
   }
 
   async close(): Promise<void> {
     const stopped = this.stopAccepting();
     this.forceClose();
     await stopped;
+  }
+
+  private tracked(handler: ListenerOptions['onRequest']): ListenerOptions['onRequest'] {
+    return (req, res) => {
+      this.open.add(res);
+      if (this.stopping) res.setHeader('connection', 'close');
+      res.once('close', () => {
+        this.open.delete(res);
+        // The connection turns idle only after this response: close it then, not at keepAliveTimeout.
+        if (this.stopping) setImmediate(() => this.server.closeIdleConnections());
+      });
+      handler(req, res);
+    };
   }
 }
 

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Reason } from '../errors.js';
 import { statusOf } from '../errors.js';
 import { requestIdFrom } from '../observability/requestId.js';
+import { normalizeAddress } from '../policy/cidr.js';
 import { checkAccess, type AccessOutcome, type Allowed, type InboundRequest } from './access.js';
 import { clientAddress } from './clientIp.js';
 import { forward, type ForwardResult } from './forward.js';
@@ -42,7 +43,7 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   }
   if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
   const result = await forward(rt.upstreams, outcome.destination, req, res, {
-    headers: upstreamHeaders(outcome, req, inbound.clientIp, requestId),
+    headers: upstreamHeaders(outcome, req, requestId),
     requestId,
     ...(limit !== undefined ? { bodyLimit: limit } : {}),
   });
@@ -59,13 +60,18 @@ export function inboundOf(req: IncomingMessage, trusted: Parameters<typeof clien
   };
 }
 
-export function upstreamHeaders(outcome: Allowed, req: IncomingMessage, clientIp: string, requestId: string): string[] {
+/**
+ * X-Forwarded-For gets the TCP peer appended, not the client address resolved through
+ * trustedProxies: each hop appends whoever connected to it, or the chain would lose the
+ * trusted proxy and repeat the client.
+ */
+export function upstreamHeaders(outcome: Allowed, req: IncomingMessage, requestId: string): string[] {
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   return upstreamRequestHeaders(
     req.rawHeaders,
     outcome.destination.service.serviceToken,
     { user: outcome.key.user, keyId: outcome.key.id, keyName: outcome.key.name },
-    { clientIp, proto: encrypted ? 'https' : 'http', host: req.headers.host, requestId },
+    { peerIp: normalizeAddress(req.socket.remoteAddress ?? ''), proto: encrypted ? 'https' : 'http', host: req.headers.host, requestId },
   );
 }
 

@@ -1,9 +1,11 @@
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Dispatcher, Pool } from 'undici';
 import { statusOf, type Reason } from '../errors.js';
 import { upstreamErrorKind } from '../observability/labels.js';
 import { requestIdFrom } from '../observability/requestId.js';
 import { checkAccess } from './access.js';
+import { clientResponseHeaders } from './headers.js';
 import { baseRecord, inboundOf, upstreamHeaders } from './pipeline.js';
 import { rawProblem } from './problem.js';
 import type { RequestRecord } from './record.js';
@@ -11,7 +13,8 @@ import type { ProxyRuntime } from './runtime.js';
 
 /**
  * WebSocket (and any other `Upgrade:`) requests: the same decision as a plain request,
- * then undici's upgrade on the service's pool, then bytes are piped both ways.
+ * then an upgrade on the service's pool, then bytes are piped both ways. An upstream
+ * that refuses the upgrade has its answer relayed.
  */
 export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
   const started = performance.now();
@@ -32,16 +35,22 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
   const dest = outcome.destination;
   const upstreamStarted = performance.now();
   try {
-    const upgraded = await rt.upstreams.poolFor(dest.service).upgrade({
+    const answer = await dispatchUpgrade(rt.upstreams.poolFor(dest.service), {
       path: dest.upstreamPath,
       method: req.method ?? 'GET',
       headers: upstreamHeaders(outcome, req, requestId),
-      protocol: String(req.headers.upgrade ?? 'websocket'),
+      upgrade: String(req.headers.upgrade ?? 'websocket'),
+      headersTimeout: dest.service.timeouts.response,
     });
-    client.write(switchingProtocols(upgraded.headers, requestId));
-    if (head.length) upgraded.socket.write(head);
-    splice(client, upgraded.socket);
-    finish({ status: 101, reason: 'allow', upstreamStatus: 101, upstreamMs: performance.now() - upstreamStarted });
+    const upstreamMs = performance.now() - upstreamStarted;
+    if (!answer.upgraded) {
+      client.end(refusal(answer, requestId));
+      return finish({ status: answer.status, reason: 'allow', upstreamStatus: answer.status, upstreamMs });
+    }
+    client.write(switchingProtocols(answer.headers, requestId));
+    if (head.length) answer.socket.write(head);
+    splice(client, answer.socket);
+    finish({ status: 101, reason: 'allow', upstreamStatus: 101, upstreamMs });
   } catch (err) {
     const kind = upstreamErrorKind(err);
     const reason = kind === 'timeout' ? 'upstream_timeout' : 'upstream_failed';
@@ -50,7 +59,57 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
   }
 }
 
-function switchingProtocols(headers: Record<string, string | string[] | undefined>, requestId: string): string {
+type Headers = Record<string, string | string[] | undefined>;
+
+/** The upstream switched protocols, or refused with an ordinary response that the client should see. */
+type UpgradeAnswer =
+  | { readonly upgraded: true; readonly headers: Headers; readonly socket: Duplex }
+  | { readonly upgraded: false; readonly status: number; readonly headers: Headers; readonly body: Buffer };
+
+/** A refusal is a short error page; anything longer is not worth holding. */
+const MAX_REFUSAL_BODY = 64 * 1024;
+
+/**
+ * undici's `upgrade()` turns any non-101 answer into a 'bad upgrade' error, which would
+ * show the client a 502 where the upstream said 401, 403 or 404. This handler keeps
+ * that answer (its body bounded) so it can be relayed.
+ */
+function dispatchUpgrade(pool: Pool, opts: Dispatcher.DispatchOptions & { upgrade: string }): Promise<UpgradeAnswer> {
+  return new Promise((resolve, reject) => {
+    let status = 0;
+    let headers: Headers = {};
+    const chunks: Buffer[] = [];
+    let size = 0;
+    pool.dispatch(opts, {
+      onRequestStart: () => undefined, // its presence selects undici's current handler API
+      onRequestUpgrade: (_c, _status, upgradedHeaders, socket) => resolve({ upgraded: true, headers: upgradedHeaders, socket }),
+      onResponseStart: (_c, statusCode, responseHeaders) => {
+        status = statusCode;
+        headers = responseHeaders;
+      },
+      onResponseData: (controller, chunk) => {
+        size += chunk.length;
+        if (size > MAX_REFUSAL_BODY) controller.abort(Object.assign(new Error('upgrade refusal body too large'), { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' }));
+        else chunks.push(chunk);
+      },
+      onResponseEnd: () => resolve({ upgraded: false, status, headers, body: Buffer.concat(chunks) }),
+      onResponseError: (_c, err) => reject(err),
+    });
+  });
+}
+
+/** The upstream's refusal as the client receives it: hop-by-hop headers dropped, our request id, then close. */
+function refusal(answer: Extract<UpgradeAnswer, { upgraded: false }>, requestId: string): Buffer {
+  const lines = [`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}`.trimEnd()];
+  for (const [name, value] of Object.entries(clientResponseHeaders(answer.headers, requestId))) {
+    if (name === 'content-length') continue;
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+  }
+  lines.push(`content-length: ${answer.body.length}`, 'connection: close');
+  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), answer.body]);
+}
+
+function switchingProtocols(headers: Headers, requestId: string): string {
   const lines = ['HTTP/1.1 101 Switching Protocols'];
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || name === 'x-request-id') continue;

@@ -33,7 +33,7 @@ describe('keygate in front of a real upstream', () => {
     const res = await fetch(`${kg.url()}/compute/v2/p1/servers`, { method: 'POST', headers: { 'x-api-key': DEMO_KEYS.monitoring.key } });
     expect(res.status).toBe(403);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
-    expect((await res.json()).reason).toBe('key_scope_denied');
+    expect(((await res.json()) as { reason: string }).reason).toBe('key_scope_denied');
     expect(upstream.seen.length).toBe(before);
   });
 });
