@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { KeyVerifier } from '../auth/verifier.js';
 import { ConfigError } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
+import type { Reloader, ReloadOutcome, ReloadTrigger } from '../config/reloader.js';
 import type { ListenAddress, Snapshot } from '../config/snapshot.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -13,6 +14,7 @@ import { handleProxyRequest } from '../proxy/pipeline.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
 import { handleUpgrade } from '../proxy/upgrade.js';
 import { Upstreams } from '../proxy/upstreams.js';
+import { startHotReload } from './hotReload.js';
 import { observeRequests } from './observe.js';
 
 export interface AppOptions {
@@ -23,6 +25,8 @@ export interface AppOptions {
   readonly now?: () => number;
   /** Replaces listen addresses (tests use port 0). */
   readonly listen?: Partial<Record<'proxy' | 'admin' | 'check', ListenAddress>>;
+  /** false: do not watch the config files (a `reload()`, e.g. on SIGHUP, still works). */
+  readonly watch?: boolean;
 }
 
 type ListenerName = 'proxy' | 'admin' | 'check';
@@ -40,6 +44,7 @@ export class KeygateApp {
   private readonly listeners = new Map<ListenerName, Listener>();
   private drainingSince: number | undefined;
   private stopping: Promise<void> | undefined;
+  private reloader: Reloader | undefined;
 
   private constructor(private readonly options: AppOptions, snapshot: Snapshot) {
     this.current = snapshot;
@@ -64,12 +69,18 @@ export class KeygateApp {
       await app.closeListeners();
       throw e;
     }
+    app.reloader = startHotReload(app, { configFile: options.configFile, env: options.env ?? process.env, sources: loaded.sources, ...(options.watch === false ? { watch: false } : {}) });
     app.logger.info({ event: 'started', generation: loaded.snapshot.generation, ...app.addresses() }, 'keygate started');
     return app;
   }
 
   snapshot(): Snapshot {
     return this.current;
+  }
+
+  /** Loads the config files again even if unchanged (SIGHUP); resolves once that reload is done. */
+  reload(trigger: ReloadTrigger = 'api'): Promise<ReloadOutcome> {
+    return this.reloader?.reload(trigger) ?? Promise.resolve({ result: 'closed', trigger });
   }
 
   /** Swaps in a new snapshot: requests already running keep the one they started with. */
@@ -104,6 +115,7 @@ export class KeygateApp {
   private async drain(reason: string): Promise<void> {
     const { delay, timeout } = this.current.shutdown;
     this.drainingSince = Date.now();
+    await this.reloader?.close();
     this.logger.info({ event: 'draining', reason, delayMs: delay, timeoutMs: timeout }, 'draining');
     if (delay > 0) await wait(delay);
     const traffic = [...this.listeners].filter(([n]) => n !== 'admin').map(([, l]) => l);
@@ -139,7 +151,7 @@ export class KeygateApp {
   /** The decision API (SPEC §6): opened only when `listen.check` is configured. */
   private async listenCheck(address: ListenAddress, rt: ProxyRuntime): Promise<void> {
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => void handleCheckRequest(rt, req, res).catch((e: unknown) => this.bug(e, res));
-    this.listeners.set('check', await Listener.start({ ...address, maxHeaderSize: this.current.limits.headers, onRequest, onCheckContinue: onRequest }));
+    this.listeners.set('check', await Listener.start({ ...address, maxHeaderSize: this.current.limits.headers, onRequest }));
   }
 
   private runtime(): ProxyRuntime {
