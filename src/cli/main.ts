@@ -2,6 +2,7 @@ import { runCheck, checkHelp } from './check.js';
 import { runExplain, explainHelp } from './explain.js';
 import { CommandFailed, EXIT, processIO, UsageError, type CliIO } from './io.js';
 import { permissionsHelp, runPermissions } from './permissions.js';
+import { keyHelp, runKey } from './key.js';
 import { runServe, serveHelp } from './serve.js';
 import { demoHelp, runDemo } from './demo.js';
 
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   check: { run: runCheck, help: checkHelp },
   explain: { run: runExplain, help: explainHelp },
   permissions: { run: runPermissions, help: permissionsHelp },
+  key: { run: runKey, help: keyHelp },
   demo: { run: runDemo, help: demoHelp },
 };
 

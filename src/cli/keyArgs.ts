@@ -1,0 +1,64 @@
+import { parseCidr } from '../policy/cidr.js';
+import { compileRule, type RuleSpec } from '../policy/rules.js';
+import { parseDuration, parseTimestamp } from '../config/values.js';
+import { UsageError } from './io.js';
+
+/** What `--allow` / `--deny` take: `SERVICE METHOD PATH [region=R1,R2]`. */
+export const RULE_SYNTAX = '"SERVICE METHOD PATH [region=R1,R2]", e.g. "compute read /v2/**" or "compute GET,POST /v2/*/servers/**"';
+
+const SERVICE = /^(?:\*|[a-z0-9][a-z0-9_-]{0,62})$/;
+const REGION = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** A rule string from the command line, checked for shape (services are checked against the config later). */
+export function parseRuleArg(text: string, flag: string): RuleSpec {
+  const bad = (why: string): UsageError => new UsageError(`${flag} "${text}": ${why}; expected ${RULE_SYNTAX}`);
+  const tokens = text.trim().split(/\s+/).filter(Boolean);
+  if (tokens.length < 3 || tokens.length > 4) throw bad(`has ${tokens.length} part(s)`);
+  const [service, methodText, path, regionText] = tokens;
+  if (!SERVICE.test(service)) throw bad(`"${service}" is not a service name or "*"`);
+  const methods = methodText.split(',');
+  if (methods.some((m) => m === '')) throw bad(`"${methodText}" has an empty method`);
+  const spec: RuleSpec = {
+    ...(regionText !== undefined ? { region: parseRegions(regionText, bad) } : {}),
+    service,
+    method: methods.length === 1 ? methods[0] : methods,
+    path,
+  };
+  if (!path.startsWith('/')) throw bad(`path "${path}" must start with "/"`);
+  const compiled = compileRule(spec, { owner: flag, index: 0 });
+  if ('error' in compiled) throw bad(compiled.error);
+  return spec;
+}
+
+function parseRegions(text: string, bad: (why: string) => UsageError): string | string[] {
+  const m = /^region=(.+)$/.exec(text);
+  if (!m) throw bad(`the fourth part must be region=NAME[,NAME]`);
+  const regions = m[1].split(',');
+  if (!regions.every((r) => REGION.test(r))) throw bad(`"${m[1]}" is not a region list`);
+  return regions.length === 1 ? regions[0] : regions;
+}
+
+/** `30d`, `12h` (from now) or an RFC 3339 date/timestamp → epoch ms, in whole seconds. */
+export function parseTimeArg(text: string, flag: string, now: number): number {
+  const duration = parseDuration(text);
+  if (typeof duration === 'number') {
+    if (duration <= 0) throw new UsageError(`${flag} "${text}": the duration must be positive`);
+    return Math.floor((now + duration) / 1000) * 1000;
+  }
+  const at = parseTimestamp(text);
+  if (typeof at === 'number') return at;
+  throw new UsageError(`${flag} "${text}" is neither a duration (30d, 12h, 90m) nor an RFC 3339 date or timestamp (2027-01-01, 2027-01-01T12:00:00Z)`);
+}
+
+export function parseCidrArgs(texts: readonly string[], flag: string): string[] {
+  for (const text of texts) {
+    const parsed = parseCidr(text);
+    if ('error' in parsed) throw new UsageError(`${flag}: ${parsed.error}`);
+  }
+  return [...texts];
+}
+
+/** How keys files spell instants: `2027-01-01T00:00:00Z`. */
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

@@ -1,0 +1,127 @@
+import { hashFast } from '../auth/hash.js';
+import { formatKey, generateKeyId, generateSecret } from '../auth/keyFormat.js';
+import { appendKeys, keyIds, type KeyEntry } from '../config/keysEditor.js';
+import type { KeyRecord, Snapshot } from '../config/snapshot.js';
+import type { RuleSpec } from '../policy/rules.js';
+import { CONFIG_OPTION, flag, optionalString, parseCommand, requireString, stringList, type Parsed } from './args.js';
+import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
+import { isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg } from './keyArgs.js';
+import { chooseKeysFile, findKey, requireUser, warningsAbout, writeKeys } from './keyStore.js';
+import { displayPath, permissionLines, printWarnings, RELOAD_NOTE, scopeWarnings, showOnce, stateWarnings } from './keyView.js';
+import { loadOrFail } from './loadOrFail.js';
+
+export const keyCreateHelp =
+  'keygate key create -c FILE --user U --name N [--read-only | --allow RULE... | --inherit] [--deny RULE]... ' +
+  '[--expires 30d|DATE] [--not-before 12h|DATE] [--source-ip CIDR]... [--comment TEXT] [--keys-file PATH] [--json]';
+
+const READ_ONLY: RuleSpec = { service: '*', method: 'read', path: '/**' };
+
+const OPTIONS = {
+  ...CONFIG_OPTION,
+  user: { type: 'string' }, name: { type: 'string' }, 'read-only': { type: 'boolean' }, inherit: { type: 'boolean' },
+  allow: { type: 'string', multiple: true }, deny: { type: 'string', multiple: true },
+  expires: { type: 'string' }, 'not-before': { type: 'string' }, 'source-ip': { type: 'string', multiple: true },
+  comment: { type: 'string' }, 'keys-file': { type: 'string' }, json: { type: 'boolean' },
+} as const;
+
+/** Everything of the new entry but its id and hash, read from the command line. */
+type Request = Omit<KeyEntry, 'id' | 'hash'>;
+
+export async function runKeyCreate(argv: string[], io: CliIO): Promise<number> {
+  const args = parseCommand(argv, OPTIONS);
+  const now = io.now();
+  const request = readRequest(args, now);
+  const configFile = requireString(args, 'config');
+  const snapshot = loadOrFail(configFile, io);
+  checkAgainstConfig(snapshot, request);
+  const file = chooseKeysFile(snapshot, optionalString(args, 'keys-file'));
+  const secret = generateSecret();
+  let id = '';
+  const after = await writeKeys(configFile, file, io, (current) => {
+    id = unusedId(current, snapshot);
+    return appendKeys(current, [{ id, hash: hashFast(secret), ...request }]);
+  });
+  const key = findKey(after!, id);
+  const warnings = [...warningsAbout(after!, id), ...scopeWarnings(after!, key), ...stateWarnings(after!, key, now)];
+  printWarnings(io, warnings);
+  const keyString = formatKey(id, secret);
+  if (flag(args, 'json')) {
+    io.out(JSON.stringify({ id, key: keyString, user: key.user, name: key.name, scope: key.scope, file, warnings }, null, 2));
+    return EXIT.ok;
+  }
+  io.out([
+    `Created key ${id} "${key.name}" for user ${key.user} (${key.scope}) in ${displayPath(file)}.`,
+    ...showOnce(keyString),
+    '',
+    ...permissionLines(after!, key),
+    ...limitLines(key),
+    RELOAD_NOTE,
+  ].join('\n'));
+  return EXIT.ok;
+}
+
+function limitLines(key: KeyRecord): string[] {
+  const limits = [
+    ...(key.notBefore !== undefined ? [`valid from ${isoSeconds(key.notBefore)}`] : []),
+    ...(key.expires !== undefined ? [`expires ${isoSeconds(key.expires)}`] : []),
+    ...(key.sourceIPs ? [`only from ${key.sourceIPs.text.join(', ')}`] : []),
+  ];
+  return limits.length ? [`Limits: ${limits.join('; ')}.`] : [];
+}
+
+function readRequest(args: Parsed, now: number): Request {
+  const scope = readScope(args);
+  const deny = stringList(args, 'deny').map((r) => parseRuleArg(r, '--deny'));
+  const expires = optionalTime(args, 'expires', now);
+  const notBefore = optionalTime(args, 'not-before', now);
+  if (expires !== undefined && expires <= now) throw new UsageError(`--expires ${isoSeconds(expires)} is in the past`);
+  if (expires !== undefined && notBefore !== undefined && notBefore >= expires) throw new UsageError('--not-before must be earlier than --expires');
+  const sourceIPs = parseCidrArgs(stringList(args, 'source-ip'), '--source-ip');
+  const comment = optionalString(args, 'comment');
+  return {
+    user: requireString(args, 'user'),
+    name: requireString(args, 'name'),
+    ...scope,
+    ...(deny.length ? { deny } : {}),
+    ...(sourceIPs.length ? { sourceIPs } : {}),
+    ...(expires !== undefined ? { expires: isoSeconds(expires) } : {}),
+    ...(notBefore !== undefined ? { notBefore: isoSeconds(notBefore) } : {}),
+    ...(comment !== undefined ? { comment } : {}),
+    created: isoSeconds(now),
+  };
+}
+
+/** Exactly one way to say what the key may do; a restricted key without allow rules could do nothing. */
+function readScope(args: Parsed): Pick<KeyEntry, 'scope' | 'allow'> {
+  const allow = stringList(args, 'allow').map((r) => parseRuleArg(r, '--allow'));
+  const chosen = [flag(args, 'read-only') && '--read-only', flag(args, 'inherit') && '--inherit', allow.length > 0 && '--allow'].filter(Boolean);
+  if (chosen.length > 1) throw new UsageError(`${chosen.join(' and ')} cannot be combined: a key is either restricted to its --allow rules (--read-only is one of those) or inherits its user's access`);
+  if (chosen.length === 0) throw new UsageError('say what the key may do: --allow RULE (repeatable), --read-only, or --inherit');
+  if (flag(args, 'inherit')) return { scope: 'inherit' };
+  return { scope: 'restricted', allow: flag(args, 'read-only') ? [READ_ONLY] : allow };
+}
+
+function optionalTime(args: Parsed, name: string, now: number): number | undefined {
+  const text = optionalString(args, name);
+  return text === undefined ? undefined : parseTimeArg(text, `--${name}`, now);
+}
+
+/** Names that must exist: the user and every service a rule names (exit 1, nothing written). */
+function checkAgainstConfig(snapshot: Snapshot, request: Request): void {
+  requireUser(snapshot, request.user);
+  const services = new Set(snapshot.services.map((s) => s.name));
+  for (const rule of [...(request.allow ?? []), ...(request.deny ?? [])]) {
+    if (rule.service !== '*' && !services.has(rule.service)) {
+      throw new CommandFailed(`unknown service "${rule.service}" in a rule (services: ${[...services].join(', ')})`);
+    }
+  }
+}
+
+/** Ids are random; a clash is astronomically unlikely but would be a duplicate-id config error. */
+function unusedId(current: string, snapshot: Snapshot): string {
+  const taken = new Set([...keyIds(current), ...snapshot.keys.byId.keys()]);
+  for (;;) {
+    const id = generateKeyId();
+    if (!taken.has(id)) return id;
+  }
+}

@@ -1,0 +1,33 @@
+import { hashFast } from '../auth/hash.js';
+import { formatKey, generateSecret } from '../auth/keyFormat.js';
+import { updateKey } from '../config/keysEditor.js';
+import { CONFIG_OPTION, flag, parseCommand, requirePositional, requireString } from './args.js';
+import { EXIT, type CliIO } from './io.js';
+import { findKey, writeKeys } from './keyStore.js';
+import { displayPath, printWarnings, showOnce, stateWarnings } from './keyView.js';
+import { loadOrFail } from './loadOrFail.js';
+
+export const keyRotateHelp = 'keygate key rotate -c FILE ID [--json]   new secret, same id and scope; the old secret stops working';
+
+/** A rotated legacy key becomes a normal keygate key: the new secret is generated, so it is high-entropy. */
+export async function runKeyRotate(argv: string[], io: CliIO): Promise<number> {
+  const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } }, 1);
+  const configFile = requireString(args, 'config');
+  const key = findKey(loadOrFail(configFile, io), requirePositional(args, 'key ID'));
+  const secret = generateSecret();
+  const fields = { hash: hashFast(secret), ...(key.legacy ? { legacy: false } : {}) };
+  const after = await writeKeys(configFile, key.file, io, (current) => updateKey(current, key.id, fields));
+  const warnings = after ? stateWarnings(after, findKey(after, key.id), io.now()) : [];
+  printWarnings(io, warnings);
+  const keyString = formatKey(key.id, secret);
+  if (flag(args, 'json')) {
+    io.out(JSON.stringify({ id: key.id, key: keyString, user: key.user, name: key.name, scope: key.scope, file: key.file, wasLegacy: key.legacy, warnings }, null, 2));
+    return EXIT.ok;
+  }
+  io.out([
+    `Rotated key ${key.id} "${key.name}" of user ${key.user} (${key.scope}) in ${displayPath(key.file)}.`,
+    ...showOnce(keyString, 'new key'),
+    `The old ${key.legacy ? 'legacy secret' : 'key'} stops working when a running proxy reloads the keys file.`,
+  ].join('\n'));
+  return EXIT.ok;
+}

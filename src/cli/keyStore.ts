@@ -1,0 +1,68 @@
+import { resolve } from 'node:path';
+import { formatIssue } from '../config/issues.js';
+import { editKeysFile, KeysFileError } from '../config/keysEditor.js';
+import { loadConfig } from '../config/load.js';
+import type { KeyRecord, Snapshot } from '../config/snapshot.js';
+import { CommandFailed, UsageError, type CliIO } from './io.js';
+
+/** Where `key create` and `key import` write: the first keys file, or `--keys-file` if it is one of them. */
+export function chooseKeysFile(snapshot: Snapshot, option: string | undefined): string {
+  if (snapshot.keysFiles.length === 0) throw new CommandFailed(`${snapshot.mainFile} lists no keys files ("keys: [./keys.yaml]")`);
+  if (option === undefined) return snapshot.keysFiles[0];
+  const wanted = resolve(option);
+  if (!snapshot.keysFiles.includes(wanted)) {
+    throw new UsageError(`--keys-file ${option} is not one of the keys files of ${snapshot.mainFile}: ${snapshot.keysFiles.join(', ')}`);
+  }
+  return wanted;
+}
+
+export function findKey(snapshot: Snapshot, id: string): KeyRecord {
+  const key = snapshot.keys.byId.get(id);
+  if (!key) throw new CommandFailed(`unknown key id "${id}"`);
+  return key;
+}
+
+export function requireUser(snapshot: Snapshot, user: string): void {
+  if (!snapshot.users.has(user)) {
+    throw new CommandFailed(`unknown user "${user}" (users in ${snapshot.policyFile}: ${[...snapshot.users.keys()].join(', ') || 'none'})`);
+  }
+}
+
+/**
+ * Applies `edit` to one keys file under its lock, checks that the whole configuration
+ * with the edited text still loads, and only then writes. Returns the configuration
+ * as it is after the write (undefined if `edit` changed nothing).
+ */
+export async function writeKeys(configFile: string, file: string, io: CliIO, edit: (current: string) => string | undefined): Promise<Snapshot | undefined> {
+  let after: Snapshot | undefined;
+  try {
+    await editKeysFile(file, (current) => {
+      const next = edit(current);
+      if (next !== undefined && next !== current) after = validateEdit(configFile, file, next, io);
+      return next;
+    });
+  } catch (e) {
+    if (e instanceof KeysFileError) throw asCommandFailed(e);
+    throw e;
+  }
+  return after;
+}
+
+function validateEdit(configFile: string, file: string, text: string, io: CliIO): Snapshot {
+  const result = loadConfig(configFile, { env: io.env, overrides: new Map([[file, text]]) });
+  if (result.ok) return result.snapshot;
+  throw new CommandFailed(
+    `nothing was written: the configuration would not load after this change (${result.errors.length} error(s)):\n${result.errors.map(formatIssue).join('\n')}`,
+  );
+}
+
+function asCommandFailed(e: KeysFileError): CommandFailed {
+  // Between our first read and the lock, another command may have deleted the key.
+  if (e.code === 'KEYGATE_KEYS_UNKNOWN_ID') return new CommandFailed(`${e.message} (it was removed meanwhile)`);
+  return new CommandFailed(e.message);
+}
+
+/** The loader's warnings about one key, e.g. an orphaned or low-entropy one. */
+export function warningsAbout(snapshot: Snapshot, id: string): string[] {
+  return snapshot.warnings.filter((w) => w.message.includes(id)).map((w) => w.message);
+}
