@@ -40,16 +40,16 @@ export function runExplain(argv: string[], io: CliIO): number {
     key: { type: 'string' }, method: { type: 'string' }, path: { type: 'string' }, host: { type: 'string' },
     region: { type: 'string' }, service: { type: 'string' }, 'source-ip': { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' },
   });
+  const required = { keyId: requireString(args, 'key'), method: requireString(args, 'method'), path: requireString(args, 'path') };
+  const now = atTime(optionalString(args, 'at'), io); // usage errors (exit 2) before the config is read
   const snapshot = loadOrFail(requireString(args, 'config'), io);
   const result = explain(snapshot, {
-    keyId: requireString(args, 'key'),
-    method: requireString(args, 'method'),
-    path: requireString(args, 'path'),
+    ...required,
     host: optionalString(args, 'host'),
     region: optionalString(args, 'region') ?? snapshot.region,
     service: optionalString(args, 'service'),
     clientIp: optionalString(args, 'source-ip') ?? '127.0.0.1',
-    now: atTime(optionalString(args, 'at'), io),
+    now,
   });
   io.out(flag(args, 'json') ? JSON.stringify(result, null, 2) : humanText(result));
   return result.decision === 'allow' ? EXIT.ok : EXIT.failed;

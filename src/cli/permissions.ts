@@ -10,8 +10,8 @@ export const permissionsHelp = 'keygate permissions -c FILE ID [--json]   the ke
 
 export function runPermissions(argv: string[], io: CliIO): number {
   const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } }, 1);
-  const snapshot = loadOrFail(requireString(args, 'config'), io);
   const id = requirePositional(args, 'key ID');
+  const snapshot = loadOrFail(requireString(args, 'config'), io);
   const key = snapshot.keys.byId.get(id);
   if (!key) throw new CommandFailed(`unknown key id "${id}"`);
   const perms = effectivePermissions(snapshot, key);

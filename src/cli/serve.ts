@@ -8,9 +8,24 @@ export const serveHelp = 'keygate serve -c FILE   run the proxy (SIGTERM/SIGINT 
 /** Runs until SIGTERM or SIGINT, then drains and resolves 0; refuses to start (1) on a bad config or busy port. */
 export async function runServe(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, CONFIG_OPTION);
+  const hangups = holdHangups();
   const app = await startOrExplain(requireString(args, 'config'), io);
-  if (!app) return EXIT.failed;
-  return waitForSignals(app);
+  const running = app ? waitForSignals(app, undefined, hangups.seen) : Promise.resolve(EXIT.failed);
+  hangups.release(); // only now: between two listeners a SIGHUP would get its fatal default
+  return running;
+}
+
+/**
+ * SIGHUP's default action ends the process: catch it from the very start, so one sent
+ * while the config is still loading is not fatal; it becomes a reload once running.
+ */
+function holdHangups(): { seen: boolean; release(): void } {
+  const held = { seen: false, release: () => process.off('SIGHUP', onHup) };
+  const onHup = (): void => {
+    held.seen = true;
+  };
+  process.on('SIGHUP', onHup);
+  return held;
 }
 
 export async function startOrExplain(configFile: string, io: CliIO): Promise<KeygateApp | undefined> {
@@ -30,9 +45,14 @@ function describeStartError(e: unknown): string {
   return err.message ?? String(e);
 }
 
-export function waitForSignals(app: KeygateApp, onStop?: () => Promise<void>): Promise<number> {
+/** SIGTERM/SIGINT drain and resolve 0; SIGHUP reloads the config files (`hangupSeen`: one arrived during start-up). */
+export function waitForSignals(app: KeygateApp, onStop?: () => Promise<void>, hangupSeen = false): Promise<number> {
+  const reload = (): void => void app.reload('signal');
+  process.on('SIGHUP', reload);
+  if (hangupSeen) reload();
   return new Promise((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
+      process.off('SIGHUP', reload);
       void app.shutdown(signal).then(async () => {
         await onStop?.();
         resolve(EXIT.ok);

@@ -52,11 +52,11 @@ function readKey(r: YamlReader, node: YNode, services: ReadonlySet<string>): Key
   const allow = readRules(r, f('allow')?.value, `${owner} allow`, services);
   const deny = readRules(r, f('deny')?.value, `${owner} deny`, services);
   const user = str('user');
-  if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false) return undefined;
   const expires = time('expires');
   const notBefore = time('notBefore');
   const comment = str('comment');
   const created = str('created');
+  if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false) return undefined;
   const pos = r.position(node);
   return Object.freeze({
     id, user, name: str('name') ?? '', hash, scope,
@@ -66,7 +66,7 @@ function readKey(r: YamlReader, node: YNode, services: ReadonlySet<string>): Key
     ...(notBefore !== undefined ? { notBefore } : {}),
     ...(comment !== undefined ? { comment } : {}),
     ...(created !== undefined ? { created } : {}),
-    file: r.file, line: pos.line,
+    file: r.file, line: pos.line, col: pos.col,
   });
 }
 
@@ -81,15 +81,18 @@ function readScope(r: YamlReader, node: YNode): KeyScope | undefined {
   if (node === undefined) return 'restricted';
   const scope = r.string(node, 'scope');
   if (scope === 'restricted' || scope === 'inherit') return scope;
-  return r.error(node, `scope must be "restricted" or "inherit"`);
+  return r.error(node, `scope${scope === undefined ? '' : ` "${scope}"`} must be "restricted" or "inherit"`);
 }
 
 /** null: no filter; false: invalid (already reported). */
 function readSourceIps(r: YamlReader, node: YNode): KeyRecord['sourceIPs'] | false {
   if (node === undefined) return null;
-  const list = r.strings(node, 'sourceIPs');
+  const list = r.stringNodes(node, 'sourceIPs');
   if (!list) return false;
-  const bad = list.map(parseCidr).filter((p): p is { error: string } => 'error' in p);
-  bad.forEach((b) => r.error(node, `sourceIPs: ${b.error}`));
-  return bad.length ? false : compileCidrs(list);
+  let ok = true;
+  for (const item of list) {
+    const parsed = parseCidr(item.value);
+    if ('error' in parsed) ok = r.error(item.node, `sourceIPs: ${parsed.error}`) ?? false;
+  }
+  return ok ? compileCidrs(list.map((item) => item.value)) : false;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { buildKeyIndex } from '../auth/verifier.js';
 import { compileCidrs } from '../policy/cidr.js';
+import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
 import type { ConfigIssue } from './issues.js';
 import { readKeysFile } from './keysFile.js';
 import { readMainFile, type MainConfig, type ServiceDraft } from './mainFile.js';
@@ -9,9 +10,10 @@ import { readPolicyFile, type PolicyFile } from './policyFile.js';
 import type { KeyRecord, ServiceConfig, Snapshot } from './snapshot.js';
 import { YamlReader } from './yamlReader.js';
 
+/** `sources`: every file read (or tried), with a fingerprint of what was there; hot reload watches them. */
 export type LoadResult =
-  | { ok: true; snapshot: Snapshot; warnings: readonly ConfigIssue[] }
-  | { ok: false; errors: readonly ConfigIssue[]; warnings: readonly ConfigIssue[] };
+  | { ok: true; snapshot: Snapshot; warnings: readonly ConfigIssue[]; sources: Sources }
+  | { ok: false; errors: readonly ConfigIssue[]; warnings: readonly ConfigIssue[]; sources: Sources };
 
 export interface LoadOptions {
   generation?: number;
@@ -29,7 +31,7 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   const mainPath = resolve(mainFile);
   const main = ctx.read(mainPath, (r) => readMainFile(r));
   if (!main) return ctx.result();
-  const serviceNames = new Set(main.services.map((s) => s.name));
+  const serviceNames = new Set(main.declaredServices);
   const policy = ctx.read(main.policy, (r) => readPolicyFile(r, serviceNames));
   const keys = main.keys.flatMap((file) => ctx.read(file, (r) => readKeysFile(r, serviceNames)) ?? []);
   const services = main.services.map((s) => resolveToken(ctx, s, options.env ?? process.env));
@@ -37,19 +39,34 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   if (!policy || ctx.errors.length) return ctx.result();
   warnAboutKeys(ctx, keys, policy);
   const snapshot = buildSnapshot(mainPath, main, policy, keys, services as ServiceConfig[], ctx.warnings, options.generation ?? 1);
-  return { ok: true, snapshot, warnings: ctx.warnings };
+  return { ok: true, snapshot, warnings: ctx.warnings, sources: ctx.sources };
 }
 
 class LoadContext {
   readonly errors: ConfigIssue[] = [];
   readonly warnings: ConfigIssue[] = [];
+  readonly sources = new Map<string, string>();
 
   constructor(private readonly overrides: ReadonlyMap<string, string> = new Map()) {}
+
+  /** A file's text, fingerprinted from the very bytes parsed so a reload never misses a change made meanwhile. */
+  readText(file: string): string {
+    const override = this.overrides.get(file);
+    let bytes: Buffer;
+    try {
+      bytes = override === undefined ? readFileSync(file) : Buffer.from(override);
+    } catch (e) {
+      this.sources.set(file, fingerprintError(e));
+      throw e;
+    }
+    this.sources.set(file, fingerprintBytes(bytes));
+    return override ?? bytes.toString('utf8');
+  }
 
   read<T>(file: string, fn: (r: YamlReader) => T): T | undefined {
     let text: string;
     try {
-      text = this.overrides.get(file) ?? readFileSync(file, 'utf8');
+      text = this.readText(file);
     } catch (e) {
       this.errors.push({ file, line: 1, col: 1, message: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
       return undefined;
@@ -62,7 +79,7 @@ class LoadContext {
   }
 
   result(): LoadResult {
-    return { ok: false, errors: this.errors, warnings: this.warnings };
+    return { ok: false, errors: this.errors, warnings: this.warnings, sources: this.sources };
   }
 }
 
@@ -85,7 +102,7 @@ function readTokenValue(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEn
     return v ? v : fail(`environment variable ${src.name} for the service token is not set`);
   }
   try {
-    const v = readFileSync(src.path, 'utf8').trim();
+    const v = ctx.readText(src.path).trim();
     return v ? v : fail(`service token file ${src.path} is empty`);
   } catch (e) {
     return fail(`cannot read service token file ${src.path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);

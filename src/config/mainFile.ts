@@ -1,4 +1,5 @@
 import { resolve, dirname } from 'node:path';
+import { isMap } from 'yaml';
 import { parseCidr } from '../policy/cidr.js';
 import { hostName, normalizePrefix } from '../policy/route.js';
 import type { ListenAddress, TokenSource } from './snapshot.js';
@@ -9,6 +10,7 @@ export interface MainConfig {
   region: string;
   listen: { proxy: ListenAddress; admin: ListenAddress; check?: ListenAddress; trustedProxies: string[] };
   services: ServiceDraft[];
+  declaredServices: string[];
   policy: string;
   keys: string[];
   limits: { body?: number; headers: number };
@@ -18,6 +20,12 @@ export interface MainConfig {
   metrics: { perKeyLabels: boolean };
 }
 
+export interface SourcePosition {
+  file: string;
+  line: number;
+  col: number;
+}
+
 export interface ServiceDraft {
   name: string;
   host?: string;
@@ -25,7 +33,8 @@ export interface ServiceDraft {
   stripPrefix: boolean;
   allowSemicolon: boolean;
   upstream: URL;
-  token: { header: string; scheme: string; source: TokenSource; node: YNode };
+  /** `at`: where the token source is named in keygate.yaml, for errors found when it is read. */
+  token: { header: string; scheme: string; source: TokenSource; at: SourcePosition };
   timeouts: { connect: number; response: number; idle: number };
 }
 
@@ -52,13 +61,16 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
   const f = r.map(r.root, 'keygate.yaml', TOP, ['region', 'services', 'policy', 'keys']);
   if (!f) return undefined;
   const base = dirname(r.file);
-  const services = r.list(f.get('services')?.value, 'services').map((n) => readService(r, n, base));
+  const serviceNodes = r.list(f.get('services')?.value, 'services');
+  const services = serviceNodes.map((n) => readService(r, n, base));
   checkUniqueNames(r, services, f.get('services')?.value);
+  const policy = r.string(f.get('policy')?.value, 'policy');
   const config: MainConfig = {
     region: r.string(f.get('region')?.value, 'region') ?? '',
     listen: readListen(r, f.get('listen')?.value),
     services: services.filter((s): s is ServiceDraft => s !== undefined),
-    policy: resolve(base, r.string(f.get('policy')?.value, 'policy') ?? ''),
+    declaredServices: declaredNames(r, serviceNodes),
+    policy: resolve(base, policy ?? ''),
     keys: (r.strings(f.get('keys')?.value, 'keys') ?? []).map((k) => resolve(base, k)),
     limits: readLimits(r, f.get('limits')?.value),
     shutdown: readDurations(r, f.get('shutdown')?.value, 'shutdown', { delay: DEFAULTS.shutdownDelay, timeout: DEFAULTS.shutdownTimeout }),
@@ -66,8 +78,17 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
     log: readLog(r, f.get('log')?.value),
     metrics: { perKeyLabels: readFlag(r, f.get('metrics')?.value, 'metrics', 'perKeyLabels') },
   };
-  if (config.services.length === 0 && services.length === 0) r.error(f.get('services')?.value, 'services must list at least one service');
-  return config;
+  if (f.has('services') && services.length === 0) r.error(f.get('services')?.value, 'services must list at least one service');
+  return policy === undefined ? undefined : config; // without a policy file there is nothing more to check
+}
+
+/** Every listed service name, valid service or not, so rules naming a broken service are not errors too. */
+function declaredNames(r: YamlReader, nodes: readonly YNode[]): string[] {
+  return nodes.flatMap((n) => {
+    const node = r.resolve(n);
+    const name: unknown = isMap(node) ? node.get('name') : undefined;
+    return typeof name === 'string' ? [name] : [];
+  });
 }
 
 function readListen(r: YamlReader, node: YNode): MainConfig['listen'] {
@@ -80,11 +101,11 @@ function readListen(r: YamlReader, node: YNode): MainConfig['listen'] {
     if ('error' in parsed) return r.error(n, parsed.error);
     return { ...parsed, text };
   };
-  const trusted = f.has('trustedProxies') ? r.strings(f.get('trustedProxies')!.value, 'listen.trustedProxies') ?? [] : [];
-  trusted.forEach((c) => {
-    const p = parseCidr(c);
-    if ('error' in p) r.error(f.get('trustedProxies')!.value, `listen.trustedProxies: ${p.error}`);
-  });
+  const trustedNodes = r.stringNodes(f.get('trustedProxies')?.value, 'listen.trustedProxies') ?? [];
+  const trusted = trustedNodes.filter((c) => {
+    const p = parseCidr(c.value);
+    return 'error' in p ? r.error(c.node, `listen.trustedProxies: ${p.error}`) ?? false : true;
+  }).map((c) => c.value);
   const check = address('check');
   const fallbackProxy = parseListenAddress(DEFAULTS.proxy) as { host: string; port: number };
   return {
@@ -142,7 +163,7 @@ function readRoute(r: YamlReader, node: YNode): Pick<ServiceDraft, 'host' | 'pat
 }
 
 function readToken(r: YamlReader, node: YNode, base: string): ServiceDraft['token'] | undefined {
-  if (node == null) return { header: 'authorization', scheme: 'Bearer', source: { kind: 'none' }, node };
+  if (node == null) return { header: 'authorization', scheme: 'Bearer', source: { kind: 'none' }, at: { file: r.file, ...r.position(node) } };
   const f = r.map(node, 'serviceToken', ['header', 'scheme', 'file', 'env']);
   if (!f) return undefined;
   const header = f.has('header') ? r.string(f.get('header')!.value, 'serviceToken.header') : 'Authorization';
@@ -153,7 +174,8 @@ function readToken(r: YamlReader, node: YNode, base: string): ServiceDraft['toke
   if (file !== undefined && env !== undefined) return r.error(node, 'serviceToken takes "file" or "env", not both');
   if (file === undefined && env === undefined) return r.error(node, 'serviceToken needs "file" or "env"');
   const source: TokenSource = file !== undefined ? { kind: 'file', path: resolve(base, file) } : { kind: 'env', name: env! };
-  return { header: (header ?? 'authorization').toLowerCase(), scheme, source, node: f.get(file !== undefined ? 'file' : 'env')!.value };
+  const at = { file: r.file, ...r.position(f.get(file !== undefined ? 'file' : 'env')!.value) };
+  return { header: (header ?? 'authorization').toLowerCase(), scheme, source, at };
 }
 
 function readLimits(r: YamlReader, node: YNode): MainConfig['limits'] {

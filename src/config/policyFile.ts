@@ -31,10 +31,11 @@ export function readPolicyFile(r: YamlReader, services: ReadonlySet<string>): Po
 function readUser(r: YamlReader, name: string, node: YNode, roles: ReadonlyMap<string, CompiledRule[]>): UserPolicy | undefined {
   const f = r.map(node, `user ${name}`, ['roles', 'disabled', 'expires']);
   if (!f) return undefined;
-  const roleNames = r.strings(f.get('roles')?.value ?? null, `user ${name} roles`) ?? [];
-  for (const role of roleNames) {
-    if (!roles.has(role)) r.error(f.get('roles')?.value, `user ${name}: unknown role "${role}"`);
+  const roleNodes = r.stringNodes(f.get('roles')?.value, `user ${name} roles`) ?? [];
+  for (const role of roleNodes) {
+    if (!roles.has(role.value)) r.error(role.node, `user ${name}: unknown role "${role.value}"`);
   }
+  const roleNames = roleNodes.map((role) => role.value);
   const expires = f.has('expires') ? readTimestamp(r, f.get('expires')!.value, `user ${name} expires`) : undefined;
   const rules = roleNames.flatMap((role) => roles.get(role) ?? []);
   return Object.freeze({

@@ -1,5 +1,6 @@
+import { compileMethods } from '../policy/methods.js';
 import { compileRule, type CompiledRule, type RuleSpec } from '../policy/rules.js';
-import type { YamlReader, YNode } from './yamlReader.js';
+import type { Field, YamlReader, YNode } from './yamlReader.js';
 
 const RULE_FIELDS = ['region', 'service', 'method', 'path'];
 
@@ -16,14 +17,15 @@ export function readRule(
   if (!f) return undefined;
   const service = r.string(f.get('service')?.value, 'service');
   const path = r.string(f.get('path')?.value, 'path');
-  const method = f.has('method') ? r.strings(f.get('method')!.value, 'method') : undefined;
+  const methodNodes = r.stringNodes(f.get('method')?.value, 'method');
+  const method = methodNodes?.map((m) => m.value);
   const region = f.has('region') ? r.strings(f.get('region')!.value, 'region') : undefined;
   if (service === undefined || path === undefined) return undefined;
   if (service !== '*' && !services.has(service)) return r.error(f.get('service')!.value, `unknown service "${service}"`);
   const spec: RuleSpec = { service, path, ...(method ? { method } : {}), ...(region ? { region } : {}) };
   const pos = r.position(node);
   const compiled = compileRule(spec, { owner, index, file: r.file, line: pos.line, col: pos.col });
-  if ('error' in compiled) return r.error(f.get(compiled.error.startsWith('path') ? 'path' : 'method')?.value ?? node, compiled.error);
+  if ('error' in compiled) return r.error(errorNode(compiled.error, f, methodNodes) ?? node, compiled.error);
   const fields = new Map<string, YNode>([...f].map(([k, v]) => [k, v.value]));
   return { rule: compiled, fields };
 }
@@ -35,4 +37,14 @@ export function readRules(r: YamlReader, node: YNode, owner: string, services: R
     if (read) out.push(read.rule);
   });
   return out;
+}
+
+/** The node a compile error is about: the path, or the one bad entry of a method list. */
+function errorNode(error: string, f: Map<string, Field>, methods: { value: string; node: YNode }[] | undefined): YNode {
+  if (error.startsWith('path')) return f.get('path')?.value;
+  const bad = methods?.find((m) => {
+    const compiled = compileMethods(m.value);
+    return compiled !== null && 'error' in compiled;
+  });
+  return bad?.node ?? f.get('method')?.value;
 }

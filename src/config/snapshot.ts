@@ -33,7 +33,9 @@ export interface KeyRecord extends KeyPolicy, VerifiableKey {
   readonly comment?: string;
   readonly created?: string;
   readonly file: string;
+  /** Where the key's mapping starts in its keys file. */
   readonly line: number;
+  readonly col: number;
 }
 
 export interface Snapshot extends Policy {

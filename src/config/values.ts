@@ -28,8 +28,14 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Z
 export function parseTimestamp(text: string): number | { error: string } {
   if (!RFC3339.test(text.trim())) return { error: `"${text}" is not an RFC 3339 date or timestamp (e.g. 2027-01-01T00:00:00Z)` };
   const ms = Date.parse(text.trim());
-  if (Number.isNaN(ms)) return { error: `"${text}" is not a valid date` };
+  if (Number.isNaN(ms) || !isCalendarDate(text.trim()) || /[Tt ]24:/.test(text)) return { error: `"${text}" is not a valid date` };
   return ms;
+}
+
+/** Date.parse rolls 2027-02-30 over to March 2 instead of rejecting it. */
+function isCalendarDate(text: string): boolean {
+  const [y, m, d] = text.slice(0, 10).split('-').map(Number);
+  return m >= 1 && m <= 12 && d >= 1 && d <= new Date(Date.UTC(y, m, 0)).getUTCDate();
 }
 
 /** `host:port`, `[v6]:port` or `:port`. */

@@ -79,7 +79,9 @@ export class YamlReader {
     return node.items as YNode[];
   }
 
+  /** An absent field (`undefined`) is not reported here: `map(..., required)` reports it once, at its mapping. */
   string(node: YNode, what: string): string | undefined {
+    if (node === undefined) return undefined;
     node = this.resolve(node);
     if (isScalar(node) && typeof node.value === 'string') return node.value;
     if (isScalar(node) && typeof node.value === 'number') return String(node.value);
@@ -94,13 +96,17 @@ export class YamlReader {
 
   /** A string or a list of strings. */
   strings(node: YNode, what: string): string[] | undefined {
+    return this.stringNodes(node, what)?.map((s) => s.value);
+  }
+
+  /** Like `strings`, keeping each entry's node so a bad entry can be reported where it is. */
+  stringNodes(node: YNode, what: string): { value: string; node: YNode }[] | undefined {
+    if (node === undefined) return undefined;
     node = this.resolve(node);
-    if (isSeq(node)) {
-      const out = node.items.map((item) => this.string(item as YNode, `each entry of ${what}`));
-      return out.every((s) => s !== undefined) ? (out as string[]) : undefined;
-    }
-    const one = this.string(node, `${what} (a string or a list of strings)`);
-    return one === undefined ? undefined : [one];
+    const items = isSeq(node) ? (node.items as YNode[]) : [node];
+    const label = isSeq(node) ? `each entry of ${what}` : `${what} (a string or a list of strings)`;
+    const out = items.map((item) => ({ value: this.string(item, label), node: item }));
+    return out.every((s) => s.value !== undefined) ? (out as { value: string; node: YNode }[]) : undefined;
   }
 
   /** Plain JS value of a node, for rules whose shape is checked elsewhere. */

@@ -1,6 +1,6 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { upstreamErrorKind, type UpstreamErrorKind } from '../observability/labels.js';
 import type { Destination } from './access.js';
 import { clientResponseHeaders } from './headers.js';
@@ -27,9 +27,13 @@ export interface ForwardOptions {
 export async function forward(upstreams: Upstreams, dest: Destination, req: IncomingMessage, res: ServerResponse, opts: ForwardOptions): Promise<ForwardResult> {
   const started = performance.now();
   const elapsed = (): number => performance.now() - started;
-  const abort = new AbortController();
+  // undici takes an EventEmitter as a signal: far cheaper per request than an AbortController.
+  const abort = new EventEmitter();
+  let clientGone = false;
   const onClose = (): void => {
-    if (!res.writableFinished) abort.abort();
+    if (res.writableFinished) return;
+    clientGone = true;
+    abort.emit('abort');
   };
   res.once('close', onClose);
   const limiter = opts.bodyLimit === undefined ? undefined : new BodyLimit(opts.bodyLimit);
@@ -41,21 +45,58 @@ export async function forward(upstreams: Upstreams, dest: Destination, req: Inco
       method: req.method as 'GET',
       headers: opts.headers,
       body: requestBody(req, limiter),
-      signal: abort.signal,
+      signal: abort,
       headersTimeout: dest.service.timeouts.response,
       bodyTimeout: dest.service.timeouts.idle,
     });
     status = upstream.statusCode;
     res.writeHead(status, clientResponseHeaders(upstream.headers, opts.requestId));
-    await pipeline(upstream.body, res);
+    await relay(upstream.body, res);
     return { outcome: 'responded', status, upstreamMs: elapsed() };
   } catch (err) {
     if (limiter?.exceeded) return { outcome: 'body_too_large', upstreamMs: elapsed() };
-    if (abort.signal.aborted || req.errored) return { outcome: 'client_gone', upstreamMs: elapsed(), ...(status ? { status } : {}) };
+    if (clientGone || req.errored) return { outcome: 'client_gone', upstreamMs: elapsed(), ...(status ? { status } : {}) };
     return { outcome: 'upstream_error', kind: upstreamErrorKind(err), upstreamMs: elapsed(), headersSent: res.headersSent, code: errorCode(err) };
   } finally {
     res.off('close', onClose);
   }
+}
+
+/**
+ * Copies the upstream body to the client with backpressure. Not `stream.pipeline`: it
+ * allocates an AbortController per call and aborts it when done, which builds a
+ * DOMException with a stack trace for every proxied request (about 5% of keygate's CPU).
+ * Same failure handling: an upstream that fails mid-body destroys the client's response
+ * (never a silent truncation); a client that goes away destroys the upstream body.
+ */
+function relay(body: Readable, res: ServerResponse): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      res.off('finish', onFinish);
+      res.off('close', onClose);
+      if (!err) return resolve();
+      body.unpipe(res);
+      body.destroy();
+      res.destroy(err);
+      reject(err);
+    };
+    const onFinish = (): void => done();
+    const onClose = (): void => done(res.writableFinished ? undefined : prematureClose());
+    // The error listeners stay: a stream destroyed later still emits 'error', and an
+    // unheard 'error' would crash the process.
+    body.on('error', done);
+    res.on('error', done);
+    res.on('finish', onFinish);
+    res.on('close', onClose);
+    body.pipe(res);
+  });
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('client closed the connection before the response ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
 
 function requestBody(req: IncomingMessage, limiter: BodyLimit | undefined): IncomingMessage | Transform | undefined {

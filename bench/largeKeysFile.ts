@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+
+/**
+ * Writes a keys file of `count` generated keys, each with a fast sha256 hash and one
+ * allow rule, owned by `user`. Returns the key ids in file order. The secrets are
+ * derived from the index (`secretFor`) so a benchmark can present any of them.
+ */
+export function writeLargeKeysFile(file: string, count: number, user = 'joe', service = 'compute'): string[] {
+  const ids: string[] = [];
+  const lines = ['keys:'];
+  for (let i = 0; i < count; i++) {
+    const id = keyIdFor(i);
+    ids.push(id);
+    const digest = createHash('sha256').update(secretFor(i)).digest('base64url');
+    lines.push(
+      `  - id: ${id}`,
+      `    user: ${user}`,
+      `    name: bench-${i}`,
+      `    hash: "sha256$${digest}"`,
+      '    allow:',
+      `      - { service: ${service}, method: read, path: "/v2/*/servers/**" }`,
+    );
+  }
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return ids;
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** A 12-character base62 id, unique per index, that never collides with the demo keys. */
+export function keyIdFor(i: number): string {
+  let out = '';
+  let n = i;
+  for (let k = 0; k < 10; k++) {
+    out = BASE62[n % 62] + out;
+    n = Math.floor(n / 62);
+  }
+  return `BK${out}`;
+}
+
+/** The 43-character secret of key `i`. */
+export function secretFor(i: number): string {
+  const hex = createHash('sha256').update(`keygate-bench-${i}`).digest('hex');
+  let out = '';
+  for (let k = 0; out.length < 43; k++) out += BASE62[parseInt(hex.slice((k * 2) % 64, (k * 2) % 64 + 2), 16) % 62];
+  return out;
+}

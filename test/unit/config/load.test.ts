@@ -1,0 +1,174 @@
+import { resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ConfigIssue } from '../../../src/config/issues.js';
+import { loadConfig, type LoadResult } from '../../../src/config/load.js';
+import { KEYS, MAIN, POLICY, edit, writeFixture, type Fixture } from './fixtures.js';
+
+const REPO = resolve(import.meta.dirname, '../../..');
+
+let fixture: Fixture | undefined;
+afterEach(() => {
+  fixture?.cleanup();
+  fixture = undefined;
+});
+
+function load(files: Record<string, string | null>, env: NodeJS.ProcessEnv = {}): LoadResult {
+  fixture = writeFixture(files);
+  return loadConfig(fixture.mainFile, { env });
+}
+
+function errorsOf(result: LoadResult): readonly ConfigIssue[] {
+  expect(result.ok).toBe(false);
+  return result.ok ? [] : result.errors;
+}
+
+/** file (relative to the fixture), line and column of each issue. */
+const where = (issues: readonly ConfigIssue[]): string[] =>
+  issues.map((i) => `${i.file.startsWith(fixture!.dir) ? i.file.slice(fixture!.dir.length + 1) : i.file}:${i.line}:${i.col}`);
+
+describe('loadConfig: the example config', () => {
+  it('loads config/keygate.yaml into a frozen snapshot', () => {
+    const result = loadConfig(resolve(REPO, 'config/keygate.yaml'), { env: {} });
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    const s = result.snapshot;
+    expect(Object.isFrozen(s)).toBe(true);
+    expect(s.region).toBe('eu-west-1');
+    expect(s.services.map((x) => x.name)).toEqual(['compute', 'identity']);
+    expect([...s.users.keys()].sort()).toEqual(['alice', 'joe', 'mallory']);
+    expect(s.keyList.length).toBeGreaterThanOrEqual(3);
+    expect(s.keys.byId.get('DT7nOCBZHjkw')?.scope).toBe('restricted');
+    expect(s.keys.byId.get('ZzPjRE9uyI9s')?.scope).toBe('inherit');
+    expect(s.guardrails.size).toBe(1);
+    expect(result.warnings).toEqual([]);
+  });
+
+  it('loads the small fixture, trims the token file and resolves paths against the main file', () => {
+    const result = load({});
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    expect(result.snapshot.services[0].serviceToken.value).toBe('service-token');
+    expect(result.snapshot.policyFile).toBe(fixture!.path('policy.yaml'));
+    expect(result.snapshot.keysFiles).toEqual([fixture!.path('keys.yaml')]);
+    expect(result.snapshot.keyList[0]).toMatchObject({ file: fixture!.path('keys.yaml'), line: 2, col: 5 });
+  });
+
+  it('reads a service token from the environment', () => {
+    const main = edit(MAIN, 'file: ./compute.token', 'env: COMPUTE_TOKEN');
+    const result = load({ 'keygate.yaml': main }, { COMPUTE_TOKEN: ' from-env\n' });
+    expect(result.ok && result.snapshot.services[0].serviceToken.value).toBe('from-env');
+  });
+});
+
+interface BadFile {
+  desc: string;
+  files: Record<string, string | null>;
+  /** `file:line:col` of the one error, pointing at the offending node. */
+  at: string;
+  /** The offending value, which the message names. */
+  names: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+const BAD_FILES: BadFile[] = [
+  { desc: 'an unknown top-level field', files: { 'keygate.yaml': `${MAIN}regoin: eu-west-2\n` }, at: 'keygate.yaml:11:1', names: 'regoin' },
+  { desc: 'an unknown service field', files: { 'keygate.yaml': edit(MAIN, '    timeouts:', '    timeout:') }, at: 'keygate.yaml:8:5', names: 'timeout' },
+  { desc: 'an unknown rule field', files: { 'policy.yaml': edit(POLICY, 'path: "/**" }', 'path: "/**", verb: GET }') }, at: 'policy.yaml:3:50', names: 'verb' },
+  { desc: 'an unknown key field', files: { 'keys.yaml': `${KEYS}    colour: red\n` }, at: 'keys.yaml:10:5', names: 'colour' },
+  { desc: 'an unknown role', files: { 'policy.yaml': edit(POLICY, 'compute-admin, reader]', 'compute-admin, readr]') }, at: 'policy.yaml:8:28', names: 'readr' },
+  { desc: 'an unknown service in a role rule', files: { 'policy.yaml': edit(POLICY, 'service: compute, path', 'service: storage, path') }, at: 'policy.yaml:5:18', names: 'storage' },
+  { desc: 'an unknown service in a key rule', files: { 'keys.yaml': edit(KEYS, 'service: compute', 'service: storage') }, at: 'keys.yaml:7:20', names: 'storage' },
+  { desc: 'an unknown service in a guardrail', files: { 'policy.yaml': edit(POLICY, 'service: compute, method: DELETE', 'service: storage, method: DELETE') }, at: 'policy.yaml:11:16', names: 'storage' },
+  {
+    desc: 'a key id used in two keys files',
+    files: { 'keygate.yaml': edit(MAIN, '[./keys.yaml]', '[./keys.yaml, ./more-keys.yaml]'), 'more-keys.yaml': KEYS },
+    at: 'more-keys.yaml:2:5',
+    names: 'AAAAAAAAAAAA',
+  },
+  {
+    desc: 'a key id used twice in one keys file',
+    files: { 'keys.yaml': KEYS + KEYS.replace('keys:\n', '') },
+    at: 'keys.yaml:10:5',
+    names: 'AAAAAAAAAAAA',
+  },
+  { desc: 'a date that is not in the calendar', files: { 'policy.yaml': edit(POLICY, '2030-06-30T', '2030-02-30T') }, at: 'policy.yaml:9:14', names: '2030-02-30' },
+  { desc: 'a date that is not RFC 3339', files: { 'keys.yaml': edit(KEYS, 'expires: 2029-01-01T00:00:00Z', 'expires: next week') }, at: 'keys.yaml:9:14', names: 'next week' },
+  { desc: 'a bad notBefore', files: { 'keys.yaml': `${KEYS}    notBefore: 2027-01-01T25:00:00Z\n` }, at: 'keys.yaml:10:16', names: '25:00' },
+  { desc: 'a bad IPv4 CIDR, second in its list', files: { 'keys.yaml': edit(KEYS, '[10.0.0.0/8]', '[10.0.0.0/8, 10.0.0.0/33]') }, at: 'keys.yaml:8:29', names: '10.0.0.0/33' },
+  { desc: 'a bad IPv6 CIDR', files: { 'keys.yaml': edit(KEYS, '[10.0.0.0/8]', '["2001:db8::/129"]') }, at: 'keys.yaml:8:17', names: '2001:db8::/129' },
+  { desc: 'a CIDR that is not an address', files: { 'keys.yaml': edit(KEYS, '[10.0.0.0/8]', '[office]') }, at: 'keys.yaml:8:17', names: 'office' },
+  { desc: 'a bad trustedProxies CIDR', files: { 'keygate.yaml': `${MAIN}listen:\n  trustedProxies: [10.0.0.0/8, 300.0.0.0/8]\n` }, at: 'keygate.yaml:12:32', names: '300.0.0.0/8' },
+  { desc: 'a wildcard inside a path segment', files: { 'keys.yaml': edit(KEYS, 'path: "/v2/**"', 'path: "/v2/a*"') }, at: 'keys.yaml:7:49', names: '/v2/a*' },
+  { desc: 'a path pattern not starting with /', files: { 'policy.yaml': edit(POLICY, 'path: "/**"', 'path: "**"') }, at: 'policy.yaml:3:43', names: '**' },
+  { desc: 'a dot segment in a path pattern', files: { 'keys.yaml': edit(KEYS, 'path: "/v2/**"', 'path: "/v2/../x"') }, at: 'keys.yaml:7:49', names: '/v2/../x' },
+  { desc: 'a bad method', files: { 'keys.yaml': edit(KEYS, 'method: read', 'method: "GE T"') }, at: 'keys.yaml:7:37', names: 'GE T' },
+  { desc: 'a bad method in a list', files: { 'policy.yaml': edit(POLICY, 'method: DELETE', 'method: [DELETE, "P@TCH"]') }, at: 'policy.yaml:11:42', names: 'P@TCH' },
+  { desc: 'a plaintext secret field', files: { 'keys.yaml': `${KEYS}    secret: hunter2hunter2\n` }, at: 'keys.yaml:10:5', names: 'secret' },
+  { desc: 'a hash without an algorithm tag', files: { 'keys.yaml': edit(KEYS, /hash: ".*"/.exec(KEYS)![0], 'hash: "correct-horse-battery-staple"') }, at: 'keys.yaml:4:11', names: '<algorithm>$' },
+  { desc: 'an unknown hash algorithm', files: { 'keys.yaml': edit(KEYS, /hash: ".*"/.exec(KEYS)![0], 'hash: "md5$0123456789abcdef"') }, at: 'keys.yaml:4:11', names: 'md5' },
+  { desc: 'a YAML syntax error', files: { 'policy.yaml': edit(POLICY, 'expires: 2030-06-30T00:00:00Z', 'expires: at: 2030') }, at: 'policy.yaml:9:14', names: 'Nested mappings' },
+  { desc: 'a duplicate mapping key', files: { 'keys.yaml': `${KEYS}    user: joe\n` }, at: 'keys.yaml:10:5', names: 'unique' },
+  { desc: 'a key without a required field', files: { 'keys.yaml': edit(KEYS, '    user: joe\n', '') }, at: 'keys.yaml:2:5', names: 'user' },
+  { desc: 'a rule without a path', files: { 'policy.yaml': edit(POLICY, ', path: "/**" }', ' }') }, at: 'policy.yaml:3:7', names: 'path' },
+  { desc: 'a service without an upstream', files: { 'keygate.yaml': edit(MAIN, '    upstream: http://127.0.0.1:3000\n', '') }, at: 'keygate.yaml:3:5', names: 'upstream' },
+  { desc: 'keygate.yaml without a policy', files: { 'keygate.yaml': edit(MAIN, 'policy: ./policy.yaml\n', '') }, at: 'keygate.yaml:1:1', names: 'policy' },
+  { desc: 'a bad duration', files: { 'keygate.yaml': edit(MAIN, 'connect: 2s', 'connect: 2 seconds') }, at: 'keygate.yaml:8:26', names: '2 seconds' },
+  { desc: 'a missing service token file', files: { 'keygate.yaml': edit(MAIN, './compute.token', './missing.token') }, at: 'keygate.yaml:7:13', names: 'missing.token' },
+  { desc: 'an empty service token file', files: { 'compute.token': ' \n' }, at: 'keygate.yaml:7:13', names: 'compute.token' },
+  { desc: 'an unset service token variable', files: { 'keygate.yaml': edit(MAIN, 'file: ./compute.token', 'env: COMPUTE_TOKEN') }, at: 'keygate.yaml:7:12', names: 'COMPUTE_TOKEN' },
+  { desc: 'a bad key scope', files: { 'keys.yaml': edit(KEYS, 'scope: restricted', 'scope: everything') }, at: 'keys.yaml:5:12', names: 'everything' },
+  { desc: 'a malformed key id', files: { 'keys.yaml': edit(KEYS, 'id: AAAAAAAAAAAA', 'id: short') }, at: 'keys.yaml:2:9', names: 'short' },
+  { desc: 'a flag that is not a boolean', files: { 'keys.yaml': `${KEYS}    disabled: yes\n` }, at: 'keys.yaml:10:15', names: 'disabled' },
+  { desc: 'a pathPrefix with a wildcard', files: { 'keygate.yaml': edit(MAIN, 'pathPrefix: /compute', 'pathPrefix: /compute/*') }, at: 'keygate.yaml:4:26', names: '/compute/*' },
+  { desc: 'a missing policy file', files: { 'policy.yaml': null }, at: 'policy.yaml:1:1', names: 'ENOENT' },
+];
+
+describe('loadConfig: each kind of bad file is one error at the offending node', () => {
+  it.each(BAD_FILES)('$desc → $at', ({ files, at, names, env }) => {
+    const errors = errorsOf(load(files, env));
+    expect(where(errors)).toEqual([at]);
+    expect(errors[0].message).toContain(names);
+  });
+});
+
+describe('loadConfig: every problem at once', () => {
+  it('reports all errors of one file and of several files, in one load', () => {
+    const keys = `${edit(edit(KEYS, 'method: read', 'method: "GE T"'), '[10.0.0.0/8]', '[nope]')}    colour: red\n    notBefore: 2027-02-30\n`;
+    const policy = edit(POLICY, 'compute-admin, reader]', 'compute-admin, readr]');
+    const errors = errorsOf(load({ 'keys.yaml': keys, 'policy.yaml': policy }));
+    expect(where(errors).sort()).toEqual(['keys.yaml:10:5', 'keys.yaml:11:16', 'keys.yaml:7:37', 'keys.yaml:8:17', 'policy.yaml:8:28'].sort());
+  });
+
+  it('reports duplicate key ids even when another file has errors too', () => {
+    const errors = errorsOf(load({
+      'keygate.yaml': edit(MAIN, '[./keys.yaml]', '[./keys.yaml, ./more-keys.yaml]'),
+      'more-keys.yaml': KEYS,
+      'policy.yaml': edit(POLICY, '2030-06-30T', '2030-02-30T'),
+    }));
+    expect(where(errors).sort()).toEqual(['more-keys.yaml:2:5', 'policy.yaml:9:14']);
+  });
+
+  it('reports a missing field once, at its mapping, with no stray error at 1:1', () => {
+    const errors = errorsOf(load({ 'keys.yaml': edit(edit(KEYS, '    user: joe\n', ''), /    hash: ".*"\n/.exec(KEYS)![0], '') }));
+    expect(where(errors)).toEqual(['keys.yaml:2:5', 'keys.yaml:2:5']);
+  });
+});
+
+describe('loadConfig: warnings', () => {
+  it('treats a key whose user is not in the policy as a warning, not an error', () => {
+    const result = load({ 'keys.yaml': edit(KEYS, 'user: joe', 'user: ghost') });
+    expect(result.ok).toBe(true);
+    expect(where(result.warnings)).toEqual(['keys.yaml:2:5']);
+    expect(result.warnings[0].message).toContain('ghost');
+    expect(result.ok && result.snapshot.keys.byId.get('AAAAAAAAAAAA')?.user).toBe('ghost');
+  });
+
+  it('warns about a restricted key with no allow rules', () => {
+    const result = load({ 'keys.yaml': KEYS.slice(0, KEYS.indexOf('    allow:')) });
+    expect(result.ok).toBe(true);
+    expect(where(result.warnings)).toEqual(['keys.yaml:2:5']);
+  });
+
+  it('accepts a user without roles (it can do nothing)', () => {
+    const result = load({ 'policy.yaml': edit(POLICY, 'guardrails:', '  nobody: { disabled: true }\nguardrails:') });
+    expect(result.ok && result.snapshot.users.get('nobody')?.roles).toEqual([]);
+  });
+});
