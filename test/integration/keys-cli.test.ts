@@ -580,4 +580,3 @@ describe('the keys file', () => {
   }, 30_000);
 });
 
-describe.todo('end to end through a running proxy: create → request works → rotate → old key 401, new key works → revoke → 401 (added by the lead with the proxy test helpers)');
