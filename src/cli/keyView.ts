@@ -39,7 +39,7 @@ export function scopeWarnings(snapshot: Snapshot, key: KeyRecord): string[] {
   return key.allow.rules
     .filter((k) => !userRules.some((u) => ruleCovers(u, k)))
     .map((k) => {
-      const got = effective.filter((e) => e.from.includes(k)).map(effectiveText);
+      const got = effective.filter((e) => e.from.some((rules) => rules.includes(k))).map(effectiveText);
       return `allow rule "${ruleText(k)}" asks for more than user ${key.user} can do; effective: ${got.length ? got.join('; ') : 'nothing'}`;
     });
 }

@@ -41,7 +41,7 @@ export function runPermissions(argv: string[], io: CliIO): number {
 function effectiveText(r: EffectiveRule): string {
   const region = r.regions ? ` [region ${[...r.regions].join(',')}]` : '';
   const path = r.alsoPath ? `${r.path.text} ∩ ${r.alsoPath.text}` : r.path.text;
-  return `${r.service} ${methodsText(r.methods)} ${path}${region}   (from ${r.from.map((f) => `${f.origin.owner} rule ${f.origin.index + 1}`).join(' ∩ ')})`;
+  return `${r.service} ${methodsText(r.methods)} ${path}${region}   (from ${sources(r).join('; ')})`;
 }
 
 function effectiveJson(r: EffectiveRule): Record<string, unknown> {
@@ -49,8 +49,13 @@ function effectiveJson(r: EffectiveRule): Record<string, unknown> {
     service: r.service, method: methodsText(r.methods), path: r.path.text,
     ...(r.alsoPath ? { alsoPath: r.alsoPath.text } : {}),
     region: r.regions ? [...r.regions] : '*',
-    from: r.from.map((f) => `${f.origin.owner} rule ${f.origin.index + 1}`),
+    from: sources(r),
   };
+}
+
+/** "role reader rule 1 ∩ key X allow rule 1", one per way the rule is reached. */
+function sources(r: EffectiveRule): string[] {
+  return r.from.map((rules) => rules.map((f) => `${f.origin.owner} rule ${f.origin.index + 1}`).join(' ∩ '));
 }
 
 function ruleJson(r: CompiledRule): Record<string, unknown> {

@@ -1,4 +1,4 @@
-import { intersectMethods, type MethodSet } from './methods.js';
+import { intersectMethods, methodsText, type MethodSet } from './methods.js';
 import type { KeyPolicy, Policy } from './model.js';
 import { covers, overlaps, type PathPattern } from './pathPattern.js';
 import type { CompiledRule } from './rules.js';
@@ -11,7 +11,8 @@ export interface EffectiveRule {
   readonly path: PathPattern;
   /** When neither path covers the other, both must match: shown as "A ∩ B". */
   readonly alsoPath?: PathPattern;
-  readonly from: readonly CompiledRule[];
+  /** The rules that give it: each entry is one user rule (∩ one key rule, for restricted keys). */
+  readonly from: readonly (readonly CompiledRule[])[];
 }
 
 export interface EffectivePermissions {
@@ -27,15 +28,28 @@ export function effectivePermissions(policy: Policy, key: KeyPolicy): EffectiveP
   const allow = key.scope === 'inherit'
     ? userRules.map((r) => fromRule(r))
     : userRules.flatMap((u) => key.allow.rules.map((k) => intersectRules(u, k))).filter((r): r is EffectiveRule => r !== undefined);
+  const merged = mergeSame(allow);
   return {
-    allow,
+    allow: merged,
     deny: key.deny.rules,
     guardrails: policy.guardrails.rules.filter((g) => !g.except?.has(key.id)),
   };
 }
 
+/** The same effective rule reached through several user rules is shown once, naming every source. */
+function mergeSame(rules: readonly EffectiveRule[]): EffectiveRule[] {
+  const byText = new Map<string, EffectiveRule>();
+  for (const r of rules) {
+    const text = `${r.service} ${methodsText(r.methods)} ${r.path.text} ${r.alsoPath?.text ?? ''} ${r.regions ? [...r.regions].sort().join(',') : '*'}`;
+    const seen = byText.get(text);
+    byText.set(text, seen ? { ...seen, from: [...seen.from, ...r.from] } : r);
+  }
+  return [...byText.values()];
+}
+
+
 function fromRule(r: CompiledRule): EffectiveRule {
-  return { service: r.service, methods: r.methods, regions: r.regions, path: r.path, from: [r] };
+  return { service: r.service, methods: r.methods, regions: r.regions, path: r.path, from: [[r]] };
 }
 
 export function intersectRules(a: CompiledRule, b: CompiledRule): EffectiveRule | undefined {
@@ -46,7 +60,7 @@ export function intersectRules(a: CompiledRule, b: CompiledRule): EffectiveRule 
   const regions = a.regions === null ? b.regions : b.regions === null ? a.regions : new Set([...a.regions].filter((x) => b.regions!.has(x)));
   if (regions !== null && regions.size === 0) return undefined;
   if (!overlaps(a.path, b.path)) return undefined;
-  const base = { service, methods, regions, from: [a, b] };
+  const base = { service, methods, regions, from: [[a, b]] };
   if (covers(a.path, b.path)) return { ...base, path: b.path };
   if (covers(b.path, a.path)) return { ...base, path: a.path };
   return { ...base, path: a.path, alsoPath: b.path };

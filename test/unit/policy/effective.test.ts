@@ -31,7 +31,7 @@ describe('intersectRules', () => {
   it('records both rules it came from', () => {
     const a = rule('* read /**', 'role reader');
     const b = rule('compute * /v2/**', 'key X allow');
-    expect(intersectRules(a, b)?.from).toEqual([a, b]);
+    expect(intersectRules(a, b)?.from).toEqual([[a, b]]);
   });
 });
 
@@ -63,5 +63,20 @@ describe('effectivePermissions', () => {
 
   it('is empty for a restricted key with no allow rules', () => {
     expect(effectivePermissions(p, key({})).allow).toEqual([]);
+  });
+});
+
+describe('effectivePermissions merging', () => {
+  it('shows a rule reached through two user rules once, naming both ways', async () => {
+    const { loadConfig } = await import('../../../src/config/load.js');
+    const loaded = loadConfig(new URL('../../../config/keygate.yaml', import.meta.url).pathname);
+    if (!loaded.ok) throw new Error('example config must load');
+    const key = loaded.snapshot.keys.byId.get('DT7nOCBZHjkw')!;
+    const perms = effectivePermissions(loaded.snapshot, key);
+    expect(perms.allow).toHaveLength(1);
+    expect(perms.allow[0].from.map((alt) => alt.map((r) => r.origin.owner))).toEqual([
+      ['role compute-admin', 'key DT7nOCBZHjkw allow'],
+      ['role reader', 'key DT7nOCBZHjkw allow'],
+    ]);
   });
 });
