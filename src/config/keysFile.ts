@@ -1,22 +1,24 @@
-import { isMap, isScalar } from 'yaml';
 import { parseHash } from '../auth/hash.js';
 import { isKeyId } from '../auth/keyFormat.js';
 import { compileCidrs, parseCidr } from '../policy/cidr.js';
 import { RuleMatcher } from '../policy/matcher.js';
 import type { KeyScope } from '../policy/model.js';
+import type { CompiledRule } from '../policy/rules.js';
 import { readTimestamp } from './policyFile.js';
 import { readRules } from './ruleReader.js';
 import type { KeyRecord } from './snapshot.js';
-import type { Field, YamlReader, YNode } from './yamlReader.js';
+import type { Field, NodeReader } from './yamlReader.js';
 
 export const KEY_FIELDS = [
   'id', 'user', 'name', 'hash', 'scope', 'allow', 'deny', 'sourceIPs', 'expires', 'notBefore', 'disabled', 'comment', 'created', 'legacy',
 ];
 const PLAINTEXT_FIELDS = ['secret', 'key', 'token', 'password', 'plaintext'];
+/** Most keys have no deny rules; a RuleMatcher never changes, so they can all share one. */
+const NO_RULES = new RuleMatcher([]);
 
 /** Reads one keys file. Users are checked by the caller: an unknown user is a warning, not an error. */
-export function readKeysFile(r: YamlReader, services: ReadonlySet<string>): KeyRecord[] {
-  const f = r.map(r.root ?? null, 'keys file', ['keys']);
+export function readKeysFile<N>(r: NodeReader<N>, services: ReadonlySet<string>): KeyRecord[] {
+  const f = r.map(r.root ?? (null as N), 'keys file', ['keys']);
   if (!f) return [];
   const out: KeyRecord[] = [];
   for (const node of r.list(f.get('keys')?.value, 'keys')) {
@@ -27,19 +29,18 @@ export function readKeysFile(r: YamlReader, services: ReadonlySet<string>): KeyR
   return out;
 }
 
-function rejectPlaintext(r: YamlReader, node: YNode): void {
-  if (!isMap(node)) return;
-  for (const pair of node.items) {
-    if (isScalar(pair.key) && PLAINTEXT_FIELDS.includes(String(pair.key.value))) {
-      r.error(pair.key, `plaintext secrets are not allowed in a keys file ("${String(pair.key.value)}"); use "keygate key import" to hash them`);
+function rejectPlaintext<N>(r: NodeReader<N>, node: N): void {
+  for (const { name, key } of r.keysOf(node)) {
+    if (PLAINTEXT_FIELDS.includes(name)) {
+      r.error(key, `plaintext secrets are not allowed in a keys file ("${name}"); use "keygate key import" to hash them`);
     }
   }
 }
 
-function readKey(r: YamlReader, node: YNode, services: ReadonlySet<string>): KeyRecord | undefined {
+function readKey<N>(r: NodeReader<N>, node: N, services: ReadonlySet<string>): KeyRecord | undefined {
   const fields = r.map(node, 'a key', [...KEY_FIELDS, ...PLAINTEXT_FIELDS], ['id', 'user', 'hash']);
   if (!fields) return undefined;
-  const f = (name: string): Field | undefined => fields.get(name);
+  const f = (name: string): Field<N, N> | undefined => fields.get(name);
   const str = (name: string): string | undefined => (f(name) ? r.string(f(name)!.value, name) : undefined);
   const flag = (name: string): boolean => (f(name) ? r.boolean(f(name)!.value, name) ?? false : false);
   const time = (name: string): number | undefined => (f(name) ? readTimestamp(r, f(name)!.value, name) : undefined);
@@ -59,8 +60,8 @@ function readKey(r: YamlReader, node: YNode, services: ReadonlySet<string>): Key
   if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false) return undefined;
   const pos = r.position(node);
   return Object.freeze({
-    id, user, name: str('name') ?? '', hash, scope,
-    allow: new RuleMatcher(allow), deny: new RuleMatcher(deny),
+    id, user: r.interner.string(user), name: str('name') ?? '', hash, scope,
+    allow: matcher(allow), deny: matcher(deny),
     sourceIPs, disabled: flag('disabled'), legacy: flag('legacy'),
     ...(expires !== undefined ? { expires } : {}),
     ...(notBefore !== undefined ? { notBefore } : {}),
@@ -70,14 +71,18 @@ function readKey(r: YamlReader, node: YNode, services: ReadonlySet<string>): Key
   });
 }
 
-function readHash(r: YamlReader, node: YNode): KeyRecord['hash'] | undefined {
+function matcher(rules: CompiledRule[]): RuleMatcher {
+  return rules.length === 0 ? NO_RULES : new RuleMatcher(rules);
+}
+
+function readHash<N>(r: NodeReader<N>, node: N | undefined): KeyRecord['hash'] | undefined {
   const text = r.string(node, 'hash');
   if (text === undefined) return undefined;
   const parsed = parseHash(text);
   return 'error' in parsed ? r.error(node, parsed.error) : parsed;
 }
 
-function readScope(r: YamlReader, node: YNode): KeyScope | undefined {
+function readScope<N>(r: NodeReader<N>, node: N | undefined): KeyScope | undefined {
   if (node === undefined) return 'restricted';
   const scope = r.string(node, 'scope');
   if (scope === 'restricted' || scope === 'inherit') return scope;
@@ -85,7 +90,7 @@ function readScope(r: YamlReader, node: YNode): KeyScope | undefined {
 }
 
 /** null: no filter; false: invalid (already reported). */
-function readSourceIps(r: YamlReader, node: YNode): KeyRecord['sourceIPs'] | false {
+function readSourceIps<N>(r: NodeReader<N>, node: N | undefined): KeyRecord['sourceIPs'] | false {
   if (node === undefined) return null;
   const list = r.stringNodes(node, 'sourceIPs');
   if (!list) return false;

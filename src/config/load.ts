@@ -5,6 +5,7 @@ import { compileCidrs } from '../policy/cidr.js';
 import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
 import type { ConfigIssue } from './issues.js';
 import { readKeysFile } from './keysFile.js';
+import { readKeysFast } from './plainKeys.js';
 import { readMainFile, type MainConfig, type ServiceDraft } from './mainFile.js';
 import { readPolicyFile, type PolicyFile } from './policyFile.js';
 import type { KeyRecord, ServiceConfig, Snapshot } from './snapshot.js';
@@ -33,7 +34,7 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   if (!main) return ctx.result();
   const serviceNames = new Set(main.declaredServices);
   const policy = ctx.read(main.policy, (r) => readPolicyFile(r, serviceNames));
-  const keys = main.keys.flatMap((file) => ctx.read(file, (r) => readKeysFile(r, serviceNames)) ?? []);
+  const keys = main.keys.flatMap((file) => ctx.readKeys(file, serviceNames));
   const services = main.services.map((s) => resolveToken(ctx, s, options.env ?? process.env));
   checkUniqueKeys(ctx, keys);
   if (!policy || ctx.errors.length) return ctx.result();
@@ -64,13 +65,27 @@ class LoadContext {
   }
 
   read<T>(file: string, fn: (r: YamlReader) => T): T | undefined {
-    let text: string;
+    const text = this.textOf(file);
+    return text === undefined ? undefined : this.parse(file, text, fn);
+  }
+
+  /** A keys file: the fast path when it is valid, the positioned one to say what is wrong when not. */
+  readKeys(file: string, services: ReadonlySet<string>): KeyRecord[] {
+    const text = this.textOf(file);
+    if (text === undefined) return [];
+    return readKeysFast(file, text, services) ?? this.parse(file, text, (r) => readKeysFile(r, services)) ?? [];
+  }
+
+  private textOf(file: string): string | undefined {
     try {
-      text = this.readText(file);
+      return this.readText(file);
     } catch (e) {
       this.errors.push({ file, line: 1, col: 1, message: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
       return undefined;
     }
+  }
+
+  private parse<T>(file: string, text: string, fn: (r: YamlReader) => T): T | undefined {
     const r = new YamlReader(file, text);
     const out = r.root === undefined && r.issues.length ? undefined : fn(r);
     this.errors.push(...r.issues);

@@ -3,7 +3,7 @@ import type { UserPolicy } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { readRule, readRules } from './ruleReader.js';
 import { parseTimestamp } from './values.js';
-import type { YamlReader, YNode } from './yamlReader.js';
+import type { NodeReader, YamlReader, YNode } from './yamlReader.js';
 
 export interface PolicyFile {
   roles: Map<string, CompiledRule[]>;
@@ -59,7 +59,7 @@ function readGuardrails(r: YamlReader, node: YNode, services: ReadonlySet<string
   return out;
 }
 
-export function readTimestamp(r: YamlReader, node: YNode, what: string): number | undefined {
+export function readTimestamp<N>(r: NodeReader<N>, node: N, what: string): number | undefined {
   const parsed = parseTimestamp(r.scalarText(node));
   return typeof parsed === 'number' ? parsed : r.error(node, `${what}: ${parsed.error}`);
 }

@@ -1,18 +1,18 @@
 import { compileMethods } from '../policy/methods.js';
 import { compileRule, type CompiledRule, type RuleSpec } from '../policy/rules.js';
-import type { Field, YamlReader, YNode } from './yamlReader.js';
+import type { Field, NodeReader } from './yamlReader.js';
 
 const RULE_FIELDS = ['region', 'service', 'method', 'path'];
 
 /** Reads one `{ region?, service, method?, path }` rule, checking the service exists. */
-export function readRule(
-  r: YamlReader,
-  node: YNode,
+export function readRule<N>(
+  r: NodeReader<N>,
+  node: N,
   owner: string,
   index: number,
   services: ReadonlySet<string>,
   extraFields: readonly string[] = [],
-): { rule: CompiledRule; fields: Map<string, YNode> } | undefined {
+): { rule: CompiledRule; fields: Map<string, N> } | undefined {
   const f = r.map(node, `${owner} rule ${index + 1}`, [...RULE_FIELDS, ...extraFields], ['service', 'path']);
   if (!f) return undefined;
   const service = r.string(f.get('service')?.value, 'service');
@@ -26,11 +26,11 @@ export function readRule(
   const pos = r.position(node);
   const compiled = compileRule(spec, { owner, index, file: r.file, line: pos.line, col: pos.col });
   if ('error' in compiled) return r.error(errorNode(compiled.error, f, methodNodes) ?? node, compiled.error);
-  const fields = new Map<string, YNode>([...f].map(([k, v]) => [k, v.value]));
-  return { rule: compiled, fields };
+  const fields = new Map<string, N>([...f].map(([k, v]) => [k, v.value]));
+  return { rule: r.interner.rule(compiled), fields };
 }
 
-export function readRules(r: YamlReader, node: YNode, owner: string, services: ReadonlySet<string>): CompiledRule[] {
+export function readRules<N>(r: NodeReader<N>, node: N, owner: string, services: ReadonlySet<string>): CompiledRule[] {
   const out: CompiledRule[] = [];
   r.list(node, `${owner} rules`).forEach((item, i) => {
     const read = readRule(r, item, owner, i, services);
@@ -40,7 +40,7 @@ export function readRules(r: YamlReader, node: YNode, owner: string, services: R
 }
 
 /** The node a compile error is about: the path, or the one bad entry of a method list. */
-function errorNode(error: string, f: Map<string, Field>, methods: { value: string; node: YNode }[] | undefined): YNode {
+function errorNode<N>(error: string, f: Map<string, Field<N, N>>, methods: { value: string; node: N }[] | undefined): N | undefined {
   if (error.startsWith('path')) return f.get('path')?.value;
   const bad = methods?.find((m) => {
     const compiled = compileMethods(m.value);

@@ -1,14 +1,40 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { ConfigIssue } from './issues.js';
+import { RuleInterner } from './ruleInterner.js';
 
 export type YNode = Node | null | undefined;
+
+/**
+ * What the file readers (keysFile.ts, ruleReader.ts) need from a parsed file, over any
+ * kind of node: YAML AST nodes with positions (YamlReader), or the plain values of the
+ * fast keys-file path (PlainReader), so one validator serves both.
+ */
+export interface NodeReader<N> {
+  readonly file: string;
+  readonly root: N;
+  /** Equal compiled values shared across the file's rules. */
+  readonly interner: RuleInterner;
+  error(node: N | undefined, message: string): undefined;
+  warn(node: N | undefined, message: string): void;
+  position(node: N | undefined): { line: number; col: number };
+  map(node: N | undefined, what: string, allowed: readonly string[], required?: readonly string[]): Map<string, Field<N, N>> | undefined;
+  list(node: N | undefined, what: string): N[];
+  string(node: N | undefined, what: string): string | undefined;
+  boolean(node: N | undefined, what: string): boolean | undefined;
+  strings(node: N | undefined, what: string): string[] | undefined;
+  stringNodes(node: N | undefined, what: string): { value: string; node: N }[] | undefined;
+  scalarText(node: N | undefined): string;
+  /** The field names of a mapping with their key nodes; none for anything else. */
+  keysOf(node: N | undefined): { name: string; key: N }[];
+}
 
 /**
  * Reads one YAML file's nodes with their positions, collecting every problem instead of
  * stopping at the first, so `keygate check` can report all of them at once.
  */
-export class YamlReader {
+export class YamlReader implements NodeReader<YNode> {
   readonly issues: ConfigIssue[] = [];
+  readonly interner = new RuleInterner();
   readonly warnings: ConfigIssue[] = [];
   readonly root: YNode;
   private readonly lines = new LineCounter();
@@ -109,6 +135,12 @@ export class YamlReader {
     return out.every((s) => s.value !== undefined) ? (out as { value: string; node: YNode }[]) : undefined;
   }
 
+  keysOf(node: YNode): { name: string; key: YNode }[] {
+    node = this.resolve(node);
+    if (!isMap(node)) return [];
+    return node.items.flatMap((pair) => (isScalar(pair.key) ? [{ name: String(pair.key.value), key: pair.key as Node }] : []));
+  }
+
   /** Plain JS value of a node, for rules whose shape is checked elsewhere. */
   scalarText(node: YNode): string {
     node = this.resolve(node);
@@ -116,9 +148,9 @@ export class YamlReader {
   }
 }
 
-export interface Field {
-  readonly key: Node;
-  readonly value: YNode;
+export interface Field<N = YNode, K = Node> {
+  readonly key: K;
+  readonly value: N;
 }
 
 function hint(name: string, allowed: readonly string[]): string {

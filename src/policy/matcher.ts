@@ -26,14 +26,16 @@ let walks = 0;
  * A list of rules compiled into one segment trie per service, so matching costs the
  * depth of the path, not the number of rules. When several rules match, the first one
  * listed wins, which keeps `explain` stable and unambiguous.
+ *
+ * The tries are built on the first match: a config of 100,000 keys holds 200,000
+ * matchers, most of which never see a request, and a trie costs far more than its rules.
  */
 export class RuleMatcher {
   readonly rules: readonly CompiledRule[];
-  private readonly byService = new Map<string, TrieNode>();
+  #byService: Map<string, TrieNode> | undefined;
 
   constructor(rules: readonly CompiledRule[]) {
     this.rules = Object.freeze([...rules]);
-    rules.forEach((rule, rank) => this.insert(rule, rank));
   }
 
   get size(): number {
@@ -42,29 +44,37 @@ export class RuleMatcher {
 
   /** The first listed rule that matches (and that `accept` admits, when given). */
   match(q: RuleQuery, accept?: (rule: CompiledRule) => boolean): CompiledRule | undefined {
+    if (this.rules.length === 0) return undefined;
+    const byService = (this.#byService ??= buildTries(this.rules));
     const best: Best = { rank: Infinity, rule: undefined, accept, walk: ++walks };
-    const named = this.byService.get(q.service);
+    const named = byService.get(q.service);
     if (named) walk(named, q, 0, best);
-    const any = q.service === '*' ? undefined : this.byService.get('*');
+    const any = q.service === '*' ? undefined : byService.get('*');
     if (any) walk(any, q, 0, best);
     return best.rule;
   }
+}
 
-  private insert(rule: CompiledRule, rank: number): void {
-    let node = this.byService.get(rule.service);
-    if (!node) this.byService.set(rule.service, (node = newNode()));
-    for (const seg of rule.path.segments) {
-      if (seg.kind === 'many') node = node.many ??= newNode();
-      else if (seg.kind === 'one') node = node.one ??= newNode();
-      else {
-        node.literal ??= new Map();
-        let next = node.literal.get(seg.value);
-        if (!next) node.literal.set(seg.value, (next = newNode()));
-        node = next;
-      }
+function buildTries(rules: readonly CompiledRule[]): Map<string, TrieNode> {
+  const byService = new Map<string, TrieNode>();
+  rules.forEach((rule, rank) => insert(byService, rule, rank));
+  return byService;
+}
+
+function insert(byService: Map<string, TrieNode>, rule: CompiledRule, rank: number): void {
+  let node = byService.get(rule.service);
+  if (!node) byService.set(rule.service, (node = newNode()));
+  for (const seg of rule.path.segments) {
+    if (seg.kind === 'many') node = node.many ??= newNode();
+    else if (seg.kind === 'one') node = node.one ??= newNode();
+    else {
+      node.literal ??= new Map();
+      let next = node.literal.get(seg.value);
+      if (!next) node.literal.set(seg.value, (next = newNode()));
+      node = next;
     }
-    node.terminal.push({ rank, rule });
   }
+  node.terminal.push({ rank, rule });
 }
 
 interface Best {

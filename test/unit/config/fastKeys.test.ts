@@ -1,0 +1,146 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { hashFast } from '../../../src/auth/hash.js';
+import { readKeysFile } from '../../../src/config/keysFile.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { readKeysFast } from '../../../src/config/plainKeys.js';
+import type { KeyRecord } from '../../../src/config/snapshot.js';
+import { YamlReader } from '../../../src/config/yamlReader.js';
+import { authorize } from '../../../src/policy/decide.js';
+import { writeFixture, type Fixture } from './fixtures.js';
+
+/**
+ * Keys files are read with js-yaml plus a line scan when they are valid (plainKeys.ts),
+ * and with the positioned `yaml` parser when anything is wrong. Both must give the same
+ * keys, and errors must still name the exact file:line:col.
+ */
+
+const SERVICES = new Set(['compute']);
+let fixture: Fixture | undefined;
+afterEach(() => {
+  fixture?.cleanup();
+  fixture = undefined;
+});
+
+/** Comparable: a CidrSet holds a closure, equal only to itself. */
+const plain = (keys: readonly KeyRecord[]): unknown[] => keys.map((k) => ({ ...k, sourceIPs: k.sourceIPs?.text ?? null }));
+
+const id = (i: number): string => `K${String(i).padStart(11, '0')}`;
+
+/** One key in one of several layouts `keygate key` or a person might write. */
+function key(i: number): string[] {
+  const head = [`  - id: ${i % 3 === 0 ? `"${id(i)}"` : id(i)}`, '    user: joe', `    hash: "${hashFast(`secret-${i}`)}"`];
+  switch (i % 5) {
+    case 0:
+      return [...head, '    allow:', '      - { service: compute, method: read, path: "/v2/**" }', '    deny: []', '    comment: plain'];
+    case 1:
+      return [...head, `    name: n${i}`, '    scope: inherit', '    deny:', '      # a comment', '      - service: compute', '        method: [DELETE, PATCH]', '        path: /v2/*/admin/**', '      - { service: "*", path: "/secret/**" }'];
+    case 2:
+      return [...head, '    allow:', '    - { service: compute, path: "/v2/{project}/servers/*" }', '    - { service: compute, method: write, path: /v3/** }', '    sourceIPs: [10.0.0.0/8, "fd00::/8"]', '    expires: 2030-01-01T00:00:00Z'];
+    case 3:
+      return [...head, '    scope: restricted', '    allow: []', '    disabled: true', '    notBefore: 2020-01-01T00:00:00Z', `    created: 2026-11-23T10:00:00Z`];
+    default:
+      return [...head, '', '    allow:  # inline comment', '', '      - { region: eu-west-1, service: compute, method: "*", path: "/**" }', `    comment: "quoted: ${i}"`];
+  }
+}
+
+function keysText(count: number): string {
+  const lines = ['# generated', 'keys:'];
+  for (let i = 0; i < count; i++) lines.push(...key(i));
+  return `${lines.join('\n')}\n`;
+}
+
+describe('keys files on the fast path', () => {
+  it('a valid file of 2,000 keys gives exactly the keys of the positioned path', () => {
+    const text = keysText(2000);
+    const fast = readKeysFast('keys.yaml', text, SERVICES);
+    const slow = new YamlReader('keys.yaml', text);
+    const expected = readKeysFile(slow, SERVICES);
+    expect(slow.issues).toEqual([]);
+    expect(fast).toBeDefined();
+    expect(fast!.map((k) => `${k.id}@${k.line}:${k.col}`)).toEqual(expected.map((k) => `${k.id}@${k.line}:${k.col}`));
+    expect(fast!.map((k) => [k.allow.rules, k.deny.rules])).toEqual(expected.map((k) => [k.allow.rules, k.deny.rules]));
+    expect(plain(fast!)).toEqual(plain(expected));
+  });
+
+  it('loadConfig takes the fast path and decides as the positioned path does', () => {
+    fixture = writeFixture({ 'keys.yaml': keysText(2000) });
+    const loaded = loadConfig(fixture.mainFile);
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors.slice(0, 3)));
+    const text = readFileSync(fixture.path('keys.yaml'), 'utf8');
+    const expected = readKeysFile(new YamlReader(fixture.path('keys.yaml'), text), SERVICES);
+    const snapshot = loaded.snapshot;
+    expect(plain(snapshot.keyList)).toEqual(plain(expected));
+    const requests = [
+      { method: 'GET', path: ['v2', 'p', 'servers', 'x'] },
+      { method: 'DELETE', path: ['v2', 'p', 'admin', 'x'] },
+      { method: 'POST', path: ['v3', 'a'] },
+      { method: 'GET', path: ['secret', 'a'] },
+    ];
+    const now = Date.parse('2027-01-01T00:00:00Z');
+    for (const [i, k] of snapshot.keyList.entries()) {
+      for (const r of requests) {
+        const req = { region: 'eu-west-1', service: 'compute', method: r.method, segments: r.path, clientIp: '10.1.2.3', now };
+        const got = authorize(snapshot, k, req);
+        const want = authorize(snapshot, expected[i], req);
+        expect(got).toEqual(want);
+      }
+    }
+  });
+});
+
+describe('keys files that fall back to the positioned path', () => {
+  it('an invalid key deep in the file is reported at its exact line and column', () => {
+    const lines = keysText(2000).split('\n');
+    const at = lines.findIndex((l) => l.includes(id(1502))) + 4; // key 1502 (layout 2): its first allow rule
+    expect(lines[at]).toBe('    - { service: compute, path: "/v2/{project}/servers/*" }');
+    lines[at] = '    - { service: compute, path: "v2/{project}/servers/*" }';
+    const text = lines.join('\n');
+    expect(readKeysFast('keys.yaml', text, SERVICES)).toBeUndefined();
+    fixture = writeFixture({ 'keys.yaml': text });
+    const loaded = loadConfig(fixture.mainFile);
+    expect(loaded.ok).toBe(false);
+    const errors = loaded.ok ? [] : loaded.errors;
+    expect(errors.map((e) => [e.file, e.line, e.col])).toEqual([[fixture.path('keys.yaml'), at + 1, 33]]);
+    expect(errors[0].message).toMatch(/must start with "\/"/);
+  });
+
+  it('a syntax error js-yaml refuses is reported where the yaml package places it', () => {
+    const lines = keysText(300).split('\n');
+    const at = lines.findIndex((l) => l.includes(id(250))) + 4;
+    lines[at] = '      - { service: compute, method: read, path: "/v2/**"';
+    const text = lines.join('\n');
+    const positioned = new YamlReader('keys.yaml', text).issues;
+    expect(positioned.length).toBeGreaterThan(0);
+    fixture = writeFixture({ 'keys.yaml': text });
+    const loaded = loadConfig(fixture.mainFile);
+    expect(loaded.ok).toBe(false);
+    const errors = loaded.ok ? [] : loaded.errors;
+    expect(errors.map((e) => `${e.line}:${e.col} ${e.message}`)).toEqual(positioned.map((e) => `${e.line}:${e.col} ${e.message}`));
+    expect(errors[0].line).toBeGreaterThanOrEqual(at + 1);
+  });
+
+  it('a duplicate key id (two files) names both positions', () => {
+    const text = keysText(10);
+    const dup = text.replace(id(7), id(2));
+    expect(readKeysFast('keys.yaml', dup, SERVICES)).toBeDefined(); // valid per file: the fast path serves it
+    fixture = writeFixture({ 'keys.yaml': dup });
+    const loaded = loadConfig(fixture.mainFile);
+    const errors = loaded.ok ? [] : loaded.errors;
+    const line = (i: number): number => dup.split('\n').findIndex((l) => l.includes(`id: ${i % 3 === 0 ? `"${id(2)}"` : id(2)}`)) + 1;
+    expect(line(2)).toBeGreaterThan(0);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].message).toContain(`duplicate key id "${id(2)}" (first at ${fixture.path('keys.yaml')}:${line(2)}:5)`);
+  });
+
+  it.each([
+    ['flow-style keys', 'keys:\n  - { id: AAAAAAAAAAAA, user: joe, hash: "H", allow: [{ service: compute, path: "/x" }] }\n'],
+    ['an inline rule list', 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    hash: "H"\n    allow: [{ service: compute, path: "/x" }]\n'],
+    ['a rule shared through an alias', 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    hash: "H"\n    allow:\n      - &r { service: compute, path: "/x" }\n  - id: BBBBBBBBBBBB\n    user: joe\n    hash: "H"\n    allow:\n      - *r\n'],
+    ['a duplicate field', 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    user: ann\n    hash: "H"\n'],
+    ['a number where a string is expected (parsers differ on 0b101)', 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    name: 0b101\n    hash: "H"\n'],
+    ['an unknown field', 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    colour: red\n    hash: "H"\n'],
+  ])('%s: not on the fast path', (_desc, text) => {
+    expect(readKeysFast('keys.yaml', text.replaceAll('"H"', `"${hashFast('x')}"`), SERVICES)).toBeUndefined();
+  });
+});
