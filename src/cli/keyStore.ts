@@ -49,7 +49,7 @@ export async function writeKeys(configFile: string, file: string, io: CliIO, edi
 }
 
 function validateEdit(configFile: string, file: string, text: string, io: CliIO): Snapshot {
-  const result = loadConfig(configFile, { env: io.env, overrides: new Map([[file, text]]) });
+  const result = loadConfig(configFile, { env: io.env, overrides: new Map([[file, text]]), serviceTokens: false });
   if (result.ok) return result.snapshot;
   throw new CommandFailed(
     `nothing was written: the configuration would not load after this change (${result.errors.length} error(s)):\n${result.errors.map(formatIssue).join('\n')}`,

@@ -21,6 +21,12 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Text to use instead of a file's contents, by resolved path: `key` commands validate an edit before writing it. */
   overrides?: ReadonlyMap<string, string>;
+  /**
+   * false: leave service tokens empty instead of reading their files or variables. For
+   * commands that never forward (`key`, `explain`, `permissions`), run where the token
+   * may not exist; `serve` and `check` always read them.
+   */
+  serviceTokens?: boolean;
 }
 
 /**
@@ -35,7 +41,7 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   const serviceNames = new Set(main.declaredServices);
   const policy = ctx.read(main.policy, (r) => readPolicyFile(r, serviceNames));
   const keys = main.keys.flatMap((file) => ctx.readKeys(file, serviceNames));
-  const services = main.services.map((s) => resolveToken(ctx, s, options.env ?? process.env));
+  const services = main.services.map((s) => resolveToken(ctx, s, options.serviceTokens === false ? undefined : options.env ?? process.env));
   checkUniqueKeys(ctx, keys);
   if (!policy || ctx.errors.length) return ctx.result();
   warnAboutKeys(ctx, keys, policy);
@@ -98,9 +104,10 @@ class LoadContext {
   }
 }
 
-function resolveToken(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEnv): ServiceConfig | undefined {
+/** `env` undefined: the token is not read (LoadOptions.serviceTokens false) and stays empty. */
+function resolveToken(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEnv | undefined): ServiceConfig | undefined {
   const { token, ...rest } = s;
-  const value = readTokenValue(ctx, s, env);
+  const value = env === undefined ? '' : readTokenValue(ctx, s, env);
   if (value === undefined) return undefined;
   return Object.freeze({ ...rest, serviceToken: Object.freeze({ header: token.header, scheme: token.scheme, source: token.source, value }) });
 }

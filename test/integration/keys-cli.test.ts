@@ -580,3 +580,17 @@ describe('the keys file', () => {
   }, 30_000);
 });
 
+
+describe('commands that never forward do not need the service token', () => {
+  it('key create, key list and explain work without the token file; check still requires it', async () => {
+    const c = tempConfig();
+    rmSync(join(c.dir, 'secrets'), { recursive: true, force: true });
+    const created = await create(c, '--user', 'joe', '--name', 'no-token', '--read-only');
+    expect(created.id).toMatch(/^[0-9A-Za-z]{12}$/);
+    expect((await keygate(['key', 'list', '-c', c.main])).code).toBe(0);
+    expect((await keygate(['explain', '-c', c.main, '--key', created.id, '--method', 'GET', '--path', '/compute/v2/x/servers'])).code).toBe(0);
+    const check = await keygate(['check', '-c', c.main]);
+    expect(check.code).toBe(1);
+    expect(check.err).toContain('service token');
+  });
+});
