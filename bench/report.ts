@@ -1,0 +1,190 @@
+import type { CaseSummary, Measured, ScenarioResult } from './scenarios/harness.js';
+import { median, ratio, round } from './lib/stats.js';
+
+export type Verdict = 'met' | 'missed' | 'not measured' | 'reported';
+
+/** One target from issue 8, with what this run measured. */
+export interface TargetResult {
+  readonly id: string;
+  readonly target: string;
+  readonly goal: string;
+  readonly measured: string;
+  readonly verdict: Verdict;
+  /** false: report only (the nginx comparison, reload, access log). */
+  readonly enforced: boolean;
+  readonly value?: number;
+}
+
+function fmtInt(x: number | undefined): string {
+  return x !== undefined && Number.isFinite(x) ? Math.round(x).toLocaleString('en') : '-';
+}
+
+function fmtMs(x: number | undefined): string {
+  if (x === undefined || !Number.isFinite(x)) return '-';
+  return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0);
+}
+
+function fmtX(x: number): string {
+  return Number.isFinite(x) ? `${x.toFixed(2)}x` : '-';
+}
+
+const HEAD = ['case', 'req/s', 'p50 ms', 'p99 ms', 'CPU us/req', 'RSS MiB', 'rps vs bare', 'p99 vs bare', 'errors'];
+
+function rows(s: ScenarioResult): string[][] {
+  const bare = s.cases.bare as CaseSummary | undefined;
+  return Object.entries(s.cases).map(([name, c]) => [
+    name,
+    fmtInt(c.rps),
+    fmtMs(c.p50),
+    fmtMs(c.p99),
+    fmtInt(c.cpuUsPerReq),
+    fmtInt(c.rssMiB),
+    bare && name !== 'bare' ? fmtX(paired(c, bare, (r) => r.rps)) : '',
+    bare && name !== 'bare' ? fmtX(paired(c, bare, (r) => r.p99)) : '',
+    c.errors ? `${c.errors} (${(c.errorRate * 100).toFixed(2)}%)` : '0',
+  ]);
+}
+
+/**
+ * Median over rounds of a/b, each round's a and b measured next to each other: slow
+ * drift of a shared machine cancels out better than in a ratio of medians.
+ */
+export function paired(a: CaseSummary, b: CaseSummary, f: (m: Measured) => number): number {
+  const n = Math.min(a.rounds.length, b.rounds.length);
+  return median(Array.from({ length: n }, (_, i) => ratio(f(a.rounds[i]), f(b.rounds[i]))));
+}
+
+function pairedDiff(a: CaseSummary, b: CaseSummary, f: (m: Measured) => number): number {
+  const n = Math.min(a.rounds.length, b.rounds.length);
+  return median(Array.from({ length: n }, (_, i) => f(a.rounds[i]) - f(b.rounds[i])));
+}
+
+/** A fixed-width table for the console. */
+export function textTable(s: ScenarioResult): string {
+  const body = rows(s);
+  const widths = HEAD.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]): string => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  return [s.title, line(HEAD), ...body.map(line), ...(s.notes ?? []).map((n) => `  note: ${n}`)].join('\n');
+}
+
+export function markdownTable(s: ScenarioResult): string {
+  const line = (r: string[]): string => `| ${r.join(' | ')} |`;
+  return [`**${s.title}**`, '', line(HEAD), line(HEAD.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows(s).map(line), ...(s.notes ?? []).map((n) => `\n_${n}_`)].join('\n');
+}
+
+export function targetsText(targets: readonly TargetResult[]): string {
+  const head = ['target', 'goal', 'measured', 'verdict'];
+  const body = targets.map((t) => [t.target, t.goal, t.measured, `${t.verdict.toUpperCase()}${t.enforced || t.goal === 'report' ? '' : ' (report only)'}`]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]): string => r.map((v, i) => v.padEnd(widths[i])).join('  ');
+  return ['targets (issue 8)', line(head), ...body.map(line)].join('\n');
+}
+
+export function targetsMarkdown(targets: readonly TargetResult[]): string {
+  return ['| target | goal | measured | verdict |', '|---|---|---|---|', ...targets.map((t) => `| ${t.target} | ${t.goal} | ${t.measured} | ${t.verdict}${t.enforced || t.goal === 'report' ? '' : ' (report only)'} |`)].join('\n');
+}
+
+export interface RunSummary {
+  readonly date: string;
+  readonly mode: string;
+  readonly seconds: number;
+  readonly nproc: number;
+  readonly cpu: string;
+  readonly node: string;
+  readonly loadavgAtStart: readonly number[];
+  readonly loadavgAtEnd: readonly number[];
+  readonly settings: { readonly serveKeys: number; readonly rate: number };
+  readonly keygate: Record<string, number | undefined>;
+  readonly notes: readonly string[];
+}
+
+/** bench/results/latest.md: what bench/README.md's "latest run" section is copied from. */
+export function markdownReport(r: RunSummary, scenarios: readonly ScenarioResult[], targets: readonly TargetResult[], decisionTable?: string): string {
+  const k = r.keygate;
+  return [
+    `Run of ${r.date} (${r.mode}, ${r.seconds} s) on ${r.nproc} CPUs (${r.cpu}), node ${r.node}; load average ${r.loadavgAtStart.join(' ')} at the start, ${r.loadavgAtEnd.join(' ')} at the end.`,
+    `Throughput keygates load ${r.settings.serveKeys.toLocaleString('en')} generated keys; the RSS and reload rows use one with ${fmtInt(k.keys)} keys (started in ${fmtMs((k.startupMs ?? NaN) / 1000)} s; RSS ${fmtInt(k.rssAtStartMiB)} MiB at start, peak ${fmtInt(k.peakAtStartMiB)} MiB, ${fmtInt(k.rssAfterLoadMiB)} MiB after 1 s of load, ${fmtInt(k.rssAfterReloadMiB)} MiB after the reload).`,
+    '',
+    targetsMarkdown(targets),
+    '',
+    ...scenarios.flatMap((s) => [markdownTable(s), '']),
+    ...(decisionTable ? ['**decision microbenchmark (bench/policy.ts)**', '', '```', decisionTable.trim(), '```', ''] : []),
+    ...r.notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+}
+
+export interface TargetInputs {
+  readonly scenarios: readonly ScenarioResult[];
+  readonly keyCount: number;
+  readonly rssMiB: number | undefined;
+  readonly reload?: { skipped?: string; cases: Record<string, CaseSummary> };
+}
+
+/** The issue's targets, each computed from this run only (paired ratios, never absolute numbers). */
+export function evaluateTargets(inp: TargetInputs): TargetResult[] {
+  const out: TargetResult[] = [];
+  const byId = (id: string): Record<string, CaseSummary> | undefined => inp.scenarios.find((s) => s.id === id)?.cases;
+  const push = (id: string, target: string, goal: string, value: number | undefined, pass: (v: number) => boolean, show: (v: number) => string, enforced = true): void => {
+    const ok = value !== undefined && Number.isFinite(value);
+    const verdict: Verdict = !ok ? 'not measured' : goal === 'report' ? 'reported' : pass(value) ? 'met' : 'missed';
+    out.push({ id, target, goal, measured: ok ? show(value) : 'not measured', verdict, enforced, ...(ok ? { value: round(value, 4) } : {}) });
+  };
+  const sg = byId('small_get');
+  const rps = (m: Measured): number => m.rps;
+  const cpu = (m: Measured): number => m.cpuUsPerReq;
+  const p99 = (m: Measured): number => m.p99;
+  const p50 = (m: Measured): number => m.p50;
+  push('small_get_rps_ratio', 'small GET req/s, keygate / bare (autocannon)', '>= 0.85x', sg?.keygate && sg.bare && paired(sg.keygate, sg.bare, rps), (v) => v >= 0.85, fmtX);
+  const naive = sg?.['bare with stream.pipeline'];
+  if (naive) push('small_get_rps_ratio_pipeline_bare', 'small GET req/s, keygate / bare with stream.pipeline', '>= 0.85x', paired(sg.keygate, naive, rps), (v) => v >= 0.85, (v) => `${fmtX(v)} (CPU ${fmtInt(sg.keygate.cpuUsPerReq)} vs ${fmtInt(naive.cpuUsPerReq)} us)`, false);
+  const wrk = byId('small_get_wrk');
+  if (wrk) push('small_get_rps_ratio_wrk', 'small GET req/s, keygate / bare (wrk)', '>= 0.85x', paired(wrk.keygate, wrk.bare, rps), (v) => v >= 0.85, fmtX);
+  const mod = byId('moderate_rate');
+  push(
+    'p99_added_ms',
+    'p99 added latency at a moderate fixed rate',
+    '< 1 ms',
+    mod && pairedDiff(mod.keygate, mod.bare, p99),
+    (v) => v < 1,
+    (v) => `${v.toFixed(2)} ms (p99 keygate ${fmtMs(mod!.keygate.p99)} vs bare ${fmtMs(mod!.bare.p99)} ms; p50 added ${pairedDiff(mod!.keygate, mod!.bare, p50).toFixed(2)} ms)`,
+  );
+  const allowed = sg?.keygate;
+  const d401 = sg?.['keygate 401 unknown key'];
+  const d403 = sg?.['keygate 403 out of scope'];
+  push(
+    'denied_cheaper',
+    'denied (401, 403) CPU per request / allowed',
+    '< 1x',
+    allowed && d401 && d403 ? Math.max(paired(d401, allowed, cpu), paired(d403, allowed, cpu)) : undefined,
+    (v) => v < 1,
+    (v) => `${fmtX(v)} (401 ${fmtInt(d401!.cpuUsPerReq)} us, 403 ${fmtInt(d403!.cpuUsPerReq)} us, allowed ${fmtInt(allowed!.cpuUsPerReq)} us)`,
+  );
+  const flood = byId('unknown_key_flood');
+  const floodName = flood && Object.keys(flood).find((n) => n.includes('flood') && !n.includes('no flood'));
+  const calm = flood?.['keygate, no flood'];
+  push(
+    'flood_p99_ratio',
+    'legit p99 with a 10x unknown-key flood / without',
+    '<= 2x',
+    calm && floodName ? paired(flood[floodName], calm, p99) : undefined,
+    (v) => v <= 2,
+    (v) => `${fmtX(v)} (${fmtMs(flood![floodName!].p99)} vs ${fmtMs(calm!.p99)} ms)`,
+  );
+  push('rss_100k_keys', 'keygate RSS with 100,000 keys, after load', '< 100 MiB', inp.keyCount >= 100_000 ? inp.rssMiB : undefined, (v) => v < 100, (v) => `${v.toFixed(0)} MiB`);
+  if (inp.keyCount < 100_000 && inp.rssMiB !== undefined) {
+    out[out.length - 1] = { ...out[out.length - 1], measured: `not at 100,000 keys: ${inp.rssMiB.toFixed(0)} MiB with ${inp.keyCount.toLocaleString('en')} (run without --quick)` };
+  }
+  push('cpu_vs_nginx', 'keygate CPU per small GET / nginx', '<= 2.5x', sg?.nginx && sg.keygate ? paired(sg.keygate, sg.nginx, cpu) : undefined, (v) => v <= 2.5, (v) => `${fmtX(v)} (${fmtInt(sg!.keygate.cpuUsPerReq)} vs ${fmtInt(sg!.nginx.cpuUsPerReq)} us; bare ${fmtInt(sg!.bare?.cpuUsPerReq)} us)`, false);
+  const rl = inp.reload;
+  if (rl && !rl.skipped) {
+    const during = rl.cases['during reload'];
+    const quiet = rl.cases['no reload'];
+    push('reload_p99_ratio', 'legit p99 during a reload / without', 'report', ratio(during.p99, quiet.p99), () => true, (v) => `${fmtX(v)} (${fmtMs(during.p99)} vs ${fmtMs(quiet.p99)} ms, max ${fmtMs(Math.max(...during.rounds.map((r) => r.max)))} ms)`, false);
+  } else {
+    out.push({ id: 'reload_p99_ratio', target: 'legit p99 during a reload / without', goal: 'report', measured: rl?.skipped ?? 'not measured', verdict: 'not measured', enforced: false });
+  }
+  const logOff = sg?.['keygate, access log off'];
+  push('access_log_cost', 'keygate req/s with access log on / off', 'report', allowed && logOff ? paired(allowed, logOff, rps) : undefined, () => true, (v) => `${fmtX(v)} (CPU ${fmtInt(allowed!.cpuUsPerReq)} vs ${fmtInt(logOff!.cpuUsPerReq)} us/req)`, false);
+  return out;
+}
