@@ -20,20 +20,22 @@ export class RuleInterner {
   }
 
   rule(rule: CompiledRule): CompiledRule {
-    const path = this.#path(rule.path);
-    const methods = this.#methodSet(rule.methods);
+    const path = this.path(rule.path);
+    const methods = this.methodSet(rule.methods);
     if (path === rule.path && methods === rule.methods) return rule;
     return Object.freeze({ ...rule, path, methods, service: this.string(rule.service) });
   }
 
-  #path(p: PathPattern): PathPattern {
+  /** Patterns decoded from a worker arrive unfrozen: the first copy is frozen and kept. */
+  path(p: PathPattern): PathPattern {
     const known = this.#paths.get(p.text);
     if (known) return known;
-    this.#paths.set(p.text, p);
+    Object.freeze(p.segments);
+    this.#paths.set(p.text, Object.freeze(p));
     return p;
   }
 
-  #methodSet(m: MethodSet): MethodSet {
+  methodSet(m: MethodSet): MethodSet {
     if (m === null) return null;
     const key = [...m].join(',');
     const known = this.#methods.get(key);

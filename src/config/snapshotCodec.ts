@@ -2,10 +2,9 @@ import { parseHash } from '../auth/hashFormat.js';
 import type { KeyIndex } from '../auth/verifier.js';
 import { compileCidrs } from '../policy/cidr.js';
 import { RuleMatcher } from '../policy/matcher.js';
-import type { MethodSet } from '../policy/methods.js';
 import type { UserPolicy } from '../policy/model.js';
-import type { PathPattern } from '../policy/pathPattern.js';
 import type { CompiledRule, RuleOrigin } from '../policy/rules.js';
+import { RuleInterner } from './ruleInterner.js';
 import type { KeyRecord, ServiceConfig, Snapshot } from './snapshot.js';
 
 /*
@@ -121,20 +120,10 @@ export class SnapshotAssembler {
 
 type Mutable<T> = { -readonly [P in keyof T]: T[P] };
 
-/** Equal immutable values, one object: patterns and method sets are never modified once compiled. */
-class Shared {
-  readonly #strings = new Map<string, string>();
-  readonly #paths = new Map<string, PathPattern>();
-  readonly #methods = new Map<string, MethodSet>();
+/** Equal immutable values, one object (see RuleInterner), for what the worker sends. */
+class Shared extends RuleInterner {
   /** One matcher for every empty rule list (most keys have no deny rules): a RuleMatcher never changes. */
   readonly #empty = new RuleMatcher([]);
-
-  string(s: string): string {
-    const known = this.#strings.get(s);
-    if (known !== undefined) return known;
-    this.#strings.set(s, s);
-    return s;
-  }
 
   matcher(rules: readonly EncodedRule[]): RuleMatcher {
     return rules.length === 0 ? this.#empty : new RuleMatcher(rules.map((r) => this.#rule(r)));
@@ -142,28 +131,11 @@ class Shared {
 
   #rule(rule: EncodedRule): CompiledRule {
     const r = rule as Mutable<EncodedRule>;
-    r.path = this.#path(r.path);
-    r.methods = this.#methodSet(r.methods);
+    r.path = this.path(r.path);
+    r.methods = this.methodSet(r.methods);
     r.service = this.string(r.service);
     if (r.origin.file !== undefined) (r.origin as Mutable<RuleOrigin>).file = this.string(r.origin.file);
     return Object.freeze(r);
-  }
-
-  #path(p: PathPattern): PathPattern {
-    const known = this.#paths.get(p.text);
-    if (known) return known;
-    Object.freeze(p.segments);
-    this.#paths.set(p.text, Object.freeze(p));
-    return p;
-  }
-
-  #methodSet(m: MethodSet): MethodSet {
-    if (m === null) return null;
-    const key = [...m].join(',');
-    const known = this.#methods.get(key);
-    if (known !== undefined) return known;
-    this.#methods.set(key, m);
-    return m;
   }
 }
 
