@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { formatIssue } from '../config/issues.js';
-import { editKeysFile, KeysFileError } from '../config/keysEditor.js';
+import { KeysFileError } from '../config/keysFileError.js';
+import { editKeysFile } from '../config/keysWrite.js';
 import { loadConfig } from '../config/load.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import { CommandFailed, UsageError, type CliIO } from './io.js';

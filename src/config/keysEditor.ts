@@ -1,35 +1,15 @@
-import {
-  closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readFileSync, readlinkSync,
-  renameSync, rmSync, unlinkSync, writeSync,
-} from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Document, isMap, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
 import type { RuleSpec } from '../policy/rules.js';
+import { KeysFileError } from './keysFileError.js';
 import { KEY_FIELDS } from './keysFile.js';
 
 /*
- * Edits keys files the way an operator would by hand: the `yaml` Document API finds
+ * Edits keys-file text the way an operator would by hand: the `yaml` Document API finds
  * the entry and renders new YAML, and the result is spliced into the original text,
  * so every byte outside the touched entry survives (re-stringifying the whole
  * document would re-align comments and re-indent entries nobody asked to change).
- * Then the write: under a lock file, re-read, edit, write a temp file, fsync, rename.
+ * Pure: the write itself is keysWrite.ts.
  */
-
-export type KeysFileErrorCode =
-  | 'KEYGATE_KEYS_UNPARSABLE'
-  | 'KEYGATE_KEYS_UNKNOWN_ID'
-  | 'KEYGATE_KEYS_SYMLINK'
-  | 'KEYGATE_KEYS_LOCKED'
-  | 'KEYGATE_KEYS_IO';
-
-export class KeysFileError extends Error {
-  constructor(readonly code: KeysFileErrorCode, message: string) {
-    super(message);
-  }
-}
 
 /** A new entry. Written in KEY_FIELDS order; rules as flow maps like the example file. */
 export interface KeyEntry {
@@ -50,8 +30,6 @@ export interface KeyEntry {
 }
 
 export type KeyFieldValue = string | boolean;
-
-// ── text edits (pure) ────────────────────────────────────────────────────────
 
 interface KeysText {
   text: string;
@@ -294,207 +272,4 @@ function quotedIfNeeded(text: string): Scalar {
   const scalar = new Scalar(text);
   if (text.includes(':')) scalar.type = Scalar.QUOTE_DOUBLE;
   return scalar;
-}
-
-// ── the write: lock, re-read, edit, temp file, fsync, rename ────────────────
-
-export interface EditOptions {
-  /** How long to wait for another writer's lock before giving up. */
-  lockTimeoutMs?: number;
-}
-
-/**
- * Runs `edit` on the current text of `file` while holding `<file>.lock`, and writes
- * its result atomically. `edit` returns undefined for "nothing to change" and throws
- * to abort (nothing is written). Returns whether the file was written.
- */
-export async function editKeysFile(file: string, edit: (current: string) => string | undefined, options: EditOptions = {}): Promise<boolean> {
-  refuseSymlink(file);
-  const release = await acquireLock(file, options.lockTimeoutMs ?? 2_000);
-  try {
-    // Re-read under the lock: another writer may have finished since the caller looked.
-    refuseSymlink(file);
-    const current = readText(file);
-    const next = edit(current);
-    if (next === undefined || next === current) return false;
-    writeAtomic(file, next);
-    return true;
-  } finally {
-    release();
-  }
-}
-
-/** A symlinked keys file is a Kubernetes ConfigMap/Secret volume (or similar): replaced whole, read-only. */
-export function refuseSymlink(file: string): void {
-  let target: string;
-  try {
-    if (!lstatSync(file).isSymbolicLink()) return;
-    target = readlinkSync(file);
-  } catch (e) {
-    throw ioError(`cannot read ${file}`, e);
-  }
-  throw new KeysFileError(
-    'KEYGATE_KEYS_SYMLINK',
-    `${file} is a symbolic link (-> ${target}), as in a Kubernetes ConfigMap or Secret volume; ` +
-      'such files are read-only and replaced as a whole, so keygate will not write through the link. ' +
-      'Run the key command on the source copy of the file and update the ConfigMap/Secret from it.',
-  );
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (e) {
-    throw ioError(`cannot read ${file}`, e);
-  }
-}
-
-function ioError(what: string, e: unknown): KeysFileError {
-  return new KeysFileError('KEYGATE_KEYS_IO', `${what}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
-}
-
-/** Same directory, so the rename is atomic; same mode (and owner, when root), so a proxy can still read it. */
-export function writeAtomic(file: string, text: string): void {
-  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const fd = openSync(tmp, 'wx', 0o600);
-    try {
-      copyOwnership(file, fd);
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw ioError(`cannot write ${file}`, e);
-  }
-  syncDirectory(dirname(file));
-}
-
-function copyOwnership(file: string, fd: number): void {
-  const old = lstatSync(file);
-  fchmodSync(fd, old.mode & 0o7777);
-  if (process.getuid?.() === 0 && fstatSync(fd).uid !== old.uid) fchownSync(fd, old.uid, old.gid);
-}
-
-/** Makes the rename itself durable; not every platform lets a directory be fsynced. */
-function syncDirectory(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // best effort
-  }
-}
-
-// ── the lock file ────────────────────────────────────────────────────────────
-
-interface LockHolder {
-  text: string;
-  pid: number;
-  host: string;
-  ageMs: number;
-}
-
-/** A lock file still empty after this long belongs to a writer that died between create and write. */
-const EMPTY_LOCK_STALE_MS = 10_000;
-
-/** Takes `<file>.lock` (O_EXCL, holding pid and host); breaks it if its holder is dead; returns the release. */
-export async function acquireLock(file: string, timeoutMs: number): Promise<() => void> {
-  const lock = `${file}.lock`;
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 5; ; delay = Math.min(delay * 2, 80)) {
-    if (tryCreateLock(lock)) return () => releaseLock(lock);
-    const holder = readHolder(lock);
-    const broken = holder !== undefined && isStale(holder) && breakLock(lock, holder);
-    if (Date.now() >= deadline) throw lockedError(file, lock, holder);
-    if (!broken) await sleep(delay + Math.random() * delay);
-  }
-}
-
-function tryCreateLock(lock: string): boolean {
-  let fd: number;
-  try {
-    fd = openSync(lock, 'wx', 0o644);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw ioError(`cannot create lock file ${lock}`, e);
-  }
-  try {
-    writeSync(fd, `${process.pid}\n${hostname()}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  return true;
-}
-
-/** undefined: the lock vanished meanwhile (retry at once). */
-function readHolder(lock: string): LockHolder | undefined {
-  try {
-    const text = readFileSync(lock, 'utf8');
-    const [pid, host] = text.split('\n');
-    // A lock written by hand (or by an older tool) may hold only a pid: take it as ours.
-    return { text, pid: pid.trim() === '' ? NaN : Number(pid), host: host?.trim() || hostname(), ageMs: Date.now() - lstatSync(lock).mtimeMs };
-  } catch {
-    return undefined;
-  }
-}
-
-function isStale(holder: LockHolder): boolean {
-  if (!Number.isInteger(holder.pid) || holder.pid <= 0) return holder.ageMs > EMPTY_LOCK_STALE_MS;
-  if (holder.host !== hostname()) return false; // cannot tell whether a process elsewhere is alive
-  return !processAlive(holder.pid);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Moves the stale lock aside instead of unlinking it: if another process broke it and
- * took a fresh lock in between, we would otherwise delete that live lock. If the moved
- * file turns out to be someone's fresh lock, it is linked back (link fails if taken).
- */
-function breakLock(lock: string, holder: LockHolder): boolean {
-  const aside = `${lock}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
-  try {
-    renameSync(lock, aside);
-  } catch {
-    return false; // someone else moved it first
-  }
-  const moved = readHolder(aside);
-  const wasStale = moved !== undefined && moved.text === holder.text && Math.abs(moved.ageMs - holder.ageMs) < 1_000;
-  if (!wasStale) {
-    try {
-      linkSync(aside, lock);
-    } catch {
-      // taken again meanwhile; that writer holds it now
-    }
-  }
-  rmSync(aside, { force: true });
-  return wasStale;
-}
-
-function releaseLock(lock: string): void {
-  const holder = readHolder(lock);
-  if (holder?.pid === process.pid && holder.host === hostname()) unlinkSync(lock);
-}
-
-function lockedError(file: string, lock: string, holder: LockHolder | undefined): KeysFileError {
-  const who = holder && holder.pid > 0 ? `process ${holder.pid}${holder.host !== hostname() ? ` on ${holder.host}` : ''}` : 'another process';
-  return new KeysFileError(
-    'KEYGATE_KEYS_LOCKED',
-    `${file} is being edited by ${who} (lock file ${lock}); try again. If no keygate command is running, delete the lock file.`,
-  );
 }

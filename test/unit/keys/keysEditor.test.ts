@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { appendKeys, keyIds, KeysFileError, removeKey, updateKey, type KeyEntry } from '../../../src/config/keysEditor.js';
+import { appendKeys, keyIds, removeKey, updateKey, type KeyEntry } from '../../../src/config/keysEditor.js';
+import { KeysFileError } from '../../../src/config/keysFileError.js';
 import { readKeysFile } from '../../../src/config/keysFile.js';
 import { YamlReader } from '../../../src/config/yamlReader.js';
 
