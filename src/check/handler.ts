@@ -4,6 +4,7 @@ import { checkAccess, type AccessOutcome, type Denied, type InboundRequest } fro
 import { clientAddress } from '../proxy/clientIp.js';
 import { baseRecord } from '../proxy/pipeline.js';
 import { sendProblem } from '../proxy/problem.js';
+import { finishedRecord } from '../proxy/record.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
 import { allowHeaders } from './answer.js';
 import { readOriginal, type DialectRead } from './dialect.js';
@@ -30,14 +31,14 @@ export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage,
   const dialect = read.ok ? read.original.dialect : read.dialect;
   const inbound = inboundOf(req, read, clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], snapshot.listen.trustedProxies));
   const outcome: AccessOutcome = read.ok ? await checkAccess(snapshot, rt.verifier, inbound, rt.now()) : badDialect(read.detail);
-  const record = { ...baseRecord(outcome, inbound, requestId, performance.now() - started), mode: 'check' as const };
+  const record = baseRecord(outcome, inbound, requestId, performance.now() - started, 'check');
   if (outcome.allow) {
     res.writeHead(200, allowHeaders(outcome, dialect, req.rawHeaders, requestId));
     res.end();
   } else {
     sendProblem(res, outcome.reason, requestId, outcome.detail);
   }
-  done({ ...record, totalMs: performance.now() - started });
+  done(finishedRecord(record, performance.now() - started));
 }
 
 function inboundOf(req: IncomingMessage, read: DialectRead, clientIp: string): InboundRequest {

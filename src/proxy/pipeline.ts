@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Reason } from '../errors.js';
 import { statusOf } from '../errors.js';
 import { requestIdFrom } from '../observability/requestId.js';
 import { normalizeAddress } from '../policy/cidr.js';
@@ -8,7 +7,7 @@ import { clientAddress } from './clientIp.js';
 import { forward, type ForwardResult } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { sendProblem } from './problem.js';
-import { loggablePath, type RequestRecord } from './record.js';
+import { finishedRecord, loggablePath, type RecordEnd, type RequestRecord } from './record.js';
 import type { ProxyRuntime } from './runtime.js';
 
 /**
@@ -27,8 +26,8 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   const outcome = await checkAccess(snapshot, rt.verifier, inbound, rt.now());
   const decisionMs = performance.now() - started;
   const base = baseRecord(outcome, inbound, requestId, decisionMs);
-  const finish = (extra: Partial<RequestRecord> & { status: number; reason: Reason }): void => {
-    done({ ...base, ...extra, totalMs: performance.now() - started });
+  const finish = (end: RecordEnd): void => {
+    done(finishedRecord(base, performance.now() - started, end));
   };
   if (!outcome.allow) {
     sendProblem(res, outcome.reason, requestId, outcome.detail);
@@ -75,26 +74,33 @@ export function upstreamHeaders(outcome: Allowed, req: IncomingMessage, requestI
   );
 }
 
-export function baseRecord(outcome: AccessOutcome, inbound: InboundRequest, requestId: string, decisionMs: number): Omit<RequestRecord, 'totalMs'> {
+/**
+ * A plain literal of fixed shape (absent parts `undefined`), not conditional spreads:
+ * it is built on every request and read by `finishedRecord` right after.
+ */
+export function baseRecord(outcome: AccessOutcome, inbound: InboundRequest, requestId: string, decisionMs: number, mode: RequestRecord['mode'] = 'proxy'): Omit<RequestRecord, 'totalMs'> {
   const key = outcome.key;
-  const service = outcome.allow ? outcome.destination.service.name : outcome.destination?.service.name;
+  const denied = outcome.allow ? undefined : outcome;
   return {
-    mode: 'proxy',
+    mode,
     requestId,
     method: inbound.method,
     path: loggablePath(inbound.target),
-    ...(service ? { service } : {}),
-    ...(key ? { keyId: key.id, keyName: key.name, user: key.user } : !outcome.allow && outcome.keyId ? { keyId: outcome.keyId } : {}),
-    decision: outcome.allow ? 'allow' : 'deny',
-    reason: outcome.allow ? 'allow' : outcome.reason,
-    ...(!outcome.allow ? { detail: outcome.detail, step: outcome.step } : {}),
-    status: outcome.allow ? 200 : statusOf(outcome.reason),
+    service: outcome.destination?.service.name || undefined,
+    keyId: key ? key.id : denied?.keyId || undefined,
+    keyName: key?.name,
+    user: key?.user,
+    decision: denied ? 'deny' : 'allow',
+    reason: denied ? denied.reason : 'allow',
+    detail: denied?.detail,
+    step: denied?.step,
+    status: denied ? statusOf(denied.reason) : 200,
     clientIp: inbound.clientIp,
     decisionMs,
   };
 }
 
-function answerForwardResult(result: ForwardResult, res: ServerResponse, requestId: string): Partial<RequestRecord> & { status: number; reason: Reason } {
+function answerForwardResult(result: ForwardResult, res: ServerResponse, requestId: string): RecordEnd {
   switch (result.outcome) {
     case 'responded':
       return { status: result.status, reason: 'allow', upstreamMs: result.upstreamMs, upstreamStatus: result.status };

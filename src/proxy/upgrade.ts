@@ -1,14 +1,14 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
-import { statusOf, type Reason } from '../errors.js';
+import { statusOf } from '../errors.js';
 import { upstreamErrorKind } from '../observability/labels.js';
 import { requestIdFrom } from '../observability/requestId.js';
 import { checkAccess } from './access.js';
 import { clientResponseHeaders } from './headers.js';
 import { baseRecord, inboundOf, upstreamHeaders } from './pipeline.js';
 import { rawProblem } from './problem.js';
-import type { RequestRecord } from './record.js';
+import { finishedRecord, type RecordEnd } from './record.js';
 import type { ProxyRuntime } from './runtime.js';
 
 /**
@@ -25,8 +25,8 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
   const done = rt.observer.started('proxy');
   const outcome = await checkAccess(snapshot, rt.verifier, inbound, rt.now());
   const base = baseRecord(outcome, inbound, requestId, performance.now() - started);
-  const finish = (extra: Partial<RequestRecord> & { status: number; reason: Reason }): void => {
-    done({ ...base, ...extra, totalMs: performance.now() - started });
+  const finish = (end: RecordEnd): void => {
+    done(finishedRecord(base, performance.now() - started, end));
   };
   if (!outcome.allow) {
     client.end(rawProblem(outcome.reason, requestId, outcome.detail));
