@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_KEYS, DEMO_TOKENS, tempConfig, type TempConfig } from '../helpers/config.js';
-import { startKeygate, type RunningKeygate } from '../helpers/keygate.js';
+import { describe, expect, it } from 'vitest';
+import { DEMO_KEYS, DEMO_TOKENS } from '../helpers/config.js';
+import { useKeygate } from '../helpers/fixture.js';
 import { httpSend, type HttpResult } from '../helpers/http.js';
 import { replaceServices } from '../helpers/mainFile.js';
-import { startUpstream, type SeenRequest, type TestUpstream } from '../helpers/upstream.js';
+import type { SeenRequest } from '../helpers/upstream.js';
 
 /**
  * Routing (host, whole-segment pathPrefix, stripPrefix, catch-all, upstream base path)
@@ -31,25 +31,13 @@ const services = (origin: string): string => `
 const deploy = { authorization: `Bearer ${DEMO_KEYS.deploy.key}` };
 
 describe('200: routed and forwarded', () => {
-  let upstream: TestUpstream;
-  let cfg: TempConfig;
-  let kg: RunningKeygate;
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    cfg = tempConfig(upstream.origin, (main) => replaceServices(main, services(upstream.origin)));
-    kg = await startKeygate(cfg.mainFile);
-  });
-  afterAll(async () => {
-    await kg?.close();
-    await upstream?.close();
-    cfg?.cleanup();
-  });
+  const fx = useKeygate({ edit: (main, origin) => replaceServices(main, services(origin)) });
 
   /** node:http, because fetch will not send a Host header of our choosing. */
   async function send(path: string, headers: Record<string, string>, method = 'GET'): Promise<{ res: HttpResult; seen: SeenRequest | undefined }> {
-    const before = upstream.seen.length;
-    const res = await httpSend(`${kg.url()}${path}`, { method, headers });
-    return { res, seen: upstream.seen.length > before ? upstream.seen.at(-1) : undefined };
+    const before = fx.upstream.seen.length;
+    const res = await httpSend(`${fx.kg.url()}${path}`, { method, headers });
+    return { res, seen: fx.upstream.seen.length > before ? fx.upstream.seen.at(-1) : undefined };
   }
 
   const routes: { desc: string; path: string; host?: string; upstreamUrl: string; service: string }[] = [
@@ -109,7 +97,7 @@ describe('200: routed and forwarded', () => {
 
   it('forwards the method, the body and the upstream status and headers unchanged', async () => {
     const body = JSON.stringify({ name: 'web-1' });
-    const res = await fetch(`${kg.url()}/compute/v2/p1/servers`, { method: 'POST', headers: { ...deploy, 'content-type': 'application/json' }, body });
+    const res = await fetch(`${fx.kg.url()}/compute/v2/p1/servers`, { method: 'POST', headers: { ...deploy, 'content-type': 'application/json' }, body });
     expect(res.status).toBe(200);
     const seen = (await res.json()) as SeenRequest;
     expect(seen.method).toBe('POST');

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_KEYS, tempConfig, type TempConfig } from '../helpers/config.js';
+import { describe, expect, it } from 'vitest';
+import { DEMO_KEYS } from '../helpers/config.js';
+import { useKeygate } from '../helpers/fixture.js';
 import { httpSend } from '../helpers/http.js';
-import { startKeygate, type RunningKeygate } from '../helpers/keygate.js';
 import { replaceServices } from '../helpers/mainFile.js';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 /** No catch-all: requests no service claims get 404 no_route, before any credential is looked at. */
 const services = (origin: string): string => `
@@ -16,19 +15,7 @@ const services = (origin: string): string => `
 `;
 
 describe('404: no route', () => {
-  let upstream: TestUpstream;
-  let cfg: TempConfig;
-  let kg: RunningKeygate;
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    cfg = tempConfig(upstream.origin, (main) => replaceServices(main, services(upstream.origin)));
-    kg = await startKeygate(cfg.mainFile);
-  });
-  afterAll(async () => {
-    await kg?.close();
-    await upstream?.close();
-    cfg?.cleanup();
-  });
+  const fx = useKeygate({ edit: (main, origin) => replaceServices(main, services(origin)) });
 
   const key = { authorization: `Bearer ${DEMO_KEYS.deploy.key}` };
   const rows: { desc: string; path: string; headers: Record<string, string>; status: number }[] = [
@@ -44,14 +31,14 @@ describe('404: no route', () => {
   ];
 
   it.each(rows)('$desc → $status', async ({ path, headers, status }) => {
-    const before = upstream.seen.length;
-    const res = await httpSend(`${kg.url()}${path}`, { headers });
+    const before = fx.upstream.seen.length;
+    const res = await httpSend(`${fx.kg.url()}${path}`, { headers });
     expect(res.status).toBe(status);
     if (status === 200) {
-      expect(upstream.seen.length).toBe(before + 1);
+      expect(fx.upstream.seen.length).toBe(before + 1);
       return;
     }
-    expect(upstream.seen.length).toBe(before);
+    expect(fx.upstream.seen.length).toBe(before);
     expect(res.headers['content-type']).toBe('application/problem+json');
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['www-authenticate']).toBeUndefined();

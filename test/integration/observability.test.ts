@@ -1,33 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_KEYS, DEMO_TOKENS, tempConfig, type TempConfig } from '../helpers/config.js';
-import { startKeygate, type RunningKeygate } from '../helpers/keygate.js';
+import { describe, expect, it } from 'vitest';
+import { DEMO_KEYS, DEMO_TOKENS } from '../helpers/config.js';
+import { useKeygate } from '../helpers/fixture.js';
 import { parseExposition, valueOf } from '../helpers/promText.js';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 /** Known traffic in, known metric deltas and log lines out; no secret ever in the output. */
 describe('metrics and access logs after real traffic', () => {
-  let upstream: TestUpstream;
-  let cfg: TempConfig;
-  let kg: RunningKeygate;
+  const fx = useKeygate();
 
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    cfg = tempConfig(upstream.origin);
-    kg = await startKeygate(cfg.mainFile);
-  });
-  afterAll(async () => {
-    await kg?.close();
-    await upstream?.close();
-    cfg?.cleanup();
-  });
-
-  const scrape = async (): Promise<ReturnType<typeof parseExposition>> => parseExposition(await (await fetch(`${kg.url('admin')}/metrics`)).text());
+  const scrape = async (): Promise<ReturnType<typeof parseExposition>> => parseExposition(await (await fetch(`${fx.kg.url('admin')}/metrics`)).text());
   const requests = (m: ReturnType<typeof parseExposition>, labels: Record<string, string>): number =>
     valueOf(m, 'keygate_requests_total', { mode: 'proxy', ...labels }) ?? 0;
 
   it('counts allowed and denied requests by precise reason and observes durations', async () => {
     const before = await scrape();
-    const get = (path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> => fetch(`${kg.url()}${path}`, { method, headers });
+    const get = (path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> => fetch(`${fx.kg.url()}${path}`, { method, headers });
     expect((await get('/compute/v2/p/servers/1', { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` })).status).toBe(200);
     expect((await get('/compute/v2/p/servers/1', { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` })).status).toBe(200);
     expect((await get('/compute/v2/p/servers', { 'x-api-key': DEMO_KEYS.monitoring.key }, 'POST')).status).toBe(403);
@@ -51,9 +37,9 @@ describe('metrics and access logs after real traffic', () => {
   });
 
   it('writes one access line per request with the precise reason', async () => {
-    const res = await fetch(`${kg.url()}/compute/v2/p/servers/9?secret=query`, { headers: { authorization: `Bearer ${DEMO_KEYS.deploy.key}`, 'x-request-id': 'trace-123' } });
+    const res = await fetch(`${fx.kg.url()}/compute/v2/p/servers/9?secret=query`, { headers: { authorization: `Bearer ${DEMO_KEYS.deploy.key}`, 'x-request-id': 'trace-123' } });
     expect(res.status).toBe(200);
-    const line = kg.logs().find((l) => l.request_id === 'trace-123');
+    const line = fx.kg.logs().find((l) => l.request_id === 'trace-123');
     expect(line).toMatchObject({
       msg: 'request', mode: 'proxy', method: 'GET', path: '/compute/v2/p/servers/9', service: 'compute',
       key_id: DEMO_KEYS.deploy.id, key_name: 'deploy', user: 'joe', decision: 'allow', reason: 'allow', status: 200,
@@ -74,8 +60,8 @@ describe('metrics and access logs after real traffic', () => {
       ['/compute/v2/%2e%2e/servers', { authorization: `Bearer ${DEMO_KEYS.deploy.key}` }],
       ['/compute/v2/p/servers/1', { authorization: `Bearer ${DEMO_KEYS.deploy.key}`, 'x-api-key': DEMO_KEYS.monitoring.key }],
     ];
-    for (const [path, headers, method] of attempts) await (await fetch(`${kg.url()}${path}`, { method: method ?? 'GET', headers })).arrayBuffer();
-    const text = kg.logText();
+    for (const [path, headers, method] of attempts) await (await fetch(`${fx.kg.url()}${path}`, { method: method ?? 'GET', headers })).arrayBuffer();
+    const text = fx.kg.logText();
     expect(text.length).toBeGreaterThan(0);
     for (const s of [...secrets, basic]) expect(text).not.toContain(s);
     expect(text).not.toContain(DEMO_KEYS.deploy.key.slice(16, 40));
