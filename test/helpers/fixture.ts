@@ -14,6 +14,8 @@ export interface FixtureOptions {
   /** Edits keygate.yaml; `origin` is the upstream's. */
   readonly edit?: (main: string, origin: string) => string;
   readonly handler?: UpstreamHandler;
+  /** Changes other files of the temp config before keygate starts. */
+  readonly prepare?: (cfg: TempConfig) => void;
 }
 
 /** Starts the three before the suite and closes all of them after it (also when a start failed). */
@@ -23,6 +25,7 @@ export function useKeygate(options: FixtureOptions = {}): KeygateFixture {
     const upstream = (parts.upstream = await startUpstream(options.handler));
     const edit = options.edit;
     parts.cfg = tempConfig(upstream.origin, edit ? (main) => edit(main, upstream.origin) : undefined);
+    options.prepare?.(parts.cfg);
     parts.kg = await startKeygate(parts.cfg.mainFile);
   });
   afterAll(async () => {

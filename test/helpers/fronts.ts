@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { REPO } from './config.js';
+import { httpExchange } from './http.js';
 
 /**
  * Models of the three front proxies in front of keygate's decision API, configured
@@ -33,16 +34,7 @@ export interface SendOptions {
 export function send(origin: string, options: SendOptions = {}): Promise<HttpAnswer> {
   const url = new URL(origin);
   const headers = withHost(options.headers, url.host);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, method: options.method ?? 'GET', path: options.path ?? '/', headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
+  return httpExchange({ host: url.hostname, port: url.port, method: options.method ?? 'GET', path: options.path ?? '/', headers }, options.body);
 }
 
 /** Node adds Host for an object of headers but not for a flat list (and then the server says 400). */

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TARGET_PROBLEMS } from '../../src/proxy/pathSafety.js';
-import { DEMO_KEYS, tempConfig, type TempConfig } from '../helpers/config.js';
-import { startKeygate, type RunningKeygate } from '../helpers/keygate.js';
+import { DEMO_KEYS } from '../helpers/config.js';
+import { useKeygate } from '../helpers/fixture.js';
 import { rawRequest, requestHead } from '../helpers/raw.js';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 /**
  * Path safety over raw sockets, so no client library cleans the target first: every
@@ -53,24 +52,11 @@ const accepted: Accepted[] = [
 ];
 
 describe('400: path safety, on a raw socket', () => {
-  let upstream: TestUpstream;
-  let cfg: TempConfig;
-  let kg: RunningKeygate;
-  let port: number;
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    cfg = tempConfig(upstream.origin);
-    kg = await startKeygate(cfg.mainFile);
-    port = kg.app.port('proxy');
-  });
-  afterAll(async () => {
-    await kg?.close();
-    await upstream?.close();
-    cfg?.cleanup();
-  });
+  const fx = useKeygate();
+  const port = (): number => fx.kg.app.port('proxy');
 
   const send = (method: string, target: string, auth = true): ReturnType<typeof rawRequest> =>
-    rawRequest(port, Buffer.from(requestHead(method, target, [['Host', `127.0.0.1:${port}`], ...(auth ? [['Authorization', AUTH] as const] : []), ['Connection', 'close']]), 'latin1'));
+    rawRequest(port(), Buffer.from(requestHead(method, target, [['Host', `127.0.0.1:${port()}`], ...(auth ? [['Authorization', AUTH] as const] : []), ['Connection', 'close']]), 'latin1'));
 
   describe.each([{ auth: true }, { auth: false }])('with credentials: $auth', ({ auth }) => {
     it.each(rejected)('$desc → 400 bad_target', async ({ target, method, detail }) => {
@@ -81,21 +67,21 @@ describe('400: path safety, on a raw socket', () => {
       expect(body).toMatchObject({ type: 'about:blank', status: 400, reason: 'bad_target', requestId: expect.any(String) });
       if (detail) expect(body.detail).toBe(detail);
       if (target.length > 1) expect(res.raw).not.toContain(target.slice(1)); // the target is never echoed
-      expect(upstream.seen).toHaveLength(0);
+      expect(fx.upstream.seen).toHaveLength(0);
     });
   });
 
   it.each(accepted)('$desc', async ({ target, upstreamUrl }) => {
-    const before = upstream.seen.length;
+    const before = fx.upstream.seen.length;
     const res = await send('GET', target);
     expect(res.status).toBe(200);
-    expect(upstream.seen).toHaveLength(before + 1);
-    expect(Buffer.from(upstream.seen.at(-1)!.url, 'latin1')).toEqual(Buffer.from(upstreamUrl, 'latin1'));
+    expect(fx.upstream.seen).toHaveLength(before + 1);
+    expect(Buffer.from(fx.upstream.seen.at(-1)!.url, 'latin1')).toEqual(Buffer.from(upstreamUrl, 'latin1'));
   });
 
   it('a decoded path is matched as decoded: %73ervers is inside the monitoring key scope', async () => {
-    const res = await rawRequest(port, requestHead('GET', '/compute/v2/p1/%73ervers/1', [['Host', 'x'], ['Authorization', `Bearer ${DEMO_KEYS.monitoring.key}`], ['Connection', 'close']]));
+    const res = await rawRequest(port(), requestHead('GET', '/compute/v2/p1/%73ervers/1', [['Host', 'x'], ['Authorization', `Bearer ${DEMO_KEYS.monitoring.key}`], ['Connection', 'close']]));
     expect(res.status).toBe(200);
-    expect(upstream.seen.at(-1)?.url).toBe('/v2/p1/servers/1');
+    expect(fx.upstream.seen.at(-1)?.url).toBe('/v2/p1/servers/1');
   });
 });

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_KEYS, tempConfig, type TempConfig } from '../helpers/config.js';
+import { describe, expect, it } from 'vitest';
+import { DEMO_KEYS } from '../helpers/config.js';
+import { useKeygate } from '../helpers/fixture.js';
 import { httpSend } from '../helpers/http.js';
-import { startKeygate, type RunningKeygate } from '../helpers/keygate.js';
 import { keyEntry, newKey, withWrongSecret } from '../helpers/keys.js';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 /**
  * Every 401 as the client sees it: only missing_credentials, malformed_credentials or
@@ -60,24 +59,15 @@ const rows: Row[] = [
 ];
 
 describe('401: authentication failures', () => {
-  let upstream: TestUpstream;
-  let cfg: TempConfig;
-  let kg: RunningKeygate;
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    cfg = tempConfig(upstream.origin);
-    cfg.write('keys.yaml', `${cfg.read('keys.yaml').trimEnd()}\n${extraKeys}\n`);
-    cfg.write('policy.yaml', cfg.read('policy.yaml').replace('\nusers:\n', '\nusers:\n  old:\n    roles: [reader]\n    expires: 2020-01-01T00:00:00Z\n'));
-    kg = await startKeygate(cfg.mainFile);
-  });
-  afterAll(async () => {
-    await kg?.close();
-    await upstream?.close();
-    cfg?.cleanup();
+  const fx = useKeygate({
+    prepare: (c) => {
+      c.write('keys.yaml', `${c.read('keys.yaml').trimEnd()}\n${extraKeys}\n`);
+      c.write('policy.yaml', c.read('policy.yaml').replace('\nusers:\n', '\nusers:\n  old:\n    roles: [reader]\n    expires: 2020-01-01T00:00:00Z\n'));
+    },
   });
 
   it.each(rows)('$desc → 401 $shown', async ({ headers, shown, logged }) => {
-    const res = await httpSend(`${kg.url()}${PATH}`, { headers });
+    const res = await httpSend(`${fx.kg.url()}${PATH}`, { headers });
     expect(res.status).toBe(401);
     expect(res.headers['content-type']).toBe('application/problem+json');
     expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="keygate"/);
@@ -90,29 +80,29 @@ describe('401: authentication failures', () => {
       reason: shown,
       requestId: res.headers['x-request-id'],
     });
-    const line = kg.logs().find((l) => l.request_id === body.requestId);
+    const line = fx.kg.logs().find((l) => l.request_id === body.requestId);
     expect(line?.reason).toBe(logged);
-    expect(upstream.seen).toHaveLength(0);
+    expect(fx.upstream.seen).toHaveLength(0);
   });
 
   it('an unknown key, a bad secret and a disabled key get byte-identical answers but for the request id', async () => {
     const variants = [newKey().key, withWrongSecret(DEMO_KEYS.deploy), keys.disabled.key, keys.orphan.key, keys.expired.key];
     const answers = await Promise.all(variants.map(async (key) => {
-      const res = await httpSend(`${kg.url()}${PATH}`, { headers: { authorization: `Bearer ${key}`, 'x-request-id': 'same-id' } });
+      const res = await httpSend(`${fx.kg.url()}${PATH}`, { headers: { authorization: `Bearer ${key}`, 'x-request-id': 'same-id' } });
       const { date: _date, ...headers } = res.headers;
       return { status: res.status, headers, body: res.body };
     }));
     for (const a of answers) expect(a).toEqual(answers[0]);
     expect(answers[0].body).not.toMatch(/unknown|secret|disabled|expired|user/i);
-    expect(upstream.seen).toHaveLength(0);
+    expect(fx.upstream.seen).toHaveLength(0);
   });
 
   it('never echoes the presented key back', async () => {
     const key = withWrongSecret(DEMO_KEYS.deploy);
-    const res = await httpSend(`${kg.url()}${PATH}`, { headers: { authorization: `Bearer ${key}` } });
+    const res = await httpSend(`${fx.kg.url()}${PATH}`, { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(401);
     expect(res.body).not.toContain(key);
     expect(JSON.stringify(res.headers)).not.toContain(key);
-    expect(kg.logText()).not.toContain(key.slice(16));
+    expect(fx.kg.logText()).not.toContain(key.slice(16));
   });
 });

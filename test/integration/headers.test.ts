@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_KEYS, DEMO_TOKENS, tempConfig, type TempConfig } from '../helpers/config.js';
-import { startKeygate, type RunningKeygate } from '../helpers/keygate.js';
+import { describe, expect, it } from 'vitest';
+import { DEMO_KEYS, DEMO_TOKENS } from '../helpers/config.js';
+import { useKeygate } from '../helpers/fixture.js';
 import { rawRequest, requestHead, type RawResponse } from '../helpers/raw.js';
-import { echo, startUpstream, type SeenRequest, type TestUpstream } from '../helpers/upstream.js';
+import { echo, type SeenRequest } from '../helpers/upstream.js';
 
 /**
  * What the upstream receives, sent over raw sockets so header names, repeats and
@@ -23,35 +23,24 @@ function values(seen: SeenRequest, name: string): string[] {
 }
 
 describe('headers the upstream receives', () => {
-  let upstream: TestUpstream;
-  let cfg: TempConfig;
-  let kg: RunningKeygate;
-  let port: number;
-  beforeAll(async () => {
-    upstream = await startUpstream((req, res, seen) => {
+  const fx = useKeygate({
+    handler: (req, res, seen) => {
       if (!req.url?.endsWith('/hop')) return echo(req, res, seen);
       res.writeHead(200, [
         'Connection', 'keep-alive, X-Upstream-Private', 'Keep-Alive', 'timeout=5', 'X-Upstream-Private', 'secret',
         'X-Request-Id', 'upstream-chose-this', 'X-Public', 'yes', 'Content-Length', '2',
       ]);
       res.end('ok');
-    });
-    cfg = tempConfig(upstream.origin);
-    kg = await startKeygate(cfg.mainFile);
-    port = kg.app.port('proxy');
+    },
   });
-  afterAll(async () => {
-    await kg?.close();
-    await upstream?.close();
-    cfg?.cleanup();
-  });
+  const port = (): number => fx.kg.app.port('proxy');
 
   async function send(path: string, headers: readonly Header[]): Promise<{ res: RawResponse; seen: SeenRequest }> {
-    const before = upstream.seen.length;
-    const res = await rawRequest(port, requestHead('GET', path, [['Host', `127.0.0.1:${port}`], ...headers]));
+    const before = fx.upstream.seen.length;
+    const res = await rawRequest(port(), requestHead('GET', path, [['Host', `127.0.0.1:${port()}`], ...headers]));
     expect(res.status).toBe(200);
-    expect(upstream.seen).toHaveLength(before + 1);
-    return { res, seen: upstream.seen.at(-1)! };
+    expect(fx.upstream.seen).toHaveLength(before + 1);
+    return { res, seen: fx.upstream.seen.at(-1)! };
   }
 
   /** keygate's own headers, exactly once each, whatever the client sent. */
@@ -137,8 +126,8 @@ describe('headers the upstream receives', () => {
     const { seen } = await send(COMPUTE, [compute]);
     expect(values(seen, 'x-forwarded-for')).toEqual(['127.0.0.1']);
     expect(values(seen, 'x-forwarded-proto')).toEqual(['http']);
-    expect(values(seen, 'x-forwarded-host')).toEqual([`127.0.0.1:${port}`]);
-    expect(values(seen, 'host')).toEqual([new URL(upstream.origin).host]);
+    expect(values(seen, 'x-forwarded-host')).toEqual([`127.0.0.1:${port()}`]);
+    expect(values(seen, 'host')).toEqual([new URL(fx.upstream.origin).host]);
   });
 
   it('X-Forwarded-For/-Proto/-Host are appended to, repeats folded into one list', async () => {
@@ -151,7 +140,7 @@ describe('headers the upstream receives', () => {
     ]);
     expect(values(seen, 'x-forwarded-for')).toEqual(['203.0.113.1, 198.51.100.2, 10.0.0.3, 127.0.0.1']);
     expect(values(seen, 'x-forwarded-proto')).toEqual(['https, http']);
-    expect(values(seen, 'x-forwarded-host')).toEqual([`api.example.com, 127.0.0.1:${port}`]);
+    expect(values(seen, 'x-forwarded-host')).toEqual([`api.example.com, 127.0.0.1:${port()}`]);
   });
 
   const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -178,7 +167,7 @@ describe('headers the upstream receives', () => {
   });
 
   it('request id: kept and echoed on a denial too, in the header and the body', async () => {
-    const res = await rawRequest(port, requestHead('GET', COMPUTE, [['Host', 'x'], ['X-Request-Id', 'denied-1'], ['Connection', 'close']]));
+    const res = await rawRequest(port(), requestHead('GET', COMPUTE, [['Host', 'x'], ['X-Request-Id', 'denied-1'], ['Connection', 'close']]));
     expect(res.status).toBe(401);
     expect(res.headers['x-request-id']).toBe('denied-1');
     expect(JSON.parse(res.body)).toMatchObject({ requestId: 'denied-1' });

@@ -1,10 +1,10 @@
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_KEYS, tempConfig, type TempConfig } from '../helpers/config.js';
-import { startKeygate, waitFor, type RunningKeygate } from '../helpers/keygate.js';
+import { describe, expect, it } from 'vitest';
+import { DEMO_KEYS } from '../helpers/config.js';
+import { useKeygate } from '../helpers/fixture.js';
+import { waitFor } from '../helpers/keygate.js';
 import { appendTopLevel } from '../helpers/mainFile.js';
 import { rawRequest, readResponse, requestHead } from '../helpers/raw.js';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 /** `limits.body` → 413 (Content-Length or counted while streaming), `limits.headers` → 431. */
 const AUTH = ['Authorization', `Bearer ${DEMO_KEYS.deploy.key}`] as const;
@@ -21,21 +21,8 @@ function chunked(total: number, chunkSize = 300): string {
 }
 
 describe('413 and 431', () => {
-  let upstream: TestUpstream;
-  let cfg: TempConfig;
-  let kg: RunningKeygate;
-  let port: number;
-  beforeAll(async () => {
-    upstream = await startUpstream();
-    cfg = tempConfig(upstream.origin, (main) => appendTopLevel(main, 'limits: { body: 1KiB, headers: 4KiB }'));
-    kg = await startKeygate(cfg.mainFile);
-    port = kg.app.port('proxy');
-  });
-  afterAll(async () => {
-    await kg?.close();
-    await upstream?.close();
-    cfg?.cleanup();
-  });
+  const fx = useKeygate({ edit: (main) => appendTopLevel(main, 'limits: { body: 1KiB, headers: 4KiB }') });
+  const port = (): number => fx.kg.app.port('proxy');
 
   const bodies = [
     { desc: 'Content-Length at the limit', headers: [AUTH, ['Content-Length', String(BODY_LIMIT)]], body: 'b'.repeat(BODY_LIMIT), status: 200 },
@@ -48,35 +35,35 @@ describe('413 and 431', () => {
   ] as const;
 
   it.each(bodies)('$desc → $status', async ({ headers, body, status }) => {
-    const before = upstream.seen.length;
-    const res = await rawRequest(port, requestHead('POST', PATH, [['Host', 'x'], ...headers]) + body);
+    const before = fx.upstream.seen.length;
+    const res = await rawRequest(port(), requestHead('POST', PATH, [['Host', 'x'], ...headers]) + body);
     expect(res.status).toBe(status);
     if (status === 200) {
-      expect(upstream.seen).toHaveLength(before + 1);
-      expect(upstream.seen.at(-1)?.bodyBytes).toBeLessThanOrEqual(BODY_LIMIT);
+      expect(fx.upstream.seen).toHaveLength(before + 1);
+      expect(fx.upstream.seen.at(-1)?.bodyBytes).toBeLessThanOrEqual(BODY_LIMIT);
       return;
     }
     expect(res.headers['content-type']).toBe('application/problem+json');
     expect(JSON.parse(res.body)).toMatchObject({ type: 'about:blank', status, requestId: res.headers['x-request-id'] });
     if (status === 413) expect(JSON.parse(res.body)).toMatchObject({ reason: 'payload_too_large' });
-    expect(upstream.seen).toHaveLength(before); // the upstream never got a whole request
+    expect(fx.upstream.seen).toHaveLength(before); // the upstream never got a whole request
   });
 
   it('Expect: 100-continue over the limit → 413 and no 100 Continue', async () => {
-    const res = await rawRequest(port, requestHead('POST', PATH, [['Host', 'x'], AUTH, ['Content-Length', '5000'], ['Expect', '100-continue']]));
+    const res = await rawRequest(port(), requestHead('POST', PATH, [['Host', 'x'], AUTH, ['Content-Length', '5000'], ['Expect', '100-continue']]));
     expect(res.status).toBe(413);
     expect(res.raw).not.toContain('100 Continue');
   });
 
   it('Expect: 100-continue without a key → 401 and no 100 Continue', async () => {
-    const res = await rawRequest(port, requestHead('POST', PATH, [['Host', 'x'], ['Content-Length', '10'], ['Expect', '100-continue']]));
+    const res = await rawRequest(port(), requestHead('POST', PATH, [['Host', 'x'], ['Content-Length', '10'], ['Expect', '100-continue']]));
     expect(res.status).toBe(401);
     expect(res.raw).not.toContain('100 Continue');
   });
 
   it('Expect: 100-continue within the limit → one 100 Continue, then the upstream answer', async () => {
-    const before = upstream.seen.length;
-    const socket = connect({ host: '127.0.0.1', port });
+    const before = fx.upstream.seen.length;
+    const socket = connect({ host: '127.0.0.1', port: port() });
     try {
       socket.write(requestHead('POST', PATH, [['Host', 'x'], AUTH, ['Content-Length', '10'], ['Expect', '100-continue'], ['Connection', 'close']]));
       const interim = await readResponse(socket);
@@ -85,9 +72,9 @@ describe('413 and 431', () => {
       const final = await readResponse(socket);
       expect(final.status).toBe(200);
       expect(final.raw).not.toContain('100 Continue');
-      await waitFor(() => upstream.seen.length > before);
-      expect(upstream.seen.at(-1)?.bodyBytes).toBe(10);
-      expect(upstream.seen.at(-1)?.headers.expect).toBeUndefined();
+      await waitFor(() => fx.upstream.seen.length > before);
+      expect(fx.upstream.seen.at(-1)?.bodyBytes).toBe(10);
+      expect(fx.upstream.seen.at(-1)?.headers.expect).toBeUndefined();
     } finally {
       socket.destroy();
     }
@@ -100,17 +87,17 @@ describe('413 and 431', () => {
   ];
 
   it.each(headerRows)('$desc → $status', async ({ size, many, status }) => {
-    const before = upstream.seen.length;
+    const before = fx.upstream.seen.length;
     const extra: [string, string][] = many ? Array.from({ length: many }, (_, i) => [`X-Pad-${i}`, 'p'.repeat(100)]) : [['X-Big', 'h'.repeat(size)]];
-    const res = await rawRequest(port, requestHead('GET', `${PATH}/1`, [['Host', 'x'], AUTH, ...extra]));
+    const res = await rawRequest(port(), requestHead('GET', `${PATH}/1`, [['Host', 'x'], AUTH, ...extra]));
     expect(res.status).toBe(status);
     if (status === 200) {
-      expect(upstream.seen).toHaveLength(before + 1);
+      expect(fx.upstream.seen).toHaveLength(before + 1);
       return;
     }
     expect(res.headers['content-type']).toBe('application/problem+json');
     expect(JSON.parse(res.body)).toMatchObject({ type: 'about:blank', status: 431, reason: 'headers_too_large', requestId: expect.any(String) });
     expect(res.raw).not.toContain('hhhhhhhh');
-    expect(upstream.seen).toHaveLength(before);
+    expect(fx.upstream.seen).toHaveLength(before);
   });
 });
