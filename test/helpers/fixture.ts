@@ -18,29 +18,43 @@ export interface FixtureOptions {
   readonly prepare?: (cfg: TempConfig) => void;
 }
 
-/** Starts the three before the suite and closes all of them after it (also when a start failed). */
+export interface StartedKeygate extends KeygateFixture {
+  /** Closes keygate, then the upstream, then removes the temp config. */
+  close(): Promise<void>;
+}
+
+/** Starts the three now, for a test that needs its own. */
+export async function startStack(options: FixtureOptions = {}): Promise<StartedKeygate> {
+  const upstream = await startUpstream(options.handler);
+  const edit = options.edit;
+  const cfg = tempConfig(upstream.origin, edit ? (main) => edit(main, upstream.origin) : undefined);
+  try {
+    options.prepare?.(cfg);
+    const kg = await startKeygate(cfg.mainFile);
+    return { upstream, cfg, kg, close: async () => { await kg.close(); await upstream.close(); cfg.cleanup(); } };
+  } catch (e) {
+    await upstream.close();
+    cfg.cleanup();
+    throw e;
+  }
+}
+
+/** Starts the three before the suite and closes all of them after it. */
 export function useKeygate(options: FixtureOptions = {}): KeygateFixture {
-  const parts: { upstream?: TestUpstream; cfg?: TempConfig; kg?: RunningKeygate } = {};
+  let stack: StartedKeygate | undefined;
   beforeAll(async () => {
-    const upstream = (parts.upstream = await startUpstream(options.handler));
-    const edit = options.edit;
-    parts.cfg = tempConfig(upstream.origin, edit ? (main) => edit(main, upstream.origin) : undefined);
-    options.prepare?.(parts.cfg);
-    parts.kg = await startKeygate(parts.cfg.mainFile);
+    stack = await startStack(options);
   });
   afterAll(async () => {
-    await parts.kg?.close();
-    await parts.upstream?.close();
-    parts.cfg?.cleanup();
+    await stack?.close();
   });
-  const started = <K extends keyof typeof parts>(name: K): NonNullable<(typeof parts)[K]> => {
-    const part = parts[name];
-    if (!part) throw new Error(`the fixture's ${name} is used before beforeAll ran`);
-    return part;
+  const started = (): StartedKeygate => {
+    if (!stack) throw new Error('the fixture is used before beforeAll ran');
+    return stack;
   };
   return {
-    get upstream() { return started('upstream'); },
-    get cfg() { return started('cfg'); },
-    get kg() { return started('kg'); },
+    get upstream() { return started().upstream; },
+    get cfg() { return started().cfg; },
+    get kg() { return started().kg; },
   };
 }

@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
 /** One HTTP/1.1 response read off a raw socket. */
 export interface RawResponse {
@@ -115,4 +115,16 @@ function dechunk(buf: Buffer): Body | undefined {
 /** A request head with CRLFs, ending in the blank line. `headers` are written as given. */
 export function requestHead(method: string, target: string, headers: ReadonlyArray<readonly [string, string]>): string {
   return `${method} ${target} HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
+}
+
+/** A port free right now on 127.0.0.1, for servers that cannot listen on 0 and report it (nginx, the demo's echo API). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }

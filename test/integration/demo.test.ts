@@ -1,19 +1,13 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_KEYS, DEMO_TOKENS, tempConfig, type TempConfig } from '../helpers/config.js';
 import { spawnKeygate, waitFor, type KeygateProcess } from '../helpers/keygate.js';
+import { freePort } from '../helpers/raw.js';
 
 /**
  * `keygate demo`: the bundled echo API on the first upstream's address with keygate in
  * front, driven the way the README's curl lines drive it.
  */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen({ host: '127.0.0.1', port: 0 }, resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 interface Echo {
   method: string;

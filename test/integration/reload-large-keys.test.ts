@@ -3,11 +3,11 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatKey } from '../../src/auth/keyFormat.js';
 import { keyIdFor, secretFor, writeLargeKeysFile } from '../../bench/largeKeysFile.js';
-import { DEMO_KEYS, tempConfig, type TempConfig } from '../helpers/config.js';
-import { startKeygate, waitFor, type RunningKeygate } from '../helpers/keygate.js';
+import { startStack, type StartedKeygate } from '../helpers/fixture.js';
+import { DEMO_KEYS, type TempConfig } from '../helpers/config.js';
+import { waitFor } from '../helpers/keygate.js';
 import { appendTopLevel } from '../helpers/mainFile.js';
 import { non2xx, requestLoop, type Load } from '../helpers/requestLoop.js';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 /** A keys file large enough to go through the load worker in several batches, under traffic. */
 
@@ -23,17 +23,10 @@ afterEach(async () => {
   stopFirst = undefined;
 });
 
-async function start(edit: (main: string) => string, prepare: (cfg: TempConfig) => void = () => {}): Promise<{ upstream: TestUpstream; cfg: TempConfig; kg: RunningKeygate }> {
-  const upstream = await startUpstream();
-  const cfg = tempConfig(upstream.origin, edit);
-  prepare(cfg);
-  const kg = await startKeygate(cfg.mainFile);
-  cleanup = async () => {
-    await kg.close();
-    await upstream.close();
-    cfg.cleanup();
-  };
-  return { upstream, cfg, kg };
+async function start(edit: (main: string) => string, prepare: (cfg: TempConfig) => void = () => {}): Promise<StartedKeygate> {
+  const stack = await startStack({ edit, prepare });
+  cleanup = stack.close;
+  return stack;
 }
 
 describe('hot reload of a large keys file', () => {

@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEMO_KEYS, tempConfig, type TempConfig } from '../helpers/config.js';
-import { startKeygate, waitFor, type RunningKeygate } from '../helpers/keygate.js';
+import { startStack, type StartedKeygate } from '../helpers/fixture.js';
+import { DEMO_KEYS } from '../helpers/config.js';
+import { waitFor } from '../helpers/keygate.js';
 import { keyEntry, newKey } from '../helpers/keys.js';
 import { appendTopLevel } from '../helpers/mainFile.js';
 import { non2xx, requestLoop, type Load } from '../helpers/requestLoop.js';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 /** "A reload never drops or fails a request" (SPEC §7), under continuous keep-alive traffic. */
 
@@ -19,16 +19,10 @@ afterEach(async () => {
   stopFirst = undefined;
 });
 
-async function start(edit: (main: string) => string): Promise<{ upstream: TestUpstream; cfg: TempConfig; kg: RunningKeygate }> {
-  const upstream = await startUpstream();
-  const cfg = tempConfig(upstream.origin, edit);
-  const kg = await startKeygate(cfg.mainFile);
-  cleanup = async () => {
-    await kg.close();
-    await upstream.close();
-    cfg.cleanup();
-  };
-  return { upstream, cfg, kg };
+async function start(edit: (main: string) => string): Promise<StartedKeygate> {
+  const stack = await startStack({ edit });
+  cleanup = stack.close;
+  return stack;
 }
 
 describe('reloads under traffic', () => {
