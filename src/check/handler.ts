@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestIdFrom } from '../observability/requestId.js';
 import { checkAccess, type AccessOutcome, type Denied, type InboundRequest } from '../proxy/access.js';
 import { clientAddress } from '../proxy/clientIp.js';
+import { hasBody } from '../proxy/forward.js';
 import { baseRecord } from '../proxy/pipeline.js';
 import { sendProblem } from '../proxy/problem.js';
 import { finishedRecord } from '../proxy/record.js';
@@ -19,14 +20,16 @@ export type CheckRuntime = Pick<ProxyRuntime, 'snapshot' | 'verifier' | 'observe
  * The same `checkAccess` as the proxy, so a request is allowed here exactly when the
  * proxy would forward it (`limits.body` aside: no body is ever seen). The body is never
  * read: the answer goes out as soon as the headers are decided, and the connection is
- * closed if a body was announced.
+ * closed if a body was announced — so the unread body is never waited for, and a peer
+ * whose Content-Length was a lie (nginx without `proxy_set_header Content-Length ""`)
+ * cannot desync the next request on the connection.
  */
 export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const requestId = requestIdFrom(req.headers['x-request-id']);
   const snapshot = rt.snapshot();
   const done = rt.observer.started('check');
-  if (rt.draining() || announcesBody(req)) res.setHeader('connection', 'close');
+  if (rt.draining() || hasBody(req)) res.setHeader('connection', 'close');
   const read = readOriginal(req);
   const dialect = read.ok ? read.original.dialect : read.dialect;
   const inbound = inboundOf(req, read, clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], snapshot.listen.trustedProxies));
@@ -54,15 +57,4 @@ function inboundOf(req: IncomingMessage, read: DialectRead, clientIp: string): I
 
 function badDialect(detail: string): Denied {
   return { allow: false, reason: 'bad_target', step: 0, detail };
-}
-
-/**
- * Front proxies send no body to an authorization service, but a check request that
- * announces one is answered without reading it. Closing afterwards means the unread
- * body is never waited for, and a peer whose Content-Length was a lie (nginx without
- * `proxy_set_header Content-Length ""`) cannot desync the next request on the connection.
- */
-function announcesBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

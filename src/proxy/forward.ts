@@ -99,10 +99,14 @@ function prematureClose(): Error {
   return Object.assign(new Error('client closed the connection before the response ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
 
-function requestBody(req: IncomingMessage, limiter: BodyLimit | undefined): IncomingMessage | Transform | undefined {
+/** Whether the request announces a body (RFC 9112 §6.3): chunked, or a non-zero Content-Length. */
+export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
-  const hasBody = req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-  if (!hasBody) return undefined;
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function requestBody(req: IncomingMessage, limiter: BodyLimit | undefined): IncomingMessage | Transform | undefined {
+  if (!hasBody(req)) return undefined;
   if (!limiter) return req;
   req.pipe(limiter);
   req.once('error', (e) => limiter.destroy(e));

@@ -31,16 +31,25 @@ export function canonicalName(name: string): string {
 
 /** The names a `Connection:` header lists; they are hop-by-hop for this request only. */
 export function connectionListed(rawHeaders: readonly string[]): Set<string> {
-  const out = new Set<string>();
+  const values: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i].toLowerCase() !== 'connection') continue;
-    for (const token of rawHeaders[i + 1].split(',')) {
+    if (rawHeaders[i].toLowerCase() === 'connection') values.push(rawHeaders[i + 1]);
+  }
+  return connectionTokens(values);
+}
+
+function connectionTokens(values: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const value of values) {
+    for (const token of value.split(',')) {
       const name = token.trim().toLowerCase();
       if (name) out.add(name);
     }
   }
   return out;
 }
+
+const NONE: ReadonlySet<string> = new Set();
 
 /**
  * The request headers the upstream receives, as a flat [name, value, …] list.
@@ -82,7 +91,8 @@ function appendForwarded(out: string[], name: string, previous: string[], value:
 
 /** The response headers the client receives: hop-by-hop removed, the request id added. */
 export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>, requestId: string): Record<string, string | string[]> {
-  const listed = new Set(String(upstream.connection ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  const connection = upstream.connection;
+  const listed = connection === undefined ? NONE : connectionTokens(Array.isArray(connection) ? connection : [connection]);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(upstream)) {
     if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Snapshot } from '../config/snapshot.js';
 import { statusOf } from '../errors.js';
 import { requestIdFrom } from '../observability/requestId.js';
 import { normalizeAddress } from '../policy/cidr.js';
@@ -17,18 +18,8 @@ import type { ProxyRuntime } from './runtime.js';
  * The snapshot is read once, so a reload mid-request never changes its rules.
  */
 export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const started = performance.now();
-  const requestId = requestIdFrom(req.headers['x-request-id']);
-  const snapshot = rt.snapshot();
-  const inbound = inboundOf(req, snapshot.listen.trustedProxies);
-  const done = rt.observer.started('proxy');
+  const { requestId, snapshot, outcome, finish } = await decideRequest(rt, req);
   if (rt.draining()) res.setHeader('connection', 'close');
-  const outcome = await checkAccess(snapshot, rt.verifier, inbound, rt.now());
-  const decisionMs = performance.now() - started;
-  const base = baseRecord(outcome, inbound, requestId, decisionMs);
-  const finish = (end: RecordEnd): void => {
-    done(finishedRecord(base, performance.now() - started, end));
-  };
   if (!outcome.allow) {
     sendProblem(res, outcome.reason, requestId, outcome.detail);
     req.resume();
@@ -47,6 +38,29 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
     ...(limit !== undefined ? { bodyLimit: limit } : {}),
   });
   finish(answerForwardResult(result, res, requestId));
+}
+
+export interface DecidedRequest {
+  readonly requestId: string;
+  readonly snapshot: Snapshot;
+  readonly outcome: AccessOutcome;
+  /** Reports the request, once, with how it ended. */
+  readonly finish: (end: RecordEnd) => void;
+}
+
+/**
+ * The opening every proxied request shares, plain or upgrade: pin the snapshot (a reload
+ * mid-request never changes its rules), decide, and prepare its record.
+ */
+export async function decideRequest(rt: ProxyRuntime, req: IncomingMessage): Promise<DecidedRequest> {
+  const started = performance.now();
+  const requestId = requestIdFrom(req.headers['x-request-id']);
+  const snapshot = rt.snapshot();
+  const inbound = inboundOf(req, snapshot.listen.trustedProxies);
+  const done = rt.observer.started('proxy');
+  const outcome = await checkAccess(snapshot, rt.verifier, inbound, rt.now());
+  const base = baseRecord(outcome, inbound, requestId, performance.now() - started);
+  return { requestId, snapshot, outcome, finish: (end) => done(finishedRecord(base, performance.now() - started, end)) };
 }
 
 export function inboundOf(req: IncomingMessage, trusted: Parameters<typeof clientAddress>[2]): InboundRequest {

@@ -3,12 +3,9 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { statusOf } from '../errors.js';
 import { upstreamErrorKind } from '../observability/labels.js';
-import { requestIdFrom } from '../observability/requestId.js';
-import { checkAccess } from './access.js';
 import { clientResponseHeaders } from './headers.js';
-import { baseRecord, inboundOf, upstreamHeaders } from './pipeline.js';
+import { decideRequest, upstreamHeaders } from './pipeline.js';
 import { rawProblem } from './problem.js';
-import { finishedRecord, type RecordEnd } from './record.js';
 import type { ProxyRuntime } from './runtime.js';
 
 /**
@@ -17,17 +14,8 @@ import type { ProxyRuntime } from './runtime.js';
  * that refuses the upgrade has its answer relayed.
  */
 export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
-  const started = performance.now();
-  const requestId = requestIdFrom(req.headers['x-request-id']);
-  const snapshot = rt.snapshot();
-  const inbound = inboundOf(req, snapshot.listen.trustedProxies);
   client.on('error', () => client.destroy());
-  const done = rt.observer.started('proxy');
-  const outcome = await checkAccess(snapshot, rt.verifier, inbound, rt.now());
-  const base = baseRecord(outcome, inbound, requestId, performance.now() - started);
-  const finish = (end: RecordEnd): void => {
-    done(finishedRecord(base, performance.now() - started, end));
-  };
+  const { requestId, outcome, finish } = await decideRequest(rt, req);
   if (!outcome.allow) {
     client.end(rawProblem(outcome.reason, requestId, outcome.detail));
     return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
