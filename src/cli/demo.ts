@@ -17,6 +17,7 @@ export async function runDemo(argv: string[], io: CliIO): Promise<number> {
   const upstream = app.snapshot().services[0].upstream;
   const echo = await startEchoUpstream(upstream.hostname, Number(upstream.port || 80));
   const proxy = `http://127.0.0.1:${app.port('proxy')}`;
+  Object.values(DEMO_KEYS).forEach((k) => io.reveal?.(k)); // public demo keys, shown on purpose
   io.err([
     `demo: echo API on ${upstream.origin}, keygate on ${proxy} (Ctrl-C stops both). Try:`,
     `  curl -H 'Authorization: Bearer ${DEMO_KEYS.monitoring}' ${proxy}/compute/v2/p1/servers/42    # 200`,

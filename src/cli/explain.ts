@@ -6,6 +6,7 @@ import { ruleText, type CompiledRule } from '../policy/rules.js';
 import { decideFor, resolveDestination, type Destination } from '../proxy/access.js';
 import { CONFIG_OPTION, flag, optionalString, parseCommand, requireString } from './args.js';
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
+import { keyIdArg } from './keyIdArg.js';
 import { loadOrFail } from './loadOrFail.js';
 import { parseTimestamp } from '../config/values.js';
 
@@ -40,7 +41,7 @@ export function runExplain(argv: string[], io: CliIO): number {
     key: { type: 'string' }, method: { type: 'string' }, path: { type: 'string' }, host: { type: 'string' },
     region: { type: 'string' }, service: { type: 'string' }, 'source-ip': { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' },
   });
-  const required = { keyId: requireString(args, 'key'), method: requireString(args, 'method'), path: requireString(args, 'path') };
+  const required = { keyId: keyIdArg(requireString(args, 'key'), io, '--key'), method: requireString(args, 'method'), path: requireString(args, 'path') };
   const now = atTime(optionalString(args, 'at'), io); // usage errors (exit 2) before the config is read
   const snapshot = loadOrFail(requireString(args, 'config'), io);
   const result = explain(snapshot, {

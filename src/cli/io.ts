@@ -4,6 +4,8 @@ export interface CliIO {
   err(text: string): void;
   env: NodeJS.ProcessEnv;
   now(): number;
+  /** Lets a key string this process minted through the output scrubber (see scrubbingIO). */
+  reveal?(key: string): void;
 }
 
 export const processIO: CliIO = {

@@ -45,6 +45,7 @@ export async function runKeyCreate(argv: string[], io: CliIO): Promise<number> {
   const warnings = [...warningsAbout(after!, id), ...scopeWarnings(after!, key), ...stateWarnings(after!, key, now)];
   printWarnings(io, warnings);
   const keyString = formatKey(id, secret);
+  io.reveal?.(keyString);
   if (flag(args, 'json')) {
     io.out(JSON.stringify({ id, key: keyString, user: key.user, name: key.name, scope: key.scope, file, warnings }, null, 2));
     return EXIT.ok;

@@ -4,6 +4,7 @@ import { CONFIG_OPTION, flag, parseCommand, requirePositional, requireString } f
 import { EXIT, type CliIO } from './io.js';
 import { findKey, warningsAbout, writeKeys } from './keyStore.js';
 import { displayPath, printWarnings, RELOAD_NOTE } from './keyView.js';
+import { keyIdArg } from './keyIdArg.js';
 import { loadOrFail } from './loadOrFail.js';
 
 export const keyRevokeHelp = 'keygate key revoke -c FILE ID [--json]   disabled: true; the entry stays for audit';
@@ -32,7 +33,7 @@ export async function runKeyDelete(argv: string[], io: CliIO): Promise<number> {
 function target(argv: string[], io: CliIO): { configFile: string; key: KeyRecord; json: boolean } {
   const args = parseCommand(argv, OPTIONS, 1);
   const configFile = requireString(args, 'config');
-  const id = requirePositional(args, 'key ID');
+  const id = keyIdArg(requirePositional(args, 'key ID'), io, 'key ID');
   return { configFile, key: findKey(loadOrFail(configFile, io), id), json: flag(args, 'json') };
 }
 

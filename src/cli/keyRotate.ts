@@ -5,6 +5,7 @@ import { CONFIG_OPTION, flag, parseCommand, requirePositional, requireString } f
 import { EXIT, type CliIO } from './io.js';
 import { findKey, writeKeys } from './keyStore.js';
 import { displayPath, printWarnings, showOnce, stateWarnings } from './keyView.js';
+import { keyIdArg } from './keyIdArg.js';
 import { loadOrFail } from './loadOrFail.js';
 
 export const keyRotateHelp = 'keygate key rotate -c FILE ID [--json]   new secret, same id and scope; the old secret stops working';
@@ -13,13 +14,14 @@ export const keyRotateHelp = 'keygate key rotate -c FILE ID [--json]   new secre
 export async function runKeyRotate(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } }, 1);
   const configFile = requireString(args, 'config');
-  const key = findKey(loadOrFail(configFile, io), requirePositional(args, 'key ID'));
+  const key = findKey(loadOrFail(configFile, io), keyIdArg(requirePositional(args, 'key ID'), io, 'key ID'));
   const secret = generateSecret();
   const fields = { hash: hashFast(secret), ...(key.legacy ? { legacy: false } : {}) };
   const after = await writeKeys(configFile, key.file, io, (current) => updateKey(current, key.id, fields));
   const warnings = after ? stateWarnings(after, findKey(after, key.id), io.now()) : [];
   printWarnings(io, warnings);
   const keyString = formatKey(key.id, secret);
+  io.reveal?.(keyString);
   if (flag(args, 'json')) {
     io.out(JSON.stringify({ id: key.id, key: keyString, user: key.user, name: key.name, scope: key.scope, file: key.file, wasLegacy: key.legacy, warnings }, null, 2));
     return EXIT.ok;

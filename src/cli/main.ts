@@ -5,6 +5,7 @@ import { permissionsHelp, runPermissions } from './permissions.js';
 import { keyHelp, runKey } from './key.js';
 import { runServe, serveHelp } from './serve.js';
 import { demoHelp, runDemo } from './demo.js';
+import { scrubbingIO } from './scrubbingIO.js';
 
 type Command = (argv: string[], io: CliIO) => number | Promise<number>;
 
@@ -22,7 +23,8 @@ export function usage(): string {
 }
 
 /** Runs one command; returns the process exit code. Never throws for bad input. */
-export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+export async function main(argv: string[], given: CliIO = processIO): Promise<number> {
+  const io = scrubbingIO(given);
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
@@ -48,6 +50,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       io.err(`keygate ${name}: ${e.message}`);
       return EXIT.failed;
     }
-    throw e;
+    // A bug: its message may quote input, so it goes through the scrubber too.
+    io.err(`keygate ${name}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return EXIT.failed;
   }
 }

@@ -4,13 +4,14 @@ import { effectivePermissions, type EffectiveRule } from '../policy/effective.js
 import { ruleText, type CompiledRule } from '../policy/rules.js';
 import { CONFIG_OPTION, flag, parseCommand, requirePositional, requireString } from './args.js';
 import { CommandFailed, EXIT, type CliIO } from './io.js';
+import { keyIdArg } from './keyIdArg.js';
 import { loadOrFail } from './loadOrFail.js';
 
 export const permissionsHelp = 'keygate permissions -c FILE ID [--json]   the key\'s effective rules (user ∩ key, minus deny rules and guardrails)';
 
 export function runPermissions(argv: string[], io: CliIO): number {
   const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } }, 1);
-  const id = requirePositional(args, 'key ID');
+  const id = keyIdArg(requirePositional(args, 'key ID'), io, 'key ID');
   const snapshot = loadOrFail(requireString(args, 'config'), io);
   const key = snapshot.keys.byId.get(id);
   if (!key) throw new CommandFailed(`unknown key id "${id}"`);

@@ -149,7 +149,11 @@ function checkUniqueKeys(ctx: LoadContext, keys: readonly KeyRecord[]): void {
 
 function warnAboutKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: PolicyFile): void {
   const seen = new Set(keys.map((key) => key.id));
+  const named = new Map<string, KeyRecord>();
   for (const key of keys) {
+    const twin = named.get(`${key.user}\n${key.name}`);
+    if (twin && key.name !== '') ctx.warnings.push(at(key, `key ${key.id}: user ${key.user} already has a key named "${key.name}" (${twin.id} at ${twin.file}:${twin.line}:${twin.col}); names are how people find keys, so give each its own`));
+    else named.set(`${key.user}\n${key.name}`, key);
     if (!policy.users.has(key.user)) ctx.warnings.push(at(key, `key ${key.id}: user "${key.user}" is not in the policy; the key is dead (user_unknown)`));
     if (key.legacy && key.hash.algorithm !== 'sha256') ctx.warnings.push(at(key, `key ${key.id}: low-entropy legacy secret; rotate it with "keygate key rotate ${key.id}"`));
     if (key.scope === 'restricted' && key.allow.size === 0) ctx.warnings.push(at(key, `key ${key.id}: restricted key with no allow rules can do nothing`));
