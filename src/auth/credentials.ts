@@ -1,4 +1,7 @@
-export type CredentialHeader = 'authorization' | 'x-api-key';
+/** Where clients put their key (SPEC §4): the one spelling of these names; the upstream never sees either. */
+export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'] as const;
+
+export type CredentialHeader = (typeof CREDENTIAL_HEADERS)[number];
 
 export type Credential =
   | { kind: 'none' }

@@ -10,6 +10,7 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set([
 ]);
 
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
+/** How an upstream failed; `proxy/upstreamError.ts` classifies errors into these. */
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'reset' | 'other';
 
 /** Any other method (including `get`, which is not `GET`) is counted as `other`. */
@@ -28,35 +29,4 @@ export function statusClass(status: number): StatusClass {
   if (status >= 300) return '3xx';
   if (status >= 200) return '2xx';
   return '1xx';
-}
-
-const CONNECT_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL',
-]);
-// A connect timeout is a timeout: the client gets 504, as for `timeouts.response`.
-const TIMEOUT_CODES: ReadonlySet<string> = new Set([
-  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT',
-]);
-const RESET_CODES: ReadonlySet<string> = new Set([
-  'ECONNRESET', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED',
-]);
-
-/**
- * Classifies an upstream failure (undici or node:net error) by its `code`, looking
- * through `cause` chains and AggregateErrors (happy-eyeballs connect attempts).
- */
-export function upstreamErrorKind(err: unknown): UpstreamErrorKind {
-  const codes = errorCodes(err, 0);
-  if (codes.some((c) => CONNECT_CODES.has(c))) return 'connect';
-  if (codes.some((c) => TIMEOUT_CODES.has(c))) return 'timeout';
-  if (codes.some((c) => RESET_CODES.has(c))) return 'reset';
-  return 'other';
-}
-
-function errorCodes(err: unknown, depth: number): string[] {
-  if (typeof err !== 'object' || err === null || depth > 4) return [];
-  const own = 'code' in err && typeof err.code === 'string' ? [err.code] : [];
-  const cause = 'cause' in err ? errorCodes(err.cause, depth + 1) : [];
-  const nested = err instanceof AggregateError ? err.errors.flatMap((e: unknown) => errorCodes(e, depth + 1)) : [];
-  return [...own, ...cause, ...nested];
 }

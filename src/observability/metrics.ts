@@ -174,7 +174,7 @@ export class Metrics {
     if (validSeconds(seconds)) this.#upstreamDuration.observe({ service, status_class: statusClass(status) }, seconds);
   }
 
-  /** The upstream failed without a response; classify errors with `upstreamErrorKind`. */
+  /** The upstream failed without a response; classified by `proxy/upstreamError.ts`. */
   upstreamError(service: string, kind: UpstreamErrorKind): void {
     this.#upstreamErrors.inc({ service, kind });
   }

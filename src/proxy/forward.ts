@@ -1,15 +1,14 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { upstreamErrorKind, type UpstreamErrorKind } from '../observability/labels.js';
 import type { Destination } from './access.js';
-import { clientResponseHeaders } from './headers.js';
+import { clientResponseHeaders, hasBody } from './headers.js';
+import { upstreamFailure, type UpstreamFailure } from './upstreamError.js';
 import type { Upstreams } from './upstreams.js';
-
 
 export type ForwardResult =
   | { outcome: 'responded'; status: number; upstreamMs: number }
-  | { outcome: 'upstream_error'; kind: UpstreamErrorKind; upstreamMs: number; headersSent: boolean; code: string }
+  | { outcome: 'upstream_error'; failure: UpstreamFailure; upstreamMs: number; headersSent: boolean }
   | { outcome: 'body_too_large'; upstreamMs: number }
   | { outcome: 'client_gone'; upstreamMs: number; status?: number };
 
@@ -56,7 +55,7 @@ export async function forward(upstreams: Upstreams, dest: Destination, req: Inco
   } catch (err) {
     if (limiter?.exceeded) return { outcome: 'body_too_large', upstreamMs: elapsed() };
     if (clientGone || req.errored) return { outcome: 'client_gone', upstreamMs: elapsed(), ...(status ? { status } : {}) };
-    return { outcome: 'upstream_error', kind: upstreamErrorKind(err), upstreamMs: elapsed(), headersSent: res.headersSent, code: errorCode(err) };
+    return { outcome: 'upstream_error', failure: upstreamFailure(err), upstreamMs: elapsed(), headersSent: res.headersSent };
   } finally {
     res.off('close', onClose);
   }
@@ -99,12 +98,6 @@ function prematureClose(): Error {
   return Object.assign(new Error('client closed the connection before the response ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
 }
 
-/** Whether the request announces a body (RFC 9112 §6.3): chunked, or a non-zero Content-Length. */
-export function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 function requestBody(req: IncomingMessage, limiter: BodyLimit | undefined): IncomingMessage | Transform | undefined {
   if (!hasBody(req)) return undefined;
   if (!limiter) return req;
@@ -131,9 +124,4 @@ class BodyLimit extends Transform {
     }
     done(null, chunk);
   }
-}
-
-function errorCode(err: unknown): string {
-  const e = err as { code?: unknown; cause?: { code?: unknown } };
-  return typeof e?.code === 'string' ? e.code : typeof e?.cause?.code === 'string' ? e.cause.code : 'UNKNOWN';
 }

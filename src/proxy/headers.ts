@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import { CREDENTIAL_HEADERS } from '../auth/credentials.js';
 import type { ServiceToken } from '../config/snapshot.js';
 
 /** RFC 9110 §7.6.1: connection-specific fields that a proxy never forwards. */
@@ -6,8 +8,10 @@ const HOP_BY_HOP = new Set([
   'proxy-authenticate', 'proxy-authorization',
 ]);
 
-/** Headers keygate owns on the way up: the client's copies are always dropped. */
-const CLIENT_CREDENTIALS = new Set(['authorization', 'x-api-key']);
+const CLIENT_CREDENTIALS: ReadonlySet<string> = new Set(CREDENTIAL_HEADERS);
+
+/** Who called, as the upstream reads it: [user, key id, key name]. */
+export const IDENTITY_HEADERS = ['x-keygate-user', 'x-keygate-key-id', 'x-keygate-key-name'] as const;
 
 /** What the upstream is told about the caller. */
 export interface Identity {
@@ -52,6 +56,34 @@ function connectionTokens(values: readonly string[]): Set<string> {
 const NONE: ReadonlySet<string> = new Set();
 
 /**
+ * What keygate itself adds to a request it lets through, as a flat [name, value, …] list:
+ * the service token (in the service's header and scheme) and the identity headers. The
+ * proxy appends these upstream; the decision API hands them to the front proxy to copy.
+ */
+export function keygateHeaders(token: ServiceToken, who: Identity): string[] {
+  const [user, keyId, keyName] = IDENTITY_HEADERS;
+  const out: string[] = [];
+  if (token.source.kind !== 'none') out.push(token.header, token.scheme ? `${token.scheme} ${token.value}` : token.value);
+  out.push(user, who.user, keyId, who.keyId, keyName, who.keyName);
+  return out;
+}
+
+/**
+ * Whether a client's header is one keygate owns on the way up, so the client's copy never
+ * reaches the upstream: the credential headers, every `X-Keygate-*` and the service-token
+ * header. `canonical` and `tokenHeader` are `canonicalName`s.
+ */
+export function ownedByKeygate(canonical: string, tokenHeader: string): boolean {
+  return CLIENT_CREDENTIALS.has(canonical) || canonical.startsWith('x-keygate-') || canonical === tokenHeader;
+}
+
+/** Whether the request announces a body (RFC 9112 §6.3): chunked, or a non-zero Content-Length. */
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
  * The request headers the upstream receives, as a flat [name, value, …] list.
  * Order matters: everything untrusted is removed first, then keygate's own headers are
  * added last, so nothing the client sends (not even a `Connection:` list) can remove
@@ -68,8 +100,8 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], token: Ser
     const name = rawHeaders[i];
     const lower = name.toLowerCase();
     const canonical = canonicalName(name);
-    if (HOP_BY_HOP.has(lower) || listed.has(lower) || CLIENT_CREDENTIALS.has(canonical)) continue;
-    if (canonical.startsWith('x-keygate-') || canonical === tokenHeader || lower === 'host' || lower === 'expect' || lower === 'x-request-id') continue;
+    if (HOP_BY_HOP.has(lower) || listed.has(lower) || ownedByKeygate(canonical, tokenHeader)) continue;
+    if (lower === 'host' || lower === 'expect' || lower === 'x-request-id') continue;
     if (lower in forwarded) {
       forwarded[lower as keyof typeof forwarded].push(rawHeaders[i + 1]);
       continue;
@@ -80,8 +112,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], token: Ser
   appendForwarded(out, 'x-forwarded-proto', forwarded['x-forwarded-proto'], facts.proto);
   if (facts.host) appendForwarded(out, 'x-forwarded-host', forwarded['x-forwarded-host'], facts.host);
   out.push('x-request-id', facts.requestId);
-  if (token.source.kind !== 'none') out.push(token.header, token.scheme ? `${token.scheme} ${token.value}` : token.value);
-  out.push('x-keygate-user', who.user, 'x-keygate-key-id', who.keyId, 'x-keygate-key-name', who.keyName);
+  out.push(...keygateHeaders(token, who));
   return out;
 }
 

@@ -2,11 +2,12 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { statusOf } from '../errors.js';
-import { upstreamErrorKind } from '../observability/labels.js';
 import { clientResponseHeaders } from './headers.js';
-import { decideRequest, upstreamHeaders } from './pipeline.js';
+import { openRequest } from './opening.js';
+import { upstreamHeaders } from './pipeline.js';
 import { rawProblem } from './problem.js';
 import type { ProxyRuntime } from './runtime.js';
+import { upstreamFailure } from './upstreamError.js';
 
 /**
  * WebSocket (and any other `Upgrade:`) requests: the same decision as a plain request,
@@ -15,7 +16,7 @@ import type { ProxyRuntime } from './runtime.js';
  */
 export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
   client.on('error', () => client.destroy());
-  const { requestId, outcome, finish } = await decideRequest(rt, req);
+  const { requestId, outcome, finish } = await openRequest(rt, req, 'proxy');
   if (!outcome.allow) {
     client.end(rawProblem(outcome.reason, requestId, outcome.detail));
     return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
@@ -40,10 +41,9 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
     splice(client, answer.socket);
     finish({ status: 101, reason: 'allow', upstreamStatus: 101, upstreamMs });
   } catch (err) {
-    const kind = upstreamErrorKind(err);
-    const reason = kind === 'timeout' ? 'upstream_timeout' : 'upstream_failed';
+    const { reason, kind, code } = upstreamFailure(err);
     client.end(rawProblem(reason, requestId));
-    finish({ status: statusOf(reason), reason, upstreamError: kind, upstreamErrorCode: (err as { code?: string }).code ?? 'UNKNOWN' });
+    finish({ status: statusOf(reason), reason, upstreamError: kind, upstreamErrorCode: code });
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allowHeaders, ENVOY_REMOVE_HEADER } from '../../../src/check/answer.js';
-import type { Allowed } from '../../../src/proxy/access.js';
+import type { Allowed } from '../../../src/proxy/opening.js';
 
 /** An Allowed outcome with only what allowHeaders reads. */
 function allowed(token: { header: string; scheme: string; value: string; none?: boolean }): Allowed {
