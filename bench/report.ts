@@ -1,3 +1,4 @@
+import type { StagesResult } from './scenarios/stages.js';
 import type { CaseSummary, Measured, ScenarioResult } from './scenarios/harness.js';
 import { median, ratio, round } from './lib/stats.js';
 
@@ -77,7 +78,7 @@ export function targetsText(targets: readonly TargetResult[]): string {
   const body = targets.map((t) => [t.target, t.goal, t.measured, `${t.verdict.toUpperCase()}${t.enforced || t.goal === 'report' ? '' : ' (report only)'}`]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (r: string[]): string => r.map((v, i) => v.padEnd(widths[i])).join('  ');
-  return ['targets (issue 8)', line(head), ...body.map(line)].join('\n');
+  return ['targets', line(head), ...body.map(line)].join('\n');
 }
 
 export function targetsMarkdown(targets: readonly TargetResult[]): string {
@@ -99,7 +100,7 @@ export interface RunSummary {
 }
 
 /** bench/results/latest.md: what bench/README.md's "latest run" section is copied from. */
-export function markdownReport(r: RunSummary, scenarios: readonly ScenarioResult[], targets: readonly TargetResult[], decisionTable?: string): string {
+export function markdownReport(r: RunSummary, scenarios: readonly ScenarioResult[], targets: readonly TargetResult[], decisionTable?: string, stagesTable?: string): string {
   const k = r.keygate;
   return [
     `Run of ${r.date} (${r.mode}, ${r.seconds} s) on ${r.nproc} CPUs (${r.cpu}), node ${r.node}; load average ${r.loadavgAtStart.join(' ')} at the start, ${r.loadavgAtEnd.join(' ')} at the end.`,
@@ -107,6 +108,7 @@ export function markdownReport(r: RunSummary, scenarios: readonly ScenarioResult
     '',
     targetsMarkdown(targets),
     '',
+    ...(stagesTable ? [stagesTable, ''] : []),
     ...scenarios.flatMap((s) => [markdownTable(s), '']),
     ...(decisionTable ? ['**decision microbenchmark (bench/policy.ts)**', '', '```', decisionTable.trim(), '```', ''] : []),
     ...r.notes.map((n) => `- ${n}`),
@@ -186,5 +188,84 @@ export function evaluateTargets(inp: TargetInputs): TargetResult[] {
   }
   const logOff = sg?.['keygate, access log off'];
   push('access_log_cost', 'keygate req/s with access log on / off', 'report', allowed && logOff ? paired(allowed, logOff, rps) : undefined, () => true, (v) => `${fmtX(v)} (CPU ${fmtInt(allowed!.cpuUsPerReq)} vs ${fmtInt(logOff!.cpuUsPerReq)} us/req)`, false);
+  return out;
+}
+
+const STAGE_ROW_HEAD = ['row', 'req/s', 'CPU us/req', 'CPU range', 'CPU vs bare', 'rps vs bare', 'errors'];
+const STAGE_HEAD = ['stage', 'us/req', 'range over rounds', 'budget', 'verdict'];
+
+function stageRowCells(s: StagesResult): string[][] {
+  const bare = s.cases.bare as CaseSummary | undefined;
+  return s.rows.map((r) => {
+    const c = s.cases[r.id];
+    const cpus = c.rounds.map((m) => m.cpuUsPerReq).filter(Number.isFinite);
+    return [
+      r.name,
+      fmtInt(c.rps),
+      fmtInt(c.cpuUsPerReq),
+      cpus.length ? `${fmtInt(Math.min(...cpus))}-${fmtInt(Math.max(...cpus))}` : '-',
+      bare && r.id !== 'bare' && r.request === 'proxy' ? fmtX(paired(c, bare, (m) => m.cpuUsPerReq)) : '',
+      bare && r.id !== 'bare' && r.request === 'proxy' ? fmtX(paired(c, bare, (m) => m.rps)) : '',
+      c.errors ? `${c.errors} (${(c.errorRate * 100).toFixed(2)}%)` : '0',
+    ];
+  });
+}
+
+function stageCells(s: StagesResult): string[][] {
+  return s.stages.map((st) => [
+    st.stage,
+    fmtSigned(st.us),
+    `${fmtSigned(st.min)} .. ${fmtSigned(st.max)}`,
+    st.budgetUs !== undefined ? `<= ${st.budgetUs}` : '',
+    st.budgetUs === undefined || !Number.isFinite(st.us) ? '' : st.us <= st.budgetUs ? 'met' : 'missed',
+  ]);
+}
+
+function fmtSigned(x: number): string {
+  return Number.isFinite(x) ? (Math.abs(x) < 10 ? x.toFixed(1) : x.toFixed(0)) : '-';
+}
+
+function fixedWidth(head: string[], body: string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (r: string[]): string => r.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  return [line(head), ...body.map(line)];
+}
+
+function mdTable(head: string[], body: string[][]): string[] {
+  const line = (r: string[]): string => `| ${r.join(' | ')} |`;
+  return [line(head), line(head.map((_, i) => (i === 0 ? '---' : '---:'))), ...body.map(line)];
+}
+
+const STAGE_FOOTNOTE =
+  'Each stage = CPU us/req of the row with it minus the row without it, measured in the same round; the median over rounds is shown, the range says how noisy it was (differences below ~10 us are within noise on this machine).';
+
+export function stagesText(s: StagesResult): string {
+  return [s.title, ...fixedWidth(STAGE_ROW_HEAD, stageRowCells(s)), '', 'per-stage cost (us of CPU per request)', ...fixedWidth(STAGE_HEAD, stageCells(s)), STAGE_FOOTNOTE].join('\n');
+}
+
+export function stagesMarkdown(s: StagesResult): string {
+  return [`**${s.title}**`, '', ...mdTable(STAGE_ROW_HEAD, stageRowCells(s)), '', '**per-stage cost (us of CPU per request)**', '', ...mdTable(STAGE_HEAD, stageCells(s)), '', `_${STAGE_FOOTNOTE}_`].join('\n');
+}
+
+/** Issue 11's targets, from the stage table alone. */
+export function stageTargets(s: StagesResult): TargetResult[] {
+  const out: TargetResult[] = [];
+  const c = s.cases;
+  const cpu = (m: Measured): number => m.cpuUsPerReq;
+  const add = (id: string, target: string, goal: string, value: number | undefined, pass: (v: number) => boolean, show: (v: number) => string): void => {
+    const ok = value !== undefined && Number.isFinite(value);
+    out.push({ id, target, goal, measured: ok ? show(value) : 'not measured', verdict: !ok ? 'not measured' : pass(value) ? 'met' : 'missed', enforced: true, ...(ok ? { value: round(value, 4) } : {}) });
+  };
+  const vsBare = (row: string, f: (m: Measured) => number): number | undefined => (c[row] && c.bare ? paired(c[row], c.bare, f) : undefined);
+  add('stages_cpu_pipe', 'CPU/request, keygate everything on (pipe) / bare', '<= 1.25x', vsBare('all_on', cpu), (v) => v <= 1.25, (v) => `${fmtX(v)} (${fmtInt(c.all_on?.cpuUsPerReq)} vs ${fmtInt(c.bare?.cpuUsPerReq)} us)`);
+  add('stages_cpu_file', 'CPU/request, keygate everything on (file) / bare', '<= 1.25x', vsBare('log_file', cpu), (v) => v <= 1.25, (v) => `${fmtX(v)} (${fmtInt(c.log_file?.cpuUsPerReq)} us)`);
+  add('stages_rps', 'req/s, keygate everything on (pipe) / bare', '>= 0.85x', vsBare('all_on', (m) => m.rps), (v) => v >= 0.85, fmtX);
+  add('stages_vs_caddy', 'CPU/request, keygate everything on / Caddy', '<= 1x', c.all_on && c.caddy ? paired(c.all_on, c.caddy, cpu) : undefined, (v) => v <= 1, (v) => `${fmtX(v)} (${fmtInt(c.all_on.cpuUsPerReq)} vs ${fmtInt(c.caddy.cpuUsPerReq)} us)`);
+  add('check_allow_us', 'decision API, allowed, CPU/request', '<= 35 us', c.check_allow?.cpuUsPerReq, (v) => v <= 35, (v) => `${fmtInt(v)} us`);
+  add('check_401_us', 'decision API, 401, CPU/request', '<= 25 us', c.check_401?.cpuUsPerReq, (v) => v <= 25, (v) => `${fmtInt(v)} us`);
+  add('check_vs_200', 'decision API allowed / bare node:http 200', '<= 2.5x', c.check_allow && c.bare_200 ? paired(c.check_allow, c.bare_200, cpu) : undefined, (v) => v <= 2.5, (v) => `${fmtX(v)} (${fmtInt(c.check_allow.cpuUsPerReq)} vs ${fmtInt(c.bare_200.cpuUsPerReq)} us)`);
+  for (const st of s.stages) {
+    if (st.budgetUs !== undefined) add(`stage_${st.stage}`, `stage: ${st.stage}`, `<= ${st.budgetUs} us`, st.us, (v) => v <= st.budgetUs!, (v) => `${fmtSigned(v)} us (rounds ${fmtSigned(st.min)} .. ${fmtSigned(st.max)})`);
+  }
   return out;
 }

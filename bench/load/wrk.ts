@@ -1,21 +1,5 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import type { LoadResult } from './result.js';
-
-export function wrkAvailable(): boolean {
-  return whichSync('wrk');
-}
-
-function whichSync(bin: string): boolean {
-  return (process.env.PATH ?? '').split(':').some((dir) => {
-    try {
-      accessSync(`${dir}/${bin}`, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 /** Debian's wrk (one thread): a second, C load generator for the small-GET scenario. */
 export function wrk(o: { url: string; headers: Record<string, string>; connections: number; durationS: number; expectStatus: number }): Promise<LoadResult> {

@@ -1,7 +1,8 @@
-import { cpSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startChild, waitForLine, type Child } from '../lib/child.js';
+import { freePort, waitReachable } from '../lib/net.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const BENCH_KEYS_FILE = 'bench-keys.yaml';
@@ -12,6 +13,10 @@ export interface KeygateConfigOptions {
   /** The generated keys file text (see lib/keys.ts), added to the example's keys. */
   readonly keysYaml: string;
   readonly accessLog: boolean;
+  /** Fixed listen ports (a keygate whose stdout the bench cannot read: file, /dev/null); default port 0. */
+  readonly ports?: { readonly proxy: number; readonly admin: number; readonly check: number };
+  /** Any further edit of the main config file (e.g. a rate limiter for a bench variant). */
+  readonly editMain?: (main: string) => string;
 }
 
 /**
@@ -25,11 +30,12 @@ export function prepareConfig(opts: KeygateConfigOptions): { dir: string; mainFi
   const mainFile = join(dir, 'keygate.yaml');
   let main = readFileSync(mainFile, 'utf8')
     .replaceAll('http://127.0.0.1:3000', opts.upstream)
-    .replace(/^(\s+(?:proxy|admin|check)):\s*\S+/gm, '$1: 127.0.0.1:0');
+    .replace(/^(\s+(proxy|admin|check)):\s*\S+/gm, (_m, head: string, name: 'proxy' | 'admin' | 'check') => `${head}: 127.0.0.1:${opts.ports?.[name] ?? 0}`);
   const keysLine = /^keys:\s*\[(.*)\]\s*$/m;
   if (!keysLine.test(main)) throw new Error('bench: config/keygate.yaml has no one-line `keys: [...]` to extend');
   main = main.replace(keysLine, (_m, list: string) => `keys: [${list}, ./${BENCH_KEYS_FILE}]`);
   if (!opts.accessLog) main += '\nlog: { access: false }\n';
+  if (opts.editMain) main = opts.editMain(main);
   writeFileSync(mainFile, main);
   return { dir, mainFile };
 }
@@ -41,38 +47,61 @@ export function rewriteAtomically(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
+/** Where keygate's stdout (its log lines) goes. */
+export type LogSink = 'pipe' | 'file' | 'devnull';
+
 export interface KeygatePeer {
   readonly child: Child;
-  /** The log shipper stand-in that drains keygate's stdout (grep for non-access lines). */
-  readonly drain: Child;
+  /** The log shipper stand-in that drains keygate's stdout (grep for non-access lines); only with a pipe. */
+  readonly drain?: Child;
   readonly proxy: string;
   readonly admin: string;
+  /** The decision API, when the config opens it (the example config does). */
+  readonly check?: string;
   readonly startupMs: number;
   readonly configDir: string;
   readonly mainFile: string;
-  /** Every non-access log line so far (`"event":...`), e.g. reload results. */
+  /** Every non-access log line so far (`"event":...`), e.g. reload results; only with a pipe. */
   events(): string[];
   stop(): Promise<void>;
+}
+
+export interface StartKeygateOptions {
+  readonly nodeFlags?: readonly string[];
+  readonly timeoutMs: number;
+  readonly onSpawn?: (c: Child) => void;
+  /** Default `pipe`: a separate `grep` drains it, as a container runtime or log shipper would. */
+  readonly log?: LogSink;
+  /** Bench-only stage switches (bench/peers/knockoutHooks.mjs), e.g. ['metrics']. */
+  readonly knockouts?: readonly string[];
+  /** The ports the config listens on: required for `file` and `devnull`, whose started line the bench cannot read. */
+  readonly ports?: { readonly proxy: number; readonly admin: number; readonly check: number };
+}
+
+const KNOCKOUT_PRELOAD = join(REPO, 'bench/peers/knockouts.mjs');
+
+/** Free ports for a keygate whose stdout the bench does not read. */
+export async function freeListenPorts(): Promise<{ proxy: number; admin: number; check: number }> {
+  return { proxy: await freePort(), admin: await freePort(), check: await freePort() };
 }
 
 /**
  * `node bin/keygate.js serve` as a child process, so its CPU and RSS are its own. Its
  * stdout goes into a pipe drained by a separate `grep` process (as a container runtime
- * or log shipper would drain it), which passes only the lines with an "event" to us.
+ * or log shipper would drain it), which passes only the lines with an "event" to us; or
+ * to a file (appended, as a log file on disk) or to /dev/null.
  */
-export async function startKeygate(
-  name: string,
-  mainFile: string,
-  configDir: string,
-  opts: { nodeFlags?: readonly string[]; timeoutMs: number; onSpawn?: (c: Child) => void },
-): Promise<KeygatePeer> {
+export async function startKeygate(name: string, mainFile: string, configDir: string, opts: StartKeygateOptions): Promise<KeygatePeer> {
+  const sink = opts.log ?? 'pipe';
+  const knockouts = opts.knockouts ?? [];
+  const flags = [...(opts.nodeFlags ?? []), ...(knockouts.length ? ['--import', KNOCKOUT_PRELOAD] : [])];
+  const env = { ...process.env, KEYGATE_BENCH_KNOCKOUTS: knockouts.join(',') };
+  const args = [...flags, join(REPO, 'bin/keygate.js'), 'serve', '-c', mainFile];
+  const started = performance.now();
+  if (sink !== 'pipe') return startUnread(name, sink, args, env, configDir, mainFile, started, knockouts, opts);
   const drain = startChild(`${name} log drain`, 'grep', ['--line-buffered', '-F', '"event":'], { stdio: ['pipe', 'pipe', 'pipe'] });
   opts.onSpawn?.(drain);
-  const started = performance.now();
-  const child = startChild(name, process.execPath, [...(opts.nodeFlags ?? []), join(REPO, 'bin/keygate.js'), 'serve', '-c', mainFile], {
-    stdio: ['ignore', drain.proc.stdin!, 'pipe'],
-    cwd: configDir,
-  });
+  const child = startChild(name, process.execPath, args, { stdio: ['ignore', drain.proc.stdin!, 'pipe'], cwd: configDir, env });
   opts.onSpawn?.(child);
   const events: string[] = [];
   const ready = waitForLine(drain, (l) => l.includes('"event":"started"'), opts.timeoutMs);
@@ -87,6 +116,7 @@ export async function startKeygate(
     throw e;
   });
   const startupMs = performance.now() - started;
+  checkKnockouts(name, child, knockouts);
   let buffered = '';
   drain.proc.stdout!.on('data', (c: Buffer) => {
     buffered += c.toString('utf8');
@@ -101,6 +131,7 @@ export async function startKeygate(
     drain,
     proxy: `http://${parsed.proxy}`,
     admin: `http://${parsed.admin}`,
+    ...(parsed.check ? { check: `http://${parsed.check}` } : {}),
     startupMs,
     configDir,
     mainFile,
@@ -110,6 +141,50 @@ export async function startKeygate(
       await drain.stop(1_000);
     },
   };
+}
+
+async function startUnread(
+  name: string,
+  sink: 'file' | 'devnull',
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  configDir: string,
+  mainFile: string,
+  started: number,
+  knockouts: readonly string[],
+  opts: StartKeygateOptions,
+): Promise<KeygatePeer> {
+  const ports = opts.ports;
+  if (!ports) throw new Error(`${name}: a keygate logging to ${sink} needs fixed ports`);
+  const fd = openSync(sink === 'file' ? join(configDir, 'keygate.log') : '/dev/null', 'a');
+  const child = startChild(name, process.execPath, args, { stdio: ['ignore', fd, 'pipe'], cwd: configDir, env });
+  closeSync(fd);
+  opts.onSpawn?.(child);
+  const admin = `http://127.0.0.1:${ports.admin}`;
+  try {
+    await waitReachable(`${admin}/readyz`, () => child.alive(), opts.timeoutMs, name, () => child.stderr());
+  } catch (e) {
+    await child.stop(500);
+    throw e;
+  }
+  checkKnockouts(name, child, knockouts);
+  return {
+    child,
+    proxy: `http://127.0.0.1:${ports.proxy}`,
+    admin,
+    check: `http://127.0.0.1:${ports.check}`,
+    startupMs: performance.now() - started,
+    configDir,
+    mainFile,
+    events: () => [],
+    stop: () => child.stop(5_000),
+  };
+}
+
+/** A knockout whose module was never loaded (renamed, moved) would measure nothing: refuse. */
+function checkKnockouts(name: string, child: Child, knockouts: readonly string[]): void {
+  const missing = knockouts.filter((k) => !child.stderr().includes(`bench knockout applied: ${k}`));
+  if (missing.length) throw new Error(`${name}: bench knockout ${missing.join(', ')} did not apply: update bench/peers/knockoutHooks.mjs to the code`);
 }
 
 /** One gauge or counter value from keygate's /metrics (summed over label sets). */

@@ -1,30 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childPids } from '../lib/proc.js';
-import { sleep, startChild, type Child } from '../lib/child.js';
-
-export interface NginxPeer {
-  readonly child: Child;
-  readonly url: string;
-  /** Master and worker: nginx's CPU is theirs together. */
-  pids(): number[];
-  stop(): Promise<void>;
-}
-
-export function nginxBinary(): string | undefined {
-  for (const candidate of ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx']) {
-    try {
-      execFileSync(candidate, ['-v'], { stdio: 'ignore' });
-      return candidate;
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
-}
+import { sleep, startChild } from '../lib/child.js';
+import { freePort, reachable } from '../lib/net.js';
+import type { ReferencePeer, ReferenceSetup } from './reference.js';
 
 /**
  * The reference: Debian's nginx with one worker, a `map` from the presented
@@ -32,7 +12,7 @@ export function nginxBinary(): string | undefined {
  * set with proxy_set_header, over a keep-alive upstream pool. Runs in the foreground
  * (daemon off) with its prefix in a temp dir.
  */
-export async function startNginx(binary: string, upstreamPort: number, keys: readonly string[], serviceToken: string): Promise<NginxPeer> {
+export async function startNginx({ binary, upstreamPort, keys, serviceToken }: ReferenceSetup): Promise<ReferencePeer> {
   const prefix = mkdtempSync(join(tmpdir(), 'keygate-bench-nginx-'));
   chmodSync(prefix, 0o755);
   const temp = join(prefix, 'tmp');
@@ -104,23 +84,3 @@ ${mapLines}
   };
 }
 
-async function reachable(url: string): Promise<boolean> {
-  try {
-    await (await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(500) })).arrayBuffer();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** nginx cannot listen on port 0 and tell us the port: take a free one from the kernel. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen({ host: '127.0.0.1', port: 0 }, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -1,5 +1,4 @@
 import { closedLoop } from '../load/autocannon.js';
-import { wrk } from '../load/wrk.js';
 import { bearer, PATHS, type BenchContext } from './context.js';
 import { alternate, measure, type Case, type Peer, type ScenarioResult } from './harness.js';
 
@@ -48,21 +47,6 @@ export async function smallGet(ctx: BenchContext): Promise<ScenarioResult> {
   return {
     id: 'small_get',
     title: `small GET, autocannon ${ctx.connections} connections, ${s} s x ${ctx.headlineRounds} rounds`,
-    cases: await alternate(ctx.headlineRounds, cases),
-  };
-}
-
-/** The same small GET driven by Debian's wrk (a C load generator, one thread). */
-export async function smallGetWrk(ctx: BenchContext): Promise<ScenarioResult> {
-  const { bare, barePipeline, keygate, nginx } = ctx.peers;
-  const wrkCase = (name: string, peer: Peer): Case => ({
-    name,
-    run: () => measure(peer, () => wrk({ url: peer.url(PATHS.small), headers: bearer(ctx.keys.reader), connections: ctx.connections, durationS: ctx.seconds.wrk, expectStatus: 200 })),
-  });
-  const cases = [wrkCase('bare', bare), ...(barePipeline ? [wrkCase('bare with stream.pipeline', barePipeline)] : []), wrkCase('keygate', keygate), ...(nginx ? [wrkCase('nginx', nginx)] : [])];
-  return {
-    id: 'small_get_wrk',
-    title: `small GET, wrk -t1 -c${ctx.connections}, ${ctx.seconds.wrk} s x ${ctx.headlineRounds} rounds`,
     cases: await alternate(ctx.headlineRounds, cases),
   };
 }
