@@ -1,7 +1,8 @@
 import type { DenyReason } from '../errors.js';
 import { normalizeAddress } from './cidr.js';
-import type { RuleQuery } from './matcher.js';
+import type { RuleMatcher, RuleQuery } from './matcher.js';
 import { isExpired, type KeyPolicy, type Policy } from './model.js';
+import { foldedSegments, type PathReadings } from './pathReadings.js';
 import type { CompiledRule } from './rules.js';
 
 /** The steps of SPEC §3, numbered as there. */
@@ -23,6 +24,8 @@ export type Decision = Grant | Denial;
 export interface AccessRequest extends RuleQuery {
   readonly clientIp: string;
   readonly now: number; // epoch ms, injected so expiry is checked per request and testable
+  /** The other readings of the path: deny rules and guardrails match them all (readingsOf). */
+  readonly readings: PathReadings;
 }
 
 export function deny(reason: DenyReason, step: StepNumber, detail: string, rule?: CompiledRule): Denial {
@@ -56,15 +59,27 @@ function checkUser(policy: Policy, key: KeyPolicy, now: number): Denial | undefi
 
 function checkRules(policy: Policy, key: KeyPolicy, req: AccessRequest): Decision {
   const user = policy.users.get(key.user)!;
-  const userRule = user.rules.match(req);
+  const userRule = matchAllow(user.rules, req);
   if (!userRule) return deny('user_denied', 5, `no rule of user ${user.name}'s roles (${user.roles.join(', ') || 'none'}) matches`);
-  const keyRule = key.scope === 'restricted' ? key.allow.match(req) : undefined;
+  const keyRule = key.scope === 'restricted' ? matchAllow(key.allow, req) : undefined;
   if (key.scope === 'restricted' && !keyRule) return deny('key_scope_denied', 6, `no allow rule of key ${key.id} matches`);
-  const denyRule = key.deny.match(req);
-  if (denyRule) return deny('key_deny_rule', 6, `a deny rule of key ${key.id} matches`, denyRule);
-  const guardrail = policy.guardrails.match(req, (rule) => !rule.except?.has(key.id));
-  if (guardrail) return deny('guardrail', 7, 'a guardrail matches', guardrail);
+  const denyRule = key.deny.matchAnyReading(req, req.readings);
+  if (denyRule) return deny('key_deny_rule', 6, `a deny rule of key ${key.id} matches${readingNote(key.deny, req, denyRule)}`, denyRule);
+  const notExcepted = (rule: CompiledRule): boolean => !rule.except?.has(key.id);
+  const guardrail = policy.guardrails.matchAnyReading(req, req.readings, notExcepted);
+  if (guardrail) return deny('guardrail', 7, `a guardrail matches${readingNote(policy.guardrails, req, guardrail)}`, guardrail);
   return keyRule ? { allow: true, reason: 'allow', step: 7, userRule, keyRule } : { allow: true, reason: 'allow', step: 7, userRule };
+}
+
+/** Allow rules: byte for byte (fails closed), or lower-cased on a service that routes case-insensitively. */
+function matchAllow(rules: RuleMatcher, req: AccessRequest): CompiledRule | undefined {
+  return req.readings.caseInsensitive ? rules.matchFolded(req, foldedSegments(req.segments, req.readings)) : rules.match(req);
+}
+
+/** Says so when a rule denies only another reading of the request, so `explain` is not a riddle. */
+function readingNote(rules: RuleMatcher, req: AccessRequest, rule: CompiledRule): string {
+  if (rules.match(req, (r) => r === rule) !== undefined) return '';
+  return ' as an upstream may read the request (case, trailing slash, "//", ";…", ".ext", HEAD as GET)';
 }
 
 function iso(ms: number | undefined): string {

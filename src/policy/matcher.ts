@@ -1,3 +1,4 @@
+import type { PathReadings } from './pathReadings.js';
 import type { CompiledRule } from './rules.js';
 
 /** What a rule is matched against: the request as the service sees it. */
@@ -9,6 +10,7 @@ export interface RuleQuery {
 }
 
 interface TrieNode {
+  readonly id: number;
   literal: Map<string, TrieNode> | null;
   one: TrieNode | null;
   many: TrieNode | null;
@@ -18,9 +20,12 @@ interface TrieNode {
   manyFrom: number;
 }
 
-const newNode = (): TrieNode => ({ literal: null, one: null, many: null, terminal: [], walk: 0, manyFrom: 0 });
+let nodes = 0;
+const newNode = (): TrieNode => ({ id: ++nodes, literal: null, one: null, many: null, terminal: [], walk: 0, manyFrom: 0 });
 
 let walks = 0;
+/** Above any path's segment count (targets are at most 8 KiB), so node id × this + index is unique. */
+const MAX_SEGMENTS = 1 << 14;
 
 /**
  * A list of rules compiled into one segment trie per service, so matching costs the
@@ -33,6 +38,8 @@ let walks = 0;
 export class RuleMatcher {
   readonly rules: readonly CompiledRule[];
   #byService: Map<string, TrieNode> | undefined;
+  /** The same tries with literals lower-cased; the exact tries when no literal has upper case. */
+  #folded: Map<string, TrieNode> | undefined;
 
   constructor(rules: readonly CompiledRule[]) {
     this.rules = Object.freeze([...rules]);
@@ -42,64 +49,146 @@ export class RuleMatcher {
     return this.rules.length;
   }
 
-  /** The first listed rule that matches (and that `accept` admits, when given). */
+  /** The first listed rule that matches the path byte for byte (and that `accept` admits, when given). */
   match(q: RuleQuery, accept?: (rule: CompiledRule) => boolean): CompiledRule | undefined {
     if (this.rules.length === 0) return undefined;
-    const byService = (this.#byService ??= buildTries(this.rules));
-    const best: Best = { rank: Infinity, rule: undefined, accept, walk: ++walks };
-    const named = byService.get(q.service);
-    if (named) walk(named, q, 0, best);
-    const any = q.service === '*' ? undefined : byService.get('*');
-    if (any) walk(any, q, 0, best);
-    return best.rule;
+    return search(this.#exact(), q, q.segments, undefined, false, false, accept);
+  }
+
+  /** As `match`, comparing literals lower-cased: `segments` must already be lower-cased. */
+  matchFolded(q: RuleQuery, segments: readonly string[]): CompiledRule | undefined {
+    if (this.rules.length === 0) return undefined;
+    return search(this.#foldedTries(), q, segments, undefined, false, false, undefined);
+  }
+
+  /**
+   * For deny rules and guardrails: the first listed rule that matches any reading of the
+   * path (PathReadings), with `GET` covering `HEAD` (frameworks run the GET handler for HEAD).
+   * Matching more readings can only find more rules, never fewer.
+   */
+  matchAnyReading(q: RuleQuery, readings: PathReadings, accept?: (rule: CompiledRule) => boolean): CompiledRule | undefined {
+    if (this.rules.length === 0) return undefined;
+    return search(this.#foldedTries(), q, readings.folded ?? q.segments, readings.alternates, readings.skipsEmpty, true, accept);
+  }
+
+  #exact(): Map<string, TrieNode> {
+    return (this.#byService ??= buildTries(this.rules, false));
+  }
+
+  #foldedTries(): Map<string, TrieNode> {
+    return (this.#folded ??= this.rules.some(hasUpperCase) ? buildTries(this.rules, true) : this.#exact());
   }
 }
 
-function buildTries(rules: readonly CompiledRule[]): Map<string, TrieNode> {
+function hasUpperCase(rule: CompiledRule): boolean {
+  return rule.path.segments.some((s) => s.kind === 'literal' && s.value !== s.value.toLowerCase());
+}
+
+function buildTries(rules: readonly CompiledRule[], fold: boolean): Map<string, TrieNode> {
   const byService = new Map<string, TrieNode>();
-  rules.forEach((rule, rank) => insert(byService, rule, rank));
+  rules.forEach((rule, rank) => insert(byService, rule, rank, fold));
   return byService;
 }
 
-function insert(byService: Map<string, TrieNode>, rule: CompiledRule, rank: number): void {
+function insert(byService: Map<string, TrieNode>, rule: CompiledRule, rank: number, fold: boolean): void {
   let node = byService.get(rule.service);
   if (!node) byService.set(rule.service, (node = newNode()));
   for (const seg of rule.path.segments) {
     if (seg.kind === 'many') node = node.many ??= newNode();
     else if (seg.kind === 'one') node = node.one ??= newNode();
     else {
+      const value = fold ? seg.value.toLowerCase() : seg.value;
       node.literal ??= new Map();
-      let next = node.literal.get(seg.value);
-      if (!next) node.literal.set(seg.value, (next = newNode()));
+      let next = node.literal.get(value);
+      if (!next) node.literal.set(value, (next = newNode()));
       node = next;
     }
   }
   node.terminal.push({ rank, rule });
 }
 
-interface Best {
+/** One match: what is matched, and the best rule found so far. */
+interface Search {
   rank: number;
   rule: CompiledRule | undefined;
   readonly accept: ((rule: CompiledRule) => boolean) | undefined;
   readonly walk: number;
+  readonly segments: readonly string[];
+  readonly alternates: readonly (readonly string[] | undefined)[] | undefined;
+  readonly skipsEmpty: boolean;
+  readonly method: string;
+  readonly region: string;
+  readonly headAsGet: boolean;
+  /** (node, segment index) pairs already walked; only when there are several readings. */
+  readonly visited: Set<number> | undefined;
 }
 
-function walk(node: TrieNode, q: RuleQuery, si: number, best: Best): void {
-  const segs = q.segments;
+function search(
+  byService: Map<string, TrieNode>, q: RuleQuery, segments: readonly string[], alternates: Search['alternates'],
+  skipsEmpty: boolean, headAsGet: boolean, accept: Search['accept'],
+): CompiledRule | undefined {
+  const visited = alternates !== undefined || skipsEmpty ? new Set<number>() : undefined;
+  const s: Search = { rank: Infinity, rule: undefined, accept, walk: ++walks, segments, alternates, skipsEmpty, method: q.method, region: q.region, headAsGet, visited };
+  const named = byService.get(q.service);
+  if (named) walk(named, s, 0);
+  const any = q.service === '*' ? undefined : byService.get('*');
+  if (any) walk(any, s, 0);
+  return s.rule;
+}
+
+function walk(node: TrieNode, s: Search, si: number): void {
+  if (s.visited !== undefined && !firstVisit(s.visited, node, si)) return;
+  const segs = s.segments;
   if (si === segs.length) {
     for (const t of node.terminal) {
-      if (t.rank < best.rank && admits(t.rule, q) && (!best.accept || best.accept(t.rule))) {
-        best.rank = t.rank;
-        best.rule = t.rule;
+      if (t.rank < s.rank && admits(t.rule, s) && (!s.accept || s.accept(t.rule))) {
+        s.rank = t.rank;
+        s.rule = t.rule;
       }
     }
   } else {
     const seg = segs[si];
-    const lit = node.literal?.get(seg);
-    if (lit) walk(lit, q, si + 1, best);
-    if (node.one && seg !== '') walk(node.one, q, si + 1, best);
+    const others = s.alternates?.[si];
+    if (others === undefined) consume(node, s, si, seg, seg !== '', seg === '' && s.skipsEmpty);
+    else consumeAny(node, s, si, seg, others);
   }
-  if (node.many) walkMany(node, node.many, q, si, best);
+  if (node.many) walkMany(node, node.many, s, si);
+}
+
+/** Segment `si` read as `seg`: a literal or `*` consumes it; a droppable (empty) one may also be skipped. */
+function consume(node: TrieNode, s: Search, si: number, seg: string, nonEmpty: boolean, droppable: boolean): void {
+  const lit = node.literal?.get(seg);
+  if (lit) walk(lit, s, si + 1);
+  if (nonEmpty && node.one) walk(node.one, s, si + 1);
+  if (droppable) walk(node, s, si + 1);
+}
+
+/**
+ * Segment `si` with other spellings: each literal once, `*` and skipping at most once each.
+ * A spelling that is empty (`;x` without its parameter) is dropped as `//` would be.
+ */
+function consumeAny(node: TrieNode, s: Search, si: number, seg: string, others: readonly string[]): void {
+  let nonEmpty = seg !== '';
+  let droppable = seg === '' && s.skipsEmpty;
+  for (const other of others) {
+    const lit = node.literal?.get(other);
+    if (lit) walk(lit, s, si + 1);
+    if (other !== '') nonEmpty = true;
+    else if (s.segments.length > 1) droppable = true;
+  }
+  consume(node, s, si, seg, nonEmpty, droppable);
+}
+
+/**
+ * Readings can reach one (node, segment index) along many routes (a `;x` segment is both a
+ * segment and droppable): each pair is walked once, or a crafted path would cost
+ * exponentially many walks. Only searches over several readings keep this set.
+ */
+function firstVisit(visited: Set<number>, node: TrieNode, si: number): boolean {
+  const key = node.id * MAX_SEGMENTS + si;
+  if (visited.has(key)) return false;
+  visited.add(key);
+  return true;
 }
 
 /**
@@ -107,14 +196,16 @@ function walk(node: TrieNode, q: RuleQuery, si: number, best: Best): void {
  * match, so patterns with several `**` cost O(trie size × path length) instead of growing
  * exponentially with a path the client chooses.
  */
-function walkMany(node: TrieNode, many: TrieNode, q: RuleQuery, si: number, best: Best): void {
-  const done = node.walk === best.walk ? node.manyFrom : q.segments.length + 1;
+function walkMany(node: TrieNode, many: TrieNode, s: Search, si: number): void {
+  const done = node.walk === s.walk ? node.manyFrom : s.segments.length + 1;
   if (si >= done) return;
-  node.walk = best.walk;
+  node.walk = s.walk;
   node.manyFrom = si;
-  for (let k = si; k < done; k++) walk(many, q, k, best);
+  for (let k = si; k < done; k++) walk(many, s, k);
 }
 
-function admits(rule: CompiledRule, q: RuleQuery): boolean {
-  return (rule.methods === null || rule.methods.has(q.method)) && (rule.regions === null || rule.regions.has(q.region));
+function admits(rule: CompiledRule, s: Search): boolean {
+  if (rule.regions !== null && !rule.regions.has(s.region)) return false;
+  const m = rule.methods;
+  return m === null || m.has(s.method) || (s.headAsGet && s.method === 'HEAD' && m.has('GET'));
 }

@@ -5,6 +5,7 @@ import type { KeyRecord, ServiceConfig, Snapshot } from '../config/snapshot.js';
 import type { DenyReason } from '../errors.js';
 import { authorize, type Denial, type Grant, type StepNumber } from '../policy/decide.js';
 import { pathSegments } from '../policy/pathPattern.js';
+import { readingsOf } from '../policy/pathReadings.js';
 import { routeRequest } from '../policy/route.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { parseTarget, TARGET_PROBLEMS } from './pathSafety.js';
@@ -67,13 +68,15 @@ export async function checkAccess(snapshot: Snapshot, verifier: KeyVerifier, req
 
 /** Steps 3-7 for a known key at a known destination (shared with `keygate explain`). */
 export function decideFor(snapshot: Snapshot, key: KeyRecord, dest: Destination, method: string, clientIp: string, now: number, region: string): Grant | Denial {
+  const segments = pathSegments(dest.path);
   return authorize(snapshot, key, {
     region,
     service: dest.service.name,
     method,
-    segments: pathSegments(dest.path),
+    segments,
     clientIp,
     now,
+    readings: readingsOf(segments),
   });
 }
 

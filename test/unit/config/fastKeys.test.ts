@@ -7,6 +7,7 @@ import { readKeysFast } from '../../../src/config/plainKeys.js';
 import type { KeyRecord } from '../../../src/config/snapshot.js';
 import { YamlReader } from '../../../src/config/yamlReader.js';
 import { authorize } from '../../../src/policy/decide.js';
+import { readingsOf } from '../../../src/policy/pathReadings.js';
 import { writeFixture, type Fixture } from './fixtures.js';
 
 /**
@@ -80,7 +81,7 @@ describe('keys files on the fast path', () => {
     const now = Date.parse('2027-01-01T00:00:00Z');
     for (const [i, k] of snapshot.keyList.entries()) {
       for (const r of requests) {
-        const req = { region: 'eu-west-1', service: 'compute', method: r.method, segments: r.path, clientIp: '10.1.2.3', now };
+        const req = { region: 'eu-west-1', service: 'compute', method: r.method, segments: r.path, clientIp: '10.1.2.3', now, readings: readingsOf(r.path) };
         const got = authorize(snapshot, k, req);
         const want = authorize(snapshot, expected[i], req);
         expect(got).toEqual(want);

@@ -4,6 +4,7 @@ import type { AccessRequest } from '../../../src/policy/decide.js';
 import { RuleMatcher } from '../../../src/policy/matcher.js';
 import type { KeyPolicy, Policy, UserPolicy } from '../../../src/policy/model.js';
 import { pathSegments } from '../../../src/policy/pathPattern.js';
+import { readingsOf } from '../../../src/policy/pathReadings.js';
 import { compileRule, type CompiledRule, type RuleSpec } from '../../../src/policy/rules.js';
 
 export const NOW = Date.parse('2026-12-01T00:00:00Z');
@@ -72,15 +73,19 @@ export interface RequestOptions {
   region?: string;
   clientIp?: string;
   now?: number;
+  /** The service routes case-insensitively (allow rules compare lower-cased). */
+  caseInsensitive?: boolean;
 }
 
 export function request(o: RequestOptions = {}): AccessRequest {
+  const segments = pathSegments(o.path ?? '/v2/p1/servers/s1');
   return {
     region: o.region ?? 'eu-west-1',
     service: o.service ?? 'compute',
     method: o.method ?? 'GET',
-    segments: pathSegments(o.path ?? '/v2/p1/servers/s1'),
+    segments,
     clientIp: o.clientIp ?? '10.1.2.3',
     now: o.now ?? NOW,
+    readings: readingsOf(segments, o.caseInsensitive),
   };
 }
