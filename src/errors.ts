@@ -1,7 +1,7 @@
 /**
  * The one table of decision reasons: every denial (and `allow`) has a stable code,
  * an HTTP status, and a title. Logs, metrics, `explain` and problem bodies all use it;
- * test/unit/errors.test.ts checks it against the README.
+ * test/unit/errors.test.ts checks it row by row, and against README.md and docs/.
  */
 export const REASONS = {
   allow: { status: 200, title: 'Allowed' },
@@ -27,7 +27,6 @@ export const REASONS = {
   rate_limited: { status: 429, title: 'Too many requests' },
   upstream_failed: { status: 502, title: 'Upstream failed' },
   upstream_timeout: { status: 504, title: 'Upstream timed out' },
-  shutting_down: { status: 503, title: 'Shutting down' },
 } as const;
 
 export type Reason = keyof typeof REASONS;
