@@ -1,5 +1,6 @@
+import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from './io.js';
+import { UsageError, type CliIO } from './io.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -46,4 +47,12 @@ export function requirePositional(p: Parsed, what: string): string {
   return v;
 }
 
-export const CONFIG_OPTION: Options = { config: { type: 'string', short: 'c', default: 'config/keygate.yaml' } };
+export const CONFIG_OPTION: Options = { config: { type: 'string', short: 'c' } };
+
+/** The main config file: `-c FILE`, else $KEYGATE_CONFIG, else ./keygate.yaml (as kubectl falls back to $KUBECONFIG). */
+export function configPath(p: Parsed, io: CliIO): string {
+  const given = optionalString(p, 'config') ?? io.env.KEYGATE_CONFIG;
+  if (given !== undefined && given !== '') return given;
+  if (existsSync('keygate.yaml')) return 'keygate.yaml';
+  throw new UsageError('which configuration? pass -c FILE, or set KEYGATE_CONFIG; without either keygate reads ./keygate.yaml, and there is none here');
+}

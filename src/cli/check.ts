@@ -1,13 +1,13 @@
 import { formatIssue } from '../config/issues.js';
 import { loadConfig } from '../config/load.js';
-import { CONFIG_OPTION, parseCommand, requireString } from './args.js';
+import { CONFIG_OPTION, configPath, parseCommand } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 
 export const checkHelp = 'keygate check -c FILE   validate keygate.yaml, the policy and keys files; report every error';
 
 export function runCheck(argv: string[], io: CliIO): number {
   const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } });
-  const result = loadConfig(requireString(args, 'config'), { env: io.env });
+  const result = loadConfig(configPath(args, io), { env: io.env });
   const warnings = result.warnings.map((w) => `warning: ${formatIssue(w)}`);
   if (args.values.json) {
     io.out(JSON.stringify({ ok: result.ok, errors: result.ok ? [] : result.errors, warnings: result.warnings }, null, 2));

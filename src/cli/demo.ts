@@ -1,5 +1,5 @@
 import { startEchoUpstream } from '../demo/echoUpstream.js';
-import { CONFIG_OPTION, parseCommand, requireString } from './args.js';
+import { CONFIG_OPTION, configPath, parseCommand } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 import { startOrExplain, waitForSignals } from './serve.js';
 
@@ -12,7 +12,7 @@ const DEMO_KEYS = {
 
 export async function runDemo(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, CONFIG_OPTION);
-  const app = await startOrExplain(requireString(args, 'config'), io);
+  const app = await startOrExplain(configPath(args, io), io);
   if (!app) return EXIT.failed;
   const upstream = app.snapshot().services[0].upstream;
   const echo = await startEchoUpstream(upstream.hostname, Number(upstream.port || 80));

@@ -4,7 +4,7 @@ import { STEPS, type StepNumber } from '../policy/decide.js';
 import { keyState } from '../policy/model.js';
 import { ruleText, type CompiledRule } from '../policy/rules.js';
 import { decideFor, resolveDestination, type Destination } from '../proxy/access.js';
-import { CONFIG_OPTION, flag, optionalString, parseCommand, requireString } from './args.js';
+import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, requireString } from './args.js';
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
 import { keyIdArg } from './keyIdArg.js';
 import { loadOrFail } from './loadOrFail.js';
@@ -43,7 +43,7 @@ export function runExplain(argv: string[], io: CliIO): number {
   });
   const required = { keyId: keyIdArg(requireString(args, 'key'), io, '--key'), method: requireString(args, 'method'), path: requireString(args, 'path') };
   const now = atTime(optionalString(args, 'at'), io); // usage errors (exit 2) before the config is read
-  const snapshot = loadOrFail(requireString(args, 'config'), io);
+  const snapshot = loadOrFail(configPath(args, io), io);
   const result = explain(snapshot, {
     ...required,
     host: optionalString(args, 'host'),

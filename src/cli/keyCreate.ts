@@ -3,7 +3,7 @@ import { formatKey, generateKeyId, generateSecret } from '../auth/keyFormat.js';
 import { appendKeys, keyIds, type KeyEntry } from '../config/keysEditor.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import type { RuleSpec } from '../policy/rules.js';
-import { CONFIG_OPTION, flag, optionalString, parseCommand, requireString, stringList, type Parsed } from './args.js';
+import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, type Parsed, requireString, stringList } from './args.js';
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
 import { isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg } from './keyArgs.js';
 import { chooseKeysFile, findKey, requireUser, warningsAbout, writeKeys } from './keyStore.js';
@@ -31,7 +31,7 @@ export async function runKeyCreate(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, OPTIONS);
   const now = io.now();
   const request = readRequest(args, now);
-  const configFile = requireString(args, 'config');
+  const configFile = configPath(args, io);
   const snapshot = loadOrFail(configFile, io);
   checkAgainstConfig(snapshot, request);
   const file = chooseKeysFile(snapshot, optionalString(args, 'keys-file'));

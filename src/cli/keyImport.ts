@@ -4,7 +4,7 @@ import { hashFast, hashSlow, verifyHash } from '../auth/hash.js';
 import { estimateEntropyBits, generateKeyId, KEY_PREFIX, MAX_LEGACY_LENGTH } from '../auth/keyFormat.js';
 import { appendKeys, keyIds, type KeyEntry } from '../config/keysEditor.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
-import { CONFIG_OPTION, flag, optionalString, parseCommand, requireString } from './args.js';
+import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, requireString } from './args.js';
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
 import { isoSeconds } from './keyArgs.js';
 import { chooseKeysFile, requireUser, writeKeys } from './keyStore.js';
@@ -36,7 +36,7 @@ interface Skipped {
 
 export async function runKeyImport(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, { ...CONFIG_OPTION, user: { type: 'string' }, from: { type: 'string' }, 'keys-file': { type: 'string' }, json: { type: 'boolean' } });
-  const configFile = requireString(args, 'config');
+  const configFile = configPath(args, io);
   const user = requireString(args, 'user');
   const from = requireString(args, 'from');
   const snapshot = loadOrFail(configFile, io);

@@ -1,7 +1,7 @@
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import { keyState, type KeyState } from '../policy/model.js';
 import { ruleText } from '../policy/rules.js';
-import { CONFIG_OPTION, flag, optionalString, parseCommand, requireString } from './args.js';
+import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 import { isoSeconds } from './keyArgs.js';
 import { loadOrFail } from './loadOrFail.js';
@@ -31,7 +31,7 @@ const COLUMNS = ['ID', 'USER', 'NAME', 'SCOPE', 'STATE', 'EXPIRES', 'COMMENT'] a
 
 export function runKeyList(argv: string[], io: CliIO): number {
   const args = parseCommand(argv, { ...CONFIG_OPTION, user: { type: 'string' }, json: { type: 'boolean' } });
-  const snapshot = loadOrFail(requireString(args, 'config'), io);
+  const snapshot = loadOrFail(configPath(args, io), io);
   const user = optionalString(args, 'user');
   const now = io.now();
   const keys = snapshot.keyList.filter((k) => user === undefined || k.user === user).map((k) => listing(snapshot, k, now));

@@ -1,6 +1,6 @@
 import { removeKey, updateKey } from '../config/keysEditor.js';
 import type { KeyRecord } from '../config/snapshot.js';
-import { CONFIG_OPTION, flag, parseCommand, requirePositional, requireString } from './args.js';
+import { CONFIG_OPTION, configPath, flag, parseCommand, requirePositional } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 import { findKey, warningsAbout, writeKeys } from './keyStore.js';
 import { displayPath, printWarnings, RELOAD_NOTE } from './keyView.js';
@@ -32,7 +32,7 @@ export async function runKeyDelete(argv: string[], io: CliIO): Promise<number> {
 
 function target(argv: string[], io: CliIO): { configFile: string; key: KeyRecord; json: boolean } {
   const args = parseCommand(argv, OPTIONS, 1);
-  const configFile = requireString(args, 'config');
+  const configFile = configPath(args, io);
   const id = keyIdArg(requirePositional(args, 'key ID'), io, 'key ID');
   return { configFile, key: findKey(loadOrFail(configFile, io), id), json: flag(args, 'json') };
 }

@@ -1,7 +1,7 @@
 import { hashFast } from '../auth/hash.js';
 import { formatKey, generateSecret } from '../auth/keyFormat.js';
 import { updateKey } from '../config/keysEditor.js';
-import { CONFIG_OPTION, flag, parseCommand, requirePositional, requireString } from './args.js';
+import { CONFIG_OPTION, configPath, flag, parseCommand, requirePositional } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 import { findKey, writeKeys } from './keyStore.js';
 import { displayPath, printWarnings, showOnce, stateWarnings } from './keyView.js';
@@ -13,7 +13,7 @@ export const keyRotateHelp = 'keygate key rotate -c FILE ID [--json]   new secre
 /** A rotated legacy key becomes a normal keygate key: the new secret is generated, so it is high-entropy. */
 export async function runKeyRotate(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } }, 1);
-  const configFile = requireString(args, 'config');
+  const configFile = configPath(args, io);
   const key = findKey(loadOrFail(configFile, io), keyIdArg(requirePositional(args, 'key ID'), io, 'key ID'));
   const secret = generateSecret();
   const fields = { hash: hashFast(secret), ...(key.legacy ? { legacy: false } : {}) };

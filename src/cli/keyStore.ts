@@ -4,6 +4,7 @@ import { KeysFileError } from '../config/keysFileError.js';
 import { editKeysFile } from '../config/keysWrite.js';
 import { loadConfig } from '../config/load.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
+import { refuseBundledExample } from './bundledExample.js';
 import { CommandFailed, UsageError, type CliIO } from './io.js';
 
 /** Where `key create` and `key import` write: the first keys file, or `--keys-file` if it is one of them. */
@@ -35,6 +36,7 @@ export function requireUser(snapshot: Snapshot, user: string): void {
  * as it is after the write (undefined if `edit` changed nothing).
  */
 export async function writeKeys(configFile: string, file: string, io: CliIO, edit: (current: string) => string | undefined): Promise<Snapshot | undefined> {
+  refuseBundledExample(file);
   let after: Snapshot | undefined;
   try {
     await editKeysFile(file, (current) => {

@@ -2,7 +2,7 @@ import { methodsText } from '../policy/methods.js';
 import { keyState } from '../policy/model.js';
 import { effectivePermissions, type EffectiveRule } from '../policy/effective.js';
 import { ruleText, type CompiledRule } from '../policy/rules.js';
-import { CONFIG_OPTION, flag, parseCommand, requirePositional, requireString } from './args.js';
+import { CONFIG_OPTION, configPath, flag, parseCommand, requirePositional } from './args.js';
 import { CommandFailed, EXIT, type CliIO } from './io.js';
 import { keyIdArg } from './keyIdArg.js';
 import { loadOrFail } from './loadOrFail.js';
@@ -12,7 +12,7 @@ export const permissionsHelp = 'keygate permissions -c FILE ID [--json]   the ke
 export function runPermissions(argv: string[], io: CliIO): number {
   const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } }, 1);
   const id = keyIdArg(requirePositional(args, 'key ID'), io, 'key ID');
-  const snapshot = loadOrFail(requireString(args, 'config'), io);
+  const snapshot = loadOrFail(configPath(args, io), io);
   const key = snapshot.keys.byId.get(id);
   if (!key) throw new CommandFailed(`unknown key id "${id}"`);
   const perms = effectivePermissions(snapshot, key);

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config/issues.js';
-import { CONFIG_OPTION, parseCommand, requireString } from './args.js';
+import { CONFIG_OPTION, configPath, parseCommand } from './args.js';
 import { KeygateApp } from './app.js';
 import { EXIT, type CliIO } from './io.js';
 
@@ -9,7 +9,7 @@ export const serveHelp = 'keygate serve -c FILE   run the proxy (SIGTERM/SIGINT 
 export async function runServe(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, CONFIG_OPTION);
   const hangups = holdHangups();
-  const app = await startOrExplain(requireString(args, 'config'), io);
+  const app = await startOrExplain(configPath(args, io), io);
   const running = app ? waitForSignals(app, undefined, hangups.seen) : Promise.resolve(EXIT.failed);
   hangups.release(); // only now: between two listeners a SIGHUP would get its fatal default
   return running;
