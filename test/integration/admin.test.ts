@@ -1,13 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
-import { adminHandler, startAdminServer, type AdminServer } from '../../src/observability/admin.js';
+import { adminHandler } from '../../src/observability/admin.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
+import { Listener } from '../../src/proxy/listener.js';
 import { parseExposition, valueOf } from '../helpers/promText.js';
 
 const logged: string[] = [];
 const logger = createLogger({ level: 'info', destination: { write: (s: string) => void logged.push(s) } });
-let server: AdminServer | undefined;
+let server: Listener | undefined;
+
+type AdminMetrics = Parameters<typeof adminHandler>[0];
+
+/** The admin routes on a listener of their own, as `keygate serve` opens them. */
+function startAdmin(metrics: AdminMetrics, isReady: () => boolean, port = 0): Promise<Listener> {
+  return Listener.start({ host: '127.0.0.1', port, maxHeaderSize: 16 * 1024, onRequest: adminHandler(metrics, isReady, logger) });
+}
 
 afterEach(async () => {
   await server?.close();
@@ -15,15 +23,15 @@ afterEach(async () => {
 });
 
 async function start(isReady: () => boolean = () => true, metrics = new Metrics({ defaultMetrics: false })): Promise<string> {
-  server = await startAdminServer({ host: '127.0.0.1', port: 0, metrics, isReady, logger });
-  return `http://127.0.0.1:${server.address.port}`;
+  server = await startAdmin(metrics, isReady);
+  return `http://127.0.0.1:${server.port}`;
 }
 
-describe('admin server', () => {
+describe('admin listener', () => {
   it('listens on the given host and a free port', async () => {
     await start();
-    expect(server?.address.host).toBe('127.0.0.1');
-    expect(server?.address.port).toBeGreaterThan(0);
+    expect(server?.host).toBe('127.0.0.1');
+    expect(server?.port).toBeGreaterThan(0);
   });
 
   it('serves /metrics in the Prometheus text format with what was recorded', async () => {
@@ -91,8 +99,8 @@ describe('admin server', () => {
 
   it('answers 500 when collecting metrics fails', async () => {
     const failing = { contentType: 'text/plain', metricsText: () => Promise.reject(new Error('collector broke')) };
-    server = await startAdminServer({ host: '127.0.0.1', port: 0, metrics: failing, isReady: () => true, logger });
-    expect((await fetch(`http://127.0.0.1:${server.address.port}/metrics`)).status).toBe(500);
+    server = await startAdmin(failing, () => true);
+    expect((await fetch(`http://127.0.0.1:${server.port}/metrics`)).status).toBe(500);
   });
 
   it('closes while a scraper holds a keep-alive connection', async () => {
@@ -113,8 +121,7 @@ describe('admin server', () => {
 
   it('refuses a port already in use', async () => {
     await start();
-    await expect(startAdminServer({ host: '127.0.0.1', port: server!.address.port, metrics: new Metrics({ defaultMetrics: false }), isReady: () => true, logger }))
-      .rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(startAdmin(new Metrics({ defaultMetrics: false }), () => true, server!.port)).rejects.toMatchObject({ code: 'EADDRINUSE' });
   });
 
   it('exposes the routes as a handler for a listener the app owns', () => {
