@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hasBody } from '../proxy/headers.js';
 import { openRequest, type DecisionRuntime } from '../proxy/opening.js';
 import { sendProblem } from '../proxy/problem.js';
+import { refuseUnreadBody } from '../proxy/unreadBody.js';
 import { allowHeaders } from './answer.js';
 import { readOriginal } from './dialect.js';
 
@@ -24,6 +25,7 @@ export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage,
   const read = readOriginal(req);
   const dialect = read.ok ? read.original.dialect : read.dialect;
   const { requestId, outcome, finish } = await openRequest(rt, req, 'check', read);
+  refuseUnreadBody(req, res);
   if (outcome.allow) {
     res.writeHead(200, allowHeaders(outcome, dialect, req.rawHeaders, requestId));
     res.end();

@@ -7,6 +7,7 @@ import { openRequest, type Allowed } from './opening.js';
 import { sendProblem } from './problem.js';
 import type { RecordEnd } from './record.js';
 import type { ProxyRuntime } from './runtime.js';
+import { refuseUnreadBody } from './unreadBody.js';
 
 /**
  * The proxy's request path, in order:
@@ -18,14 +19,14 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   const { requestId, snapshot, outcome, finish } = await openRequest(rt, req, 'proxy');
   if (rt.draining()) res.setHeader('connection', 'close');
   if (!outcome.allow) {
+    refuseUnreadBody(req, res);
     sendProblem(res, outcome.reason, requestId, outcome.detail);
-    req.resume();
     return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
   }
   const limit = snapshot.limits.body;
   if (limit !== undefined && Number(req.headers['content-length'] ?? 0) > limit) {
+    refuseUnreadBody(req, res);
     sendProblem(res, 'payload_too_large', requestId, `request body larger than ${limit} bytes`);
-    req.resume();
     return finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
   }
   if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
@@ -34,7 +35,7 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
     requestId,
     ...(limit !== undefined ? { bodyLimit: limit } : {}),
   });
-  finish(answerForwardResult(result, res, requestId));
+  finish(answerForwardResult(result, req, res, requestId));
 }
 
 /**
@@ -52,7 +53,7 @@ export function upstreamHeaders(outcome: Allowed, req: IncomingMessage, requestI
   );
 }
 
-function answerForwardResult(result: ForwardResult, res: ServerResponse, requestId: string): RecordEnd {
+function answerForwardResult(result: ForwardResult, req: IncomingMessage, res: ServerResponse, requestId: string): RecordEnd {
   switch (result.outcome) {
     case 'responded':
       return { status: result.status, reason: 'allow', upstreamMs: result.upstreamMs, upstreamStatus: result.status };
@@ -60,6 +61,7 @@ function answerForwardResult(result: ForwardResult, res: ServerResponse, request
       // 499 is nginx's "client closed request": the client never saw an answer.
       return { status: 499, reason: 'allow', upstreamMs: result.upstreamMs };
     case 'body_too_large':
+      refuseUnreadBody(req, res);
       sendProblem(res, 'payload_too_large', requestId, 'request body larger than limits.body');
       return { status: 413, reason: 'payload_too_large', decision: 'deny', upstreamMs: result.upstreamMs };
     case 'upstream_error': {
