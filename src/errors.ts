@@ -22,6 +22,7 @@ export const REASONS = {
   key_scope_denied: { status: 403, title: 'Outside this key\'s scope' },
   key_deny_rule: { status: 403, title: 'Denied by a rule of this key' },
   guardrail: { status: 403, title: 'Denied by a guardrail' },
+  body_timeout: { status: 408, title: 'Request body timed out' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   headers_too_large: { status: 431, title: 'Request headers too large' },
   rate_limited: { status: 429, title: 'Too many requests' },

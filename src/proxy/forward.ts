@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Destination } from './access.js';
+import { watchBodyIdle } from './bodyIdle.js';
 import { clientResponseHeaders, hasBody } from './headers.js';
 import { upstreamFailure, type UpstreamFailure } from './upstreamError.js';
 import type { Upstreams } from './upstreams.js';
@@ -10,12 +11,19 @@ export type ForwardResult =
   | { outcome: 'responded'; status: number; upstreamMs: number }
   | { outcome: 'upstream_error'; failure: UpstreamFailure; upstreamMs: number; headersSent: boolean }
   | { outcome: 'body_too_large'; upstreamMs: number }
+  | { outcome: 'body_timeout'; upstreamMs: number; headersSent: boolean }
   | { outcome: 'client_gone'; upstreamMs: number; status?: number };
 
 export interface ForwardOptions {
   readonly headers: string[];
   readonly requestId: string;
   readonly bodyLimit?: number;
+  /**
+   * Answers the client when its body paused longer than `timeouts.idle` before the
+   * upstream answered. The upstream request is aborted only once that answer is out:
+   * undici destroys the request body on abort, and with it the client's socket.
+   */
+  readonly answerBodyTimeout?: () => void;
 }
 
 /**
@@ -36,6 +44,15 @@ export async function forward(upstreams: Upstreams, dest: Destination, req: Inco
   };
   res.once('close', onClose);
   const limiter = opts.bodyLimit === undefined ? undefined : new BodyLimit(opts.bodyLimit);
+  let bodyTimedOut = false;
+  const stopIdleWatch = hasBody(req)
+    ? watchBodyIdle(req, dest.service.timeouts.idle, () => {
+        bodyTimedOut = true;
+        if (res.headersSent || !opts.answerBodyTimeout) return abort.emit('abort');
+        opts.answerBodyTimeout();
+        res.once('finish', () => abort.emit('abort'));
+      })
+    : undefined;
   let status: number | undefined;
   try {
     const upstream = await upstreams.poolFor(dest.service).request({
@@ -54,9 +71,11 @@ export async function forward(upstreams: Upstreams, dest: Destination, req: Inco
     return { outcome: 'responded', status, upstreamMs: elapsed() };
   } catch (err) {
     if (limiter?.exceeded) return { outcome: 'body_too_large', upstreamMs: elapsed() };
+    if (bodyTimedOut) return { outcome: 'body_timeout', upstreamMs: elapsed(), headersSent: res.headersSent };
     if (clientGone || req.errored) return { outcome: 'client_gone', upstreamMs: elapsed(), ...(status ? { status } : {}) };
     return { outcome: 'upstream_error', failure: upstreamFailure(err), upstreamMs: elapsed(), headersSent: res.headersSent };
   } finally {
+    stopIdleWatch?.();
     res.off('close', onClose);
   }
 }

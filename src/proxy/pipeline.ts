@@ -33,6 +33,10 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   const result = await forward(rt.upstreams, outcome.destination, req, res, {
     headers: upstreamHeaders(outcome, req, requestId),
     requestId,
+    answerBodyTimeout: () => {
+      res.setHeader('connection', 'close');
+      sendProblem(res, 'body_timeout', requestId, 'the request body paused longer than timeouts.idle');
+    },
     ...(limit !== undefined ? { bodyLimit: limit } : {}),
   });
   finish(answerForwardResult(result, req, res, requestId));
@@ -64,6 +68,10 @@ function answerForwardResult(result: ForwardResult, req: IncomingMessage, res: S
       refuseUnreadBody(req, res);
       sendProblem(res, 'payload_too_large', requestId, 'request body larger than limits.body');
       return { status: 413, reason: 'payload_too_large', decision: 'deny', upstreamMs: result.upstreamMs };
+    case 'body_timeout':
+      // Answered (408) when it happened if the upstream had not answered yet; else only the connection can say it.
+      if (!res.writableEnded) res.destroy();
+      return { status: 408, reason: 'body_timeout', decision: 'deny', upstreamMs: result.upstreamMs };
     case 'upstream_error': {
       const { reason, kind, code } = result.failure;
       sendProblem(res, reason, requestId);

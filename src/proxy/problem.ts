@@ -12,7 +12,7 @@ export interface Problem {
 }
 
 /** Details safe to show a client: path-safety explanations say nothing about keys. */
-const CLIENT_VISIBLE_DETAIL = new Set<Reason>(['bad_target', 'no_route', 'payload_too_large', 'headers_too_large']);
+const CLIENT_VISIBLE_DETAIL = new Set<Reason>(['bad_target', 'no_route', 'payload_too_large', 'headers_too_large', 'body_timeout']);
 
 export function problemFor(reason: Reason, requestId: string, detail?: string): Problem {
   const status = REASONS[reason].status;
