@@ -65,7 +65,7 @@ export function spawnKeygate(args: string[], env: NodeJS.ProcessEnv = process.en
 }
 
 /** Polls `probe` until it returns a value, or fails after `timeoutMs`. Never a fixed sleep. */
-export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 5_000, message: () => string = () => 'condition not met'): Promise<T> {
+export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000, message: () => string = () => 'condition not met'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
