@@ -43,7 +43,7 @@ describe('reloads under traffic', () => {
     for (let i = 0; i < 50; i++) {
       const generation = kg.app.snapshot().generation;
       edits[i % edits.length](i);
-      await waitFor(() => kg.app.snapshot().generation > generation || undefined, 5_000, () => `reload ${i} did not happen`);
+      await waitFor(() => kg.app.snapshot().generation > generation || undefined, 15_000, () => `reload ${i} did not happen`);
     }
     await load.stop();
     expect(non2xx(load)).toEqual({});
