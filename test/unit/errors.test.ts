@@ -36,6 +36,7 @@ const ROWS: Record<Reason, Row> = {
   key_scope_denied: { status: 403, title: 'Outside this key\'s scope', client: 'key_scope_denied' },
   key_deny_rule: { status: 403, title: 'Denied by a rule of this key', client: 'key_deny_rule' },
   guardrail: { status: 403, title: 'Denied by a guardrail', client: 'guardrail' },
+  body_timeout: { status: 408, title: 'Request body timed out', client: 'body_timeout' },
   payload_too_large: { status: 413, title: 'Request body too large', client: 'payload_too_large' },
   headers_too_large: { status: 431, title: 'Request headers too large', client: 'headers_too_large' },
   rate_limited: { status: 429, title: 'Too many requests', client: 'rate_limited' },
