@@ -1,21 +1,13 @@
 import { isAbsolute, relative } from 'node:path';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
-import { effectivePermissions, type EffectiveRule } from '../policy/effective.js';
-import { methodsText } from '../policy/methods.js';
+import { effectivePermissions, effectiveText, overreachingAllowRules, withoutSubsumed } from '../policy/effective.js';
 import { keyState } from '../policy/model.js';
-import { covers } from '../policy/pathPattern.js';
-import { ruleText, type CompiledRule } from '../policy/rules.js';
+import { ruleText } from '../policy/rules.js';
 import type { CliIO } from './io.js';
 
 /** The block a human sees once: the key, set apart so it is easy to copy, and why it must be copied now. */
 export function showOnce(keyString: string, what = 'key'): string[] {
   return ['', `    ${keyString}`, '', `Copy the ${what} now: it will not be shown again (keygate stores only its hash).`];
-}
-
-export function effectiveText(r: EffectiveRule): string {
-  const region = r.regions ? ` [region ${[...r.regions].join(',')}]` : '';
-  const path = r.alsoPath ? `${r.path.text} ∩ ${r.alsoPath.text}` : r.path.text;
-  return `${r.service} ${methodsText(r.methods)} ${path}${region}`;
 }
 
 /** What the key can do, one line per rule (user roles ∩ key scope), and what is taken away. */
@@ -27,43 +19,12 @@ export function permissionLines(snapshot: Snapshot, key: KeyRecord): string[] {
   return lines;
 }
 
-/**
- * A restricted key's allow rule that no single rule of its user covers asks for more
- * than the key can ever get. It is allowed (the user may gain a role later), but the
- * operator should see what will actually be effective.
- */
+/** A restricted key's allow rules that ask for more than its user can do, as warnings. */
 export function scopeWarnings(snapshot: Snapshot, key: KeyRecord): string[] {
-  if (key.scope !== 'restricted') return [];
-  const userRules = snapshot.users.get(key.user)?.rules.rules ?? [];
-  const effective = effectivePermissions(snapshot, key).allow;
-  return key.allow.rules
-    .filter((k) => !userRules.some((u) => ruleCovers(u, k)))
-    .map((k) => {
-      const got = effective.filter((e) => e.from.some((rules) => rules.includes(k))).map(effectiveText);
-      return `allow rule "${ruleText(k)}" asks for more than user ${key.user} can do; effective: ${got.length ? got.join('; ') : 'nothing'}`;
-    });
-}
-
-type RuleShape = Pick<CompiledRule, 'service' | 'methods' | 'regions' | 'path'> & { alsoPath?: unknown };
-
-/** Whether every request `inner` admits, `outer` admits too. */
-function ruleCovers(outer: RuleShape, inner: RuleShape): boolean {
-  if (outer.alsoPath) return false;
-  const service = outer.service === '*' || outer.service === inner.service;
-  const methods = outer.methods === null || (inner.methods !== null && [...inner.methods].every((m) => outer.methods!.has(m)));
-  const regions = outer.regions === null || (inner.regions !== null && [...inner.regions].every((r) => outer.regions!.has(r)));
-  return service && methods && regions && covers(outer.path, inner.path);
-}
-
-/** `reader` and `compute-admin` often both grant the same GETs; show each request shape once. */
-function withoutSubsumed(rules: readonly EffectiveRule[]): EffectiveRule[] {
-  const kept: EffectiveRule[] = [];
-  for (const rule of rules) {
-    if (kept.some((k) => ruleCovers(k, rule))) continue;
-    kept.splice(0, kept.length, ...kept.filter((k) => !ruleCovers(rule, k)));
-    kept.push(rule);
-  }
-  return kept;
+  return overreachingAllowRules(snapshot, key).map(({ rule, effective }) => {
+    const got = effective.map(effectiveText);
+    return `allow rule "${ruleText(rule)}" asks for more than user ${key.user} can do; effective: ${got.length ? got.join('; ') : 'nothing'}`;
+  });
 }
 
 /** Why a key that was just written will not work (yet), when its user is the reason. */

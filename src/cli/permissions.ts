@@ -1,6 +1,6 @@
 import { methodsText } from '../policy/methods.js';
 import { keyState } from '../policy/model.js';
-import { effectivePermissions, type EffectiveRule } from '../policy/effective.js';
+import { effectivePermissions, effectiveSources, effectiveText, type EffectiveRule } from '../policy/effective.js';
 import { ruleText, type CompiledRule } from '../policy/rules.js';
 import { CONFIG_OPTION, configPath, flag, parseCommand, requirePositional } from './args.js';
 import { CommandFailed, EXIT, type CliIO } from './io.js';
@@ -30,7 +30,7 @@ export function runPermissions(argv: string[], io: CliIO): number {
     `scope: ${key.scope}   state: ${state}`,
     '',
     'allowed (user roles ∩ key):',
-    ...(perms.allow.length ? perms.allow.map((r) => `  + ${effectiveText(r)}`) : ['  (nothing)']),
+    ...(perms.allow.length ? perms.allow.map((r) => `  + ${effectiveText(r)}   (from ${effectiveSources(r).join('; ')})`) : ['  (nothing)']),
   ];
   if (perms.deny.length) lines.push('', 'minus the key\'s deny rules:', ...perms.deny.map((r) => `  - ${ruleText(r)}`));
   if (perms.guardrails.length) lines.push('', 'minus guardrails:', ...perms.guardrails.map((r) => `  - ${ruleText(r)}`));
@@ -39,24 +39,13 @@ export function runPermissions(argv: string[], io: CliIO): number {
   return EXIT.ok;
 }
 
-function effectiveText(r: EffectiveRule): string {
-  const region = r.regions ? ` [region ${[...r.regions].join(',')}]` : '';
-  const path = r.alsoPath ? `${r.path.text} ∩ ${r.alsoPath.text}` : r.path.text;
-  return `${r.service} ${methodsText(r.methods)} ${path}${region}   (from ${sources(r).join('; ')})`;
-}
-
 function effectiveJson(r: EffectiveRule): Record<string, unknown> {
   return {
     service: r.service, method: methodsText(r.methods), path: r.path.text,
     ...(r.alsoPath ? { alsoPath: r.alsoPath.text } : {}),
     region: r.regions ? [...r.regions] : '*',
-    from: sources(r),
+    from: effectiveSources(r),
   };
-}
-
-/** "role reader rule 1 ∩ key X allow rule 1", one per way the rule is reached. */
-function sources(r: EffectiveRule): string[] {
-  return r.from.map((rules) => rules.map((f) => `${f.origin.owner} rule ${f.origin.index + 1}`).join(' ∩ '));
 }
 
 function ruleJson(r: CompiledRule): Record<string, unknown> {

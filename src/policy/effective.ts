@@ -65,3 +65,56 @@ export function intersectRules(a: CompiledRule, b: CompiledRule): EffectiveRule 
   if (covers(b.path, a.path)) return { ...base, path: a.path };
   return { ...base, path: a.path, alsoPath: b.path };
 }
+
+/** An effective rule as one line, e.g. `compute GET,HEAD /v2/p1/servers [region eu-1]`; `A ∩ B` when both paths must match. */
+export function effectiveText(r: EffectiveRule): string {
+  const region = r.regions ? ` [region ${[...r.regions].join(',')}]` : '';
+  const path = r.alsoPath ? `${r.path.text} ∩ ${r.alsoPath.text}` : r.path.text;
+  return `${r.service} ${methodsText(r.methods)} ${path}${region}`;
+}
+
+/** Where an effective rule comes from, one entry per way it is reached: "role reader rule 1 ∩ key X allow rule 1". */
+export function effectiveSources(r: EffectiveRule): string[] {
+  return r.from.map((rules) => rules.map((f) => `${f.origin.owner} rule ${f.origin.index + 1}`).join(' ∩ '));
+}
+
+type RuleShape = Pick<CompiledRule, 'service' | 'methods' | 'regions' | 'path'> & { readonly alsoPath?: unknown };
+
+/** Whether every request `inner` admits, `outer` admits too. */
+export function ruleCovers(outer: RuleShape, inner: RuleShape): boolean {
+  if (outer.alsoPath) return false;
+  const service = outer.service === '*' || outer.service === inner.service;
+  const methods = outer.methods === null || (inner.methods !== null && [...inner.methods].every((m) => outer.methods!.has(m)));
+  const regions = outer.regions === null || (inner.regions !== null && [...inner.regions].every((r) => outer.regions!.has(r)));
+  return service && methods && regions && covers(outer.path, inner.path);
+}
+
+/** `reader` and `compute-admin` often both grant the same GETs: each request shape once, by the widest rule. */
+export function withoutSubsumed(rules: readonly EffectiveRule[]): EffectiveRule[] {
+  const kept: EffectiveRule[] = [];
+  for (const rule of rules) {
+    if (kept.some((k) => ruleCovers(k, rule))) continue;
+    kept.splice(0, kept.length, ...kept.filter((k) => !ruleCovers(rule, k)));
+    kept.push(rule);
+  }
+  return kept;
+}
+
+/** A restricted key's allow rule that asks for more than its user can do, and what it actually gives. */
+export interface Overreach {
+  readonly rule: CompiledRule;
+  readonly effective: readonly EffectiveRule[];
+}
+
+/**
+ * A restricted key's allow rules that no single rule of its user covers. They are allowed
+ * (the user may gain a role later), but an operator should see what is actually effective.
+ */
+export function overreachingAllowRules(policy: Policy, key: KeyPolicy): Overreach[] {
+  if (key.scope !== 'restricted') return [];
+  const userRules = policy.users.get(key.user)?.rules.rules ?? [];
+  const effective = effectivePermissions(policy, key).allow;
+  return key.allow.rules
+    .filter((k) => !userRules.some((u) => ruleCovers(u, k)))
+    .map((rule) => ({ rule, effective: effective.filter((e) => e.from.some((rules) => rules.includes(rule))) }));
+}

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { effectivePermissions, intersectRules, type EffectiveRule } from '../../../src/policy/effective.js';
+import {
+  effectivePermissions, effectiveSources, effectiveText, intersectRules, overreachingAllowRules, ruleCovers, withoutSubsumed, type EffectiveRule,
+} from '../../../src/policy/effective.js';
 import { methodsText } from '../../../src/policy/methods.js';
 import { key, policy, rule, user } from './build.js';
 
@@ -78,5 +80,47 @@ describe('effectivePermissions merging', () => {
       ['role compute-admin', 'key DT7nOCBZHjkw allow'],
       ['role reader', 'key DT7nOCBZHjkw allow'],
     ]);
+  });
+});
+
+describe('ruleCovers', () => {
+  it.each([
+    { desc: 'a wider path covers a narrower one', outer: 'compute * /v2/**', inner: 'compute GET /v2/x', covers: true },
+    { desc: 'service "*" covers a named service', outer: '* read /**', inner: 'compute GET /v2', covers: true },
+    { desc: 'a named service does not cover "*"', outer: 'compute * /**', inner: '* GET /**', covers: false },
+    { desc: 'fewer methods do not cover more', outer: 'compute GET /**', inner: 'compute GET,POST /**', covers: false },
+    { desc: 'a region list covers a subset', outer: 'compute * /** @eu-west-1,us-east-1', inner: 'compute * /** @us-east-1', covers: true },
+    { desc: 'a region list does not cover every region', outer: 'compute * /** @eu-west-1', inner: 'compute * /**', covers: false },
+  ])('$desc', ({ outer, inner, covers }) => {
+    expect(ruleCovers(rule(outer), rule(inner))).toBe(covers);
+  });
+});
+
+describe('withoutSubsumed', () => {
+  it('keeps each request shape once, by its widest rule, in first-seen order', () => {
+    const [a, b, c] = ['compute GET /v2/x', '* read /**', 'identity POST /v3/**'].map((t) => intersectRules(rule(t), rule('* * /**'))!);
+    expect(withoutSubsumed([a, b, c]).map(effectiveText)).toEqual(['* GET,HEAD /**', 'identity POST /v3/**']);
+  });
+});
+
+describe('effectiveText and effectiveSources', () => {
+  it('write an intersection with its region and every way it is reached', () => {
+    const r = intersectRules(rule('compute * /v2/*/x @eu-west-1', 'role a'), rule('compute GET /v2/y/*', 'key K allow', 1))!;
+    expect(effectiveText(r)).toBe('compute GET /v2/*/x ∩ /v2/y/* [region eu-west-1]');
+    expect(effectiveSources(r)).toEqual(['role a rule 1 ∩ key K allow rule 2']);
+  });
+});
+
+describe('overreachingAllowRules', () => {
+  const p = policy([user('joe', ['compute read /v2/**'])]);
+
+  it('names a restricted key\'s allow rule no user rule covers, with what it actually gives', () => {
+    const found = overreachingAllowRules(p, key({ allow: ['compute GET /v2/x', 'compute * /v2/**'] }));
+    expect(found.map((o) => o.rule.path.text)).toEqual(['/v2/**']);
+    expect(found[0].effective.map(effectiveText)).toEqual(['compute GET,HEAD /v2/**']);
+  });
+
+  it('is empty for a key that inherits its user\'s access', () => {
+    expect(overreachingAllowRules(p, key({ scope: 'inherit' }))).toEqual([]);
   });
 });
