@@ -16,18 +16,20 @@ export interface KeyIndex<K extends VerifiableKey> {
   readonly legacySlow: readonly K[];
 }
 
-export type VerifyFailureReason = 'malformed_credentials' | 'unknown_key' | 'bad_secret';
+/** `rate_limited`: the slow-hash queue was full (or this client held its share): nothing was decided. */
+export type VerifyFailureReason = 'malformed_credentials' | 'unknown_key' | 'bad_secret' | 'rate_limited';
 
-/** `throttled` marks an `unknown_key` answered because the KDF queue was full. */
 export type VerifyResult<K> =
   | { ok: true; key: K }
-  | { ok: false; reason: VerifyFailureReason; keyId?: string; throttled?: true };
+  | { ok: false; reason: VerifyFailureReason; keyId?: string };
 
 export interface KeyVerifierOptions {
   cacheSize?: number;
   negativeCacheSize?: number;
   kdfConcurrency?: number;
   maxQueuedKdf?: number;
+  /** KDF jobs (running or queued) one client may hold at once. */
+  maxKdfPerClient?: number;
 }
 
 export interface KeyVerifierStats {
@@ -68,6 +70,8 @@ interface SlowCheck<K extends VerifiableKey> {
   candidates: readonly K[];
   /** What a cached failure must match to still hold: the hash text(s) it was tried against. */
   scope: string;
+  /** Who asked (the client address): its share of the KDF queue is bounded. */
+  client: string;
 }
 
 const MALFORMED = Object.freeze(denied('malformed_credentials'));
@@ -86,20 +90,21 @@ export class KeyVerifier {
   constructor(opts: KeyVerifierOptions = {}) {
     this.#verified = new LRUCache({ max: opts.cacheSize ?? 10_000 });
     this.#rejected = new LRUCache({ max: opts.negativeCacheSize ?? 10_000 });
-    this.#limiter = new KdfLimiter(opts.kdfConcurrency ?? 2, opts.maxQueuedKdf ?? 64);
+    this.#limiter = new KdfLimiter(opts.kdfConcurrency ?? 2, opts.maxQueuedKdf ?? 64, opts.maxKdfPerClient ?? 4);
   }
 
   // Not `async`: everything up to the KDF queue decision runs synchronously, so
   // concurrent calls see each other's slots and in-flight runs in call order.
-  verify<K extends VerifiableKey>(index: KeyIndex<K>, presented: string): Promise<VerifyResult<K>> {
+  // `client` (the client address) bounds one client's share of the slow-hash queue.
+  verify<K extends VerifiableKey>(index: KeyIndex<K>, presented: string, client = ''): Promise<VerifyResult<K>> {
     const parsed = parseKey(presented);
     switch (parsed.kind) {
       case 'malformed':
         return Promise.resolve(MALFORMED);
       case 'keygate':
-        return this.#verifyKeygate(index, parsed.id, parsed.secret, presented);
+        return this.#verifyKeygate(index, parsed.id, parsed.secret, presented, client);
       case 'legacy':
-        return this.#verifyLegacy(index, presented);
+        return this.#verifyLegacy(index, presented, client);
     }
   }
 
@@ -112,6 +117,7 @@ export class KeyVerifier {
     keyId: string,
     secret: string,
     presented: string,
+    client: string,
   ): Promise<VerifyResult<K>> {
     const key = index.byId.get(keyId);
     // A legacy key is reachable only through its legacy string, never a kg_ key.
@@ -120,18 +126,18 @@ export class KeyVerifier {
       const ok = verifyFast(key.hash, secret);
       return Promise.resolve(ok ? { ok: true, key } : denied('bad_secret', keyId));
     }
-    const check = { digest: digestForCache(presented), secret, candidates: [key], scope: key.hash.text };
+    const check = { digest: digestForCache(presented), secret, candidates: [key], scope: key.hash.text, client };
     return this.#slowVerify(index, check).then((outcome) => slowResult(check, outcome, 'bad_secret', keyId));
   }
 
-  #verifyLegacy<K extends VerifiableKey>(index: KeyIndex<K>, presented: string): Promise<VerifyResult<K>> {
+  #verifyLegacy<K extends VerifiableKey>(index: KeyIndex<K>, presented: string, client: string): Promise<VerifyResult<K>> {
     const digest = digestForCache(presented);
     const fast = index.legacyByDigest.get(digest);
     if (fast && fast.hash.algorithm === 'sha256' && verifyFast(fast.hash, presented)) {
       return Promise.resolve({ ok: true, key: fast });
     }
     if (index.legacySlow.length === 0) return Promise.resolve(UNKNOWN);
-    const check = { digest, secret: presented, candidates: index.legacySlow, scope: this.#legacyScope(index) };
+    const check = { digest, secret: presented, candidates: index.legacySlow, scope: this.#legacyScope(index), client };
     return this.#slowVerify(index, check).then((outcome) => slowResult(check, outcome, 'unknown_key'));
   }
 
@@ -159,12 +165,12 @@ export class KeyVerifier {
   }
 
   #startKdf<K extends VerifiableKey>(check: SlowCheck<K>, flightKey: string): Promise<SlowOutcome> {
-    const slot = this.#limiter.tryAcquire();
+    const slot = this.#limiter.tryAcquire(check.client);
     if (!slot) return Promise.resolve('throttled');
     const run = slot
       .then(() => this.#runKdf(check))
       .finally(() => {
-        this.#limiter.release();
+        this.#limiter.release(check.client);
         this.#inflight.delete(flightKey);
       });
     this.#inflight.set(flightKey, run);
@@ -204,7 +210,7 @@ function slowResult<K extends VerifiableKey>(
   noMatch: 'bad_secret' | 'unknown_key',
   keyId?: string,
 ): VerifyResult<K> {
-  if (outcome === 'throttled') return { ...denied('unknown_key', keyId), throttled: true };
+  if (outcome === 'throttled') return denied('rate_limited', keyId);
   const key = outcome === 'no_match' ? undefined : check.candidates.find((c) => c.hash.text === outcome.hashText);
   return key ? { ok: true, key } : denied(noMatch, keyId);
 }

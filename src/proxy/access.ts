@@ -59,7 +59,7 @@ export async function checkAccess(snapshot: Snapshot, verifier: KeyVerifier, req
   const credential = extractCredential(req.headers);
   if (credential.kind === 'none') return refusal('missing_credentials', 2, 'no API key presented', destination);
   if (credential.kind === 'malformed') return refusal('malformed_credentials', 2, `malformed ${credential.header} header`, destination);
-  const verified = await verifier.verify(snapshot.keys, credential.value);
+  const verified = await verifier.verify(snapshot.keys, credential.value, req.clientIp);
   if (!verified.ok) return refusal(verified.reason, 2, authDetail(verified.reason), destination, verified.keyId || undefined);
   const decision = decideFor(snapshot, verified.key, destination, req.method, req.clientIp, now, snapshot.region);
   if (!decision.allow) return refusal(decision.reason, decision.step, decision.detail, destination, verified.key.id, verified.key, decision.rule);
@@ -89,7 +89,8 @@ function refusal(reason: DenyReason, step: StepNumber | 0, detail: string, desti
   return { allow: false, reason, step, detail, destination, keyId, key, rule };
 }
 
-function authDetail(reason: 'malformed_credentials' | 'unknown_key' | 'bad_secret'): string {
+function authDetail(reason: 'malformed_credentials' | 'unknown_key' | 'bad_secret' | 'rate_limited'): string {
+  if (reason === 'rate_limited') return 'the slow-hash queue is full or this client holds its share: retry later';
   if (reason === 'unknown_key') return 'no key with this id';
   if (reason === 'bad_secret') return 'the secret does not verify';
   return 'the key string is malformed';

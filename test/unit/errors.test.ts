@@ -52,7 +52,6 @@ const INVALID_KEY_ROW = { status: 401, title: 'Invalid API key' };
  * number; the table must not keep a reason nobody can be answered with.
  */
 const NOT_YET_PRODUCED: ReadonlySet<Reason> = new Set<Reason>([
-  'rate_limited', // #13 (rate limits) produces it
 ]);
 
 const reasons = Object.keys(REASONS) as Reason[];

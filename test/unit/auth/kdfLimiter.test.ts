@@ -30,4 +30,14 @@ describe('KdfLimiter', () => {
     expect(limiter.tryAcquire()).toBeInstanceOf(Promise);
     expect(limiter.queued).toBe(1);
   });
+
+  it('caps the jobs one client holds, running or queued, and frees them on release', async () => {
+    const limiter = new KdfLimiter(1, 10, 2);
+    await limiter.tryAcquire('a');
+    expect(limiter.tryAcquire('a')).toBeInstanceOf(Promise);
+    expect(limiter.tryAcquire('a')).toBeUndefined();
+    expect(limiter.tryAcquire('b')).toBeInstanceOf(Promise);
+    limiter.release('a');
+    expect(limiter.tryAcquire('a')).toBeInstanceOf(Promise);
+  });
 });

@@ -190,14 +190,14 @@ describe('KeyVerifier with legacy secrets', () => {
     expect(verifier.stats()).toMatchObject({ kdfRuns: 1, cacheHits: 1 });
   });
 
-  it('answers unknown_key at once when the KDF queue is full', async () => {
+  it('answers rate_limited (never a key verdict) at once when the KDF queue is full', async () => {
     const verifier = new KeyVerifier({ kdfConcurrency: 1, maxQueuedKdf: 1 });
     const index = buildKeyIndex([alice]);
     const running = verifier.verify(index, 'guess-1');
     const queued = verifier.verify(index, 'guess-2');
     const refused = verifier.verify(index, 'guess-3');
     const sharesRun = verifier.verify(index, 'guess-1');
-    await expect(refused).resolves.toEqual({ ok: false, reason: 'unknown_key', throttled: true });
+    await expect(refused).resolves.toEqual({ ok: false, reason: 'rate_limited' });
     expect(verifier.stats().kdfRuns).toBeLessThanOrEqual(1);
     await Promise.all([running, queued, sharesRun]);
     expect(verifier.stats().kdfRuns).toBe(2);
@@ -210,14 +210,25 @@ describe('KeyVerifier with legacy secrets', () => {
     const verifier = new KeyVerifier({ kdfConcurrency: 1, maxQueuedKdf: 0 });
     const index = buildKeyIndex([alice]);
     const first = verifier.verify(index, 'guess');
-    await expect(verifier.verify(index, 'alice-pw')).resolves.toMatchObject({ ok: false, throttled: true });
+    await expect(verifier.verify(index, 'alice-pw')).resolves.toEqual({ ok: false, reason: 'rate_limited' });
     await first;
     await expect(verifier.verify(index, 'alice-pw')).resolves.toEqual({ ok: true, key: alice });
+  });
+
+  it('bounds each client\'s share of the queue, so one flooding client cannot starve another', async () => {
+    const verifier = new KeyVerifier({ kdfConcurrency: 1, maxQueuedKdf: 8, maxKdfPerClient: 2 });
+    const index = buildKeyIndex([alice]);
+    const flood = Array.from({ length: 10 }, (_, i) => verifier.verify(index, `junk-${i}`, '198.51.100.7'));
+    const honest = verifier.verify(index, 'alice-pw', '203.0.113.9');
+    const results = await Promise.all(flood);
+    expect(results.filter((r) => !r.ok && r.reason === 'rate_limited')).toHaveLength(8);
+    expect(results.filter((r) => !r.ok && r.reason === 'unknown_key')).toHaveLength(2);
+    await expect(honest).resolves.toEqual({ ok: true, key: alice });
   });
 });
 
 describe('KeyVerifier options', () => {
-  it.each([{ kdfConcurrency: 0 }, { maxQueuedKdf: -1 }, { kdfConcurrency: 1.5 }])('rejects %j', (opts) => {
+  it.each([{ kdfConcurrency: 0 }, { maxQueuedKdf: -1 }, { kdfConcurrency: 1.5 }, { maxKdfPerClient: 0 }])('rejects %j', (opts) => {
     expect(() => new KeyVerifier(opts)).toThrow(RangeError);
   });
 });
