@@ -167,8 +167,10 @@ function script(commands: readonly Command[], work: string, localize: (t: string
     const line = localize(c.line);
     if (isDemo(c)) {
       const demo = line.replace(/^npm run demo\b/, 'npx keygate demo -c config/keygate.yaml');
+      // exec in a subshell, so $! is the keygate process itself and afterAll's SIGTERM reaches it.
+      const direct = demo.replace(/^npx keygate\b/, `exec node ${JSON.stringify(join(REPO, 'bin/keygate.js'))}`);
       lines.push(
-        `${demo} > ../demo.out 2> ../demo.err &`,
+        `( ${direct} ) > ../demo.out 2> ../demo.err &`,
         'echo $! > ../demo.pid',
         // Poll (bounded) until the demo has logged that it listens.
         'for i in $(seq 1 300); do grep -q \'"event":"started"\' ../demo.out 2>/dev/null && break; sleep 0.05; done',
