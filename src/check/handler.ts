@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hasBody } from '../proxy/headers.js';
 import { openRequest, type DecisionRuntime } from '../proxy/opening.js';
-import { sendProblem } from '../proxy/problem.js';
-import { refuseUnreadBody } from '../proxy/unreadBody.js';
+import { refuseUnreadBody, sendProblem } from '../proxy/problem.js';
 import { allowHeaders } from './answer.js';
 import { readOriginal } from './dialect.js';
 

@@ -4,10 +4,9 @@ import { normalizeAddress } from '../policy/cidr.js';
 import { forward, type ForwardResult } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { openRequest, type Allowed } from './opening.js';
-import { sendProblem } from './problem.js';
+import { refuseUnreadBody, sendProblem } from './problem.js';
 import type { RecordEnd } from './record.js';
 import type { ProxyRuntime } from './runtime.js';
-import { refuseUnreadBody } from './unreadBody.js';
 
 /**
  * The proxy's request path, in order:
