@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    // Worker threads and spawned CLIs run dist/: rebuilt first when src/ is newer.
+    globalSetup: ['./test/buildDist.ts'],
     reporters: ['default', './test/summaryReporter.ts'],
   },
 });

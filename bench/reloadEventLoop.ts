@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
-import { AsideLoader } from '../src/config/loadAside.js';
+import { AsideLoader } from '../src/reload/asideLoader.js';
 import { loadConfig } from '../src/config/load.js';
 import { writeLargeKeysFile } from './largeKeysFile.js';
 

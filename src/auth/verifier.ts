@@ -38,27 +38,6 @@ export interface KeyVerifierStats {
   negativeHits: number;
 }
 
-/** Throws on duplicate ids or duplicate legacy secrets: config validation should have caught both. */
-export function buildKeyIndex<K extends VerifiableKey>(keys: Iterable<K>): KeyIndex<K> {
-  const byId = new Map<string, K>();
-  const legacyByDigest = new Map<string, K>();
-  const legacySlow: K[] = [];
-  for (const key of keys) {
-    if (byId.has(key.id)) throw new Error(`duplicate key id ${key.id}`);
-    byId.set(key.id, key);
-    if (!key.legacy) continue;
-    if (key.hash.algorithm !== 'sha256') {
-      legacySlow.push(key);
-      continue;
-    }
-    const digest = key.hash.digest.toString('base64url');
-    const twin = legacyByDigest.get(digest);
-    if (twin) throw new Error(`legacy keys ${twin.id} and ${key.id} have the same secret`);
-    legacyByDigest.set(digest, key);
-  }
-  return { byId, legacyByDigest, legacySlow: Object.freeze(legacySlow) };
-}
-
 /** What a KDF run proved, by hash text so a changed key invalidates it. */
 type Verdict = { keyId: string; hashText: string };
 type SlowOutcome = Verdict | 'no_match' | 'throttled';

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { KeyVerifier } from '../auth/verifier.js';
-import { ConfigError } from '../config/issues.js';
+import { ConfigError } from '../reader/issues.js';
 import { loadConfig } from '../config/load.js';
-import type { Reloader, ReloadOutcome, ReloadTrigger } from '../config/reloader.js';
+import type { Reloader, ReloadOutcome, ReloadTrigger } from '../reload/reloader.js';
 import type { ListenAddress, Snapshot } from '../config/snapshot.js';
 import { createLogger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';

@@ -1,4 +1,4 @@
-import { formatIssue } from '../config/issues.js';
+import { formatIssue } from '../reader/issues.js';
 import { loadConfig } from '../config/load.js';
 import { CONFIG_OPTION, configPath, parseCommand } from './args.js';
 import { EXIT, type CliIO } from './io.js';

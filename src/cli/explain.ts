@@ -3,7 +3,7 @@ import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, requireS
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
 import { keyIdArg } from './keyIdArg.js';
 import { loadOrFail } from './loadOrFail.js';
-import { parseTimestamp } from '../config/values.js';
+import { parseTimestamp } from '../reader/values.js';
 
 export const explainHelp =
   'keygate explain -c FILE --key ID --method M --path P [--host H] [--region R] [--service S] [--source-ip IP] [--at TIME] [--json]';

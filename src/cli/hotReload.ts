@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Sources } from '../config/fingerprint.js';
-import { formatIssue, type ConfigIssue } from '../config/issues.js';
-import { Reloader, type ReloadOutcome } from '../config/reloader.js';
+import { formatIssue, type ConfigIssue } from '../reader/issues.js';
+import { Reloader, type ReloadOutcome } from '../reload/reloader.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { Metrics } from '../observability/metrics.js';
 

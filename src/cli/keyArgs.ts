@@ -1,6 +1,6 @@
 import { parseCidr } from '../policy/cidr.js';
 import { compileRule, type RuleSpec } from '../policy/rules.js';
-import { parseDuration, parseTimestamp } from '../config/values.js';
+import { parseDuration, parseTimestamp } from '../reader/values.js';
 import { UsageError } from './io.js';
 
 /** What `--allow` / `--deny` take: `SERVICE METHOD PATH [region=R1,R2]`. */

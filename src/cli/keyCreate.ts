@@ -1,6 +1,5 @@
-import { hashFast } from '../auth/hash.js';
-import { formatKey, generateKeyId, generateSecret } from '../auth/keyFormat.js';
-import { appendKeys, keyIds, type KeyEntry } from '../config/keysEditor.js';
+import { appendKeys, type KeyEntry } from '../keys/editor.js';
+import { keyString, mintSecret, takenIds, unusedId } from '../keys/mint.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import type { RuleSpec } from '../policy/rules.js';
 import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, type Parsed, requireString, stringList } from './args.js';
@@ -35,24 +34,24 @@ export async function runKeyCreate(argv: string[], io: CliIO): Promise<number> {
   const snapshot = loadOrFail(configFile, io);
   checkAgainstConfig(snapshot, request);
   const file = chooseKeysFile(snapshot, optionalString(args, 'keys-file'));
-  const secret = generateSecret();
+  const minted = mintSecret();
   let id = '';
   const after = await writeKeys(configFile, file, io, (current) => {
-    id = unusedId(current, snapshot);
-    return appendKeys(current, [{ id, hash: hashFast(secret), ...request }]);
+    id = unusedId(takenIds(current, snapshot.keys.byId.keys()));
+    return appendKeys(current, [{ id, hash: minted.hash, ...request }]);
   });
   const key = findKey(after!, id);
   const warnings = [...warningsAbout(after!, id), ...scopeWarnings(after!, key), ...stateWarnings(after!, key, now)];
   printWarnings(io, warnings);
-  const keyString = formatKey(id, secret);
-  io.reveal?.(keyString);
+  const shown = keyString(id, minted);
+  io.reveal?.(shown);
   if (flag(args, 'json')) {
-    io.out(JSON.stringify({ id, key: keyString, user: key.user, name: key.name, scope: key.scope, file, warnings }, null, 2));
+    io.out(JSON.stringify({ id, key: shown, user: key.user, name: key.name, scope: key.scope, file, warnings }, null, 2));
     return EXIT.ok;
   }
   io.out([
     `Created key ${id} "${key.name}" for user ${key.user} (${key.scope}) in ${displayPath(file)}.`,
-    ...showOnce(keyString),
+    ...showOnce(shown),
     '',
     ...permissionLines(after!, key),
     ...limitLines(key),
@@ -115,14 +114,5 @@ function checkAgainstConfig(snapshot: Snapshot, request: Request): void {
     if (rule.service !== '*' && !services.has(rule.service)) {
       throw new CommandFailed(`unknown service "${rule.service}" in a rule (services: ${[...services].join(', ')})`);
     }
-  }
-}
-
-/** Ids are random; a clash is astronomically unlikely but would be a duplicate-id config error. */
-function unusedId(current: string, snapshot: Snapshot): string {
-  const taken = new Set([...keyIds(current), ...snapshot.keys.byId.keys()]);
-  for (;;) {
-    const id = generateKeyId();
-    if (!taken.has(id)) return id;
   }
 }

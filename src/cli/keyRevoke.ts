@@ -1,4 +1,4 @@
-import { removeKey, updateKey } from '../config/keysEditor.js';
+import { removeKey, updateKey } from '../keys/editor.js';
 import type { KeyRecord } from '../config/snapshot.js';
 import { CONFIG_OPTION, configPath, flag, parseCommand, requirePositional } from './args.js';
 import { EXIT, type CliIO } from './io.js';

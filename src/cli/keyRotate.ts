@@ -1,6 +1,5 @@
-import { hashFast } from '../auth/hash.js';
-import { formatKey, generateSecret } from '../auth/keyFormat.js';
-import { updateKey } from '../config/keysEditor.js';
+import { updateKey } from '../keys/editor.js';
+import { keyString, mintSecret } from '../keys/mint.js';
 import { CONFIG_OPTION, configPath, flag, parseCommand, requirePositional } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 import { findKey, writeKeys } from './keyStore.js';
@@ -15,20 +14,20 @@ export async function runKeyRotate(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } }, 1);
   const configFile = configPath(args, io);
   const key = findKey(loadOrFail(configFile, io), keyIdArg(requirePositional(args, 'key ID'), io, 'key ID'));
-  const secret = generateSecret();
-  const fields = { hash: hashFast(secret), ...(key.legacy ? { legacy: false } : {}) };
+  const minted = mintSecret();
+  const fields = { hash: minted.hash, ...(key.legacy ? { legacy: false } : {}) };
   const after = await writeKeys(configFile, key.file, io, (current) => updateKey(current, key.id, fields));
   const warnings = after ? stateWarnings(after, findKey(after, key.id), io.now()) : [];
   printWarnings(io, warnings);
-  const keyString = formatKey(key.id, secret);
-  io.reveal?.(keyString);
+  const shown = keyString(key.id, minted);
+  io.reveal?.(shown);
   if (flag(args, 'json')) {
-    io.out(JSON.stringify({ id: key.id, key: keyString, user: key.user, name: key.name, scope: key.scope, file: key.file, wasLegacy: key.legacy, warnings }, null, 2));
+    io.out(JSON.stringify({ id: key.id, key: shown, user: key.user, name: key.name, scope: key.scope, file: key.file, wasLegacy: key.legacy, warnings }, null, 2));
     return EXIT.ok;
   }
   io.out([
     `Rotated key ${key.id} "${key.name}" of user ${key.user} (${key.scope}) in ${displayPath(key.file)}.`,
-    ...showOnce(keyString, 'new key'),
+    ...showOnce(shown, 'new key'),
     `The old ${key.legacy ? 'legacy secret' : 'key'} stops working when a running proxy reloads the keys file.`,
   ].join('\n'));
   return EXIT.ok;

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
-import { formatIssue } from '../config/issues.js';
-import { KeysFileError } from '../config/keysFileError.js';
-import { editKeysFile } from '../config/keysWrite.js';
+import { formatIssue } from '../reader/issues.js';
+import { KeysFileError } from '../keys/errors.js';
+import { writeValidated } from '../keys/atomicWrite.js';
 import { loadConfig } from '../config/load.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import { refuseBundledExample } from './bundledExample.js';
@@ -37,18 +37,12 @@ export function requireUser(snapshot: Snapshot, user: string): void {
  */
 export async function writeKeys(configFile: string, file: string, io: CliIO, edit: (current: string) => string | undefined): Promise<Snapshot | undefined> {
   refuseBundledExample(file);
-  let after: Snapshot | undefined;
   try {
-    await editKeysFile(file, (current) => {
-      const next = edit(current);
-      if (next !== undefined && next !== current) after = validateEdit(configFile, file, next, io);
-      return next;
-    });
+    return await writeValidated(file, edit, (next) => validateEdit(configFile, file, next, io));
   } catch (e) {
     if (e instanceof KeysFileError) throw asCommandFailed(e);
     throw e;
   }
-  return after;
 }
 
 function validateEdit(configFile: string, file: string, text: string, io: CliIO): Snapshot {

@@ -1,5 +1,5 @@
 import type { Snapshot } from '../config/snapshot.js';
-import { formatIssue } from '../config/issues.js';
+import { formatIssue } from '../reader/issues.js';
 import { loadConfig } from '../config/load.js';
 import { CommandFailed, type CliIO } from './io.js';
 

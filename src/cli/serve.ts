@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/issues.js';
+import { ConfigError } from '../reader/issues.js';
 import { CONFIG_OPTION, configPath, parseCommand } from './args.js';
 import { KeygateApp } from './app.js';
 import { EXIT, type CliIO } from './io.js';

@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { buildKeyIndex } from '../auth/verifier.js';
+import type { KeyIndex } from '../auth/verifier.js';
 import { compileCidrs } from '../policy/cidr.js';
 import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
-import type { ConfigIssue } from './issues.js';
-import { readKeysFile } from './keysFile.js';
-import { readKeysFast } from './plainKeys.js';
+import type { ConfigIssue } from '../reader/issues.js';
+import { KeyIndexBuilder } from '../keys/keyIndex.js';
+import { readKeysFile } from '../keys/reader.js';
+import { readKeysFast } from '../keys/fastReader.js';
 import { readMainFile, type MainConfig, type ServiceDraft } from './mainFile.js';
 import { readPolicyFile, type PolicyFile } from './policyFile.js';
 import type { KeyRecord, ServiceConfig, Snapshot } from './snapshot.js';
-import { YamlReader } from './yamlReader.js';
+import { YamlReader } from '../reader/yamlReader.js';
 
 /** `sources`: every file read (or tried), with a fingerprint of what was there; hot reload watches them. */
 export type LoadResult =
@@ -42,10 +43,10 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   const policy = ctx.read(main.policy, (r) => readPolicyFile(r, serviceNames));
   const keys = main.keys.flatMap((file) => ctx.readKeys(file, serviceNames));
   const services = main.services.map((s) => resolveToken(ctx, s, options.serviceTokens === false ? undefined : options.env ?? process.env));
-  checkUniqueKeys(ctx, keys);
+  const index = indexKeys(ctx, keys);
   if (!policy || ctx.errors.length) return ctx.result();
   warnAboutKeys(ctx, keys, policy);
-  const snapshot = buildSnapshot(mainPath, main, policy, keys, services as ServiceConfig[], ctx.warnings, options.generation ?? 1);
+  const snapshot = buildSnapshot(mainPath, main, policy, keys, index, services as ServiceConfig[], ctx.warnings, options.generation ?? 1);
   return { ok: true, snapshot, warnings: ctx.warnings, sources: ctx.sources };
 }
 
@@ -131,20 +132,18 @@ function readTokenValue(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEn
   }
 }
 
-/** Across all keys files: what buildKeyIndex would otherwise refuse, reported with positions. */
-function checkUniqueKeys(ctx: LoadContext, keys: readonly KeyRecord[]): void {
-  const ids = new Map<string, KeyRecord>();
-  const legacySecrets = new Map<string, KeyRecord>();
+/** Indexes the keys of every keys file; a duplicate id or a shared legacy secret is an error naming both places. */
+function indexKeys(ctx: LoadContext, keys: readonly KeyRecord[]): KeyIndex<KeyRecord> {
+  const builder = new KeyIndexBuilder<KeyRecord>();
   for (const key of keys) {
-    const first = ids.get(key.id);
-    if (first) ctx.errors.push(at(key, `duplicate key id "${key.id}" (first at ${first.file}:${first.line}:${first.col})`));
-    else ids.set(key.id, key);
-    if (!key.legacy || key.hash.algorithm !== 'sha256') continue;
-    const digest = key.hash.digest.toString('base64url');
-    const twin = legacySecrets.get(digest);
-    if (twin) ctx.errors.push(at(key, `legacy key ${key.id} has the same secret as key ${twin.id} (${twin.file}:${twin.line}:${twin.col})`));
-    else legacySecrets.set(digest, key);
+    const conflict = builder.add(key);
+    if (!conflict) continue;
+    const first = conflict.first;
+    ctx.errors.push(at(key, conflict.kind === 'duplicate_id'
+      ? `duplicate key id "${key.id}" (first at ${first.file}:${first.line}:${first.col})`
+      : `legacy key ${key.id} has the same secret as key ${first.id} (${first.file}:${first.line}:${first.col})`));
   }
+  return builder.build();
 }
 
 function warnAboutKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: PolicyFile): void {
@@ -170,7 +169,7 @@ function at(key: KeyRecord, message: string): ConfigIssue {
 }
 
 function buildSnapshot(
-  mainFile: string, main: MainConfig, policy: PolicyFile, keys: KeyRecord[], services: ServiceConfig[],
+  mainFile: string, main: MainConfig, policy: PolicyFile, keys: KeyRecord[], index: KeyIndex<KeyRecord>, services: ServiceConfig[],
   warnings: readonly ConfigIssue[], generation: number,
 ): Snapshot {
   const tokenFiles = services.flatMap((s) => (s.serviceToken.source.kind === 'file' ? [s.serviceToken.source.path] : []));
@@ -185,7 +184,7 @@ function buildSnapshot(
     services: Object.freeze(services),
     users: policy.users,
     guardrails: policy.guardrails,
-    keys: buildKeyIndex(keys),
+    keys: index,
     keyList: Object.freeze(keys),
     limits: Object.freeze(main.limits),
     shutdown: Object.freeze(main.shutdown),

@@ -3,8 +3,8 @@ import { isMap } from 'yaml';
 import { parseCidr } from '../policy/cidr.js';
 import { hostName, normalizePrefix } from '../policy/route.js';
 import type { ListenAddress, TokenSource } from './snapshot.js';
-import { parseDuration, parseListenAddress, parseSize } from './values.js';
-import type { Field, YamlReader, YNode } from './yamlReader.js';
+import { parseDuration, parseListenAddress, parseSize } from '../reader/values.js';
+import type { Field, YamlReader, YNode } from '../reader/yamlReader.js';
 
 export interface MainConfig {
   region: string;

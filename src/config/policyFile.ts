@@ -1,9 +1,9 @@
 import { RuleMatcher } from '../policy/matcher.js';
 import type { UserPolicy } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
-import { readRule, readRules } from './ruleReader.js';
-import { parseTimestamp } from './values.js';
-import type { NodeReader, YamlReader, YNode } from './yamlReader.js';
+import { readRule, readRules } from '../reader/ruleReader.js';
+import { readTimestamp } from '../reader/values.js';
+import type { NodeReader, YamlReader, YNode } from '../reader/yamlReader.js';
 
 export interface PolicyFile {
   roles: Map<string, CompiledRule[]>;
@@ -57,9 +57,4 @@ function readGuardrails(r: YamlReader, node: YNode, services: ReadonlySet<string
     out.push(Object.freeze({ ...read.rule, except: new Set(except) }));
   });
   return out;
-}
-
-export function readTimestamp<N>(r: NodeReader<N>, node: N, what: string): number | undefined {
-  const parsed = parseTimestamp(r.scalarText(node));
-  return typeof parsed === 'number' ? parsed : r.error(node, `${what}: ${parsed.error}`);
 }

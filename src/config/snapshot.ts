@@ -1,9 +1,11 @@
-import type { ParsedHash } from '../auth/hash.js';
-import type { KeyIndex, VerifiableKey } from '../auth/verifier.js';
+import type { KeyIndex } from '../auth/verifier.js';
+import type { KeyRecord } from '../keys/record.js';
 import type { CidrSet } from '../policy/cidr.js';
-import type { KeyPolicy, Policy } from '../policy/model.js';
+import type { Policy } from '../policy/model.js';
 import type { RouteSpec } from '../policy/route.js';
-import type { ConfigIssue } from './issues.js';
+import type { ConfigIssue } from '../reader/issues.js';
+
+export type { KeyRecord } from '../keys/record.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -25,17 +27,6 @@ export interface ServiceConfig extends RouteSpec {
   readonly serviceToken: ServiceToken;
   readonly timeouts: { readonly connect: number; readonly response: number; readonly idle: number };
   readonly allowSemicolon: boolean;
-}
-
-export interface KeyRecord extends KeyPolicy, VerifiableKey {
-  readonly hash: ParsedHash;
-  readonly legacy: boolean;
-  readonly comment?: string;
-  readonly created?: string;
-  readonly file: string;
-  /** Where the key's mapping starts in its keys file. */
-  readonly line: number;
-  readonly col: number;
 }
 
 export interface Snapshot extends Policy {

@@ -3,8 +3,8 @@ import {
 } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { ioError, KeysFileError } from './keysFileError.js';
-import { acquireLock } from './keysLock.js';
+import { ioError, KeysFileError } from './errors.js';
+import { acquireLock } from './lock.js';
 
 /* The write of a keys-file edit: under a lock file, re-read, edit, write a temp file, fsync, rename. */
 
@@ -32,6 +32,27 @@ export async function editKeysFile(file: string, edit: (current: string) => stri
   } finally {
     release();
   }
+}
+
+/**
+ * Applies `edit` to one keys file under its lock and writes the result only if
+ * `validate` accepts the new text (it throws to refuse; the caller checks that the
+ * whole configuration still loads). Returns what `validate` returned, or undefined
+ * when the edit changed nothing.
+ */
+export async function writeValidated<T>(
+  file: string,
+  edit: (current: string) => string | undefined,
+  validate: (next: string) => T,
+  options: EditOptions = {},
+): Promise<T | undefined> {
+  let after: T | undefined;
+  await editKeysFile(file, (current) => {
+    const next = edit(current);
+    if (next !== undefined && next !== current) after = validate(next);
+    return next;
+  }, options);
+  return after;
 }
 
 /** A symlinked keys file is a Kubernetes ConfigMap/Secret volume (or similar): replaced whole, read-only. */

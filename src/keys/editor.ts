@@ -1,7 +1,7 @@
 import { Document, isMap, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
 import type { RuleSpec } from '../policy/rules.js';
-import { KeysFileError } from './keysFileError.js';
-import { KEY_FIELDS } from './keysFile.js';
+import { KeysFileError } from './errors.js';
+import { KEY_FIELDS } from './reader.js';
 
 /*
  * Edits keys-file text the way an operator would by hand: the `yaml` Document API finds

@@ -1,9 +1,9 @@
 import { CORE_SCHEMA, load } from 'js-yaml';
-import { readKeysFile } from './keysFile.js';
-import { locateKeys, type Pos } from './keysLocator.js';
-import { RuleInterner } from './ruleInterner.js';
-import type { KeyRecord } from './snapshot.js';
-import type { Field, NodeReader } from './yamlReader.js';
+import { readKeysFile } from './reader.js';
+import { locateKeys, type Pos } from './locator.js';
+import { RuleInterner } from '../reader/ruleInterner.js';
+import type { KeyRecord } from './record.js';
+import type { Field, NodeReader } from '../reader/yamlReader.js';
 
 /*
  * The fast path for keys files. The `yaml` package keeps a position for every node and

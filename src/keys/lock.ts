@@ -2,7 +2,7 @@ import { closeSync, linkSync, lstatSync, openSync, readFileSync, renameSync, rmS
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ioError, KeysFileError } from './keysFileError.js';
+import { ioError, KeysFileError } from './errors.js';
 
 /* One writer at a time: `<keys file>.lock`, created with O_EXCL, holding pid and host. */
 

@@ -4,10 +4,10 @@ import { compileCidrs, parseCidr } from '../policy/cidr.js';
 import { RuleMatcher } from '../policy/matcher.js';
 import type { KeyScope } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
-import { readTimestamp } from './policyFile.js';
-import { readRules } from './ruleReader.js';
-import type { KeyRecord } from './snapshot.js';
-import type { Field, NodeReader } from './yamlReader.js';
+import { readRules } from '../reader/ruleReader.js';
+import { readTimestamp } from '../reader/values.js';
+import type { KeyRecord } from './record.js';
+import type { Field, NodeReader } from '../reader/yamlReader.js';
 
 export const KEY_FIELDS = [
   'id', 'user', 'name', 'hash', 'scope', 'allow', 'deny', 'sourceIPs', 'expires', 'notBefore', 'disabled', 'comment', 'created', 'legacy',

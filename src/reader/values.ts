@@ -1,3 +1,5 @@
+import type { NodeReader } from './yamlReader.js';
+
 /** Parsers for the value formats of the config files; each returns a value or an error message. */
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
@@ -44,4 +46,10 @@ export function parseListenAddress(text: string): { host: string; port: number }
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) return { error: `"${text}" is not a listen address (host:port)` };
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** A timestamp field of any file: an error at the node when it does not parse. */
+export function readTimestamp<N>(r: NodeReader<N>, node: N, what: string): number | undefined {
+  const parsed = parseTimestamp(r.scalarText(node));
+  return typeof parsed === 'number' ? parsed : r.error(node, `${what}: ${parsed.error}`);
 }

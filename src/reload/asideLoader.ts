@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import type { Sources } from './fingerprint.js';
-import type { ConfigIssue } from './issues.js';
-import type { LoadResult } from './load.js';
-import type { ToMain, ToWorker } from './loadProtocol.js';
-import { SnapshotAssembler, type EncodedHead, type EncodedKey } from './snapshotCodec.js';
+import type { Sources } from '../config/fingerprint.js';
+import type { ConfigIssue } from '../reader/issues.js';
+import type { LoadResult } from '../config/load.js';
+import type { ToMain, ToWorker } from './protocol.js';
+import { SnapshotAssembler, type EncodedHead, type EncodedKey } from './codec.js';
 
 export interface AsideLoaderOptions {
   /** An idle worker is stopped after this long, so its heap (the parsed YAML) is given back. */
@@ -201,14 +201,14 @@ export class AsideLoader {
 }
 
 /**
- * Built code runs dist/config/loadWorker.js. Source run through tsx or vitest (this file
- * is .ts) must give the worker the same TypeScript loader before importing its entry.
+ * The worker runs built code: dist/reload/worker.js, this file's sibling in a built
+ * tree. Run from source (this file is .ts: tests, benchmarks) it still runs the built
+ * worker, so no TypeScript loader is ever needed in a worker thread; the test run
+ * builds dist/ first (test/buildDist.ts).
  */
 function spawnLoadWorker(): Worker {
   const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL('./loadWorker.js', self));
-  const entry = JSON.stringify(new URL('./loadWorker.ts', self).href);
-  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); });`, { eval: true });
+  return new Worker(new URL(self.endsWith('.ts') ? '../../dist/reload/worker.js' : './worker.js', self));
 }
 
 let shared: AsideLoader | undefined;

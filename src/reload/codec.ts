@@ -1,11 +1,11 @@
 import { parseHash } from '../auth/hashFormat.js';
-import type { KeyIndex } from '../auth/verifier.js';
+import { conflictText, KeyIndexBuilder } from '../keys/keyIndex.js';
 import { compileCidrs } from '../policy/cidr.js';
 import { RuleMatcher } from '../policy/matcher.js';
 import type { UserPolicy } from '../policy/model.js';
 import type { CompiledRule, RuleOrigin } from '../policy/rules.js';
-import { RuleInterner } from './ruleInterner.js';
-import type { KeyRecord, ServiceConfig, Snapshot } from './snapshot.js';
+import { RuleInterner } from '../reader/ruleInterner.js';
+import type { KeyRecord, ServiceConfig, Snapshot } from '../config/snapshot.js';
 
 /*
  * A snapshot as plain data, so the load worker can hand it to the main thread: the
@@ -63,9 +63,7 @@ export function encodeKey(k: KeyRecord): EncodedKey {
  */
 export class SnapshotAssembler {
   readonly keys: KeyRecord[] = [];
-  readonly #byId = new Map<string, KeyRecord>();
-  readonly #legacyByDigest = new Map<string, KeyRecord>();
-  readonly #legacySlow: KeyRecord[] = [];
+  readonly #indexBuilder = new KeyIndexBuilder<KeyRecord>();
   readonly #shared = new Shared();
 
   addKeys(batch: readonly EncodedKey[]): void {
@@ -75,14 +73,13 @@ export class SnapshotAssembler {
   /** The snapshot, from the head and every key added, in file order. */
   finish(head: EncodedHead): Snapshot {
     deepFreeze(head); // the clone thawed what buildSnapshot froze (limits, reload, warnings…)
-    const index: KeyIndex<KeyRecord> = { byId: this.#byId, legacyByDigest: this.#legacyByDigest, legacySlow: Object.freeze(this.#legacySlow) };
     return Object.freeze({
       ...head,
       listen: Object.freeze({ ...head.listen, trustedProxies: compileCidrs(head.listen.trustedProxies) }),
       services: Object.freeze(head.services.map(decodeService)),
       users: new Map(head.users.map((u) => [u.name, decodeUser(u)])),
       guardrails: new RuleMatcher(head.guardrails.map(freezeRule)),
-      keys: index,
+      keys: this.#indexBuilder.build(),
       keyList: Object.freeze(this.keys),
     });
   }
@@ -102,19 +99,11 @@ export class SnapshotAssembler {
     });
   }
 
-  /** What buildKeyIndex does, one key at a time; the worker already refused duplicates, so one here is a bug. */
+  /** Indexed as they come, so no step at the end touches every key; the worker already refused conflicts, so one here is a bug. */
   #index(key: KeyRecord): void {
-    if (this.#byId.has(key.id)) throw new Error(`duplicate key id ${key.id}`);
+    const conflict = this.#indexBuilder.add(key);
+    if (conflict) throw new Error(conflictText(key, conflict));
     this.keys.push(key);
-    this.#byId.set(key.id, key);
-    if (!key.legacy) return;
-    if (key.hash.algorithm !== 'sha256') {
-      this.#legacySlow.push(key);
-      return;
-    }
-    const digest = key.hash.digest.toString('base64url');
-    if (this.#legacyByDigest.has(digest)) throw new Error(`legacy key ${key.id} has the same secret as another`);
-    this.#legacyByDigest.set(digest, key);
   }
 }
 

@@ -1,6 +1,6 @@
-import type { Sources } from './fingerprint.js';
-import type { ConfigIssue } from './issues.js';
-import type { EncodedHead, EncodedKey } from './snapshotCodec.js';
+import type { Sources } from '../config/fingerprint.js';
+import type { ConfigIssue } from '../reader/issues.js';
+import type { EncodedHead, EncodedKey } from './codec.js';
 
 /** Messages between loadAside.ts (main thread) and loadWorker.ts; `id` names one load. */
 export type ToWorker =

@@ -1,8 +1,8 @@
-import type { Sources } from './fingerprint.js';
-import type { ConfigIssue } from './issues.js';
-import { sharedAsideLoader, type LoadOptions } from './loadAside.js';
-import type { LoadResult } from './load.js';
-import type { Snapshot } from './snapshot.js';
+import type { Sources } from '../config/fingerprint.js';
+import type { ConfigIssue } from '../reader/issues.js';
+import { sharedAsideLoader, type LoadOptions } from './asideLoader.js';
+import type { LoadResult } from '../config/load.js';
+import type { Snapshot } from '../config/snapshot.js';
 import { ConfigWatcher, type CheckReason } from './watch.js';
 
 /** What asked for a reload: a file event, the periodic check, SIGHUP, or a direct call. */

@@ -1,6 +1,6 @@
 import { realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { fingerprintFile, type Sources } from './fingerprint.js';
+import { fingerprintFile, type Sources } from '../config/fingerprint.js';
 
 export interface WatchTiming {
   /** Quiet time after the last file event before checking (bursts of events make one check). */

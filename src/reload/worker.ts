@@ -1,9 +1,9 @@
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { loadConfig } from './load.js';
-import { encodeHead, encodeKey } from './snapshotCodec.js';
-import type { KeyRecord } from './snapshot.js';
-import type { ToMain, ToWorker } from './loadProtocol.js';
+import { loadConfig } from '../config/load.js';
+import { encodeHead, encodeKey } from './codec.js';
+import type { KeyRecord } from '../config/snapshot.js';
+import type { ToMain, ToWorker } from './protocol.js';
 
 /*
  * The load worker (see loadAside.ts): YAML parsing and validation of a whole config,

@@ -11,7 +11,7 @@ import { KeyVerifier } from '../../src/auth/verifier.js';
 import { CommandFailed } from '../../src/cli/io.js';
 import { writeKeys } from '../../src/cli/keyStore.js';
 import { main } from '../../src/cli/main.js';
-import { appendKeys } from '../../src/config/keysEditor.js';
+import { appendKeys } from '../../src/keys/editor.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Snapshot } from '../../src/config/snapshot.js';
 

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ParsedHash, hashFast, hashSlow, isHashError, parseHash } from '../../../src/auth/hash.js';
 import { formatKey, generateKeyId, generateSecret } from '../../../src/auth/keyFormat.js';
-import { type VerifiableKey, KeyVerifier, buildKeyIndex } from '../../../src/auth/verifier.js';
+import { type VerifiableKey, KeyVerifier } from '../../../src/auth/verifier.js';
+import { buildKeyIndex } from '../../../src/keys/keyIndex.js';
 
 interface TestKey extends VerifiableKey {
   readonly name: string;

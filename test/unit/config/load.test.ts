@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConfigIssue } from '../../../src/config/issues.js';
+import type { ConfigIssue } from '../../../src/reader/issues.js';
 import { loadConfig, type LoadResult } from '../../../src/config/load.js';
 import { KEYS, MAIN, POLICY, edit, writeFixture, type Fixture } from './fixtures.js';
 

@@ -3,9 +3,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { KeysFileErrorCode } from '../../../src/config/keysFileError.js';
-import { acquireLock } from '../../../src/config/keysLock.js';
-import { editKeysFile } from '../../../src/config/keysWrite.js';
+import type { KeysFileErrorCode } from '../../../src/keys/errors.js';
+import { acquireLock } from '../../../src/keys/lock.js';
+import { editKeysFile } from '../../../src/keys/atomicWrite.js';
 
 let dir: string;
 let file: string;

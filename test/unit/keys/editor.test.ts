@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { appendKeys, keyIds, removeKey, updateKey, type KeyEntry } from '../../../src/config/keysEditor.js';
-import { KeysFileError } from '../../../src/config/keysFileError.js';
-import { readKeysFile } from '../../../src/config/keysFile.js';
-import { YamlReader } from '../../../src/config/yamlReader.js';
+import { appendKeys, keyIds, removeKey, updateKey, type KeyEntry } from '../../../src/keys/editor.js';
+import { KeysFileError } from '../../../src/keys/errors.js';
+import { readKeysFile } from '../../../src/keys/reader.js';
+import { YamlReader } from '../../../src/reader/yamlReader.js';
 
 /** Hand-written on purpose: aligned comments, blank lines, a footer, mixed quoting — what re-stringifying would destroy. */
 const FILE = `# keys for the staging cluster

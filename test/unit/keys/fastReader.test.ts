@@ -1,14 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { hashFast } from '../../../src/auth/hash.js';
-import { readKeysFile } from '../../../src/config/keysFile.js';
+import { readKeysFile } from '../../../src/keys/reader.js';
 import { loadConfig } from '../../../src/config/load.js';
-import { readKeysFast } from '../../../src/config/plainKeys.js';
+import { readKeysFast } from '../../../src/keys/fastReader.js';
 import type { KeyRecord } from '../../../src/config/snapshot.js';
-import { YamlReader } from '../../../src/config/yamlReader.js';
+import { YamlReader } from '../../../src/reader/yamlReader.js';
 import { authorize } from '../../../src/policy/decide.js';
 import { readingsOf } from '../../../src/policy/pathReadings.js';
-import { writeFixture, type Fixture } from './fixtures.js';
+import { writeFixture, type Fixture } from '../config/fixtures.js';
 
 /**
  * Keys files are read with js-yaml plus a line scan when they are valid (plainKeys.ts),

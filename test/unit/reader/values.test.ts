@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseListenAddress, parseSize, parseTimestamp } from '../../../src/config/values.js';
+import { parseDuration, parseListenAddress, parseSize, parseTimestamp } from '../../../src/reader/values.js';
 
 const isError = (v: unknown): boolean => typeof v === 'object' && v !== null && 'error' in v;
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fingerprintBytes, fingerprintFile } from '../../../src/config/fingerprint.js';
-import { ConfigWatcher, type CheckReason } from '../../../src/config/watch.js';
+import { ConfigWatcher, type CheckReason } from '../../../src/reload/watch.js';
 import { waitFor } from '../../helpers/keygate.js';
 import { kubeletWrite } from '../../helpers/kubeletVolume.js';
 

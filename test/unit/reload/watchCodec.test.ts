@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashFast, hashSlow } from '../../../src/auth/hash.js';
 import { loadConfig } from '../../../src/config/load.js';
-import { AsideLoader } from '../../../src/config/loadAside.js';
+import { AsideLoader } from '../../../src/reload/asideLoader.js';
 import { writeLargeKeysFile } from '../../../bench/largeKeysFile.js';
 
 /**

@@ -1,0 +1,15 @@
+import type { ParsedHash } from '../auth/hash.js';
+import type { VerifiableKey } from '../auth/verifier.js';
+import type { KeyPolicy } from '../policy/model.js';
+
+/** One key as the keys files describe it: what decisions read, how it is verified, where it was written. */
+export interface KeyRecord extends KeyPolicy, VerifiableKey {
+  readonly hash: ParsedHash;
+  readonly legacy: boolean;
+  readonly comment?: string;
+  readonly created?: string;
+  readonly file: string;
+  /** Where the key's mapping starts in its keys file. */
+  readonly line: number;
+  readonly col: number;
+}
