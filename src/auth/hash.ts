@@ -38,12 +38,16 @@ export function hashFast(secret: string): string {
   return `sha256$${sha256(secret).toString('base64url')}`;
 }
 
+/**
+ * `salt`: give every low-entropy legacy key of an import the same one (see
+ * `sharedLegacySalt`), so a presented legacy secret costs one KDF run for all of them.
+ */
 export async function hashSlow(
   secret: string,
   algorithm: SlowAlgorithm = 'scrypt',
   params: SlowHashParams = {},
+  salt: Buffer = randomBytes(SALT_BYTES),
 ): Promise<string> {
-  const salt = randomBytes(SALT_BYTES);
   if (algorithm === 'pbkdf2-sha512') {
     const iterations = params.iterations ?? DEFAULT_PBKDF2_ITERATIONS;
     rejectIf(checkPbkdf2Iterations(iterations));
@@ -60,14 +64,47 @@ export function verifyFast(h: ParsedHash & { algorithm: 'sha256' }, secret: stri
 }
 
 export async function verifyHash(h: ParsedHash, secret: string): Promise<boolean> {
-  switch (h.algorithm) {
-    case 'sha256':
-      return verifyFast(h, secret);
-    case 'scrypt':
-      return safeEqual(h.hash, await scryptAsync(secret, h.salt, h.hash.length, h));
-    case 'pbkdf2-sha512':
-      return safeEqual(h.hash, await pbkdf2Sha512(secret, h.salt, h.iterations, h.hash.length));
+  if (h.algorithm === 'sha256') return verifyFast(h, secret);
+  return safeEqual(h.hash, await deriveSlow(h, secret));
+}
+
+/** What the slow hash `h` would store for `secret`: its KDF with h's salt and parameters. */
+export function deriveSlow(h: ParsedHash & { algorithm: SlowAlgorithm }, secret: string): Promise<Buffer> {
+  return h.algorithm === 'scrypt'
+    ? scryptAsync(secret, h.salt, h.hash.length, h)
+    : pbkdf2Sha512(secret, h.salt, h.iterations, h.hash.length);
+}
+
+/** Whether `derived` is the hash `h` stores, in constant time. */
+export function matchesDerived(h: ParsedHash & { algorithm: SlowAlgorithm }, derived: Buffer): boolean {
+  return safeEqual(h.hash, derived);
+}
+
+/**
+ * The salt a new batch of low-entropy legacy keys should share: that of the largest
+ * group of existing legacy keys hashed with today's default scrypt parameters (so a
+ * keys file converges on one salt), else a fresh one.
+ */
+export function sharedLegacySalt(existing: Iterable<ParsedHash>): Buffer {
+  const bySalt = new Map<string, { salt: Buffer; n: number }>();
+  for (const h of existing) {
+    if (h.algorithm !== 'scrypt' || h.N !== DEFAULT_SCRYPT.N || h.r !== DEFAULT_SCRYPT.r || h.p !== DEFAULT_SCRYPT.p) continue;
+    const k = h.salt.toString('base64url');
+    const group = bySalt.get(k) ?? { salt: h.salt, n: 0 };
+    group.n++;
+    bySalt.set(k, group);
   }
+  let best: { salt: Buffer; n: number } | undefined;
+  for (const g of bySalt.values()) if (!best || g.n > best.n) best = g;
+  return best ? Buffer.from(best.salt) : randomBytes(SALT_BYTES);
+}
+
+/**
+ * Slow hashes that share algorithm, parameters and salt: one KDF run of a presented
+ * secret tells which of them (if any) it matches.
+ */
+export function saltGroupOf(h: ParsedHash & { algorithm: SlowAlgorithm }): string {
+  return h.text.slice(0, h.text.lastIndexOf('$'));
 }
 
 /** Cache keys, so caches never hold a raw secret. */

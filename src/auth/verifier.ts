@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { type ParsedHash, digestForCache, verifyFast, verifyHash } from './hash.js';
+import { type ParsedHash, deriveSlow, digestForCache, matchesDerived, saltGroupOf, verifyFast } from './hash.js';
 import { KdfLimiter } from './kdfLimiter.js';
 import { parseKey } from './keyFormat.js';
 
@@ -42,11 +42,26 @@ export interface KeyVerifierStats {
 type Verdict = { keyId: string; hashText: string };
 type SlowOutcome = Verdict | 'no_match' | 'throttled';
 
+type SlowHash = Extract<ParsedHash, { algorithm: 'scrypt' | 'pbkdf2-sha512' }>;
+
+/**
+ * Slow hashes sharing algorithm, parameters, salt and length: one KDF run of a presented
+ * secret, then a lookup of its result, checks all of them. Keys imported together share
+ * a salt, so however many low-entropy legacy keys exist, a presented secret costs one
+ * run per salt (keys hashed before salts were shared each form a group of their own).
+ */
+interface SaltGroup<K extends VerifiableKey> {
+  readonly hash: SlowHash;
+  /** base64url of the stored hash → its key. */
+  readonly members: ReadonlyMap<string, { readonly key: K; readonly hash: SlowHash }>;
+}
+
 /** One presented secret checked against the slow hashes that could match it. */
 interface SlowCheck<K extends VerifiableKey> {
   digest: string;
   secret: string;
   candidates: readonly K[];
+  groups: readonly SaltGroup<K>[];
   /** What a cached failure must match to still hold: the hash text(s) it was tried against. */
   scope: string;
   /** Who asked (the client address): its share of the KDF queue is bounded. */
@@ -64,6 +79,7 @@ export class KeyVerifier {
   readonly #inflight = new Map<string, Promise<SlowOutcome>>();
   readonly #limiter: KdfLimiter;
   readonly #legacyScopes = new WeakMap<object, string>();
+  readonly #legacyGroups = new WeakMap<object, readonly SaltGroup<VerifiableKey>[]>();
   readonly #stats: KeyVerifierStats = { kdfRuns: 0, cacheHits: 0, negativeHits: 0 };
 
   constructor(opts: KeyVerifierOptions = {}) {
@@ -105,7 +121,7 @@ export class KeyVerifier {
       const ok = verifyFast(key.hash, secret);
       return Promise.resolve(ok ? { ok: true, key } : denied('bad_secret', keyId));
     }
-    const check = { digest: digestForCache(presented), secret, candidates: [key], scope: key.hash.text, client };
+    const check = { digest: digestForCache(presented), secret, candidates: [key], groups: saltGroups([key]), scope: key.hash.text, client };
     return this.#slowVerify(index, check).then((outcome) => slowResult(check, outcome, 'bad_secret', keyId));
   }
 
@@ -116,7 +132,7 @@ export class KeyVerifier {
       return Promise.resolve({ ok: true, key: fast });
     }
     if (index.legacySlow.length === 0) return Promise.resolve(UNKNOWN);
-    const check = { digest, secret: presented, candidates: index.legacySlow, scope: this.#legacyScope(index), client };
+    const check = { digest, secret: presented, candidates: index.legacySlow, groups: this.#saltGroups(index), scope: this.#legacyScope(index), client };
     return this.#slowVerify(index, check).then((outcome) => slowResult(check, outcome, 'unknown_key'));
   }
 
@@ -157,10 +173,13 @@ export class KeyVerifier {
   }
 
   async #runKdf<K extends VerifiableKey>(check: SlowCheck<K>): Promise<SlowOutcome> {
-    for (const candidate of check.candidates) {
+    for (const group of check.groups) {
       this.#stats.kdfRuns++;
-      if (await verifyHash(candidate.hash, check.secret)) {
-        const verdict = { keyId: candidate.id, hashText: candidate.hash.text };
+      const derived = await deriveSlow(group.hash, check.secret);
+      const hit = group.members.get(derived.toString('base64url'));
+      // The lookup only finds the candidate; the comparison that decides is constant-time.
+      if (hit && matchesDerived(hit.hash, derived)) {
+        const verdict = { keyId: hit.key.id, hashText: hit.hash.text };
         this.#verified.set(check.digest, verdict);
         this.#rejected.delete(check.digest);
         return verdict;
@@ -168,6 +187,15 @@ export class KeyVerifier {
     }
     this.#rejected.set(check.digest, check.scope);
     return 'no_match';
+  }
+
+  #saltGroups<K extends VerifiableKey>(index: KeyIndex<K>): readonly SaltGroup<K>[] {
+    let groups = this.#legacyGroups.get(index) as readonly SaltGroup<K>[] | undefined;
+    if (!groups) {
+      groups = saltGroups(index.legacySlow);
+      this.#legacyGroups.set(index, groups);
+    }
+    return groups;
   }
 
   /** Changes whenever the set of slow legacy hashes does, so stale failures stop counting. */
@@ -180,6 +208,20 @@ export class KeyVerifier {
     }
     return scope;
   }
+}
+
+function saltGroups<K extends VerifiableKey>(keys: readonly K[]): readonly SaltGroup<K>[] {
+  const groups = new Map<string, { hash: SlowHash; members: Map<string, { key: K; hash: SlowHash }> }>();
+  for (const key of keys) {
+    const hash = key.hash;
+    if (hash.algorithm === 'sha256') continue;
+    const name = `${saltGroupOf(hash)}$${hash.hash.length}`;
+    const group = groups.get(name) ?? { hash, members: new Map() };
+    const stored = hash.hash.toString('base64url');
+    if (!group.members.has(stored)) group.members.set(stored, { key, hash });
+    groups.set(name, group);
+  }
+  return Object.freeze([...groups.values()]);
 }
 
 /** Maps an outcome back onto the caller's own index (a shared run may have started on another). */

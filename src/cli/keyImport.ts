@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { sharedLegacySalt } from '../auth/hash.js';
 import { appendKeys, type KeyEntry } from '../keys/editor.js';
 import { hashLegacySecret, importedEntry, parseSecretList, withoutKnown, type LegacySecret, type SkippedSecret } from '../keys/legacyImport.js';
 import { takenIds, unusedId } from '../keys/mint.js';
@@ -22,7 +23,8 @@ export async function runKeyImport(argv: string[], io: CliIO): Promise<number> {
   requireUser(snapshot, user);
   const file = chooseKeysFile(snapshot, optionalString(args, 'keys-file'));
   const { fresh, skipped } = await withoutKnown(readSecrets(from), snapshot.keyList);
-  const prepared = await Promise.all(fresh.map(hashLegacySecret));
+  const salt = sharedLegacySalt(snapshot.keys.legacySlow.map((k) => k.hash));
+  const prepared = await Promise.all(fresh.map((s) => hashLegacySecret(s, salt)));
   const now = io.now();
   const entries: KeyEntry[] = [];
   if (prepared.length) {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { saltGroupOf } from '../auth/hash.js';
 import type { KeyIndex } from '../auth/verifier.js';
 import { compileCidrs } from '../policy/cidr.js';
 import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
@@ -157,11 +158,25 @@ function warnAboutKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: Pol
     if (key.legacy && key.hash.algorithm !== 'sha256') ctx.warnings.push(at(key, `key ${key.id}: low-entropy legacy secret; rotate it with "keygate key rotate ${key.id}"`));
     if (key.scope === 'restricted' && key.allow.size === 0) ctx.warnings.push(at(key, `key ${key.id}: restricted key with no allow rules can do nothing`));
   }
+  warnAboutLegacySalts(ctx, keys);
   for (const g of policy.guardrails.rules) {
     for (const id of g.except ?? []) {
       if (!seen.has(id)) ctx.warnings.push({ file: g.origin.file ?? '', line: g.origin.line ?? 1, col: g.origin.col ?? 1, message: `guardrail except names unknown key id "${id}"` });
     }
   }
+}
+
+/**
+ * A presented legacy secret costs one KDF run per salt among the slow legacy hashes;
+ * keys imported before imports shared a salt each have their own.
+ */
+function warnAboutLegacySalts(ctx: LoadContext, keys: readonly KeyRecord[]): void {
+  const slow = keys.filter((key) => key.legacy && key.hash.algorithm !== 'sha256');
+  const groups = new Map<string, KeyRecord>();
+  for (const key of slow) if (key.hash.algorithm !== 'sha256') groups.set(saltGroupOf(key.hash), key);
+  if (groups.size <= 1) return;
+  const first = slow[0];
+  ctx.warnings.push(at(first, `${slow.length} low-entropy legacy keys use ${groups.size} different salts, so every presented legacy secret costs ${groups.size} KDF runs; re-import their secrets with "keygate key import" (one shared salt) or rotate them`));
 }
 
 function at(key: KeyRecord, message: string): ConfigIssue {

@@ -75,10 +75,13 @@ async function importedAs(legacy: readonly KeyRecord[], secret: string): Promise
   return undefined;
 }
 
-/** The whole presented string is hashed: clients keep sending it unchanged, with no key id in it. */
-export async function hashLegacySecret(s: LegacySecret): Promise<HashedSecret> {
+/**
+ * The whole presented string is hashed: clients keep sending it unchanged, with no key id
+ * in it. `salt` is shared by every low-entropy secret of the import (`sharedLegacySalt`).
+ */
+export async function hashLegacySecret(s: LegacySecret, salt: Buffer): Promise<HashedSecret> {
   const lowEntropy = estimateEntropyBits(s.secret) < HIGH_ENTROPY_BITS;
-  return { line: s.line, hash: lowEntropy ? await hashSlow(s.secret, 'scrypt') : hashFast(s.secret), lowEntropy };
+  return { line: s.line, hash: lowEntropy ? await hashSlow(s.secret, 'scrypt', {}, salt) : hashFast(s.secret), lowEntropy };
 }
 
 /** Imported keys start disabled and restricted with no rules: someone reviews each before it works. */

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ParsedHash, hashFast, hashSlow, isHashError, parseHash } from '../../../src/auth/hash.js';
+import { type ParsedHash, hashFast, hashSlow, isHashError, parseHash, sharedLegacySalt } from '../../../src/auth/hash.js';
 import { formatKey, generateKeyId, generateSecret } from '../../../src/auth/keyFormat.js';
 import { type VerifiableKey, KeyVerifier } from '../../../src/auth/verifier.js';
 import { buildKeyIndex } from '../../../src/keys/keyIndex.js';
@@ -231,5 +231,39 @@ describe('KeyVerifier with legacy secrets', () => {
 describe('KeyVerifier options', () => {
   it.each([{ kdfConcurrency: 0 }, { maxQueuedKdf: -1 }, { kdfConcurrency: 1.5 }, { maxKdfPerClient: 0 }])('rejects %j', (opts) => {
     expect(() => new KeyVerifier(opts)).toThrow(RangeError);
+  });
+});
+
+describe('legacy keys sharing a salt', () => {
+  it('a presented legacy secret costs one KDF run however many shared-salt legacy keys exist', async () => {
+    const salt = sharedLegacySalt([]);
+    const secrets = Array.from({ length: 16 }, (_, i) => `weak-pw-${i}`);
+    const keys = await Promise.all(secrets.map(async (s, i) => key(`k${i}`, await hashSlow(s, 'scrypt', SMALL_SCRYPT, salt), true)));
+    const index = buildKeyIndex(keys);
+    const verifier = new KeyVerifier();
+    await expect(verifier.verify(index, 'junk')).resolves.toEqual({ ok: false, reason: 'unknown_key' });
+    expect(verifier.stats().kdfRuns).toBe(1);
+    await expect(verifier.verify(index, secrets[13])).resolves.toEqual({ ok: true, key: keys[13] });
+    expect(verifier.stats().kdfRuns).toBe(2);
+  });
+
+  it('old-form keys (a salt each) still verify, one run per salt', async () => {
+    const salt = sharedLegacySalt([]);
+    const shared = await Promise.all(['a-pw', 'b-pw'].map(async (s) => key(s, await hashSlow(s, 'scrypt', SMALL_SCRYPT, salt), true)));
+    const own = await Promise.all(['c-pw', 'd-pw'].map(async (s) => key(s, await hashSlow(s, 'scrypt', SMALL_SCRYPT), true)));
+    const index = buildKeyIndex([...shared, ...own]);
+    const verifier = new KeyVerifier();
+    await expect(verifier.verify(index, 'd-pw')).resolves.toEqual({ ok: true, key: own[1] });
+    await expect(verifier.verify(index, 'nope')).resolves.toEqual({ ok: false, reason: 'unknown_key' });
+    // Three salts (the shared one, c's, d's): three runs per presented secret.
+    expect(verifier.stats().kdfRuns).toBe(6);
+  });
+
+  it('a new import joins the largest default-parameter salt group', async () => {
+    const salt = sharedLegacySalt([]);
+    const a = parsed(await hashSlow('x', 'scrypt', {}, salt));
+    const b = parsed(await hashSlow('y', 'scrypt', {}, salt));
+    const lone = parsed(await hashSlow('z', 'scrypt'));
+    expect(sharedLegacySalt([lone, a, b]).equals(salt)).toBe(true);
   });
 });
