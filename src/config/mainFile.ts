@@ -1,7 +1,7 @@
 import { resolve, dirname } from 'node:path';
 import { isMap } from 'yaml';
 import { parseCidr } from '../policy/cidr.js';
-import { hostName, normalizePrefix } from '../policy/route.js';
+import { hostName, normalizePrefix, parseHost } from '../policy/route.js';
 import type { ListenAddress, TokenSource } from './snapshot.js';
 import { parseDuration, parseListenAddress, parseSize } from '../reader/values.js';
 import type { Field, YamlReader, YNode } from '../reader/yamlReader.js';
@@ -32,6 +32,8 @@ export interface ServiceDraft {
   pathPrefix?: string;
   stripPrefix: boolean;
   allowSemicolon: boolean;
+  allowEmptySegments: boolean;
+  caseInsensitive: boolean;
   upstream: URL;
   /** `at`: where the token source is named in keygate.yaml, for errors found when it is read. */
   token: { header: string; scheme: string; source: TokenSource; at: SourcePosition };
@@ -145,20 +147,27 @@ function readUpstream(r: YamlReader, node: YNode): URL | undefined {
   return url;
 }
 
-function readRoute(r: YamlReader, node: YNode): Pick<ServiceDraft, 'host' | 'pathPrefix' | 'stripPrefix' | 'allowSemicolon'> | undefined {
-  if (node == null) return { stripPrefix: false, allowSemicolon: false };
-  const f = r.map(node, 'route', ['host', 'pathPrefix', 'stripPrefix', 'allowSemicolon']);
+const ROUTE_FLAGS = ['stripPrefix', 'allowSemicolon', 'allowEmptySegments', 'caseInsensitive'] as const;
+type RouteFields = Pick<ServiceDraft, 'host' | 'pathPrefix' | (typeof ROUTE_FLAGS)[number]>;
+
+function readRoute(r: YamlReader, node: YNode): RouteFields | undefined {
+  if (node == null) return { stripPrefix: false, allowSemicolon: false, allowEmptySegments: false, caseInsensitive: false };
+  const f = r.map(node, 'route', ['host', 'pathPrefix', ...ROUTE_FLAGS]);
   if (!f) return undefined;
   const host = f.has('host') ? r.string(f.get('host')!.value, 'route.host') : undefined;
+  if (host !== undefined && !parseHost(host)) r.error(f.get('host')!.value, `route.host "${host}" is not a host name`);
   const prefix = f.has('pathPrefix') ? r.string(f.get('pathPrefix')!.value, 'route.pathPrefix') : undefined;
   if (prefix !== undefined && (!prefix.startsWith('/') || /[?#%\\*{}]|\/\.\.?(\/|$)|\/\//.test(prefix))) {
     r.error(f.get('pathPrefix')!.value, `route.pathPrefix "${prefix}" must be a plain path starting with "/"`);
   }
+  const flag = (name: (typeof ROUTE_FLAGS)[number]): boolean => (f.has(name) ? r.boolean(f.get(name)!.value, `route.${name}`) ?? false : false);
   return {
     ...(host !== undefined ? { host: hostName(host) } : {}),
     ...(prefix !== undefined ? { pathPrefix: normalizePrefix(prefix) } : {}),
-    stripPrefix: f.has('stripPrefix') ? r.boolean(f.get('stripPrefix')!.value, 'route.stripPrefix') ?? false : false,
-    allowSemicolon: f.has('allowSemicolon') ? r.boolean(f.get('allowSemicolon')!.value, 'route.allowSemicolon') ?? false : false,
+    stripPrefix: flag('stripPrefix'),
+    allowSemicolon: flag('allowSemicolon'),
+    allowEmptySegments: flag('allowEmptySegments'),
+    caseInsensitive: flag('caseInsensitive'),
   };
 }
 

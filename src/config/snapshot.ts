@@ -27,6 +27,9 @@ export interface ServiceConfig extends RouteSpec {
   readonly serviceToken: ServiceToken;
   readonly timeouts: { readonly connect: number; readonly response: number; readonly idle: number };
   readonly allowSemicolon: boolean;
+  /** `//` in a path is forwarded (and deny rules also match it merged) instead of refused. */
+  readonly allowEmptySegments: boolean;
+  readonly caseInsensitive: boolean;
 }
 
 export interface Snapshot extends Policy {

@@ -39,17 +39,25 @@ export type Denied = {
 };
 export type AccessOutcome = Allowed | Denied;
 
-/** Path safety (step 0) and routing (step 1). */
+/**
+ * Path safety (step 0) and routing (step 1). What is forwarded must be a target keygate
+ * would accept from a client: an empty segment (`//`) only where the service allows it,
+ * and never a path that starts with `//` once `stripPrefix` took the prefix away
+ * (`/compute//evil.example/x` would reach the upstream as `//evil.example/x`, which
+ * `new URL(target, base)` reads as another host).
+ */
 export function resolveDestination(snapshot: Snapshot, host: string | undefined, target: string): Destination | Denied {
   const parsed = parseTarget(target, { allowSemicolon: true });
   if (!parsed.ok) return refusal('bad_target', 0, parsed.detail);
   const routed = routeRequest(snapshot.services, host, parsed.path);
   if (!routed) return refusal('no_route', 1, 'no service matches this host and path');
-  if (!routed.service.allowSemicolon && parsed.path.includes(';')) {
-    return refusal('bad_target', 0, TARGET_PROBLEMS.semicolon);
-  }
-  const base = routed.service.upstream.pathname.replace(/\/$/, '');
-  return { service: routed.service, path: routed.path, upstreamPath: base + routed.path + parsed.query };
+  if ('refused' in routed) return refusal('bad_target', 0, routed.refused);
+  const service = routed.service;
+  if (!service.allowSemicolon && parsed.path.includes(';')) return refusal('bad_target', 0, TARGET_PROBLEMS.semicolon);
+  if (!service.allowEmptySegments && parsed.path.includes('//')) return refusal('bad_target', 0, TARGET_PROBLEMS.emptySegment);
+  if (routed.path.startsWith('//')) return refusal('bad_target', 0, TARGET_PROBLEMS.leadingDoubleSlash);
+  const base = service.upstream.pathname.replace(/\/$/, '');
+  return { service, path: routed.path, upstreamPath: base + routed.path + parsed.query };
 }
 
 /** The whole decision for one request: steps 0-7, no I/O beyond the verifier's hashing. */
@@ -76,7 +84,7 @@ export function decideFor(snapshot: Snapshot, key: KeyRecord, dest: Destination,
     segments,
     clientIp,
     now,
-    readings: readingsOf(segments),
+    readings: readingsOf(segments, dest.service.caseInsensitive),
   });
 }
 

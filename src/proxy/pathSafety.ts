@@ -41,6 +41,7 @@ export const TARGET_PROBLEMS = Object.freeze({
   backslash: 'backslash in path',
   semicolon: 'semicolon (;) in path',
   dotSegment: 'dot segment (. or ..) in path',
+  emptySegment: 'empty path segment (//) in path; the service does not allow them (route.allowEmptySegments)',
 });
 
 export type TargetProblem = keyof typeof TARGET_PROBLEMS;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TARGET_PROBLEMS } from '../../src/proxy/pathSafety.js';
+import { ROUTE_PROBLEMS } from '../../src/policy/route.js';
 import { DEMO_KEYS } from '../helpers/config.js';
 import { useKeygate } from '../helpers/fixture.js';
 import { rawRequest, requestHead } from '../helpers/raw.js';
@@ -33,6 +34,9 @@ const rejected: Rejection[] = [
   { desc: 'absolute-form target to another host', target: 'http://evil.example.com/compute/v2/p1/servers/1', detail: TARGET_PROBLEMS.absoluteForm },
   { desc: 'asterisk-form target', target: '*', method: 'OPTIONS', detail: TARGET_PROBLEMS.asteriskForm },
   { desc: 'a network-path reference //host/…', target: '//evil.example.com/compute/v2', detail: TARGET_PROBLEMS.leadingDoubleSlash },
+  { desc: 'an empty segment (//) on a service that does not allow them', target: '/compute/v2/p1/servers//x', detail: TARGET_PROBLEMS.emptySegment },
+  { desc: 'stripPrefix would forward //host/… (issue 23)', target: '/compute//evil.example/admin/x', detail: TARGET_PROBLEMS.emptySegment },
+  { desc: 'the prefix in another case (issue 23: refused, not routed elsewhere)', target: '/Compute/v2/p1/servers/1', detail: ROUTE_PROBLEMS.prefixCase },
   { desc: 'a malformed escape', target: '/compute/v2/p1/servers/%zz', detail: TARGET_PROBLEMS.malformedEscape },
   { desc: 'a truncated escape', target: '/compute/v2/p1/servers/%4', detail: TARGET_PROBLEMS.malformedEscape },
   { desc: 'a raw non-ASCII byte (refused by the HTTP parser)', target: '/compute/v2/p1/servers/caf\xe9' },
@@ -48,7 +52,6 @@ const accepted: Accepted[] = [
   { desc: 'an encoded ? stays encoded in the path', target: '/compute/v2/p1/servers/a%3Fb', upstreamUrl: '/v2/p1/servers/a%3Fb' },
   { desc: 'the query is forwarded unchanged, escapes and dots included', target: '/compute/v2/p1/servers/1?a=%2F..%2f&b=%5c;c=%63', upstreamUrl: '/v2/p1/servers/1?a=%2F..%2f&b=%5c;c=%63' },
   { desc: 'a dot inside a segment is a literal, not a dot segment', target: '/compute/v2/p1/servers/a..b/.hidden', upstreamUrl: '/v2/p1/servers/a..b/.hidden' },
-  { desc: 'an empty segment is kept as is', target: '/compute/v2/p1/servers//x', upstreamUrl: '/v2/p1/servers//x' },
 ];
 
 describe('400: path safety, on a raw socket', () => {

@@ -51,6 +51,14 @@ describe('loadConfig: the example config', () => {
     expect(result.snapshot.keyList[0]).toMatchObject({ file: fixture!.path('keys.yaml'), line: 2, col: 5 });
   });
 
+  it('reads the path-reading flags of a route (off by default) and one trailing dot of its host', () => {
+    const plain = load({});
+    expect(plain.ok && plain.snapshot.services[0]).toMatchObject({ allowSemicolon: false, allowEmptySegments: false, caseInsensitive: false });
+    const main = edit(MAIN, 'stripPrefix: true', 'stripPrefix: true, host: API.example.com., allowSemicolon: true, allowEmptySegments: true, caseInsensitive: true');
+    const flagged = load({ 'keygate.yaml': main });
+    expect(flagged.ok && flagged.snapshot.services[0]).toMatchObject({ host: 'api.example.com', allowSemicolon: true, allowEmptySegments: true, caseInsensitive: true });
+  });
+
   it('reads a service token from the environment', () => {
     const main = edit(MAIN, 'file: ./compute.token', 'env: COMPUTE_TOKEN');
     const result = load({ 'keygate.yaml': main }, { COMPUTE_TOKEN: ' from-env\n' });
@@ -119,6 +127,8 @@ const BAD_FILES: BadFile[] = [
   { desc: 'a flag that is not a boolean', files: { 'keys.yaml': `${KEYS}    disabled: yes\n` }, at: 'keys.yaml:10:15', names: 'disabled' },
   { desc: 'a pathPrefix with a wildcard', files: { 'keygate.yaml': edit(MAIN, 'pathPrefix: /compute', 'pathPrefix: /compute/*') }, at: 'keygate.yaml:4:26', names: '/compute/*' },
   { desc: 'a missing policy file', files: { 'policy.yaml': null }, at: 'policy.yaml:1:1', names: 'ENOENT' },
+  { desc: 'a route host that is not a host name', files: { 'keygate.yaml': edit(MAIN, 'pathPrefix: /compute,', 'host: "a..b", pathPrefix: /compute,') }, at: 'keygate.yaml:4:20', names: 'a..b' },
+  { desc: 'a path-reading flag that is not a boolean', files: { 'keygate.yaml': edit(MAIN, 'stripPrefix: true', 'stripPrefix: true, caseInsensitive: sometimes') }, at: 'keygate.yaml:4:72', names: 'caseInsensitive' },
 ];
 
 describe('loadConfig: each kind of bad file is one error at the offending node', () => {

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { hostName, normalizePrefix, routeRequest, type RouteSpec } from '../../../src/policy/route.js';
+import { hostName, normalizePrefix, parseHost, ROUTE_PROBLEMS, routeRequest, type Routed, type RouteRefusal, type RouteSpec } from '../../../src/policy/route.js';
+
+const routed = <S extends RouteSpec>(r: Routed<S> | RouteRefusal | undefined): Routed<S> | undefined => (r && 'refused' in r ? undefined : r);
 
 const SERVICES: RouteSpec[] = [
   { name: 'compute', pathPrefix: '/compute', stripPrefix: true },
@@ -26,8 +28,8 @@ describe('routeRequest', () => {
     { desc: 'the catch-all takes the root', host: undefined, path: '/', service: 'fallback', local: '/' },
     { desc: 'a prefix route matches on any host', host: 'images.example.com', path: '/compute/x', service: 'compute', local: '/x' },
   ])('$desc → $service $local', ({ host, path, service, local }) => {
-    const routed = routeRequest(SERVICES, host, path);
-    expect({ service: routed?.service.name, path: routed?.path }).toEqual({ service, path: local });
+    const r = routed(routeRequest(SERVICES, host, path));
+    expect({ service: r?.service.name, path: r?.path }).toEqual({ service, path: local });
   });
 
   it('returns undefined when nothing matches and there is no catch-all', () => {
@@ -36,12 +38,64 @@ describe('routeRequest', () => {
   });
 
   it('routes host + prefix when the host-only route is not listed first', () => {
-    const routed = routeRequest([SERVICES[3], SERVICES[2]], 'images.example.com', '/v2/a/b');
-    expect({ service: routed?.service.name, path: routed?.path }).toEqual({ service: 'images-v2', path: '/a/b' });
+    const r = routed(routeRequest([SERVICES[3], SERVICES[2]], 'images.example.com', '/v2/a/b'));
+    expect({ service: r?.service.name, path: r?.path }).toEqual({ service: 'images-v2', path: '/a/b' });
   });
 
   it('treats a "/" prefix as a catch-all', () => {
-    expect(routeRequest([{ name: 'all', pathPrefix: '/', stripPrefix: true }], undefined, '/a/b')?.path).toBe('/a/b');
+    expect(routed(routeRequest([{ name: 'all', pathPrefix: '/', stripPrefix: true }], undefined, '/a/b'))?.path).toBe('/a/b');
+  });
+});
+
+describe('route prefixes and case (issue 23)', () => {
+  const ADMIN: RouteSpec[] = [
+    { name: 'admin', pathPrefix: '/admin', stripPrefix: false },
+    { name: 'legacy', pathPrefix: '/Legacy', stripPrefix: true, caseInsensitive: true },
+    { name: 'catch-all', stripPrefix: false },
+  ];
+
+  it.each(['/Admin/users', '/ADMIN', '/aDmIn/x'])('refuses %s: it reaches /admin only when case is ignored', (path) => {
+    expect(routeRequest(ADMIN, undefined, path)).toEqual({ refused: ROUTE_PROBLEMS.prefixCase });
+  });
+
+  it.each([
+    { path: '/admin/users', service: 'admin', local: '/admin/users' },
+    { path: '/Legacy/x', service: 'legacy', local: '/x' },
+    { path: '/legacy/x', service: 'legacy', local: '/x' },
+    { path: '/LEGACY', service: 'legacy', local: '/' },
+    { path: '/Administrators', service: 'catch-all', local: '/Administrators' },
+    { path: '/adm1n/x', service: 'catch-all', local: '/adm1n/x' },
+  ])('routes $path to $service as $local', ({ path, service, local }) => {
+    const r = routed(routeRequest(ADMIN, undefined, path));
+    expect({ service: r?.service.name, path: r?.path }).toEqual({ service, path: local });
+  });
+
+  it('folds only letters: "@" and "`" differ by the case bit but are not a case pair', () => {
+    expect(routed(routeRequest([{ name: 'at', pathPrefix: '/@x', stripPrefix: false }, { name: 'all', stripPrefix: false }], undefined, '/`x'))?.service.name).toBe('all');
+  });
+});
+
+describe('Host (issue 23)', () => {
+  const HOSTS: RouteSpec[] = [
+    { name: 'images', host: 'images.example.com', stripPrefix: false },
+    { name: 'catch-all', stripPrefix: false },
+  ];
+
+  it.each(['images.example.com.', 'IMAGES.example.com.:8443', 'images.example.com'])('routes %s to the host route (one trailing dot is the same name)', (host) => {
+    expect(routed(routeRequest(HOSTS, host, '/'))?.service.name).toBe('images');
+  });
+
+  it.each(['images.example.com..', 'images..example.com', 'a/b', 'a b', 'a:1:2', 'a:123456', '.images.example.com', '[::1', 'images.example.com%2e', '@evil'])(
+    'refuses the malformed Host %j',
+    (host) => {
+      expect(routeRequest(HOSTS, host, '/')).toEqual({ refused: ROUTE_PROBLEMS.malformedHost });
+    },
+  );
+
+  it.each([
+    { host: 'Example.COM.', name: 'example.com' }, { host: '', name: '' }, { host: '[::1]', name: '[::1]' }, { host: 'my_svc:80', name: 'my_svc' }, { host: 'x..', name: null },
+  ])('parseHost($host) = $name', ({ host, name }) => {
+    expect(parseHost(host)).toBe(name);
   });
 });
 
@@ -52,6 +106,7 @@ describe('hostName and normalizePrefix', () => {
     { host: '[::1]:80', name: '[::1]' },
     { host: '[2001:DB8::1]', name: '[2001:db8::1]' },
     { host: ' example.com ', name: 'example.com' },
+    { host: 'example.com.', name: 'example.com' },
   ])('hostName($host) = $name', ({ host, name }) => {
     expect(hostName(host)).toBe(name);
   });
