@@ -1,6 +1,6 @@
 import { intersectMethods, methodsText, type MethodSet } from './methods.js';
 import type { KeyPolicy, Policy } from './model.js';
-import { covers, overlaps, type PathPattern } from './pathPattern.js';
+import { covers, overlaps, overlapsSomeReading, type PathPattern } from './pathPattern.js';
 import type { CompiledRule } from './rules.js';
 
 /** One rule of a key's effective access: user rule ∩ key rule, with where each came from. */
@@ -29,11 +29,29 @@ export function effectivePermissions(policy: Policy, key: KeyPolicy): EffectiveP
     ? userRules.map((r) => fromRule(r))
     : userRules.flatMap((u) => key.allow.rules.map((k) => intersectRules(u, k))).filter((r): r is EffectiveRule => r !== undefined);
   const merged = mergeSame(allow);
+  const removesSomething = (rule: CompiledRule): boolean => merged.some((r) => canRemove(rule, r));
   return {
     allow: merged,
-    deny: key.deny.rules,
-    guardrails: policy.guardrails.rules.filter((g) => !g.except?.has(key.id)),
+    deny: key.deny.rules.filter(removesSomething),
+    guardrails: policy.guardrails.rules.filter((g) => !g.except?.has(key.id) && removesSomething(g)),
   };
+}
+
+/**
+ * Whether a deny rule or guardrail can take anything away from an effective rule: it shares
+ * a service, a region, a method (its `GET` covering `HEAD`) and a path in some reading. Errs
+ * towards yes: a rule shown that never bites is noise, a rule hidden that does is a lie.
+ */
+function canRemove(rule: CompiledRule, allowed: EffectiveRule): boolean {
+  if (rule.service !== '*' && allowed.service !== '*' && rule.service !== allowed.service) return false;
+  if (rule.regions !== null && allowed.regions !== null && ![...rule.regions].some((r) => allowed.regions!.has(r))) return false;
+  const methods = intersectMethods(withHeadForGet(rule.methods), allowed.methods);
+  if (methods !== null && methods.size === 0) return false;
+  return overlapsSomeReading(rule.path, allowed.path) && (allowed.alsoPath === undefined || overlapsSomeReading(rule.path, allowed.alsoPath));
+}
+
+function withHeadForGet(methods: MethodSet): MethodSet {
+  return methods !== null && methods.has('GET') && !methods.has('HEAD') ? new Set([...methods, 'HEAD']) : methods;
 }
 
 /** The same effective rule reached through several user rules is shown once, naming every source. */

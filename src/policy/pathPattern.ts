@@ -94,19 +94,56 @@ function coversFrom(o: readonly PatternSegment[], oi: number, n: readonly Patter
 
 /** True when some path matches both patterns. */
 export function overlaps(a: PathPattern, b: PathPattern): boolean {
-  return overlapFrom(a.segments, 0, b.segments, 0);
+  return overlapFrom(a.segments, 0, b.segments, 0, false);
 }
 
-function overlapFrom(a: readonly PatternSegment[], i: number, b: readonly PatternSegment[], j: number): boolean {
+/**
+ * True when some path matches `a` in one of its readings (pathReadings.ts) and `b` — used to
+ * tell whether a deny rule or guardrail can touch what a key is allowed. Errs towards true:
+ * literals meet when they are equal lower-cased or once a `;…` or `.ext` is dropped, and an
+ * empty literal segment may be dropped.
+ */
+export function overlapsSomeReading(a: PathPattern, b: PathPattern): boolean {
+  return overlapFrom(a.segments, 0, b.segments, 0, true);
+}
+
+function overlapFrom(a: readonly PatternSegment[], i: number, b: readonly PatternSegment[], j: number, loose: boolean): boolean {
   if (i === a.length && j === b.length) return true;
+  if (loose && (droppable(a, i) ? overlapFrom(a, i + 1, b, j, loose) : false)) return true;
+  if (loose && (droppable(b, j) ? overlapFrom(a, i, b, j + 1, loose) : false)) return true;
   if (i < a.length && a[i].kind === 'many') {
-    return overlapFrom(a, i + 1, b, j) || (j < b.length && overlapFrom(a, i, b, j + 1));
+    return overlapFrom(a, i + 1, b, j, loose) || (j < b.length && overlapFrom(a, i, b, j + 1, loose));
   }
-  if (j < b.length && b[j].kind === 'many') return overlapFrom(b, j, a, i);
+  if (j < b.length && b[j].kind === 'many') return overlapFrom(b, j, a, i, loose);
   if (i === a.length || j === b.length) return false;
   const p = a[i];
   const q = b[j];
-  if (p.kind === 'literal' && q.kind === 'literal' && p.value !== q.value) return false;
+  if (p.kind === 'literal' && q.kind === 'literal' && !(loose ? literalsMeet(p.value, q.value) : p.value === q.value)) return false;
   if ((p.kind === 'literal' && p.value === '' && q.kind === 'one') || (q.kind === 'literal' && q.value === '' && p.kind === 'one')) return false;
-  return overlapFrom(a, i + 1, b, j + 1);
+  return overlapFrom(a, i + 1, b, j + 1, loose);
+}
+
+function droppable(pattern: readonly PatternSegment[], i: number): boolean {
+  const seg = pattern[i];
+  return i < pattern.length && seg.kind === 'literal' && seg.value === '';
+}
+
+function literalsMeet(x: string, y: string): boolean {
+  const a = x.toLowerCase();
+  const b = y.toLowerCase();
+  if (a === b) return true;
+  const aa = spellings(a);
+  const bb = spellings(b);
+  return aa.some((s) => bb.includes(s));
+}
+
+/** A literal, without its `;…`, and without a `.ext` (either way round). */
+function spellings(literal: string): string[] {
+  const bare = literal.split(';', 1)[0];
+  const out = [literal, bare];
+  for (const s of [literal, bare]) {
+    const dot = s.lastIndexOf('.');
+    if (dot > 0) out.push(s.slice(0, dot));
+  }
+  return out;
 }

@@ -3,6 +3,7 @@ import { formatKey, generateSecret } from '../../src/auth/keyFormat.js';
 import { DEMO_KEYS, DEMO_TOKENS, tempConfig, type TempConfig } from '../helpers/config.js';
 import { send, startFront, type Front, type HttpAnswer, type SendOptions } from '../helpers/fronts.js';
 import { startKeygate, type RunningKeygate } from '../helpers/keygate.js';
+import { keyEntry, newKey } from '../helpers/keys.js';
 import { startUpstream, type SeenRequest, type TestUpstream } from '../helpers/upstream.js';
 
 /**
@@ -46,6 +47,17 @@ const asJoe = (seen: SeenRequest): void => {
 };
 
 const ALLOWED = '/compute/v2/p1/servers/42';
+
+/** joe, inherit, with deny rules for the path-reading rows (issues 21 and 23). */
+const GUARDED = newKey();
+const GUARDED_ENTRY = keyEntry(GUARDED, 'joe', 'guarded', [
+  'scope: inherit',
+  'deny:',
+  '  - { service: compute, path: "/v2/*/admin/**" }',
+  '  - { service: compute, method: DELETE, path: "/v2/*/servers/*" }',
+  '  - { service: compute, method: GET, path: "/v2/*/secrets/**" }',
+]);
+const asGuarded = { 'x-api-key': GUARDED.key };
 
 const ROWS: readonly Row[] = [
   // no key, wrong key
@@ -97,6 +109,18 @@ const ROWS: readonly Row[] = [
       expect(seen.headers['x-keygate-key-name']).toBe('alice-admin');
     },
   },
+  // deny rules and guardrails hold however the upstream reads the path (issues 21 and 23; README "Path readings")
+  { what: 'deny /v2/*/admin/** vs a capitalised segment', request: { path: '/compute/v2/p1/Admin/x', headers: asGuarded }, status: 403, reason: 'key_deny_rule' },
+  { what: 'deny DELETE /v2/*/servers/* vs a trailing slash', request: { method: 'DELETE', path: '/compute/v2/p1/servers/42/', headers: asGuarded }, status: 403, reason: 'key_deny_rule' },
+  { what: 'deny DELETE /v2/*/servers/* vs "//" (refused: the service does not allow empty segments)', request: { method: 'DELETE', path: '/compute/v2/p1/servers//42', headers: asGuarded }, status: 400, reason: 'bad_target' },
+  { what: 'deny GET /v2/*/secrets/** vs HEAD', request: { method: 'HEAD', path: '/compute/v2/p1/secrets/x', headers: asGuarded }, status: 403 },
+  { what: 'deny /v2/*/admin/** vs a .format suffix', request: { path: '/compute/v2/p1/admin.json', headers: asGuarded }, status: 403, reason: 'key_deny_rule' },
+  { what: 'the same key where no reading is denied (control)', request: { method: 'PUT', path: '/compute/v2/p1/servers/42', headers: asGuarded }, status: 200 },
+  { what: 'a guardrail vs a capitalised segment', request: { method: 'POST', path: '/identity/v3/users/u1/Credentials/c1', headers: { 'x-api-key': ALICE.key } }, status: 403, reason: 'guardrail' },
+  { what: 'a guardrail vs a .format suffix', request: { method: 'POST', path: '/identity/v3/users/u1/credentials.json', headers: { 'x-api-key': ALICE.key } }, status: 403, reason: 'guardrail' },
+  { what: 'a route prefix in another case', request: { path: '/Compute/v2/p1/servers/42', headers: { 'x-api-key': MON.key } }, status: 400, reason: 'bad_target' },
+  { what: 'stripPrefix would forward "//host/…"', request: { path: '/compute//evil.example/v2/p1/servers/42', headers: { 'x-api-key': MON.key } }, status: 400, reason: 'bad_target' },
+  { what: 'a malformed Host', request: { path: ALLOWED, headers: { 'x-api-key': MON.key, host: 'keygate..example' } }, status: 400, reason: 'bad_target' },
 ];
 
 describe.each(ENTRY_POINTS)('security suite: %s', (entryPoint) => {
@@ -109,6 +133,7 @@ describe.each(ENTRY_POINTS)('security suite: %s', (entryPoint) => {
   beforeAll(async () => {
     upstream = await startUpstream();
     cfg = tempConfig(upstream.origin);
+    cfg.write('keys.yaml', `${cfg.read('keys.yaml').trimEnd()}\n${GUARDED_ENTRY}\n`);
     kg = await startKeygate(cfg.mainFile);
     if (entryPoint === 'proxy') {
       entry = kg.url('proxy');
@@ -135,7 +160,7 @@ describe.each(ENTRY_POINTS)('security suite: %s', (entryPoint) => {
       if (row.status !== 200) {
         expect(upstream.seen.length).toBe(before); // the upstream never saw it
         if (row.status === 401) expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="keygate"/);
-        if (row.reason && String(res.headers['content-type']).startsWith('application/problem+json')) expect(JSON.parse(res.body).reason).toBe(row.reason);
+        if (row.reason && res.body !== '' && String(res.headers['content-type']).startsWith('application/problem+json')) expect(JSON.parse(res.body).reason).toBe(row.reason);
         return;
       }
       expect(upstream.seen.length).toBe(before + 1);

@@ -55,8 +55,32 @@ describe('effectivePermissions', () => {
   });
 
   it('lists the guardrails that apply, leaving out those whose except names the key', () => {
-    expect(effectivePermissions(p, key({ id: 'AAAAAAAAAAAA' })).guardrails.map((g) => g.origin.index)).toEqual([0, 1]);
-    expect(effectivePermissions(p, key({ id: 'BBBBBBBBBBBB' })).guardrails.map((g) => g.origin.index)).toEqual([1]);
+    const everything = policy([user('joe', ['* * /**'])], [rule('identity write /v3/users/*/credentials/**', 'guardrail', 0, ['BBBBBBBBBBBB']), rule('* DELETE /admin/**', 'guardrail', 1)]);
+    expect(effectivePermissions(everything, key({ id: 'AAAAAAAAAAAA', scope: 'inherit' })).guardrails.map((g) => g.origin.index)).toEqual([0, 1]);
+    expect(effectivePermissions(everything, key({ id: 'BBBBBBBBBBBB', scope: 'inherit' })).guardrails.map((g) => g.origin.index)).toEqual([1]);
+  });
+
+  it('leaves out guardrails that cannot touch the key\'s scope (issue 14): another service, no shared method', () => {
+    expect(effectivePermissions(p, key({ allow: ['compute read /v2/**'] })).guardrails).toEqual([]);
+    expect(effectivePermissions(p, key({ scope: 'inherit' })).guardrails).toEqual([]); // joe reads anywhere, writes only compute servers
+  });
+
+  const ALL = policy([user('joe', ['* * /**'])]);
+  it.each([
+    { desc: 'a deny rule on the allowed path', allow: 'compute * /v2/**', deny: 'compute DELETE /v2/*/servers/*', shown: true },
+    { desc: 'a deny rule on another path', allow: 'compute * /v2/**', deny: 'compute * /v3/**', shown: false },
+    { desc: 'a deny rule on another service', allow: 'compute * /v2/**', deny: 'identity * /v2/**', shown: false },
+    { desc: 'a deny rule for "*" services', allow: 'compute * /v2/**', deny: '* * /v2/admin/**', shown: true },
+    { desc: 'a deny rule with no shared method', allow: 'compute read /**', deny: 'compute DELETE /**', shown: false },
+    { desc: 'a deny rule whose GET covers the allowed HEAD', allow: 'compute HEAD /**', deny: 'compute GET /secret/**', shown: true },
+    { desc: 'a deny rule in another region', allow: 'compute * /** @eu-west-1', deny: 'compute * /** @us-east-1', shown: false },
+    { desc: 'a deny rule that bites only a lower-cased reading', allow: 'compute * /Admin/**', deny: 'compute * /admin/**', shown: true },
+    { desc: 'a deny rule that bites only the .ext-less reading', allow: 'compute * /admin.json', deny: 'compute * /admin/**', shown: true },
+    { desc: 'a deny rule that bites only the ;-less reading', allow: 'compute * /admin;v=1/x', deny: 'compute * /admin/x', shown: true },
+    { desc: 'a deny rule that bites only the merged-slash reading', allow: 'compute * /a//b', deny: 'compute * /a/b', shown: true },
+  ])('lists only deny rules that remove something: $desc → $shown', ({ allow, deny, shown }) => {
+    const perms = effectivePermissions(ALL, key({ allow: [allow], deny: [deny] }));
+    expect(perms.deny.length).toBe(shown ? 1 : 0);
   });
 
   it('is empty for a key whose user is not in the policy', () => {
