@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { formatIssue } from '../reader/issues.js';
+import { ConfigError, formatIssue } from '../reader/issues.js';
 import { KeysFileError } from '../keys/errors.js';
 import { writeValidated } from '../keys/atomicWrite.js';
 import { loadConfig } from '../config/load.js';
@@ -50,6 +50,7 @@ function validateEdit(configFile: string, file: string, text: string, io: CliIO)
   if (result.ok) return result.snapshot;
   throw new CommandFailed(
     `nothing was written: the configuration would not load after this change (${result.errors.length} error(s)):\n${result.errors.map(formatIssue).join('\n')}`,
+    { cause: new ConfigError(result.errors) },
   );
 }
 
@@ -61,5 +62,5 @@ function asCommandFailed(e: KeysFileError): CommandFailed {
 
 /** The loader's warnings about one key, e.g. an orphaned or low-entropy one. */
 export function warningsAbout(snapshot: Snapshot, id: string): string[] {
-  return snapshot.warnings.filter((w) => w.message.includes(id)).map((w) => w.message);
+  return snapshot.warnings.filter((w) => w.keyId === id).map((w) => w.message);
 }

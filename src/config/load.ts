@@ -161,7 +161,7 @@ function warnAboutKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: Pol
   warnAboutLegacySalts(ctx, keys);
   for (const g of policy.guardrails.rules) {
     for (const id of g.except ?? []) {
-      if (!seen.has(id)) ctx.warnings.push({ file: g.origin.file ?? '', line: g.origin.line ?? 1, col: g.origin.col ?? 1, message: `guardrail except names unknown key id "${id}"` });
+      if (!seen.has(id)) ctx.warnings.push({ file: g.origin.file ?? '', line: g.origin.line ?? 1, col: g.origin.col ?? 1, message: `guardrail except names unknown key id "${id}"`, keyId: id });
     }
   }
 }
@@ -180,7 +180,7 @@ function warnAboutLegacySalts(ctx: LoadContext, keys: readonly KeyRecord[]): voi
 }
 
 function at(key: KeyRecord, message: string): ConfigIssue {
-  return { file: key.file, line: key.line, col: key.col, message };
+  return { file: key.file, line: key.line, col: key.col, message, keyId: key.id };
 }
 
 function buildSnapshot(

@@ -33,12 +33,14 @@ export class KeyIndexBuilder<K extends VerifiableKey> {
   }
 }
 
+const CONFLICT_CODES = { duplicate_id: 'KEYGATE_DUPLICATE_KEY_ID', same_legacy_secret: 'KEYGATE_SAME_LEGACY_SECRET' } as const;
+
 /** For keys already validated: a conflict here is a bug, so it throws. */
 export function buildKeyIndex<K extends VerifiableKey>(keys: Iterable<K>): KeyIndex<K> {
   const builder = new KeyIndexBuilder<K>();
   for (const key of keys) {
     const conflict = builder.add(key);
-    if (conflict) throw new Error(conflictText(key, conflict));
+    if (conflict) throw Object.assign(new Error(conflictText(key, conflict)), { code: CONFLICT_CODES[conflict.kind] });
   }
   return builder.build();
 }

@@ -4,6 +4,8 @@ export interface ConfigIssue {
   readonly line: number;
   readonly col: number;
   readonly message: string;
+  /** The key the issue is about, when it is about one key: how `keygate key` finds its warnings. */
+  readonly keyId?: string;
 }
 
 export function formatIssue(issue: ConfigIssue): string {

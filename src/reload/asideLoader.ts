@@ -78,14 +78,14 @@ export class AsideLoader {
   }
 
   #start(mainFile: string, options: LoadOptions): Promise<LoadResult> {
-    if (options.signal?.aborted) return Promise.reject(new Error('config load aborted'));
+    if (options.signal?.aborted) return Promise.reject(abortError());
     clearTimeout(this.#idleTimer);
     const worker = this.#ensureWorker();
     worker.ref();
     const id = this.#nextId++;
     const abort = (): void => {
       if (this.#pending?.id !== id) return;
-      this.#fail(new Error('config load aborted'));
+      this.#fail(abortError());
       if (this.#worker === worker) this.#worker = undefined;
       void worker.terminate();
     };
@@ -216,4 +216,9 @@ let shared: AsideLoader | undefined;
 /** The process's loader: one worker, started on first use, stopped when idle. */
 export function sharedAsideLoader(): AsideLoader {
   return (shared ??= new AsideLoader());
+}
+
+/** Rejects an aborted load the way Node's own APIs do (`AbortError`, code `ABORT_ERR`). */
+function abortError(): Error {
+  return Object.assign(new Error('config load aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
 }

@@ -532,7 +532,7 @@ describe('the keys file', () => {
     const plaintext = writeKeys(c.main, c.keys, { out: () => undefined, err: () => undefined, env: process.env, now: () => NOW },
       (current) => current.replace('    name: monitoring\n', '    name: monitoring\n    secret: hunter2\n'));
     await expect(plaintext).rejects.toThrow(CommandFailed);
-    await expect(plaintext).rejects.toThrow(/nothing was written.*\n.*keys\.yaml:\d+:\d+: plaintext secrets are not allowed/);
+    await expect(plaintext).rejects.toMatchObject({ code: 'KEYGATE_FAILED', cause: { code: 'KEYGATE_CONFIG_INVALID', issues: [expect.objectContaining({ file: c.keys })] } });
     expect(c.read()).toBe(before);
     expect(existsSync(`${c.keys}.lock`)).toBe(false);
   });

@@ -44,8 +44,8 @@ describe('buildKeyIndex', () => {
 
   it('refuses duplicate ids and duplicate legacy secrets', () => {
     const a = key('a', hashFast('x'), true, 'AAAAAAAAAAAA');
-    expect(() => buildKeyIndex([a, key('b', hashFast('y'), false, a.id)])).toThrow(/duplicate key id/);
-    expect(() => buildKeyIndex([a, key('c', hashFast('x'), true)])).toThrow(/same secret/);
+    expect(() => buildKeyIndex([a, key('b', hashFast('y'), false, a.id)])).toThrow(expect.objectContaining({ code: 'KEYGATE_DUPLICATE_KEY_ID' }));
+    expect(() => buildKeyIndex([a, key('c', hashFast('x'), true)])).toThrow(expect.objectContaining({ code: 'KEYGATE_SAME_LEGACY_SECRET' }));
   });
 });
 

@@ -167,7 +167,7 @@ describe('loadConfig: warnings', () => {
     const result = load({ 'keys.yaml': edit(KEYS, 'user: joe', 'user: ghost') });
     expect(result.ok).toBe(true);
     expect(where(result.warnings)).toEqual(['keys.yaml:2:5']);
-    expect(result.warnings[0].message).toContain('ghost');
+    expect(result.warnings[0]).toMatchObject({ keyId: 'AAAAAAAAAAAA' });
     expect(result.ok && result.snapshot.keys.byId.get('AAAAAAAAAAAA')?.user).toBe('ghost');
   });
 

@@ -50,7 +50,8 @@ describe('editKeysFile', () => {
   });
 
   it('writes nothing and releases the lock when the edit throws', async () => {
-    await expect(editKeysFile(file, () => { throw new Error('invalid'); })).rejects.toThrow('invalid');
+    const refused = new Error('invalid');
+    await expect(editKeysFile(file, () => { throw refused; })).rejects.toBe(refused);
     expect(readFileSync(file, 'utf8')).toBe('keys: []\n');
     expect(readdirSync(dir)).toEqual(['keys.yaml']);
   });

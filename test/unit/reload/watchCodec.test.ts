@@ -152,7 +152,7 @@ describe('the load worker rebuilds the same snapshot as loadConfig', () => {
     const abort = new AbortController();
     const pending = loader.load(main, { generation: 2, env, signal: abort.signal });
     abort.abort();
-    await expect(pending).rejects.toThrow('aborted');
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
     expect((await loader.load(main, { generation: 3, env })).ok).toBe(true);
   });
 });
