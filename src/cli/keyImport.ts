@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFailure, readRegularFile } from '../config/regularFile.js';
 import { basename } from 'node:path';
 import { sharedLegacySalt } from '../auth/hash.js';
 import { appendKeys, type KeyEntry } from '../keys/editor.js';
@@ -49,9 +49,9 @@ export async function runKeyImport(argv: string[], io: CliIO): Promise<number> {
 export function readSecrets(from: string): LegacySecret[] {
   let text: string;
   try {
-    text = readFileSync(from, 'utf8');
+    text = readRegularFile(from).toString('utf8');
   } catch (e) {
-    throw new CommandFailed(`cannot read ${from}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    throw new CommandFailed(`cannot read ${from}: ${readFailure(e)}`);
   }
   const { secrets, problems } = parseSecretList(text, from);
   if (problems.length) throw new UsageError(`nothing was imported:\n${problems.join('\n')}`);

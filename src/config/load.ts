@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { saltGroupOf } from '../auth/hash.js';
 import type { KeyIndex } from '../auth/verifier.js';
 import { compileCidrs } from '../policy/cidr.js';
 import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
+import { readFailure, readRegularFile } from './regularFile.js';
 import type { ConfigIssue } from '../reader/issues.js';
 import { KeyIndexBuilder } from '../keys/keyIndex.js';
 import { readKeysFile } from '../keys/reader.js';
@@ -63,7 +63,7 @@ class LoadContext {
     const override = this.overrides.get(file);
     let bytes: Buffer;
     try {
-      bytes = override === undefined ? readFileSync(file) : Buffer.from(override);
+      bytes = override === undefined ? readRegularFile(file) : Buffer.from(override);
     } catch (e) {
       this.sources.set(file, fingerprintError(e));
       throw e;
@@ -88,7 +88,7 @@ class LoadContext {
     try {
       return this.readText(file);
     } catch (e) {
-      this.errors.push({ file, line: 1, col: 1, message: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
+      this.errors.push({ file, line: 1, col: 1, message: `cannot read file: ${readFailure(e)}` });
       return undefined;
     }
   }
@@ -129,7 +129,7 @@ function readTokenValue(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEn
     const v = ctx.readText(src.path).trim();
     return v ? v : fail(`service token file ${src.path} is empty`);
   } catch (e) {
-    return fail(`cannot read service token file ${src.path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    return fail(`cannot read service token file ${src.path}: ${readFailure(e)}`);
   }
 }
 

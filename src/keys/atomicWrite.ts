@@ -1,6 +1,7 @@
 import {
-  closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, writeSync,
+  closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readlinkSync, renameSync, rmSync, writeSync,
 } from 'node:fs';
+import { readRegularFile } from '../config/regularFile.js';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { ioError, KeysFileError } from './errors.js';
@@ -74,7 +75,7 @@ export function refuseSymlink(file: string): void {
 
 function readText(file: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return readRegularFile(file).toString('utf8');
   } catch (e) {
     throw ioError(`cannot read ${file}`, e);
   }

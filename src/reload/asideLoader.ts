@@ -16,6 +16,12 @@ export interface AsideLoaderOptions {
   readonly batchBudgetMs?: number;
   /** Idle time between batches, so requests and GC get the thread about half of the time. */
   readonly batchPauseMs?: number;
+  /**
+   * Longest one load may take (default 60 s; a 100,000-key file loads in 2–4 s). Past
+   * it the load fails and its worker is dropped, so a read stuck in the kernel (a hung
+   * network mount) fails that reload instead of every later one.
+   */
+  readonly loadTimeoutMs?: number;
 }
 
 interface PendingLoad {
@@ -36,6 +42,8 @@ export interface LoadOptions {
   readonly generation: number;
   readonly env: NodeJS.ProcessEnv;
   readonly signal?: AbortSignal;
+  /** This load's time limit instead of the loader's `loadTimeoutMs`. */
+  readonly timeoutMs?: number;
 }
 
 const FIRST_BATCH = 100;
@@ -54,6 +62,7 @@ export class AsideLoader {
   readonly #idleMs: number;
   readonly #budgetMs: number;
   readonly #pauseMs: number;
+  readonly #timeoutMs: number;
   #worker: Worker | undefined;
   #pending: PendingLoad | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -64,6 +73,7 @@ export class AsideLoader {
     this.#idleMs = options.idleMs ?? 5_000;
     this.#budgetMs = options.batchBudgetMs ?? 2;
     this.#pauseMs = options.batchPauseMs ?? 2;
+    this.#timeoutMs = options.loadTimeoutMs ?? 60_000;
   }
 
   /**
@@ -83,17 +93,24 @@ export class AsideLoader {
     const worker = this.#ensureWorker();
     worker.ref();
     const id = this.#nextId++;
-    const abort = (): void => {
+    const stop = (why: Error): void => {
       if (this.#pending?.id !== id) return;
-      this.#fail(abortError());
+      this.#fail(why);
       if (this.#worker === worker) this.#worker = undefined;
+      // Not awaited: a worker blocked in a system call ends only when the call returns.
       void worker.terminate();
     };
+    const abort = (): void => stop(abortError());
     options.signal?.addEventListener('abort', abort, { once: true });
+    const limit = options.timeoutMs ?? this.#timeoutMs;
+    const timer = setTimeout(() => stop(new Error(`config load timed out after ${limit} ms`)), limit);
     return new Promise<LoadResult>((resolve, reject) => {
       this.#pending = { id, worker, resolve, reject, keyCount: 0, warnings: [], sources: new Map(), assembler: new SnapshotAssembler() };
       this.#post({ type: 'load', id, mainFile, generation: options.generation, env: { ...options.env } });
-    }).finally(() => options.signal?.removeEventListener('abort', abort));
+    }).finally(() => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
+    });
   }
 
   /** Stops the worker; a load still running is rejected (queued ones start a new worker). */

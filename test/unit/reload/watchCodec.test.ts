@@ -155,4 +155,10 @@ describe('the load worker rebuilds the same snapshot as loadConfig', () => {
     await expect(pending).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
     expect((await loader.load(main, { generation: 3, env })).ok).toBe(true);
   });
+
+  it('a load past its time limit fails and the next load runs on a fresh worker', async () => {
+    const main = join(dir, 'keygate.yaml');
+    await expect(loader.load(main, { generation: 4, env, timeoutMs: 1 })).rejects.toThrow('timed out');
+    expect((await loader.load(main, { generation: 5, env })).ok).toBe(true);
+  });
 });
