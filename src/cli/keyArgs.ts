@@ -1,4 +1,5 @@
 import { parseCidr } from '../policy/cidr.js';
+import { compileMethods } from '../policy/methods.js';
 import { compileRule, type RuleSpec } from '../policy/rules.js';
 import { parseDuration, parseTimestamp } from '../reader/values.js';
 import { UsageError } from './io.js';
@@ -25,9 +26,16 @@ export function parseRuleArg(text: string, flag: string): RuleSpec {
     path,
   };
   if (!path.startsWith('/')) throw bad(`path "${path}" must start with "/"`);
-  const compiled = compileRule(spec, { owner: flag, index: 0 });
+  // Custom methods are known only once the config is read: see checkRuleMethods.
+  const compiled = compileRule(spec, { owner: flag, index: 0 }, undefined, 'any');
   if ('error' in compiled) throw bad(compiled.error);
   return spec;
+}
+
+/** A rule's methods against the config's: `reed` or `post` would make a key that can do nothing. */
+export function checkRuleMethods(spec: RuleSpec, flag: string, extraMethods: readonly string[]): void {
+  const compiled = compileMethods(spec.method, new Set(extraMethods));
+  if (compiled !== null && 'error' in compiled) throw new UsageError(`${flag} "${spec.service} ${[spec.method ?? '*'].flat().join(',')} ${spec.path}": ${compiled.error}`);
 }
 
 function parseRegions(text: string, bad: (why: string) => UsageError): string | string[] {

@@ -4,7 +4,7 @@ import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import type { RuleSpec } from '../policy/rules.js';
 import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, type Parsed, requireString, stringList } from './args.js';
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
-import { isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg } from './keyArgs.js';
+import { checkRuleMethods, isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg } from './keyArgs.js';
 import { chooseKeysFile, findKey, requireUser, warningsAbout, writeKeys } from './keyStore.js';
 import { displayPath, permissionLines, printWarnings, RELOAD_NOTE, scopeWarnings, showOnce, stateWarnings } from './keyView.js';
 import { loadOrFail } from './loadOrFail.js';
@@ -110,6 +110,8 @@ function optionalTime(args: Parsed, name: string, now: number): number | undefin
 function checkAgainstConfig(snapshot: Snapshot, request: Request): void {
   requireUser(snapshot, request.user);
   const services = new Set(snapshot.services.map((s) => s.name));
+  for (const rule of request.allow ?? []) checkRuleMethods(rule, '--allow', snapshot.extraMethods);
+  for (const rule of request.deny ?? []) checkRuleMethods(rule, '--deny', snapshot.extraMethods);
   for (const rule of [...(request.allow ?? []), ...(request.deny ?? [])]) {
     if (rule.service !== '*' && !services.has(rule.service)) {
       throw new CommandFailed(`unknown service "${rule.service}" in a rule (services: ${[...services].join(', ')})`);

@@ -10,6 +10,7 @@ import { readKeysFile } from '../keys/reader.js';
 import { readKeysFast } from '../keys/fastReader.js';
 import { readMainFile, type MainConfig, type ServiceDraft } from './mainFile.js';
 import { readPolicyFile, type PolicyFile } from './policyFile.js';
+import type { RuleNames } from '../reader/ruleReader.js';
 import type { KeyRecord, ServiceConfig, Snapshot } from './snapshot.js';
 import { YamlReader } from '../reader/yamlReader.js';
 
@@ -40,9 +41,9 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   const mainPath = resolve(mainFile);
   const main = ctx.read(mainPath, (r) => readMainFile(r));
   if (!main) return ctx.result();
-  const serviceNames = new Set(main.declaredServices);
-  const policy = ctx.read(main.policy, (r) => readPolicyFile(r, serviceNames));
-  const keys = main.keys.flatMap((file) => ctx.readKeys(file, serviceNames));
+  const names: RuleNames = { services: new Set(main.declaredServices), extraMethods: new Set(main.extraMethods) };
+  const policy = ctx.read(main.policy, (r) => readPolicyFile(r, names));
+  const keys = main.keys.flatMap((file) => ctx.readKeys(file, names));
   const services = main.services.map((s) => resolveToken(ctx, s, options.serviceTokens === false ? undefined : options.env ?? process.env));
   const index = indexKeys(ctx, keys);
   if (!policy || ctx.errors.length) return ctx.result();
@@ -78,10 +79,10 @@ class LoadContext {
   }
 
   /** A keys file: the fast path when it is valid, the positioned one to say what is wrong when not. */
-  readKeys(file: string, services: ReadonlySet<string>): KeyRecord[] {
+  readKeys(file: string, names: RuleNames): KeyRecord[] {
     const text = this.textOf(file);
     if (text === undefined) return [];
-    return readKeysFast(file, text, services) ?? this.parse(file, text, (r) => readKeysFile(r, services)) ?? [];
+    return readKeysFast(file, text, names) ?? this.parse(file, text, (r) => readKeysFile(r, names)) ?? [];
   }
 
   private textOf(file: string): string | undefined {
@@ -195,6 +196,7 @@ function buildSnapshot(
     keysFiles: Object.freeze(main.keys),
     watchedFiles: Object.freeze([mainFile, main.policy, ...main.keys, ...tokenFiles]),
     region: main.region,
+    extraMethods: Object.freeze([...main.extraMethods]),
     listen: Object.freeze({ ...main.listen, trustedProxies: compileCidrs(main.listen.trustedProxies) }),
     services: Object.freeze(services),
     users: policy.users,

@@ -1,6 +1,7 @@
 import { resolve, dirname } from 'node:path';
 import { isMap } from 'yaml';
 import { parseCidr } from '../policy/cidr.js';
+import { STANDARD_METHODS } from '../policy/methods.js';
 import { hostName, normalizePrefix, parseHost } from '../policy/route.js';
 import type { ListenAddress, TokenSource } from './snapshot.js';
 import { parseDuration, parseListenAddress, parseSize } from '../reader/values.js';
@@ -11,6 +12,8 @@ export interface MainConfig {
   listen: { proxy: ListenAddress; admin: ListenAddress; check?: ListenAddress; trustedProxies: string[] };
   services: ServiceDraft[];
   declaredServices: string[];
+  /** Methods beyond RFC 9110's that rules may name, for APIs with custom methods (PURGE, PROPFIND, …). */
+  extraMethods: string[];
   policy: string;
   keys: string[];
   limits: { body?: number; headers: number };
@@ -40,10 +43,11 @@ export interface ServiceDraft {
   timeouts: { connect: number; response: number; idle: number };
 }
 
-const TOP = ['region', 'listen', 'services', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics'];
+const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const HEADER = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const METHOD_TOKEN = HEADER; // both are RFC 9110 tokens
 
 export const DEFAULTS = {
   proxy: '0.0.0.0:8080',
@@ -72,6 +76,7 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
     listen: readListen(r, f.get('listen')?.value),
     services: services.filter((s): s is ServiceDraft => s !== undefined),
     declaredServices: declaredNames(r, serviceNodes),
+    extraMethods: readExtraMethods(r, f.get('extraMethods')?.value),
     policy: resolve(base, policy ?? ''),
     keys: (r.strings(f.get('keys')?.value, 'keys') ?? []).map((k) => resolve(base, k)),
     limits: readLimits(r, f.get('limits')?.value),
@@ -82,6 +87,15 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
   };
   if (f.has('services') && services.length === 0) r.error(f.get('services')?.value, 'services must list at least one service');
   return policy === undefined ? undefined : config; // without a policy file there is nothing more to check
+}
+
+function readExtraMethods(r: YamlReader, node: YNode): string[] {
+  const entries = node == null ? [] : r.stringNodes(node, 'extraMethods') ?? [];
+  return entries.filter((m) => {
+    if (!METHOD_TOKEN.test(m.value)) return r.error(m.node, `extraMethods: "${m.value}" is not an HTTP method token (RFC 9110)`) ?? false;
+    if (STANDARD_METHODS.includes(m.value) || m.value === 'read' || m.value === 'write') r.warn(m.node, `extraMethods: "${m.value}" is already known; list only custom methods`);
+    return true;
+  }).map((m) => m.value);
 }
 
 /** Every listed service name, valid service or not, so rules naming a broken service are not errors too. */

@@ -1,7 +1,7 @@
 import { RuleMatcher } from '../policy/matcher.js';
 import type { UserPolicy } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
-import { readRule, readRules } from '../reader/ruleReader.js';
+import { readRule, readRules, type RuleNames } from '../reader/ruleReader.js';
 import { readTimestamp } from '../reader/values.js';
 import type { NodeReader, YamlReader, YNode } from '../reader/yamlReader.js';
 
@@ -12,20 +12,20 @@ export interface PolicyFile {
 }
 
 /** Reads policy.yaml: roles (lists of rules), users (roles, disabled, expires), guardrails. */
-export function readPolicyFile(r: YamlReader, services: ReadonlySet<string>): PolicyFile | undefined {
+export function readPolicyFile(r: YamlReader, names: RuleNames): PolicyFile | undefined {
   const f = r.map(r.root, 'policy file', ['roles', 'users', 'guardrails']);
   if (!f) return undefined;
   const roles = new Map<string, CompiledRule[]>();
   for (const { key, value } of r.entries(f.get('roles')?.value, 'roles')) {
     const name = r.scalarText(key);
-    roles.set(name, readRules(r, value, `role ${name}`, services));
+    roles.set(name, readRules(r, value, `role ${name}`, names));
   }
   const users = new Map<string, UserPolicy>();
   for (const { key, value } of r.entries(f.get('users')?.value, 'users')) {
     const user = readUser(r, r.scalarText(key), value, roles);
     if (user) users.set(user.name, user);
   }
-  return { roles, users, guardrails: new RuleMatcher(readGuardrails(r, f.get('guardrails')?.value, services)) };
+  return { roles, users, guardrails: new RuleMatcher(readGuardrails(r, f.get('guardrails')?.value, names)) };
 }
 
 function readUser(r: YamlReader, name: string, node: YNode, roles: ReadonlyMap<string, CompiledRule[]>): UserPolicy | undefined {
@@ -47,10 +47,10 @@ function readUser(r: YamlReader, name: string, node: YNode, roles: ReadonlyMap<s
   });
 }
 
-function readGuardrails(r: YamlReader, node: YNode, services: ReadonlySet<string>): CompiledRule[] {
+function readGuardrails(r: YamlReader, node: YNode, names: RuleNames): CompiledRule[] {
   const out: CompiledRule[] = [];
   r.list(node, 'guardrails').forEach((item, i) => {
-    const read = readRule(r, item, 'guardrail', i, services, ['except']);
+    const read = readRule(r, item, 'guardrail', i, names, ['except']);
     if (!read) return;
     const exceptNode = read.fields.get('except');
     const except = exceptNode === undefined ? [] : r.strings(exceptNode, 'except') ?? [];

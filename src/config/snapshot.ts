@@ -37,6 +37,8 @@ export interface Snapshot extends Policy {
   readonly mainFile: string;
   readonly policyFile: string;
   readonly keysFiles: readonly string[];
+  /** Methods beyond RFC 9110's that rules may name (keygate.yaml `extraMethods`). */
+  readonly extraMethods: readonly string[];
   /** Every file whose change must trigger a reload (main, policy, keys, token files). */
   readonly watchedFiles: readonly string[];
   readonly listen: {

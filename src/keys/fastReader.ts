@@ -2,6 +2,7 @@ import { CORE_SCHEMA, load } from 'js-yaml';
 import { readKeysFile } from './reader.js';
 import { locateKeys, type Pos } from './locator.js';
 import { RuleInterner } from '../reader/ruleInterner.js';
+import type { RuleNames } from '../reader/ruleReader.js';
 import type { KeyRecord } from './record.js';
 import type { Field, NodeReader } from '../reader/yamlReader.js';
 
@@ -15,7 +16,7 @@ import type { Field, NodeReader } from '../reader/yamlReader.js';
  */
 
 /** The file's keys, or undefined when it must be read with YamlReader instead. */
-export function readKeysFast(file: string, text: string, services: ReadonlySet<string>): KeyRecord[] | undefined {
+export function readKeysFast(file: string, text: string, names: RuleNames): KeyRecord[] | undefined {
   let root: unknown;
   try {
     // CORE_SCHEMA as the yaml package's default: no timestamps, no merge keys; duplicate keys throw.
@@ -26,7 +27,7 @@ export function readKeysFast(file: string, text: string, services: ReadonlySet<s
   const positions = locate(root, text);
   if (!positions) return undefined;
   const r = new PlainReader(file, root, positions);
-  const keys = readKeysFile(r, services);
+  const keys = readKeysFile(r, names);
   return r.failed ? undefined : keys;
 }
 

@@ -4,7 +4,7 @@ import { compileCidrs, parseCidr } from '../policy/cidr.js';
 import { RuleMatcher } from '../policy/matcher.js';
 import type { KeyScope } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
-import { readRules } from '../reader/ruleReader.js';
+import { readRules, type RuleNames } from '../reader/ruleReader.js';
 import { readTimestamp } from '../reader/values.js';
 import type { KeyRecord } from './record.js';
 import type { Field, NodeReader } from '../reader/yamlReader.js';
@@ -17,13 +17,13 @@ const PLAINTEXT_FIELDS = ['secret', 'key', 'token', 'password', 'plaintext'];
 const NO_RULES = new RuleMatcher([]);
 
 /** Reads one keys file. Users are checked by the caller: an unknown user is a warning, not an error. */
-export function readKeysFile<N>(r: NodeReader<N>, services: ReadonlySet<string>): KeyRecord[] {
+export function readKeysFile<N>(r: NodeReader<N>, names: RuleNames): KeyRecord[] {
   const f = r.map(r.root ?? (null as N), 'keys file', ['keys']);
   if (!f) return [];
   const out: KeyRecord[] = [];
   for (const node of r.list(f.get('keys')?.value, 'keys')) {
     rejectPlaintext(r, node);
-    const key = readKey(r, node, services);
+    const key = readKey(r, node, names);
     if (key) out.push(key);
   }
   return out;
@@ -37,7 +37,7 @@ function rejectPlaintext<N>(r: NodeReader<N>, node: N): void {
   }
 }
 
-function readKey<N>(r: NodeReader<N>, node: N, services: ReadonlySet<string>): KeyRecord | undefined {
+function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | undefined {
   const fields = r.map(node, 'a key', [...KEY_FIELDS, ...PLAINTEXT_FIELDS], ['id', 'user', 'hash']);
   if (!fields) return undefined;
   const f = (name: string): Field<N, N> | undefined => fields.get(name);
@@ -50,8 +50,8 @@ function readKey<N>(r: NodeReader<N>, node: N, services: ReadonlySet<string>): K
   const hash = readHash(r, f('hash')?.value);
   const scope = readScope(r, f('scope')?.value);
   const sourceIPs = readSourceIps(r, f('sourceIPs')?.value);
-  const allow = readRules(r, f('allow')?.value, `${owner} allow`, services);
-  const deny = readRules(r, f('deny')?.value, `${owner} deny`, services);
+  const allow = readRules(r, f('allow')?.value, `${owner} allow`, names);
+  const deny = readRules(r, f('deny')?.value, `${owner} deny`, names);
   const user = str('user');
   const expires = time('expires');
   const notBefore = time('notBefore');

@@ -1,4 +1,4 @@
-import { compileMethods, methodsText, type MethodSet } from './methods.js';
+import { compileMethods, methodsText, type ExtraMethods, type MethodSet } from './methods.js';
 import { compilePattern, type PathPattern } from './pathPattern.js';
 
 /** A rule as written in a file: `{ region?, service, method?, path }`. */
@@ -27,8 +27,8 @@ export interface CompiledRule {
   readonly except?: ReadonlySet<string>; // guardrails only: key ids let through
 }
 
-export function compileRule(spec: RuleSpec, origin: RuleOrigin, except?: readonly string[]): CompiledRule | { error: string } {
-  const methods = compileMethods(spec.method);
+export function compileRule(spec: RuleSpec, origin: RuleOrigin, except?: readonly string[], extraMethods?: ExtraMethods): CompiledRule | { error: string } {
+  const methods = compileMethods(spec.method, extraMethods);
   if (methods !== null && 'error' in methods) return { error: methods.error };
   const path = compilePattern(spec.path);
   if ('error' in path) return { error: path.error };

@@ -4,13 +4,19 @@ import type { Field, NodeReader } from './yamlReader.js';
 
 const RULE_FIELDS = ['region', 'service', 'method', 'path'];
 
+/** What a rule may name: the configured services, and methods beyond RFC 9110's (`extraMethods` of keygate.yaml). */
+export interface RuleNames {
+  readonly services: ReadonlySet<string>;
+  readonly extraMethods: ReadonlySet<string>;
+}
+
 /** Reads one `{ region?, service, method?, path }` rule, checking the service exists. */
 export function readRule<N>(
   r: NodeReader<N>,
   node: N,
   owner: string,
   index: number,
-  services: ReadonlySet<string>,
+  names: RuleNames,
   extraFields: readonly string[] = [],
 ): { rule: CompiledRule; fields: Map<string, N> } | undefined {
   const f = r.map(node, `${owner} rule ${index + 1}`, [...RULE_FIELDS, ...extraFields], ['service', 'path']);
@@ -21,29 +27,29 @@ export function readRule<N>(
   const method = methodNodes?.map((m) => m.value);
   const region = f.has('region') ? r.strings(f.get('region')!.value, 'region') : undefined;
   if (service === undefined || path === undefined) return undefined;
-  if (service !== '*' && !services.has(service)) return r.error(f.get('service')!.value, `unknown service "${service}"`);
+  if (service !== '*' && !names.services.has(service)) return r.error(f.get('service')!.value, `unknown service "${service}"`);
   const spec: RuleSpec = { service, path, ...(method ? { method } : {}), ...(region ? { region } : {}) };
   const pos = r.position(node);
-  const compiled = compileRule(spec, { owner, index, file: r.file, line: pos.line, col: pos.col });
-  if ('error' in compiled) return r.error(errorNode(compiled.error, f, methodNodes) ?? node, compiled.error);
+  const compiled = compileRule(spec, { owner, index, file: r.file, line: pos.line, col: pos.col }, undefined, names.extraMethods);
+  if ('error' in compiled) return r.error(errorNode(compiled.error, f, methodNodes, names) ?? node, compiled.error);
   const fields = new Map<string, N>([...f].map(([k, v]) => [k, v.value]));
   return { rule: r.interner.rule(compiled), fields };
 }
 
-export function readRules<N>(r: NodeReader<N>, node: N, owner: string, services: ReadonlySet<string>): CompiledRule[] {
+export function readRules<N>(r: NodeReader<N>, node: N, owner: string, names: RuleNames): CompiledRule[] {
   const out: CompiledRule[] = [];
   r.list(node, `${owner} rules`).forEach((item, i) => {
-    const read = readRule(r, item, owner, i, services);
+    const read = readRule(r, item, owner, i, names);
     if (read) out.push(read.rule);
   });
   return out;
 }
 
 /** The node a compile error is about: the path, or the one bad entry of a method list. */
-function errorNode<N>(error: string, f: Map<string, Field<N, N>>, methods: { value: string; node: N }[] | undefined): N | undefined {
+function errorNode<N>(error: string, f: Map<string, Field<N, N>>, methods: { value: string; node: N }[] | undefined, names: RuleNames): N | undefined {
   if (error.startsWith('path')) return f.get('path')?.value;
   const bad = methods?.find((m) => {
-    const compiled = compileMethods(m.value);
+    const compiled = compileMethods(m.value, names.extraMethods);
     return compiled !== null && 'error' in compiled;
   });
   return bad?.node ?? f.get('method')?.value;

@@ -52,7 +52,7 @@ const ENTRY: KeyEntry = {
   created: '2026-11-23T10:00:00Z',
 };
 
-const SERVICES = new Set(['compute', 'identity']);
+const SERVICES = { services: new Set(['compute', 'identity']), extraMethods: new Set<string>() };
 
 function parse(text: string): ReturnType<typeof readKeysFile> {
   const r = new YamlReader('keys.yaml', text);

@@ -16,7 +16,7 @@ import { writeFixture, type Fixture } from '../config/fixtures.js';
  * keys, and errors must still name the exact file:line:col.
  */
 
-const SERVICES = new Set(['compute']);
+const SERVICES = { services: new Set(['compute']), extraMethods: new Set<string>() };
 let fixture: Fixture | undefined;
 afterEach(() => {
   fixture?.cleanup();

@@ -3,8 +3,8 @@ import { compileMethods, intersectMethods, methodsText, type MethodSet } from '.
 import { RuleMatcher } from '../../../src/policy/matcher.js';
 import { request, rule } from './build.js';
 
-function methods(spec: string | string[] | undefined): MethodSet {
-  const m = compileMethods(spec);
+function methods(spec: string | string[] | undefined, extra: ReadonlySet<string> = new Set()): MethodSet {
+  const m = compileMethods(spec, extra);
   if (m !== null && 'error' in m) throw new Error(m.error);
   return m;
 }
@@ -20,10 +20,34 @@ describe('compileMethods', () => {
     { desc: 'write = POST, PUT, PATCH, DELETE', spec: 'write', expected: ['DELETE', 'PATCH', 'POST', 'PUT'] },
     { desc: 'GET alone is only GET', spec: 'GET', expected: ['GET'] },
     { desc: 'a list unions names and aliases', spec: ['read', 'OPTIONS'], expected: ['GET', 'HEAD', 'OPTIONS'] },
-    { desc: 'an extension method is kept as written', spec: 'PROPFIND', expected: ['PROPFIND'] },
-    { desc: 'names are case-sensitive (RFC 9110)', spec: 'get', expected: ['get'] },
-  ])('$desc', ({ spec, expected }) => {
-    expect(sorted(methods(spec))).toEqual(expected);
+    { desc: 'every standard method (RFC 9110 + PATCH)', spec: ['CONNECT', 'OPTIONS', 'TRACE', 'PUT'], expected: ['CONNECT', 'OPTIONS', 'PUT', 'TRACE'] },
+    { desc: 'a method listed in extraMethods is kept as written', spec: 'PROPFIND', extra: ['PROPFIND'], expected: ['PROPFIND'] },
+    { desc: 'so is a lower-case one, when listed (case-sensitive)', spec: 'purge', extra: ['purge'], expected: ['purge'] },
+  ])('$desc', ({ spec, extra, expected }) => {
+    expect(sorted(methods(spec, new Set(extra)))).toEqual(expected);
+  });
+
+  it.each([
+    { desc: 'a lower-case standard method', spec: 'post', suggestion: 'POST', caseHint: true },
+    { desc: 'a mixed-case one', spec: 'Get', suggestion: 'GET', caseHint: true },
+    { desc: 'a misspelt one', spec: 'DELTE', suggestion: 'DELETE', caseHint: false },
+    { desc: 'a misspelt alias', spec: 'reed', suggestion: 'read', caseHint: false },
+    { desc: 'an upper-case alias', spec: 'READ', suggestion: 'read', caseHint: false },
+    { desc: 'a custom method close to a listed one', spec: 'PROPFIN', extra: ['PROPFIND'], suggestion: 'PROPFIND', caseHint: false },
+    { desc: 'a custom method not in extraMethods', spec: 'PROPFIND', suggestion: undefined, caseHint: false },
+  ])('rejects $desc, suggesting the closest name', ({ spec, extra, suggestion, caseHint }) => {
+    const m = compileMethods(spec, new Set(extra));
+    expect(m !== null && 'error' in m).toBe(true);
+    const error = (m as { error: string }).error;
+    expect(error).toContain(`unknown method "${spec}"`);
+    expect(error).toContain('extraMethods');
+    if (suggestion) expect(error).toContain(`did you mean "${suggestion}"?`);
+    else expect(error).not.toContain('did you mean');
+    expect(error.includes('case-sensitive')).toBe(caseHint);
+  });
+
+  it("accepts any token when told to ('any': a command-line rule before the config is read)", () => {
+    expect(compileMethods('PROPFIND', 'any')).toEqual(new Set(['PROPFIND']));
   });
 
   it.each([
