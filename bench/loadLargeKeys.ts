@@ -33,7 +33,7 @@ keys: [./keys.yaml]
   const peakRss = process.resourceUsage().maxRSS / 1024;
   gc?.();
   const after = process.memoryUsage();
-  const keys = result.snapshot.keyList.length;
+  const keys = result.snapshot.keys.size;
   console.log(JSON.stringify({
     keys,
     loadMs: Math.round(ms),

@@ -53,7 +53,7 @@ await measure('idle (baseline)', () => new Promise((r) => setTimeout(r, 1000)));
 await measure('worker (AsideLoader)', async () => {
   const r = await loader.load(mainFile, { generation: 2, env: process.env });
   if (!r.ok) throw new Error('load failed');
-  console.log(`  keys decoded: ${r.snapshot.keyList.length}`);
+  console.log(`  keys decoded: ${r.snapshot.keys.size}`);
 });
 await measure('worker again (warm worker)', () => loader.load(mainFile, { generation: 3, env: process.env }));
 await loader.close();

@@ -10,9 +10,15 @@ export interface VerifiableKey {
   readonly legacy: boolean;
 }
 
+/** What the verifier needs of a lookup table (a Map is one; the key store has its own). */
+export interface KeyLookup<K> {
+  get(key: string): K | undefined;
+  has(key: string): boolean;
+}
+
 export interface KeyIndex<K extends VerifiableKey> {
-  readonly byId: ReadonlyMap<string, K>;
-  readonly legacyByDigest: ReadonlyMap<string, K>;
+  readonly byId: KeyLookup<K>;
+  readonly legacyByDigest: KeyLookup<K>;
   readonly legacySlow: readonly K[];
 }
 

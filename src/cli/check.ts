@@ -19,6 +19,6 @@ export function runCheck(argv: string[], io: CliIO): number {
   }
   if (warnings.length) io.err(warnings.join('\n'));
   const s = result.snapshot;
-  io.out(`ok: ${s.services.length} service(s), ${s.users.size} user(s), ${s.keyList.length} key(s), ${s.guardrails.size} guardrail(s)`);
+  io.out(`ok: ${s.services.length} service(s), ${s.users.size} user(s), ${s.keys.size} key(s), ${s.guardrails.size} guardrail(s)`);
   return EXIT.ok;
 }

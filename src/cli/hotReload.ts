@@ -46,7 +46,7 @@ function report(app: ReloadableApp, o: ReloadOutcome): void {
       logger.warn({ event: 'restart_required', fields: o.restartRequired, generation: o.snapshot.generation }, `changed settings need a restart to take effect: ${o.restartRequired.join(', ')}; everything else is applied`);
     }
     metrics.configReloaded('success', o.snapshot.generation);
-    logger.info({ event: 'reloaded', trigger: o.trigger, generation: o.snapshot.generation, changed: o.changed, keys: o.snapshot.keyList.length, durationMs: Math.round(o.durationMs) }, 'config reloaded');
+    logger.info({ event: 'reloaded', trigger: o.trigger, generation: o.snapshot.generation, changed: o.changed, keys: o.snapshot.keys.size, durationMs: Math.round(o.durationMs) }, 'config reloaded');
   } else if (o.result === 'failure') {
     metrics.configReloaded('failure');
     if (o.cause) logger.error({ event: 'reload_failed', trigger: o.trigger, err: o.cause }, 'config reload failed inside keygate; the previous config keeps serving');

@@ -22,7 +22,7 @@ export async function runKeyImport(argv: string[], io: CliIO): Promise<number> {
   const snapshot = loadOrFail(configFile, io);
   requireUser(snapshot, user);
   const file = chooseKeysFile(snapshot, optionalString(args, 'keys-file'));
-  const { fresh, skipped } = await withoutKnown(readSecrets(from), snapshot.keyList);
+  const { fresh, skipped } = await withoutKnown(readSecrets(from), snapshot.keys.list());
   const salt = sharedLegacySalt(snapshot.keys.legacySlow.map((k) => k.hash));
   const prepared = await Promise.all(fresh.map((s) => hashLegacySecret(s, salt)));
   const now = io.now();
@@ -30,7 +30,7 @@ export async function runKeyImport(argv: string[], io: CliIO): Promise<number> {
   if (prepared.length) {
     await writeKeys(configFile, file, io, (current) => {
       entries.length = 0;
-      const taken = takenIds(current, snapshot.keys.byId.keys());
+      const taken = takenIds(current, snapshot.keys.ids());
       for (const p of prepared) entries.push(importedEntry(unusedId(taken), user, `${basename(from)}:${p.line}`, p.hash, isoSeconds(now)));
       return appendKeys(current, entries);
     });

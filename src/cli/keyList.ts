@@ -34,7 +34,7 @@ export function runKeyList(argv: string[], io: CliIO): number {
   const snapshot = loadOrFail(configPath(args, io), io);
   const user = optionalString(args, 'user');
   const now = io.now();
-  const keys = snapshot.keyList.filter((k) => user === undefined || k.user === user).map((k) => listing(snapshot, k, now));
+  const keys = snapshot.keys.list().filter((k) => user === undefined || k.user === user).map((k) => listing(snapshot, k, now));
   if (flag(args, 'json')) {
     io.out(JSON.stringify(keys, null, 2));
     return EXIT.ok;

@@ -1,11 +1,11 @@
 import { resolve } from 'node:path';
 import { saltGroupOf } from '../auth/hash.js';
-import type { KeyIndex } from '../auth/verifier.js';
 import { compileCidrs } from '../policy/cidr.js';
 import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
 import { readFailure, readRegularFile } from './regularFile.js';
 import type { ConfigIssue } from '../reader/issues.js';
 import { KeyIndexBuilder } from '../keys/keyIndex.js';
+import { KeyStore } from '../keys/store.js';
 import { readKeysFile } from '../keys/reader.js';
 import { readKeysFast } from '../keys/fastReader.js';
 import { readMainFile, type MainConfig, type ServiceDraft } from './mainFile.js';
@@ -45,10 +45,10 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   const policy = ctx.read(main.policy, (r) => readPolicyFile(r, names));
   const keys = main.keys.flatMap((file) => ctx.readKeys(file, names));
   const services = main.services.map((s) => resolveToken(ctx, s, options.serviceTokens === false ? undefined : options.env ?? process.env));
-  const index = indexKeys(ctx, keys);
+  checkConflicts(ctx, keys);
   if (!policy || ctx.errors.length) return ctx.result();
   warnAboutKeys(ctx, keys, policy);
-  const snapshot = buildSnapshot(mainPath, main, policy, keys, index, services as ServiceConfig[], ctx.warnings, options.generation ?? 1);
+  const snapshot = buildSnapshot(mainPath, main, policy, keys, services as ServiceConfig[], ctx.warnings, options.generation ?? 1);
   return { ok: true, snapshot, warnings: ctx.warnings, sources: ctx.sources };
 }
 
@@ -134,8 +134,8 @@ function readTokenValue(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEn
   }
 }
 
-/** Indexes the keys of every keys file; a duplicate id or a shared legacy secret is an error naming both places. */
-function indexKeys(ctx: LoadContext, keys: readonly KeyRecord[]): KeyIndex<KeyRecord> {
+/** Across every keys file: a duplicate id or a shared legacy secret is an error naming both places. */
+function checkConflicts(ctx: LoadContext, keys: readonly KeyRecord[]): void {
   const builder = new KeyIndexBuilder<KeyRecord>();
   for (const key of keys) {
     const conflict = builder.add(key);
@@ -145,7 +145,6 @@ function indexKeys(ctx: LoadContext, keys: readonly KeyRecord[]): KeyIndex<KeyRe
       ? `duplicate key id "${key.id}" (first at ${first.file}:${first.line}:${first.col})`
       : `legacy key ${key.id} has the same secret as key ${first.id} (${first.file}:${first.line}:${first.col})`));
   }
-  return builder.build();
 }
 
 function warnAboutKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: PolicyFile): void {
@@ -185,7 +184,7 @@ function at(key: KeyRecord, message: string): ConfigIssue {
 }
 
 function buildSnapshot(
-  mainFile: string, main: MainConfig, policy: PolicyFile, keys: KeyRecord[], index: KeyIndex<KeyRecord>, services: ServiceConfig[],
+  mainFile: string, main: MainConfig, policy: PolicyFile, keys: KeyRecord[], services: ServiceConfig[],
   warnings: readonly ConfigIssue[], generation: number,
 ): Snapshot {
   const tokenFiles = services.flatMap((s) => (s.serviceToken.source.kind === 'file' ? [s.serviceToken.source.path] : []));
@@ -201,8 +200,7 @@ function buildSnapshot(
     services: Object.freeze(services),
     users: policy.users,
     guardrails: policy.guardrails,
-    keys: index,
-    keyList: Object.freeze(keys),
+    keys: KeyStore.fromKeys(keys),
     limits: Object.freeze(main.limits),
     shutdown: Object.freeze(main.shutdown),
     reload: Object.freeze(main.reload),

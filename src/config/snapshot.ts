@@ -1,5 +1,4 @@
-import type { KeyIndex } from '../auth/verifier.js';
-import type { KeyRecord } from '../keys/record.js';
+import type { KeyStore } from '../keys/store.js';
 import type { CidrSet } from '../policy/cidr.js';
 import type { Policy } from '../policy/model.js';
 import type { RouteSpec } from '../policy/route.js';
@@ -48,8 +47,8 @@ export interface Snapshot extends Policy {
     readonly trustedProxies: CidrSet;
   };
   readonly services: readonly ServiceConfig[];
-  readonly keys: KeyIndex<KeyRecord>;
-  readonly keyList: readonly KeyRecord[];
+  /** Every key, compact, in file order. */
+  readonly keys: KeyStore;
   readonly limits: { readonly body?: number; readonly headers: number };
   readonly shutdown: { readonly delay: number; readonly timeout: number };
   readonly reload: { readonly interval: number; readonly debounce: number };

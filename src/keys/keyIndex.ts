@@ -1,5 +1,11 @@
 import type { KeyIndex, VerifiableKey } from '../auth/verifier.js';
 
+/** An index in Maps: for a few keys (tests, benchmarks); a snapshot's keys are a KeyStore. */
+export interface MapKeyIndex<K extends VerifiableKey> extends KeyIndex<K> {
+  readonly byId: ReadonlyMap<string, K>;
+  readonly legacyByDigest: ReadonlyMap<string, K>;
+}
+
 /** Why a key cannot join an index: its id is taken, or (legacy keys) its secret is another key's. */
 export type IndexConflict<K> = { readonly kind: 'duplicate_id' | 'same_legacy_secret'; readonly first: K };
 
@@ -28,7 +34,7 @@ export class KeyIndexBuilder<K extends VerifiableKey> {
     return undefined;
   }
 
-  build(): KeyIndex<K> {
+  build(): MapKeyIndex<K> {
     return { byId: this.#byId, legacyByDigest: this.#legacyByDigest, legacySlow: Object.freeze(this.#legacySlow) };
   }
 }
@@ -36,7 +42,7 @@ export class KeyIndexBuilder<K extends VerifiableKey> {
 const CONFLICT_CODES = { duplicate_id: 'KEYGATE_DUPLICATE_KEY_ID', same_legacy_secret: 'KEYGATE_SAME_LEGACY_SECRET' } as const;
 
 /** For keys already validated: a conflict here is a bug, so it throws. */
-export function buildKeyIndex<K extends VerifiableKey>(keys: Iterable<K>): KeyIndex<K> {
+export function buildKeyIndex<K extends VerifiableKey>(keys: Iterable<K>): MapKeyIndex<K> {
   const builder = new KeyIndexBuilder<K>();
   for (const key of keys) {
     const conflict = builder.add(key);

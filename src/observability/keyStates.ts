@@ -1,5 +1,5 @@
 import type { Snapshot } from '../config/snapshot.js';
-import { keyState, type KeyState } from '../policy/model.js';
+import { keyState, type KeyPolicy, type KeyState } from '../policy/model.js';
 
 export type KeyStateCounts = Record<KeyState, number>;
 
@@ -10,8 +10,8 @@ export function emptyKeyStateCounts(): KeyStateCounts {
 }
 
 /** How many keys of the snapshot are in each state at `now` (epoch ms); every state is present. */
-export function countKeyStates(snapshot: Pick<Snapshot, 'users' | 'keyList'>, now: number): KeyStateCounts {
+export function countKeyStates(snapshot: Pick<Snapshot, 'users'> & { readonly keys: Iterable<KeyPolicy> }, now: number): KeyStateCounts {
   const counts = emptyKeyStateCounts();
-  for (const key of snapshot.keyList) counts[keyState(snapshot, key, now)] += 1;
+  for (const key of snapshot.keys) counts[keyState(snapshot, key, now)] += 1;
   return counts;
 }

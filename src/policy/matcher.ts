@@ -1,5 +1,5 @@
 import type { PathReadings } from './pathReadings.js';
-import type { CompiledRule } from './rules.js';
+import type { CompiledRule, RuleOrigin } from './rules.js';
 
 /** What a rule is matched against: the request as the service sees it. */
 export interface RuleQuery {
@@ -28,14 +28,13 @@ let walks = 0;
 const MAX_SEGMENTS = 1 << 14;
 
 /**
- * A list of rules compiled into one segment trie per service, so matching costs the
- * depth of the path, not the number of rules. When several rules match, the first one
- * listed wins, which keeps `explain` stable and unambiguous.
- *
- * The tries are built on the first match: a config of 100,000 keys holds 200,000
- * matchers, most of which never see a request, and a trie costs far more than its rules.
+ * Rules compiled into one segment trie per service, so matching costs the depth of the
+ * path, not the number of rules. The tries are built on the first match: most of
+ * 100,000 keys never see a request, and a trie costs far more than its rules. One set
+ * serves every matcher over equal rules (the key store shares one between all keys
+ * with the same scope).
  */
-export class RuleMatcher {
+export class RuleSet {
   readonly rules: readonly CompiledRule[];
   #byService: Map<string, TrieNode> | undefined;
   /** The same tries with literals lower-cased; the exact tries when no literal has upper case. */
@@ -45,20 +44,55 @@ export class RuleMatcher {
     this.rules = Object.freeze([...rules]);
   }
 
+  exact(): Map<string, TrieNode> {
+    return (this.#byService ??= buildTries(this.rules, false));
+  }
+
+  folded(): Map<string, TrieNode> {
+    return (this.#folded ??= this.rules.some(hasUpperCase) ? buildTries(this.rules, true) : this.exact());
+  }
+}
+
+/** Where rule `index` of a shared set was written for one owner (a key). */
+export type OriginOf = (index: number) => RuleOrigin;
+
+/**
+ * A list of rules and how to match a request against them. When several rules match,
+ * the first one listed wins, which keeps `explain` stable and unambiguous. A matcher
+ * made with `originOf` shares the rules and tries of its set and names its own origins:
+ * only the rule that decided is rebuilt with its origin (`rules` builds them all, for
+ * explain and permissions).
+ */
+export class RuleMatcher {
+  readonly #set: RuleSet;
+  readonly #originOf: OriginOf | undefined;
+  #rules: readonly CompiledRule[] | undefined;
+  /** Rules rebuilt with this matcher's origins, by rank, as they are asked for. */
+  #built: CompiledRule[] | undefined;
+
+  constructor(rules: readonly CompiledRule[] | RuleSet, originOf?: OriginOf) {
+    this.#set = rules instanceof RuleSet ? rules : new RuleSet(rules);
+    this.#originOf = originOf;
+  }
+
+  get rules(): readonly CompiledRule[] {
+    return (this.#rules ??= this.#originOf ? Object.freeze(this.#set.rules.map((_, i) => this.#ruleAt(i)!)) : this.#set.rules);
+  }
+
   get size(): number {
-    return this.rules.length;
+    return this.#set.rules.length;
   }
 
   /** The first listed rule that matches the path byte for byte (and that `accept` admits, when given). */
   match(q: RuleQuery, accept?: (rule: CompiledRule) => boolean): CompiledRule | undefined {
-    if (this.rules.length === 0) return undefined;
-    return search(this.#exact(), q, q.segments, undefined, false, false, accept);
+    if (this.size === 0) return undefined;
+    return this.#ruleAt(search(this.#set.exact(), q, q.segments, undefined, false, false, this.#byRank(accept)));
   }
 
   /** As `match`, comparing literals lower-cased: `segments` must already be lower-cased. */
   matchFolded(q: RuleQuery, segments: readonly string[]): CompiledRule | undefined {
-    if (this.rules.length === 0) return undefined;
-    return search(this.#foldedTries(), q, segments, undefined, false, false, undefined);
+    if (this.size === 0) return undefined;
+    return this.#ruleAt(search(this.#set.folded(), q, segments, undefined, false, false, undefined));
   }
 
   /**
@@ -67,16 +101,20 @@ export class RuleMatcher {
    * Matching more readings can only find more rules, never fewer.
    */
   matchAnyReading(q: RuleQuery, readings: PathReadings, accept?: (rule: CompiledRule) => boolean): CompiledRule | undefined {
-    if (this.rules.length === 0) return undefined;
-    return search(this.#foldedTries(), q, readings.folded ?? q.segments, readings.alternates, readings.skipsEmpty, true, accept);
+    if (this.size === 0) return undefined;
+    return this.#ruleAt(search(this.#set.folded(), q, readings.folded ?? q.segments, readings.alternates, readings.skipsEmpty, true, this.#byRank(accept)));
   }
 
-  #exact(): Map<string, TrieNode> {
-    return (this.#byService ??= buildTries(this.rules, false));
+  #byRank(accept: ((rule: CompiledRule) => boolean) | undefined): ((rank: number) => boolean) | undefined {
+    return accept && ((rank) => accept(this.#ruleAt(rank)!));
   }
 
-  #foldedTries(): Map<string, TrieNode> {
-    return (this.#folded ??= this.rules.some(hasUpperCase) ? buildTries(this.rules, true) : this.#exact());
+  /** Rule `rank` as this matcher names it (one object per rank, so callers may compare rules by identity); -1: none. */
+  #ruleAt(rank: number): CompiledRule | undefined {
+    if (rank === -1) return undefined;
+    if (!this.#originOf) return this.#set.rules[rank];
+    const built = (this.#built ??= []);
+    return (built[rank] ??= Object.freeze({ ...this.#set.rules[rank], origin: this.#originOf(rank) }));
   }
 }
 
@@ -111,7 +149,8 @@ function insert(byService: Map<string, TrieNode>, rule: CompiledRule, rank: numb
 interface Search {
   rank: number;
   rule: CompiledRule | undefined;
-  readonly accept: ((rule: CompiledRule) => boolean) | undefined;
+  /** Called with the rule's rank, so a matcher can hand `accept` its own copy of the rule. */
+  readonly accept: ((rank: number) => boolean) | undefined;
   readonly walk: number;
   readonly segments: readonly string[];
   readonly alternates: readonly (readonly string[] | undefined)[] | undefined;
@@ -126,14 +165,14 @@ interface Search {
 function search(
   byService: Map<string, TrieNode>, q: RuleQuery, segments: readonly string[], alternates: Search['alternates'],
   skipsEmpty: boolean, headAsGet: boolean, accept: Search['accept'],
-): CompiledRule | undefined {
+): number {
   const visited = alternates !== undefined || skipsEmpty ? new Set<number>() : undefined;
   const s: Search = { rank: Infinity, rule: undefined, accept, walk: ++walks, segments, alternates, skipsEmpty, method: q.method, region: q.region, headAsGet, visited };
   const named = byService.get(q.service);
   if (named) walk(named, s, 0);
   const any = q.service === '*' ? undefined : byService.get('*');
   if (any) walk(any, s, 0);
-  return s.rule;
+  return s.rule === undefined ? -1 : s.rank;
 }
 
 function walk(node: TrieNode, s: Search, si: number): void {
@@ -141,7 +180,7 @@ function walk(node: TrieNode, s: Search, si: number): void {
   const segs = s.segments;
   if (si === segs.length) {
     for (const t of node.terminal) {
-      if (t.rank < s.rank && admits(t.rule, s) && (!s.accept || s.accept(t.rule))) {
+      if (t.rank < s.rank && admits(t.rule, s) && (!s.accept || s.accept(t.rank))) {
         s.rank = t.rank;
         s.rule = t.rule;
       }

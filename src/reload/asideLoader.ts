@@ -1,21 +1,11 @@
-import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import type { Sources } from '../config/fingerprint.js';
-import type { ConfigIssue } from '../reader/issues.js';
 import type { LoadResult } from '../config/load.js';
 import type { ToMain, ToWorker } from './protocol.js';
-import { SnapshotAssembler, type EncodedHead, type EncodedKey } from './codec.js';
+import { decodeSnapshot } from './codec.js';
 
 export interface AsideLoaderOptions {
   /** An idle worker is stopped after this long, so its heap (the parsed YAML) is given back. */
   readonly idleMs?: number;
-  /**
-   * Main-thread time to spend decoding one batch of keys. Receiving the batch (the
-   * structured clone) costs about as much again, and GC pauses come on top.
-   */
-  readonly batchBudgetMs?: number;
-  /** Idle time between batches, so requests and GC get the thread about half of the time. */
-  readonly batchPauseMs?: number;
   /**
    * Longest one load may take (default 60 s; a 100,000-key file loads in 2–4 s). Past
    * it the load fails and its worker is dropped, so a read stuck in the kernel (a hung
@@ -29,13 +19,6 @@ interface PendingLoad {
   readonly worker: Worker;
   readonly resolve: (result: LoadResult) => void;
   readonly reject: (e: Error) => void;
-  head?: EncodedHead;
-  keyCount: number;
-  warnings: readonly ConfigIssue[];
-  sources: Sources;
-  readonly assembler: SnapshotAssembler;
-  /** Smoothed main-thread cost of decoding one key: one slow batch (a GC, a busy CPU) must not swing the next. */
-  perKeyMs?: number;
 }
 
 export interface LoadOptions {
@@ -46,22 +29,17 @@ export interface LoadOptions {
   readonly timeoutMs?: number;
 }
 
-const FIRST_BATCH = 100;
-const MIN_BATCH = 50;
-const MAX_BATCH = 20_000;
-
 /**
  * Loads a config off the main thread: a worker reads, parses and validates every file
- * (loadConfig), and the main thread rebuilds the snapshot from plain data, one batch of
- * keys per message so each message costs it about `batchBudgetMs`. Parsing a
- * 100,000-key YAML file takes seconds; done here it never stalls a request.
+ * and lays the keys out as a compact store (loadConfig); the store's arrays are then
+ * transferred, so the main thread's share is a few small objects and one reference
+ * swap, whatever the key count. Parsing a 100,000-key file takes about a second; done
+ * here it never stalls a request.
  * Loads queue up and run one at a time, so several keygate instances in one process
  * (tests) can share one worker.
  */
 export class AsideLoader {
   readonly #idleMs: number;
-  readonly #budgetMs: number;
-  readonly #pauseMs: number;
   readonly #timeoutMs: number;
   #worker: Worker | undefined;
   #pending: PendingLoad | undefined;
@@ -71,8 +49,6 @@ export class AsideLoader {
 
   constructor(options: AsideLoaderOptions = {}) {
     this.#idleMs = options.idleMs ?? 5_000;
-    this.#budgetMs = options.batchBudgetMs ?? 2;
-    this.#pauseMs = options.batchPauseMs ?? 2;
     this.#timeoutMs = options.loadTimeoutMs ?? 60_000;
   }
 
@@ -105,7 +81,7 @@ export class AsideLoader {
     const limit = options.timeoutMs ?? this.#timeoutMs;
     const timer = setTimeout(() => stop(new Error(`config load timed out after ${limit} ms`)), limit);
     return new Promise<LoadResult>((resolve, reject) => {
-      this.#pending = { id, worker, resolve, reject, keyCount: 0, warnings: [], sources: new Map(), assembler: new SnapshotAssembler() };
+      this.#pending = { id, worker, resolve, reject };
       this.#post({ type: 'load', id, mainFile, generation: options.generation, env: { ...options.env } });
     }).finally(() => {
       clearTimeout(timer);
@@ -144,43 +120,7 @@ export class AsideLoader {
     try {
       if (msg.type === 'failed') this.#settle({ ok: false, errors: msg.errors, warnings: msg.warnings, sources: msg.sources });
       else if (msg.type === 'crashed') this.#fail(new Error(`config load worker failed: ${msg.message}`));
-      else if (msg.type === 'head') this.#onHead(p, msg);
-      else this.#onKeys(p, msg.keys);
-    } catch (e) {
-      this.#fail(e instanceof Error ? e : new Error(String(e)));
-    }
-  }
-
-  #onHead(p: PendingLoad, msg: Extract<ToMain, { type: 'head' }>): void {
-    Object.assign(p, { head: msg.head, keyCount: msg.keyCount, warnings: msg.warnings, sources: msg.sources });
-    if (msg.keyCount === 0) this.#finish(p);
-    else this.#post({ type: 'keys', id: p.id, from: 0, count: FIRST_BATCH });
-  }
-
-  /** Decodes one batch, sizes the next one to the time budget, and asks for it. */
-  #onKeys(p: PendingLoad, keys: readonly EncodedKey[]): void {
-    const started = performance.now();
-    p.assembler.addKeys(keys);
-    const sample = (performance.now() - started) / Math.max(1, keys.length);
-    p.perKeyMs = p.perKeyMs === undefined ? sample : 0.8 * p.perKeyMs + 0.2 * sample;
-    const received = p.assembler.keys.length;
-    if (received >= p.keyCount) {
-      this.#finish(p);
-      return;
-    }
-    const count = Math.min(MAX_BATCH, Math.max(MIN_BATCH, Math.floor(this.#budgetMs / Math.max(p.perKeyMs, 1e-4))));
-    const next = (): void => {
-      if (this.#pending === p) this.#post({ type: 'keys', id: p.id, from: received, count });
-    };
-    if (this.#pauseMs > 0) setTimeout(next, this.#pauseMs);
-    else next();
-  }
-
-  #finish(p: PendingLoad): void {
-    if (this.#pending !== p) return;
-    try {
-      const snapshot = p.assembler.finish(p.head!);
-      this.#settle({ ok: true, snapshot, warnings: p.warnings, sources: p.sources });
+      else this.#settle({ ok: true, snapshot: decodeSnapshot(msg.snapshot), warnings: msg.warnings, sources: msg.sources });
     } catch (e) {
       this.#fail(e instanceof Error ? e : new Error(String(e)));
     }

@@ -1,14 +1,11 @@
 import type { Sources } from '../config/fingerprint.js';
 import type { ConfigIssue } from '../reader/issues.js';
-import type { EncodedHead, EncodedKey } from './codec.js';
+import type { EncodedSnapshot } from './codec.js';
 
-/** Messages between loadAside.ts (main thread) and loadWorker.ts; `id` names one load. */
-export type ToWorker =
-  | { type: 'load'; id: number; mainFile: string; generation: number; env: Record<string, string | undefined> }
-  | { type: 'keys'; id: number; from: number; count: number };
+/** Messages between asideLoader.ts (main thread) and worker.ts; `id` names one load. */
+export type ToWorker = { type: 'load'; id: number; mainFile: string; generation: number; env: Record<string, string | undefined> };
 
 export type ToMain =
   | { type: 'failed'; id: number; errors: readonly ConfigIssue[]; warnings: readonly ConfigIssue[]; sources: Sources }
-  | { type: 'head'; id: number; head: EncodedHead; keyCount: number; warnings: readonly ConfigIssue[]; sources: Sources }
-  | { type: 'keys'; id: number; keys: readonly EncodedKey[] }
+  | { type: 'loaded'; id: number; snapshot: EncodedSnapshot; warnings: readonly ConfigIssue[]; sources: Sources }
   | { type: 'crashed'; id: number; message: string };

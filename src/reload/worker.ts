@@ -1,15 +1,14 @@
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { loadConfig } from '../config/load.js';
-import { encodeHead, encodeKey } from './codec.js';
-import type { KeyRecord } from '../config/snapshot.js';
+import { transferables } from '../keys/storeData.js';
+import { encodeSnapshot } from './codec.js';
 import type { ToMain, ToWorker } from './protocol.js';
 
 /*
- * The load worker (see loadAside.ts): YAML parsing and validation of a whole config,
- * which takes seconds for a 100,000-key file, happen here, off the thread that serves
- * requests. The main thread pulls the keys in batches, so it never has to deserialize
- * and compile more than one batch between two turns of its event loop.
+ * The load worker (see asideLoader.ts): YAML parsing, validation and the layout of the
+ * key store, which take about a second for a 100,000-key file, happen here, off the
+ * thread that serves requests; the store's arrays then move to the main thread whole.
  */
 
 const port = parentPort;
@@ -30,37 +29,25 @@ if (process.platform === 'linux') {
   }
 }
 
-/** The keys of the last successful load, until the main thread has pulled them all. */
-let held: { id: number; keys: readonly KeyRecord[] } | undefined;
-
 port.on('message', (msg: ToWorker) => {
   try {
-    if (msg.type === 'load') load(msg);
-    else sendKeys(msg.id, msg.from, msg.count);
+    load(msg);
   } catch (e) {
-    held = undefined;
     send({ type: 'crashed', id: msg.id, message: e instanceof Error ? e.stack ?? e.message : String(e) });
   }
 });
 
-function load(msg: Extract<ToWorker, { type: 'load' }>): void {
-  held = undefined;
+/** The key store's arrays are transferred, not copied: this thread is done with them. */
+function load(msg: ToWorker): void {
   const result = loadConfig(msg.mainFile, { generation: msg.generation, env: msg.env });
   if (!result.ok) {
     send({ type: 'failed', id: msg.id, errors: result.errors, warnings: result.warnings, sources: result.sources });
     return;
   }
-  held = { id: msg.id, keys: result.snapshot.keyList };
-  send({ type: 'head', id: msg.id, head: encodeHead(result.snapshot), keyCount: held.keys.length, warnings: result.warnings, sources: result.sources });
+  const snapshot = encodeSnapshot(result.snapshot);
+  send({ type: 'loaded', id: msg.id, snapshot, warnings: result.warnings, sources: result.sources }, transferables(snapshot.keys));
 }
 
-function sendKeys(id: number, from: number, count: number): void {
-  if (!held || held.id !== id) throw new Error(`no keys held for load ${id}`);
-  const keys = held.keys.slice(from, from + count).map(encodeKey);
-  if (from + count >= held.keys.length) held = undefined;
-  send({ type: 'keys', id, keys });
-}
-
-function send(msg: ToMain): void {
-  port!.postMessage(msg);
+function send(msg: ToMain, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(msg, transfer);
 }

@@ -43,8 +43,7 @@ async function exportedMetrics(): Promise<{ text: string; exp: Exposition }> {
   const snapshot = {
     generation: 3,
     users: new Map([['joe', { name: 'joe', disabled: false }]]),
-    keyList: [{ id: 'k1', user: 'joe', disabled: false }, { id: 'k2', user: 'gone', disabled: false }],
-    keys: { byId: new Map([['k1', {}]]), legacyByDigest: new Map(), legacySlow: [] },
+    keys: Object.assign([{ id: 'k1', user: 'joe', disabled: false }, { id: 'k2', user: 'gone', disabled: false }], { byId: new Map([['k1', {}]]) }),
   } as unknown as Snapshot;
   const m = new Metrics({ snapshot: () => snapshot, perKeyLabels: true });
   m.requestFinished({ service: 'compute', method: 'GET', decision: 'allow', reason: 'allow', mode: 'proxy', keyId: 'k1' }, 0.01);

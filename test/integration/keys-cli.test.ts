@@ -405,7 +405,7 @@ describe('key import', () => {
       expect(run.out + run.err).not.toContain(secret);
     }
     expect(readFileSync(from, 'utf8')).toBe(listText);
-    const imported = load(c).keyList.filter((k) => k.legacy);
+    const imported = load(c).keys.list().filter((k) => k.legacy);
     expect(imported.map((k) => [k.name, k.hash.algorithm])).toEqual([['legacy.txt:2', 'scrypt'], ['legacy.txt:4', 'sha256'], ['legacy.txt:6', 'scrypt']]);
     for (const key of imported) {
       expect(key).toMatchObject({ user: 'alice', scope: 'restricted', disabled: true, legacy: true, comment: 'imported 2026-11-23; awaiting review' });
@@ -562,7 +562,7 @@ describe('the keys file', () => {
     while (ready.length < 2) await new Promise((r) => setTimeout(r, 10));
     writeFileSync(go, '');
     expect(await exits).toEqual([0, 0]);
-    const names = load(c).keyList.map((k) => k.name);
+    const names = load(c).keys.list().map((k) => k.name);
     for (let i = 0; i < rounds; i++) expect(names).toEqual(expect.arrayContaining([`w0-${i}`, `w1-${i}`]));
     expect(names).toHaveLength(3 + 2 * rounds);
     expect(readdirSync(c.dir).filter((f) => f.includes('.lock') || f.endsWith('.tmp'))).toEqual([]);

@@ -40,7 +40,7 @@ describe('hot reload of a large keys file', () => {
     const count = 2_000; // enough for several batches; bench/reloadEventLoop.ts does 100,000
     writeLargeKeysFile(cfg.path('large-keys.yaml'), count);
     const last = formatKey(keyIdFor(count - 1), secretFor(count - 1));
-    await waitFor(() => kg.app.snapshot().keyList.length === count + 3 || undefined, 30_000); // ~1 s on a quiet machine; the worker runs at low priority
+    await waitFor(() => kg.app.snapshot().keys.size === count + 3 || undefined, 30_000); // ~1 s on a quiet machine; the worker runs at low priority
     expect((await request(`${kg.url()}${PATH}`, { headers: { authorization: `Bearer ${last}` } })).statusCode).toBe(200);
     await load.stop();
     expect(non2xx(load)).toEqual({});

@@ -35,7 +35,7 @@ describe('loadConfig: the example config', () => {
     expect(s.region).toBe('eu-west-1');
     expect(s.services.map((x) => x.name)).toEqual(['compute', 'identity']);
     expect([...s.users.keys()].sort()).toEqual(['alice', 'joe', 'mallory']);
-    expect(s.keyList.length).toBeGreaterThanOrEqual(3);
+    expect(s.keys.size).toBeGreaterThanOrEqual(3);
     expect(s.keys.byId.get('DT7nOCBZHjkw')?.scope).toBe('restricted');
     expect(s.keys.byId.get('ZzPjRE9uyI9s')?.scope).toBe('inherit');
     expect(s.guardrails.size).toBe(1);
@@ -48,7 +48,7 @@ describe('loadConfig: the example config', () => {
     expect(result.snapshot.services[0].serviceToken.value).toBe('service-token');
     expect(result.snapshot.policyFile).toBe(fixture!.path('policy.yaml'));
     expect(result.snapshot.keysFiles).toEqual([fixture!.path('keys.yaml')]);
-    expect(result.snapshot.keyList[0]).toMatchObject({ file: fixture!.path('keys.yaml'), line: 2, col: 5 });
+    expect(result.snapshot.keys.list()[0]).toMatchObject({ file: fixture!.path('keys.yaml'), line: 2, col: 5 });
   });
 
   it('reads the path-reading flags of a route (off by default) and one trailing dot of its host', () => {

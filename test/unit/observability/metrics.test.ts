@@ -21,8 +21,7 @@ function fakeSnapshot(generation: number, users: Record<string, { disabled?: boo
   return {
     generation,
     users: new Map(Object.entries(users).map(([name, u]) => [name, { name, disabled: false, ...u }])),
-    keyList,
-    keys: { byId: new Map(keyList.map((k) => [k.id, k])), legacyByDigest: new Map(), legacySlow: [] },
+    keys: Object.assign([...keyList], { byId: new Map(keyList.map((k) => [k.id, k])) }),
   } as unknown as Snapshot;
 }
 

@@ -1,0 +1,187 @@
+import { parseHash, type ParsedHash } from '../auth/hash.js';
+import type { KeyIndex, KeyLookup } from '../auth/verifier.js';
+import { compileCidrs, type CidrSet } from '../policy/cidr.js';
+import { RuleMatcher, RuleSet } from '../policy/matcher.js';
+import type { CompiledRule, RuleOrigin } from '../policy/rules.js';
+import type { KeyRecord } from './record.js';
+import { buildStoreData } from './storeBuilder.js';
+import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, type KeyStoreData } from './storeData.js';
+
+/**
+ * Every key of a snapshot, compact: about 150 bytes a key in typed arrays instead of a
+ * thousand in objects. A lookup by id is one hash probe; it returns a KeyRecord built
+ * for the caller (a few small objects), sharing the compiled rule sets of every key
+ * with the same scope. Immutable once built.
+ */
+export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
+  readonly byId: KeyLookup<KeyRecord>;
+  readonly legacyByDigest: KeyLookup<KeyRecord>;
+  readonly legacySlow: readonly KeyRecord[];
+  readonly #d: KeyStoreData;
+  readonly #strings: Buffer;
+  readonly #ids: Buffer;
+  readonly #digests: Buffer;
+  readonly #ruleSets: readonly RuleSet[];
+  readonly #emptyRules = new RuleMatcher([]);
+  readonly #cidrs: readonly CidrSet[];
+  readonly #slowHashes: ReadonlyMap<number, ParsedHash>;
+  /** Decoded strings that many keys share (users, files), by string index. */
+  readonly #shared = new Map<number, string>();
+
+  static fromKeys(keys: readonly KeyRecord[]): KeyStore {
+    return new KeyStore(buildStoreData(keys));
+  }
+
+  /** `data` as built by buildStoreData, here or in a worker (its rule sets then arrive unfrozen). */
+  constructor(data: KeyStoreData) {
+    this.#d = data;
+    this.#strings = Buffer.from(data.strings.buffer, data.strings.byteOffset, data.strings.byteLength);
+    this.#ids = Buffer.from(data.ids.buffer, data.ids.byteOffset, data.ids.byteLength);
+    this.#digests = Buffer.from(data.digests.buffer, data.digests.byteOffset, data.digests.byteLength);
+    this.#ruleSets = data.ruleSets.map((rules) => new RuleSet(rules.map(freezeRule)));
+    this.#cidrs = data.cidrSets.map((texts) => compileCidrs(texts));
+    this.#slowHashes = new Map(data.slowHashes.map(([slot, text]) => [slot, parsed(text)]));
+    this.byId = { get: (id) => this.#record(this.#slotOf(id)), has: (id) => this.#slotOf(id) !== -1 };
+    const legacySha = new Map<string, number>();
+    const slow: KeyRecord[] = [];
+    for (let slot = 0; slot < data.count; slot++) {
+      if (!(data.flags[slot] & FLAG.legacy)) continue;
+      if (data.flags[slot] & FLAG.slowHash) slow.push(this.#record(slot)!);
+      else legacySha.set(this.#digest(slot).toString('base64url'), slot);
+    }
+    this.legacyByDigest = { get: (digest) => this.#record(legacySha.get(digest) ?? -1), has: (digest) => legacySha.has(digest) };
+    this.legacySlow = Object.freeze(slow);
+  }
+
+  get size(): number {
+    return this.#d.count;
+  }
+
+  /** The data to send to another thread (see transferables()). */
+  get data(): KeyStoreData {
+    return this.#d;
+  }
+
+  *ids(): IterableIterator<string> {
+    for (let slot = 0; slot < this.#d.count; slot++) yield this.#id(slot);
+  }
+
+  /** Every key in file order, each built on the way: for commands and reports, not the request path. */
+  *[Symbol.iterator](): IterableIterator<KeyRecord> {
+    for (let slot = 0; slot < this.#d.count; slot++) yield this.#record(slot)!;
+  }
+
+  list(): KeyRecord[] {
+    return [...this];
+  }
+
+  #slotOf(id: string): number {
+    if (id.length !== ID_BYTES) return -1;
+    const table = this.#d.table;
+    const mask = table.length - 1;
+    for (let i = idHash(id) & mask; ; i = (i + 1) & mask) {
+      const entry = table[i];
+      if (entry === 0) return -1;
+      if (this.#idIs(entry - 1, id)) return entry - 1;
+    }
+  }
+
+  #idIs(slot: number, id: string): boolean {
+    const ids = this.#d.ids;
+    const at = slot * ID_BYTES;
+    for (let i = 0; i < ID_BYTES; i++) if (ids[at + i] !== id.charCodeAt(i)) return false;
+    return true;
+  }
+
+  #id(slot: number): string {
+    return this.#ids.toString('latin1', slot * ID_BYTES, (slot + 1) * ID_BYTES);
+  }
+
+  #digest(slot: number): Buffer {
+    return this.#digests.subarray(slot * DIGEST_BYTES, (slot + 1) * DIGEST_BYTES);
+  }
+
+  #string(index: number): string | undefined {
+    if (index === NONE) return undefined;
+    const ends = this.#d.stringEnds;
+    return this.#strings.toString('utf8', index === 0 ? 0 : ends[index - 1], ends[index]);
+  }
+
+  #sharedString(index: number): string {
+    let s = this.#shared.get(index);
+    if (s === undefined) this.#shared.set(index, (s = this.#string(index) ?? ''));
+    return s;
+  }
+
+  #record(slot: number): KeyRecord | undefined {
+    if (slot < 0) return undefined;
+    const d = this.#d;
+    const f = slot * FIELD_COUNT;
+    const fields = d.fields;
+    const flags = d.flags[slot];
+    const id = this.#id(slot);
+    const file = this.#sharedString(fields[f + F.file]);
+    const expires = d.times[slot * 2];
+    const notBefore = d.times[slot * 2 + 1];
+    const comment = this.#string(fields[f + F.comment]);
+    const created = this.#string(fields[f + F.created]);
+    const allow = this.#matcher(fields[f + F.allowSet], id, 'allow', file, fields[f + F.rulePositions]);
+    const deny = this.#matcher(fields[f + F.denySet], id, 'deny', file, fields[f + F.rulePositions] + allow.size);
+    const cidr = fields[f + F.sourceIPs];
+    return {
+      id,
+      user: this.#sharedString(fields[f + F.user]),
+      name: this.#string(fields[f + F.name]) ?? '',
+      scope: flags & FLAG.inherit ? 'inherit' : 'restricted',
+      allow,
+      deny,
+      sourceIPs: cidr === NONE ? null : this.#cidrs[cidr],
+      disabled: (flags & FLAG.disabled) !== 0,
+      legacy: (flags & FLAG.legacy) !== 0,
+      hash: flags & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot)),
+      ...(Number.isNaN(expires) ? {} : { expires }),
+      ...(Number.isNaN(notBefore) ? {} : { notBefore }),
+      ...(comment !== undefined ? { comment } : {}),
+      ...(created !== undefined ? { created } : {}),
+      file,
+      line: fields[f + F.line],
+      col: fields[f + F.col],
+    };
+  }
+
+  /** The key's rules: the shared set, with origins naming this key and where each rule is written. */
+  #matcher(set: number, id: string, list: 'allow' | 'deny', file: string, firstPosition: number): RuleMatcher {
+    const rules = this.#ruleSets[set];
+    if (rules.rules.length === 0) return this.#emptyRules;
+    const positions = this.#d.rulePositions;
+    const owner = `key ${id} ${list}`;
+    return new RuleMatcher(rules, (index): RuleOrigin => {
+      const at = (firstPosition + index) * 2;
+      return { owner, index, file, line: positions[at], col: positions[at + 1] };
+    });
+  }
+}
+
+/** A sha256 hash whose text is made only when asked for (the request path never does). */
+class Sha256Hash {
+  readonly algorithm = 'sha256' as const;
+  constructor(readonly digest: Buffer) {}
+
+  get text(): string {
+    return `sha256$${this.digest.toString('base64url')}`;
+  }
+}
+
+function parsed(text: string): ParsedHash {
+  const hash = parseHash(text);
+  if ('error' in hash) throw new Error(`a stored hash does not parse: ${hash.error}`);
+  return hash;
+}
+
+/** Rules built in a worker arrive as plain, unfrozen copies. */
+function freezeRule(rule: CompiledRule): CompiledRule {
+  Object.freeze(rule.path.segments);
+  Object.freeze(rule.path);
+  Object.freeze(rule.origin);
+  return Object.freeze(rule);
+}

@@ -1,0 +1,68 @@
+import type { CompiledRule } from '../policy/rules.js';
+
+/*
+ * The compact key store as plain data: typed arrays (transferable as they are from the
+ * load worker, so the main thread receives a store without rebuilding it) and a few
+ * small lists of what keys share (rule sets, source-IP sets, strings).
+ */
+
+/** Every key id is 12 ASCII letters or digits (auth/keyFormat.ts). */
+export const ID_BYTES = 12;
+export const DIGEST_BYTES = 32;
+
+/** The 32-bit fields of one key, `FIELD_COUNT` per key in `fields`. */
+export const F = {
+  user: 0,
+  name: 1,
+  comment: 2,
+  created: 3,
+  file: 4,
+  line: 5,
+  col: 6,
+  allowSet: 7,
+  denySet: 8,
+  sourceIPs: 9,
+  /** Index of the key's first rule position in `rulePositions` (pairs of line, col): allow rules, then deny rules. */
+  rulePositions: 10,
+} as const;
+export const FIELD_COUNT = 11;
+/** A string or set field that is absent. */
+export const NONE = 0xffffffff;
+
+export const FLAG = { disabled: 1, legacy: 2, inherit: 4, slowHash: 8 } as const;
+
+export interface KeyStoreData {
+  readonly count: number;
+  /** `ID_BYTES` per key. */
+  readonly ids: Uint8Array;
+  /** Open addressing by id hash: slot + 1, 0 for empty; the length is a power of two, at least twice the count. */
+  readonly table: Uint32Array;
+  readonly fields: Uint32Array;
+  /** expires, notBefore (epoch ms) per key; NaN when absent. */
+  readonly times: Float64Array;
+  readonly flags: Uint8Array;
+  /** sha256 digest per key (zeros for keys hashed with a KDF, whose hashes are in `slowHashes`). */
+  readonly digests: Uint8Array;
+  readonly rulePositions: Uint32Array;
+  /** Every distinct string, UTF-8, one after another; string i ends at `stringEnds[i]`. */
+  readonly strings: Uint8Array;
+  readonly stringEnds: Uint32Array;
+  /** Distinct rule lists, origins stripped; set 0 is the empty list. */
+  readonly ruleSets: readonly (readonly CompiledRule[])[];
+  readonly cidrSets: readonly (readonly string[])[];
+  /** Hash text of each KDF-hashed key, by slot: they are few, and verified slowly anyway. */
+  readonly slowHashes: readonly (readonly [number, string])[];
+}
+
+/** The buffers to hand to postMessage's transfer list. */
+export function transferables(data: KeyStoreData): ArrayBuffer[] {
+  const views = [data.ids, data.table, data.fields, data.times, data.flags, data.digests, data.rulePositions, data.strings, data.stringEnds];
+  return [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
+}
+
+/** FNV-1a over the id's characters; ids are ASCII. */
+export function idHash(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
