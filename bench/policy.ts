@@ -18,6 +18,8 @@ import { dirname, resolve } from 'node:path';
 import { parseHash } from '../src/auth/hash.js';
 import type { KeyIndex, VerifiableKey } from '../src/auth/verifier.js';
 import { buildKeyIndex } from '../src/keys/keyIndex.js';
+import type { KeyRecord } from '../src/keys/record.js';
+import { KeyStore } from '../src/keys/store.js';
 import { authorize, type AccessRequest } from '../src/policy/decide.js';
 import { RuleMatcher } from '../src/policy/matcher.js';
 import type { KeyPolicy, Policy, UserPolicy } from '../src/policy/model.js';
@@ -34,7 +36,7 @@ const WARMUP_MS = 300;
 const REQUESTS_PER_CASE = 1 << 14;
 const TARGETS: Partial<Record<Case['group'], number>> = { keys: 1.5, rules: 2 };
 
-type BenchKey = KeyPolicy & VerifiableKey;
+type BenchKey = KeyRecord;
 
 /** A request whose readings the measuring loop may recompute, as access.ts does per request. */
 type BenchRequest = { -readonly [K in keyof AccessRequest]: AccessRequest[K] };
@@ -112,7 +114,7 @@ function keyId(i: number): string {
 function makeKey(i: number, user: string, allow: RuleMatcher): BenchKey {
   return {
     id: keyId(i), user, name: `bench-${i}`, scope: 'restricted', allow, deny: EMPTY,
-    sourceIPs: null, disabled: false, expires: NOW + 86_400_000, hash: HASH, legacy: false,
+    sourceIPs: null, disabled: false, expires: NOW + 86_400_000, hash: HASH, legacy: false, file: 'keys.yaml', line: i + 1, col: 5,
   };
 }
 
@@ -161,7 +163,7 @@ function buildCase(group: Case['group'], keys: number, rulesPerKey: number): Cas
     const allow = rulesPerKey === 1 ? shared[i % shared.length] : new RuleMatcher(compile(specs, `key ${i} allow`));
     list.push(makeKey(i, `user${i % users}`, allow));
   }
-  const index = buildKeyIndex(list);
+  const index = KeyStore.fromKeys(list);
   const ids: string[] = [];
   const requests: AccessRequest[] = [];
   for (let r = 0; r < REQUESTS_PER_CASE; r++) {
@@ -194,7 +196,7 @@ function buildReadingsCase(name: string, readingsPerRequest: boolean, path: (id:
   const policy = makePolicy(1);
   const deny = new RuleMatcher(compile(DENY_SPECS, 'key deny'));
   const list = Array.from({ length: 10 }, (_, i) => ({ ...makeKey(i, 'user0', EMPTY), scope: 'inherit' as const, deny }));
-  const index = buildKeyIndex(list);
+  const index = KeyStore.fromKeys(list);
   const ids: string[] = [];
   const requests: BenchRequest[] = [];
   for (let r = 0; r < REQUESTS_PER_CASE; r++) {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { KeyVerifier } from '../auth/verifier.js';
 import { ConfigError } from '../reader/issues.js';
-import { loadConfig } from '../config/load.js';
+import { sharedAsideLoader } from '../reload/asideLoader.js';
 import type { Reloader, ReloadOutcome, ReloadTrigger } from '../reload/reloader.js';
 import type { ListenAddress, Snapshot } from '../config/snapshot.js';
 import { createLogger } from '../observability/logger.js';
@@ -59,7 +59,8 @@ export class KeygateApp {
 
   /** Loads the config (throws ConfigError listing every problem) and opens the listeners. */
   static async start(options: AppOptions): Promise<KeygateApp> {
-    const loaded = loadConfig(options.configFile, { env: options.env ?? process.env });
+    // In the load worker: the parse of a large keys file never grows this thread's heap.
+    const loaded = await sharedAsideLoader().load(options.configFile, { generation: 1, env: options.env ?? process.env });
     if (!loaded.ok) throw new ConfigError(loaded.errors);
     const app = new KeygateApp(options, loaded.snapshot);
     for (const w of loaded.warnings) app.logger.warn({ event: 'config_warning', file: w.file, line: w.line, col: w.col }, w.message);

@@ -72,7 +72,7 @@ function samplePaths(text: string): string[] {
 function everyRule(s: Snapshot): CompiledRule[] {
   return [
     ...[...s.users.values()].flatMap((u) => u.rules.rules),
-    ...s.keyList.flatMap((k) => [...k.allow.rules, ...k.deny.rules]),
+    ...s.keys.list().flatMap((k) => [...k.allow.rules, ...k.deny.rules]),
     ...s.guardrails.rules,
   ];
 }
@@ -89,7 +89,7 @@ describe('permissions and explain agree', () => {
   });
   const unique = [...new Map(requests.map((r) => [`${r.service} ${r.method} ${r.path}`, r])).values()];
 
-  it.each(snapshot.keyList.map((k) => ({ id: k.id, name: k.name })))('on every rule of the example config, for key $id ($name)', async ({ id }) => {
+  it.each(snapshot.keys.list().map((k) => ({ id: k.id, name: k.name })))('on every rule of the example config, for key $id ($name)', async ({ id }) => {
     expect(unique.length).toBeGreaterThan(20);
     const { body: perms } = await cli<Permissions>('permissions', id);
     const disagreements: string[] = [];
