@@ -1,4 +1,4 @@
-import type { PathReadings } from './pathReadings.js';
+import { LITERAL_READINGS, type PathReadings } from './pathReadings.js';
 import type { CompiledRule, RuleOrigin } from './rules.js';
 
 /** What a rule is matched against: the request as the service sees it. */
@@ -86,13 +86,13 @@ export class RuleMatcher {
   /** The first listed rule that matches the path byte for byte (and that `accept` admits, when given). */
   match(q: RuleQuery, accept?: (rule: CompiledRule) => boolean): CompiledRule | undefined {
     if (this.size === 0) return undefined;
-    return this.#ruleAt(search(this.#set.exact(), q, q.segments, undefined, false, false, this.#byRank(accept)));
+    return this.#ruleAt(search(this.#set.exact(), q, q.segments, LITERAL_READINGS, false, this.#byRank(accept)));
   }
 
   /** As `match`, comparing literals lower-cased: `segments` must already be lower-cased. */
   matchFolded(q: RuleQuery, segments: readonly string[]): CompiledRule | undefined {
     if (this.size === 0) return undefined;
-    return this.#ruleAt(search(this.#set.folded(), q, segments, undefined, false, false, undefined));
+    return this.#ruleAt(search(this.#set.folded(), q, segments, LITERAL_READINGS, false, undefined));
   }
 
   /**
@@ -102,7 +102,7 @@ export class RuleMatcher {
    */
   matchAnyReading(q: RuleQuery, readings: PathReadings, accept?: (rule: CompiledRule) => boolean): CompiledRule | undefined {
     if (this.size === 0) return undefined;
-    return this.#ruleAt(search(this.#set.folded(), q, readings.folded ?? q.segments, readings.alternates, readings.skipsEmpty, true, this.#byRank(accept)));
+    return this.#ruleAt(search(this.#set.folded(), q, readings.folded ?? q.segments, readings, true, this.#byRank(accept)));
   }
 
   #byRank(accept: ((rule: CompiledRule) => boolean) | undefined): ((rank: number) => boolean) | undefined {
@@ -154,7 +154,10 @@ interface Search {
   readonly walk: number;
   readonly segments: readonly string[];
   readonly alternates: readonly (readonly string[] | undefined)[] | undefined;
-  readonly skipsEmpty: boolean;
+  /** A second end of the path: the index where its trailing slashes start (-1: none). */
+  readonly trailingEnd: number;
+  /** Empty segments (and `;…`-only ones) before the end may be skipped. */
+  readonly dropsSegments: boolean;
   readonly method: string;
   readonly region: string;
   readonly headAsGet: boolean;
@@ -163,11 +166,13 @@ interface Search {
 }
 
 function search(
-  byService: Map<string, TrieNode>, q: RuleQuery, segments: readonly string[], alternates: Search['alternates'],
-  skipsEmpty: boolean, headAsGet: boolean, accept: Search['accept'],
+  byService: Map<string, TrieNode>, q: RuleQuery, segments: readonly string[], readings: PathReadings, headAsGet: boolean, accept: Search['accept'],
 ): number {
-  const visited = alternates !== undefined || skipsEmpty ? new Set<number>() : undefined;
-  const s: Search = { rank: Infinity, rule: undefined, accept, walk: ++walks, segments, alternates, skipsEmpty, method: q.method, region: q.region, headAsGet, visited };
+  const { alternates, trailingEnd, dropsSegments } = readings;
+  const s: Search = {
+    rank: Infinity, rule: undefined, accept, walk: ++walks, segments, alternates, trailingEnd, dropsSegments,
+    method: q.method, region: q.region, headAsGet, visited: dropsSegments ? new Set<number>() : undefined,
+  };
   const named = byService.get(q.service);
   if (named) walk(named, s, 0);
   const any = q.service === '*' ? undefined : byService.get('*');
@@ -178,17 +183,18 @@ function search(
 function walk(node: TrieNode, s: Search, si: number): void {
   if (s.visited !== undefined && !firstVisit(s.visited, node, si)) return;
   const segs = s.segments;
-  if (si === segs.length) {
+  if (si === segs.length || si === s.trailingEnd) {
     for (const t of node.terminal) {
       if (t.rank < s.rank && admits(t.rule, s) && (!s.accept || s.accept(t.rank))) {
         s.rank = t.rank;
         s.rule = t.rule;
       }
     }
-  } else {
+  }
+  if (si < segs.length) {
     const seg = segs[si];
     const others = s.alternates?.[si];
-    if (others === undefined) consume(node, s, si, seg, seg !== '', seg === '' && s.skipsEmpty);
+    if (others === undefined) consume(node, s, si, seg, seg !== '', seg === '' && s.dropsSegments);
     else consumeAny(node, s, si, seg, others);
   }
   if (node.many) walkMany(node, node.many, s, si);
@@ -208,20 +214,21 @@ function consume(node: TrieNode, s: Search, si: number, seg: string, nonEmpty: b
  */
 function consumeAny(node: TrieNode, s: Search, si: number, seg: string, others: readonly string[]): void {
   let nonEmpty = seg !== '';
-  let droppable = seg === '' && s.skipsEmpty;
+  let droppable = seg === '' && s.dropsSegments;
   for (const other of others) {
     const lit = node.literal?.get(other);
     if (lit) walk(lit, s, si + 1);
     if (other !== '') nonEmpty = true;
-    else if (s.segments.length > 1) droppable = true;
+    else droppable = s.dropsSegments;
   }
   consume(node, s, si, seg, nonEmpty, droppable);
 }
 
 /**
- * Readings can reach one (node, segment index) along many routes (a `;x` segment is both a
- * segment and droppable): each pair is walked once, or a crafted path would cost
- * exponentially many walks. Only searches over several readings keep this set.
+ * Dropping segments lets one (node, segment index) be reached along many routes (a `;x`
+ * segment is both a segment and droppable): each pair is walked once, or a crafted path
+ * would cost exponentially many walks. Only searches that drop segments keep this set;
+ * other readings lead each spelling to its own trie node.
  */
 function firstVisit(visited: Set<number>, node: TrieNode, si: number): boolean {
   const key = node.id * MAX_SEGMENTS + si;

@@ -22,12 +22,14 @@ export interface PathReadings {
   readonly folded: readonly string[] | undefined;
   /** Per segment index, its other spellings (already lower-cased); undefined when no segment has one. */
   readonly alternates: readonly (readonly string[] | undefined)[] | undefined;
-  /** The path has empty segments (a trailing slash, `//`) that a reading may drop. */
-  readonly skipsEmpty: boolean;
+  /** Where the path ends without its trailing slash(es) (a segment index), or -1 when it has none. */
+  readonly trailingEnd: number;
+  /** A reading drops a segment before that end: an empty one (`//`) or one that is only `;…`. */
+  readonly dropsSegments: boolean;
 }
 
 /** The readings of a path no reading changes (shared: such a path allocates nothing). */
-export const LITERAL_READINGS: PathReadings = Object.freeze({ caseInsensitive: false, folded: undefined, alternates: undefined, skipsEmpty: false });
+export const LITERAL_READINGS: PathReadings = Object.freeze({ caseInsensitive: false, folded: undefined, alternates: undefined, trailingEnd: -1, dropsSegments: false });
 const LITERAL_CASE_INSENSITIVE: PathReadings = Object.freeze({ ...LITERAL_READINGS, caseInsensitive: true });
 
 const UPPER_A = 65;
@@ -37,12 +39,12 @@ const SEMICOLON = 59;
 export function readingsOf(segments: readonly string[], caseInsensitive = false): PathReadings {
   let upper = false;
   let semicolon = false;
-  let empty = false;
+  let empties = 0;
   let last = -1;
   for (let i = 0; i < segments.length; i++) {
     const s = segments[i];
     if (s === '') {
-      empty = true;
+      empties++;
       continue;
     }
     last = i;
@@ -52,12 +54,15 @@ export function readingsOf(segments: readonly string[], caseInsensitive = false)
       else if (c === SEMICOLON) semicolon = true;
     }
   }
-  const skipsEmpty = empty && segments.length > 1;
+  const trailing = segments.length - 1 - last;
+  const trailingEnd = last !== -1 && trailing > 0 ? last + 1 : -1;
+  const innerEmpty = segments.length > 1 && (last === -1 || empties > trailing || trailing > 1); // `//` anywhere, the end included
   const format = last !== -1 && hasFormat(segments[last]);
-  if (!upper && !semicolon && !skipsEmpty && !format) return caseInsensitive ? LITERAL_CASE_INSENSITIVE : LITERAL_READINGS;
+  if (!upper && !semicolon && trailingEnd === -1 && !innerEmpty && !format) return caseInsensitive ? LITERAL_CASE_INSENSITIVE : LITERAL_READINGS;
   const folded = upper ? segments.map((s) => s.toLowerCase()) : undefined;
   const alternates = semicolon || format ? alternatesOf(folded ?? segments, last) : undefined;
-  return { caseInsensitive, folded, alternates, skipsEmpty };
+  const dropsSegments = segments.length > 1 && (innerEmpty || (alternates?.some((a) => a?.includes('')) ?? false));
+  return { caseInsensitive, folded, alternates, trailingEnd, dropsSegments };
 }
 
 /** The segments to match a reading against: lower-cased when that differs. */
