@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { saltGroupOf } from '../auth/hash.js';
 import { compileCidrs } from '../policy/cidr.js';
 import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
+import { directorySource, fingerprintListing, isDirectory, keysFilesIn } from './keysDirectory.js';
 import { readFailure, readRegularFile } from './regularFile.js';
 import type { ConfigIssue } from '../reader/issues.js';
 import { KeyIndexBuilder } from '../keys/keyIndex.js';
@@ -43,12 +44,13 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   if (!main) return ctx.result();
   const names: RuleNames = { services: new Set(main.declaredServices), extraMethods: new Set(main.extraMethods) };
   const policy = ctx.read(main.policy, (r) => readPolicyFile(r, names));
-  const keys = main.keys.flatMap((file) => ctx.readKeys(file, names));
+  const keysFiles = main.keys.flatMap((entry) => ctx.keysFilesOf(entry));
+  const keys = keysFiles.flatMap((file) => ctx.readKeys(file, names));
   const services = main.services.map((s) => resolveToken(ctx, s, options.serviceTokens === false ? undefined : options.env ?? process.env));
   checkConflicts(ctx, keys);
   if (!policy || ctx.errors.length) return ctx.result();
   warnAboutKeys(ctx, keys, policy);
-  const snapshot = buildSnapshot(mainPath, main, policy, keys, services as ServiceConfig[], ctx.warnings, options.generation ?? 1);
+  const snapshot = buildSnapshot(mainPath, main, policy, keysFiles, keys, services as ServiceConfig[], ctx.warnings, options.generation ?? 1);
   return { ok: true, snapshot, warnings: ctx.warnings, sources: ctx.sources };
 }
 
@@ -76,6 +78,20 @@ class LoadContext {
   read<T>(file: string, fn: (r: YamlReader) => T): T | undefined {
     const text = this.textOf(file);
     return text === undefined ? undefined : this.parse(file, text, fn);
+  }
+
+  /** A `keys:` entry: the file itself, or every keys file of a directory (recorded, so files that come and go reload). */
+  keysFilesOf(entry: string): string[] {
+    if (this.overrides.has(entry) || !isDirectory(entry)) return [entry];
+    try {
+      const files = keysFilesIn(entry);
+      this.sources.set(directorySource(entry), fingerprintListing(files));
+      return files;
+    } catch (e) {
+      this.sources.set(directorySource(entry), fingerprintError(e));
+      this.errors.push({ file: entry, line: 1, col: 1, message: `cannot list keys directory: ${readFailure(e)}` });
+      return [];
+    }
   }
 
   /** A keys file: the fast path when it is valid, the positioned one to say what is wrong when not. */
@@ -184,7 +200,7 @@ function at(key: KeyRecord, message: string): ConfigIssue {
 }
 
 function buildSnapshot(
-  mainFile: string, main: MainConfig, policy: PolicyFile, keys: KeyRecord[], services: ServiceConfig[],
+  mainFile: string, main: MainConfig, policy: PolicyFile, keysFiles: string[], keys: KeyRecord[], services: ServiceConfig[],
   warnings: readonly ConfigIssue[], generation: number,
 ): Snapshot {
   const tokenFiles = services.flatMap((s) => (s.serviceToken.source.kind === 'file' ? [s.serviceToken.source.path] : []));
@@ -192,8 +208,8 @@ function buildSnapshot(
     generation,
     mainFile,
     policyFile: main.policy,
-    keysFiles: Object.freeze(main.keys),
-    watchedFiles: Object.freeze([mainFile, main.policy, ...main.keys, ...tokenFiles]),
+    keysFiles: Object.freeze(keysFiles),
+    watchedFiles: Object.freeze([mainFile, main.policy, ...keysFiles, ...tokenFiles]),
     region: main.region,
     extraMethods: Object.freeze([...main.extraMethods]),
     listen: Object.freeze({ ...main.listen, trustedProxies: compileCidrs(main.listen.trustedProxies) }),

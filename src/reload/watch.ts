@@ -1,6 +1,10 @@
 import { realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { fingerprintFile, type Sources } from '../config/fingerprint.js';
+import { fingerprintError, fingerprintFile, type Fingerprint, type Sources } from '../config/fingerprint.js';
+import { fingerprintListing, isDirectorySource, keysFilesIn } from '../config/keysDirectory.js';
+
+/** In a watched directory's names: every entry counts. */
+const ANY_NAME = '*';
 
 export interface WatchTiming {
   /** Quiet time after the last file event before checking (bursts of events make one check). */
@@ -63,7 +67,7 @@ export class ConfigWatcher {
   /** The followed files whose content differs from what the last load read (none: nothing to do). */
   async changed(): Promise<string[]> {
     const recorded = this.#recorded;
-    const now = await Promise.all([...recorded.keys()].map(async (file) => [file, await fingerprintFile(file)] as const));
+    const now = await Promise.all([...recorded.keys()].map(async (file) => [file, await fingerprintSource(file)] as const));
     this.#arm(); // a Kubernetes swap replaced the directory a symlink resolves to
     return now.filter(([file, fp]) => recorded.get(file) !== fp).map(([file]) => file);
   }
@@ -131,7 +135,7 @@ export class ConfigWatcher {
     const entry: DirWatch = { watcher, ino, names };
     watcher.on('change', (_event, name) => {
       const file = name === null ? null : String(name);
-      if (file === null || entry.names.has(file) || file.startsWith('..')) this.#poke();
+      if (file === null || entry.names.has(file) || entry.names.has(ANY_NAME) || file.startsWith('..')) this.#poke();
     });
     // The directory went away (or the watch broke): drop it, look again soon.
     watcher.on('error', () => {
@@ -162,11 +166,22 @@ function watchedDirectories(files: readonly string[]): Map<string, Set<string>> 
     names.add(basename(path));
   };
   for (const file of files) {
+    if (isDirectorySource(file)) add(`${file}${ANY_NAME}`); // a keys directory: files come and go in it
     add(file);
     const real = realpathOrUndefined(file);
     if (real !== undefined && real !== file) add(real);
   }
   return dirs;
+}
+
+/** A file's content, or a keys directory's list of keys files (as the loader recorded them). */
+async function fingerprintSource(source: string): Promise<Fingerprint> {
+  if (!isDirectorySource(source)) return fingerprintFile(source);
+  try {
+    return fingerprintListing(keysFilesIn(source.slice(0, -1)));
+  } catch (e) {
+    return fingerprintError(e);
+  }
 }
 
 function realpathOrUndefined(file: string): string | undefined {
