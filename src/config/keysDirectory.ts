@@ -1,9 +1,9 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fingerprintBytes, type Fingerprint } from './fingerprint.js';
 
 /*
- * A `keys:` entry may name a directory: every `*.yaml` (or `*.yml`) file in it is a keys
+ * A `keys:` entry ending in "/" names a directory: every `*.yaml` (or `*.yml`) file in it is a keys
  * file, in name order. Names starting with "." are skipped: Kubernetes keeps its
  * `..data` machinery there, editors their swap files. A load records the directory as
  * a source under `<dir>/` with the list of names, so a file that comes or goes is a
@@ -19,14 +19,6 @@ export function directorySource(dir: string): string {
 
 export function isDirectorySource(source: string): boolean {
   return source.endsWith('/');
-}
-
-export function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** The keys files of a directory, sorted by name (throws like readdirSync when it cannot be listed). */

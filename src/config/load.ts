@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { saltGroupOf } from '../auth/hash.js';
 import { compileCidrs } from '../policy/cidr.js';
 import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
-import { directorySource, fingerprintListing, isDirectory, keysFilesIn } from './keysDirectory.js';
+import { fingerprintListing, isDirectorySource, keysFilesIn } from './keysDirectory.js';
 import { readFailure, readRegularFile } from './regularFile.js';
 import type { ConfigIssue } from '../reader/issues.js';
 import { KeyIndexBuilder } from '../keys/keyIndex.js';
@@ -82,14 +82,15 @@ class LoadContext {
 
   /** A `keys:` entry: the file itself, or every keys file of a directory (recorded, so files that come and go reload). */
   keysFilesOf(entry: string): string[] {
-    if (this.overrides.has(entry) || !isDirectory(entry)) return [entry];
+    if (!isDirectorySource(entry)) return [entry];
+    const dir = entry.slice(0, -1);
     try {
-      const files = keysFilesIn(entry);
-      this.sources.set(directorySource(entry), fingerprintListing(files));
+      const files = keysFilesIn(dir);
+      this.sources.set(entry, fingerprintListing(files));
       return files;
     } catch (e) {
-      this.sources.set(directorySource(entry), fingerprintError(e));
-      this.errors.push({ file: entry, line: 1, col: 1, message: `cannot list keys directory: ${readFailure(e)}` });
+      this.sources.set(entry, fingerprintError(e));
+      this.errors.push({ file: dir, line: 1, col: 1, message: `cannot list keys directory: ${readFailure(e)}` });
       return [];
     }
   }

@@ -4,6 +4,7 @@ import { parseCidr } from '../policy/cidr.js';
 import { STANDARD_METHODS } from '../policy/methods.js';
 import { hostName, normalizePrefix, parseHost } from '../policy/route.js';
 import type { ListenAddress, TokenSource } from './snapshot.js';
+import { directorySource } from './keysDirectory.js';
 import { parseDuration, parseListenAddress, parseSize } from '../reader/values.js';
 import type { Field, YamlReader, YNode } from '../reader/yamlReader.js';
 
@@ -78,7 +79,8 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
     declaredServices: declaredNames(r, serviceNodes),
     extraMethods: readExtraMethods(r, f.get('extraMethods')?.value),
     policy: resolve(base, policy ?? ''),
-    keys: (r.strings(f.get('keys')?.value, 'keys') ?? []).map((k) => resolve(base, k)),
+    // A trailing slash names a keys directory (config/keysDirectory.ts), and is kept.
+    keys: (r.strings(f.get('keys')?.value, 'keys') ?? []).map((k) => (k.endsWith('/') ? directorySource(resolve(base, k)) : resolve(base, k))),
     limits: readLimits(r, f.get('limits')?.value),
     shutdown: readDurations(r, f.get('shutdown')?.value, 'shutdown', { delay: DEFAULTS.shutdownDelay, timeout: DEFAULTS.shutdownTimeout }),
     reload: readDurations(r, f.get('reload')?.value, 'reload', { interval: DEFAULTS.reloadInterval, debounce: DEFAULTS.reloadDebounce }),
