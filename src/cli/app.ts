@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { KeyVerifier } from '../auth/verifier.js';
+import { BUILD_INFO } from '../buildInfo.js';
 import { ConfigError } from '../reader/issues.js';
 import { sharedAsideLoader } from '../reload/asideLoader.js';
 import type { Reloader, ReloadOutcome, ReloadTrigger } from '../reload/reloader.js';
@@ -53,7 +54,7 @@ export class KeygateApp {
       redactHeaders: snapshot.services.map((s) => s.serviceToken.header),
       ...(options.logDestination ? { destination: options.logDestination } : {}),
     });
-    this.metrics = new Metrics({ snapshot: () => this.current, perKeyLabels: snapshot.metrics.perKeyLabels, ...(options.now ? { now: options.now } : {}) });
+    this.metrics = new Metrics({ build: BUILD_INFO, snapshot: () => this.current, perKeyLabels: snapshot.metrics.perKeyLabels, ...(options.now ? { now: options.now } : {}) });
     this.metrics.configLoaded(snapshot.generation);
   }
 
@@ -71,7 +72,7 @@ export class KeygateApp {
       throw e;
     }
     app.reloader = startHotReload(app, { configFile: options.configFile, env: options.env ?? process.env, sources: loaded.sources, ...(options.watch === false ? { watch: false } : {}) });
-    app.logger.info({ event: 'started', generation: loaded.snapshot.generation, ...app.addresses() }, 'keygate started');
+    app.logger.info({ event: 'started', version: BUILD_INFO.version, node: BUILD_INFO.node, generation: loaded.snapshot.generation, ...app.addresses() }, 'keygate started');
     return app;
   }
 

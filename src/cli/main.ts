@@ -6,6 +6,7 @@ import { keyHelp, runKey } from './key.js';
 import { runServe, serveHelp } from './serve.js';
 import { demoHelp, runDemo } from './demo.js';
 import { scrubbingIO } from './scrubbingIO.js';
+import { runVersion, versionHelp } from './version.js';
 
 type Command = (argv: string[], io: CliIO) => number | Promise<number>;
 
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   permissions: { run: runPermissions, help: permissionsHelp },
   key: { run: runKey, help: keyHelp },
   demo: { run: runDemo, help: demoHelp },
+  version: { run: runVersion, help: versionHelp },
 };
 
 export function usage(): string {
@@ -26,6 +28,7 @@ export function usage(): string {
 export async function main(argv: string[], given: CliIO = processIO): Promise<number> {
   const io = scrubbingIO(given);
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V') return runVersion(rest, io);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
     return name === undefined ? EXIT.usage : EXIT.ok;

@@ -38,6 +38,8 @@ export interface MetricsOptions {
   readonly defaultMetrics?: boolean;
   /** Epoch milliseconds; injectable for tests. */
   readonly now?: () => number;
+  /** Exported as `keygate_build_info{version,node} 1`. */
+  readonly build?: { readonly version: string; readonly node: string };
 }
 
 /** Web-request latencies: 1 ms to 60 s. */
@@ -138,6 +140,13 @@ export class Metrics {
       collect: () => this.#collectKeys(),
     });
     this.#keyRequests = options.perKeyLabels ? perKeyCounter(this.registry) : undefined;
+    const build = options.build ?? { version: 'unknown', node: process.version };
+    new Gauge({
+      name: 'keygate_build_info',
+      help: 'Always 1; the labels say which keygate version runs on which Node.js.',
+      labelNames: ['version', 'node'],
+      registers,
+    }).set({ version: build.version, node: build.node }, 1);
     this.#reloads.inc({ result: 'success' }, 0);
     this.#reloads.inc({ result: 'failure' }, 0);
     this.setKeyStates(emptyKeyStateCounts());
