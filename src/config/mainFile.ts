@@ -49,6 +49,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const HEADER = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const METHOD_TOKEN = HEADER; // both are RFC 9110 tokens
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const DEFAULTS = {
   proxy: '0.0.0.0:8080',
@@ -198,6 +199,9 @@ function readToken(r: YamlReader, node: YNode, base: string): ServiceDraft['toke
   const env = f.has('env') ? r.string(f.get('env')!.value, 'serviceToken.env') : undefined;
   if (file !== undefined && env !== undefined) return r.error(node, 'serviceToken takes "file" or "env", not both');
   if (file === undefined && env === undefined) return r.error(node, 'serviceToken needs "file" or "env"');
+  // Checked here, not when the token is read, so `check --offline` catches it without the secret.
+  if (env !== undefined && !ENV_NAME.test(env)) return r.error(f.get('env')!.value, `serviceToken.env "${env}" is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)`);
+  if (file === '') return r.error(f.get('file')!.value, 'serviceToken.file is empty');
   const source: TokenSource = file !== undefined ? { kind: 'file', path: resolve(base, file) } : { kind: 'env', name: env! };
   const at = { file: r.file, ...r.position(f.get(file !== undefined ? 'file' : 'env')!.value) };
   return { header: (header ?? 'authorization').toLowerCase(), scheme, source, at };

@@ -9,7 +9,7 @@ import { MAIN, edit, writeFixture } from '../config/fixtures.js';
 
 /** The real messages of a config whose service token cannot be read (file missing, empty, env unset). */
 function realTokenErrors(): string[] {
-  const cases = [
+  const cases: Record<string, string | null>[] = [
     { 'compute.token': null },
     { 'compute.token': '  \n' },
     { 'keygate.yaml': edit(MAIN, 'file: ./compute.token', 'env: KEYGATE_TEST_UNSET_TOKEN') },
