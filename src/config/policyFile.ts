@@ -3,7 +3,7 @@ import type { UserPolicy } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { readRule, readRules, type RuleNames } from '../reader/ruleReader.js';
 import { readTimestamp } from '../reader/values.js';
-import type { NodeReader, YamlReader, YNode } from '../reader/yamlReader.js';
+import type { YamlReader, YNode } from '../reader/yamlReader.js';
 
 export interface PolicyFile {
   roles: Map<string, CompiledRule[]>;

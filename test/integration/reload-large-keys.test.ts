@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatKey } from '../../src/auth/keyFormat.js';

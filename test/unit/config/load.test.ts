@@ -157,7 +157,7 @@ describe('loadConfig: every problem at once', () => {
   });
 
   it('reports a missing field once, at its mapping, with no stray error at 1:1', () => {
-    const errors = errorsOf(load({ 'keys.yaml': edit(edit(KEYS, '    user: joe\n', ''), /    hash: ".*"\n/.exec(KEYS)![0], '') }));
+    const errors = errorsOf(load({ 'keys.yaml': edit(edit(KEYS, '    user: joe\n', ''), / {4}hash: ".*"\n/.exec(KEYS)![0], '') }));
     expect(where(errors)).toEqual(['keys.yaml:2:5', 'keys.yaml:2:5']);
   });
 });
