@@ -14,6 +14,7 @@ import { Listener } from '../proxy/listener.js';
 import { handleProxyRequest } from '../proxy/pipeline.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
 import { handleUpgrade } from '../proxy/upgrade.js';
+import { LiveSessions } from '../proxy/liveSessions.js';
 import { Upstreams } from '../proxy/upstreams.js';
 import { startHotReload } from './hotReload.js';
 import { observeRequests } from './observe.js';
@@ -43,6 +44,7 @@ export class KeygateApp {
   private readonly upstreams = new Upstreams();
   private readonly verifier = new KeyVerifier();
   private readonly listeners = new Map<ListenerName, Listener>();
+  private readonly sessions: LiveSessions;
   private drainingSince: number | undefined;
   private stopping: Promise<void> | undefined;
   private reloader: Reloader | undefined;
@@ -56,6 +58,10 @@ export class KeygateApp {
     });
     this.metrics = new Metrics({ build: BUILD_INFO, snapshot: () => this.current, perKeyLabels: snapshot.metrics.perKeyLabels, ...(options.now ? { now: options.now } : {}) });
     this.metrics.configLoaded(snapshot.generation);
+    this.sessions = new LiveSessions(() => this.current, options.now ?? Date.now, (r) => {
+      this.metrics.connectionTerminated(r.reason, r.kind);
+      this.logger.info({ event: 'connection_terminated', ...r }, 'closed a live connection whose key lost access');
+    });
   }
 
   /** Loads the config (throws ConfigError listing every problem) and opens the listeners. */
@@ -89,6 +95,7 @@ export class KeygateApp {
   apply(next: Snapshot): void {
     this.current = next;
     this.upstreams.retain(next.services);
+    this.sessions.recheck(next);
   }
 
   port(name: ListenerName): number {
@@ -162,6 +169,7 @@ export class KeygateApp {
       verifier: this.verifier,
       upstreams: this.upstreams,
       observer: observeRequests(this.metrics, this.logger, () => this.current.log.access),
+      sessions: this.sessions,
       now: this.options.now ?? Date.now,
       draining: () => this.drainingSince !== undefined,
     };

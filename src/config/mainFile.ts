@@ -42,6 +42,8 @@ export interface ServiceDraft {
   /** `at`: where the token source is named in keygate.yaml, for errors found when it is read. */
   token: { header: string; scheme: string; source: TokenSource; at: SourcePosition };
   timeouts: { connect: number; response: number; idle: number };
+  /** Streamed responses (and upgraded connections) of a key that loses access are closed on reload. */
+  terminateStreamsOnRevoke: boolean;
 }
 
 const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics'];
@@ -135,7 +137,7 @@ function readListen(r: YamlReader, node: YNode): MainConfig['listen'] {
   };
 }
 
-const SERVICE_FIELDS = ['name', 'route', 'upstream', 'serviceToken', 'timeouts'];
+const SERVICE_FIELDS = ['name', 'route', 'upstream', 'serviceToken', 'timeouts', 'terminateStreamsOnRevoke'];
 
 function readService(r: YamlReader, node: YNode, base: string): ServiceDraft | undefined {
   const f = r.map(node, 'a service', SERVICE_FIELDS, ['name', 'upstream']);
@@ -146,8 +148,10 @@ function readService(r: YamlReader, node: YNode, base: string): ServiceDraft | u
   const route = readRoute(r, f.get('route')?.value);
   const token = readToken(r, f.get('serviceToken')?.value, base);
   const t = readDurations(r, f.get('timeouts')?.value, 'timeouts', { connect: DEFAULTS.connect, response: DEFAULTS.response, idle: DEFAULTS.idle });
-  if (name === undefined || !upstream || !route || !token) return undefined;
-  return { name, ...route, upstream, token, timeouts: t };
+  const terminateNode = f.get('terminateStreamsOnRevoke')?.value;
+  const terminateStreamsOnRevoke = terminateNode == null ? true : r.boolean(terminateNode, 'terminateStreamsOnRevoke');
+  if (name === undefined || !upstream || !route || !token || terminateStreamsOnRevoke === undefined) return undefined;
+  return { name, ...route, upstream, token, timeouts: t, terminateStreamsOnRevoke };
 }
 
 function readUpstream(r: YamlReader, node: YNode): URL | undefined {

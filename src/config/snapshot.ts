@@ -29,6 +29,8 @@ export interface ServiceConfig extends RouteSpec {
   /** `//` in a path is forwarded (and deny rules also match it merged) instead of refused. */
   readonly allowEmptySegments: boolean;
   readonly caseInsensitive: boolean;
+  /** Close this service's live streamed responses whose key loses access (upgraded connections always are). */
+  readonly terminateStreamsOnRevoke: boolean;
 }
 
 export interface Snapshot extends Policy {

@@ -61,6 +61,7 @@ export class Metrics {
   readonly #decisionDuration: Histogram<never>;
   readonly #upstreamDuration: Histogram<'service' | 'status_class'>;
   readonly #upstreamErrors: Counter<'service' | 'kind'>;
+  readonly #terminated: Counter<'reason' | 'kind'>;
   readonly #inFlight: Gauge<never>;
   readonly #reloads: Counter<'result'>;
   readonly #lastReloadSuccess: Gauge<never>;
@@ -103,6 +104,12 @@ export class Metrics {
       name: 'keygate_upstream_errors_total',
       help: 'Upstream requests that failed without a response, by kind (connect, timeout, reset, other).',
       labelNames: ['service', 'kind'],
+      registers,
+    });
+    this.#terminated = new Counter({
+      name: 'keygate_connections_terminated_total',
+      help: 'Upgraded connections and streamed responses closed because their key lost access (reload or expiry), by reason and kind (upgrade, stream).',
+      labelNames: ['reason', 'kind'],
       registers,
     });
     this.#inFlight = new Gauge({
@@ -186,6 +193,11 @@ export class Metrics {
   /** The upstream failed without a response; classified by `proxy/upstreamError.ts`. */
   upstreamError(service: string, kind: UpstreamErrorKind): void {
     this.#upstreamErrors.inc({ service, kind });
+  }
+
+  /** A live connection was closed because its key lost access. */
+  connectionTerminated(reason: string, kind: string): void {
+    this.#terminated.inc({ reason, kind });
   }
 
   /** Counts a request in flight; the returned function ends it (calling it again does nothing). */

@@ -24,6 +24,8 @@ export interface ForwardOptions {
    * undici destroys the request body on abort, and with it the client's socket.
    */
   readonly answerBodyTimeout?: () => void;
+  /** Called when the upstream answers with an open-ended body (no Content-Length: chunked, SSE). */
+  readonly onOpenEndedResponse?: () => void;
 }
 
 /**
@@ -67,6 +69,7 @@ export async function forward(upstreams: Upstreams, dest: Destination, req: Inco
     });
     status = upstream.statusCode;
     res.writeHead(status, clientResponseHeaders(upstream.headers, opts.requestId));
+    if (upstream.headers['content-length'] === undefined) opts.onOpenEndedResponse?.();
     await relay(upstream.body, res);
     return { outcome: 'responded', status, upstreamMs: elapsed() };
   } catch (err) {

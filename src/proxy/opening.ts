@@ -29,6 +29,8 @@ export interface OpenedRequest {
   readonly outcome: AccessOutcome;
   /** Reports the request, once, with how it ended (nothing more: it ended as decided). */
   readonly finish: (end?: RecordEnd) => void;
+  /** The client address decided on (through trustedProxies). */
+  readonly clientIp: string;
 }
 
 /**
@@ -44,7 +46,7 @@ export async function openRequest(rt: DecisionRuntime, req: IncomingMessage, mod
   const done = rt.observer.started(mode);
   const outcome = read.ok ? await checkAccess(snapshot, rt.verifier, inbound, rt.now()) : unreadable(read.detail);
   const base = baseRecord(outcome, inbound, requestId, performance.now() - started, mode);
-  return { requestId, snapshot, outcome, finish: (end) => done(finishedRecord(base, performance.now() - started, end)) };
+  return { requestId, snapshot, outcome, finish: (end) => done(finishedRecord(base, performance.now() - started, end)), clientIp: inbound.clientIp };
 }
 
 function asProxied(req: IncomingMessage): TargetRead {

@@ -15,7 +15,7 @@ import type { ProxyRuntime } from './runtime.js';
  * The snapshot is read once, so a reload mid-request never changes its rules.
  */
 export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { requestId, snapshot, outcome, finish } = await openRequest(rt, req, 'proxy');
+  const { requestId, snapshot, outcome, finish, clientIp } = await openRequest(rt, req, 'proxy');
   if (rt.draining()) res.setHeader('connection', 'close');
   if (!outcome.allow) {
     refuseUnreadBody(req, res);
@@ -29,15 +29,28 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
     return finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
   }
   if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
-  const result = await forward(rt.upstreams, outcome.destination, req, res, {
-    headers: upstreamHeaders(outcome, req, requestId),
-    requestId,
-    answerBodyTimeout: () => {
-      res.setHeader('connection', 'close');
-      sendProblem(res, 'body_timeout', requestId, 'the request body paused longer than timeouts.idle');
-    },
-    ...(limit !== undefined ? { bodyLimit: limit } : {}),
-  });
+  // An open-ended response (chunked, SSE) of a key that loses access is cut (terminateStreamsOnRevoke);
+  // a request with a length-delimited answer finishes on the snapshot it started with.
+  let leave: (() => void) | undefined;
+  const streaming = (): void => {
+    const grant = { key: outcome.key, destination: outcome.destination, method: req.method ?? 'GET', clientIp };
+    leave = rt.sessions.add({ kind: 'stream', grant, end: () => res.destroy() });
+  };
+  let result: ForwardResult;
+  try {
+    result = await forward(rt.upstreams, outcome.destination, req, res, {
+      headers: upstreamHeaders(outcome, req, requestId),
+      requestId,
+      answerBodyTimeout: () => {
+        res.setHeader('connection', 'close');
+        sendProblem(res, 'body_timeout', requestId, 'the request body paused longer than timeouts.idle');
+      },
+      onOpenEndedResponse: streaming,
+      ...(limit !== undefined ? { bodyLimit: limit } : {}),
+    });
+  } finally {
+    leave?.();
+  }
   finish(answerForwardResult(result, req, res, requestId));
 }
 

@@ -1,5 +1,6 @@
 import type { KeyVerifier } from '../auth/verifier.js';
 import type { Snapshot } from '../config/snapshot.js';
+import type { LiveSessions } from './liveSessions.js';
 import type { RequestObserver } from './record.js';
 import type { Upstreams } from './upstreams.js';
 
@@ -9,6 +10,8 @@ export interface ProxyRuntime {
   readonly verifier: KeyVerifier;
   readonly upstreams: Upstreams;
   readonly observer: RequestObserver;
+  /** Upgraded connections and streamed responses, decided again on every reload and expiry. */
+  readonly sessions: LiveSessions;
   now(): number;
   /** True once SIGTERM arrived: responses then ask clients to close their connection. */
   draining(): boolean;

@@ -16,7 +16,7 @@ import { upstreamFailure } from './upstreamError.js';
  */
 export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
   client.on('error', () => client.destroy());
-  const { requestId, outcome, finish } = await openRequest(rt, req, 'proxy');
+  const { requestId, outcome, finish, clientIp } = await openRequest(rt, req, 'proxy');
   if (!outcome.allow) {
     client.end(rawProblem(outcome.reason, requestId, outcome.detail));
     return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
@@ -39,6 +39,10 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
     client.write(switchingProtocols(answer.headers, requestId));
     if (head.length) answer.socket.write(head);
     splice(client, answer.socket);
+    const websocket = String(req.headers.upgrade).toLowerCase() === 'websocket';
+    const grant = { key: outcome.key, destination: dest, method: req.method ?? 'GET', clientIp };
+    const leave = rt.sessions.add({ kind: 'upgrade', grant, end: () => endUpgraded(client, answer.socket, websocket) });
+    client.once('close', leave);
     finish({ status: 101, reason: 'allow', upstreamStatus: 101, upstreamMs });
   } catch (err) {
     const { reason, kind, code } = upstreamFailure(err);
@@ -105,6 +109,34 @@ function switchingProtocols(headers: Headers, requestId: string): string {
   }
   lines.push(`x-request-id: ${requestId}`);
   return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** How long a client gets to take the close frame before its socket is destroyed anyway. */
+const CLOSE_GRACE_MS = 1_000;
+
+/**
+ * Ends an upgraded connection whose key lost access: a WebSocket client gets a close
+ * frame with code 1008 (policy violation), then both sockets close; any other protocol
+ * is just closed.
+ */
+function endUpgraded(client: Duplex, upstream: Duplex, websocket: boolean): void {
+  const destroyBoth = (): void => {
+    clearTimeout(timer);
+    client.destroy();
+    upstream.destroy();
+  };
+  const timer = setTimeout(destroyBoth, websocket ? CLOSE_GRACE_MS : 0);
+  timer.unref();
+  if (!websocket) return destroyBoth();
+  upstream.unpipe(client);
+  client.unpipe(upstream);
+  client.end(websocketClose(1008, 'access revoked'), destroyBoth);
+}
+
+/** An unmasked (server-to-client) WebSocket close frame, RFC 6455 §5.5.1. */
+function websocketClose(code: number, reason: string): Buffer {
+  const text = Buffer.from(reason, 'utf8');
+  return Buffer.concat([Buffer.from([0x88, 2 + text.length, code >> 8, code & 0xff]), text]);
 }
 
 function splice(a: Duplex, b: Duplex): void {
