@@ -94,9 +94,9 @@ describe('live connections after revocation and expiry', () => {
   const inherit = (name: string, fields: string[] = []) => (key: TestKey) => keyEntry(key, 'joe', name, ['scope: inherit', ...fields]);
 
   const revocations = [
-    { desc: 'key revoked (disabled: true)', reason: 'key_disabled', edit: (c: TempConfig, key: TestKey) => c.write('keys.yaml', c.read('keys.yaml').replace(`    name: live\n`, `    name: live\n    disabled: true\n`)) },
+    { desc: 'key revoked (disabled: true)', reason: 'key_disabled', edit: (c: TempConfig) => c.write('keys.yaml', c.read('keys.yaml').replace(`    name: live\n`, `    name: live\n    disabled: true\n`)) },
     { desc: 'key deleted', reason: 'unknown_key', edit: (c: TempConfig, key: TestKey) => c.write('keys.yaml', c.read('keys.yaml').replace(keyEntry(key, 'joe', 'live', ['scope: inherit']), '')) },
-    { desc: 'user disabled', reason: 'user_disabled', edit: (c: TempConfig) => c.write('policy.yaml', c.read('policy.yaml').replace(/(\n  joe:\n)/, '$1    disabled: true\n')) },
+    { desc: 'user disabled', reason: 'user_disabled', edit: (c: TempConfig) => c.write('policy.yaml', c.read('policy.yaml').replace(/(\n {2}joe:\n)/, '$1    disabled: true\n')) },
     { desc: 'route now out of scope (a deny rule)', reason: 'key_deny_rule', edit: (c: TempConfig, key: TestKey) => c.write('keys.yaml', c.read('keys.yaml').replace(keyEntry(key, 'joe', 'live', ['scope: inherit']), keyEntry(key, 'joe', 'live', ['scope: inherit', 'deny:', '  - { service: compute, path: "/v2/*/servers/*/console" }']))) },
   ];
 
