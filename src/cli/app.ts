@@ -3,7 +3,9 @@ import type { Logger } from 'pino';
 import { KeyVerifier } from '../auth/verifier.js';
 import { BUILD_INFO } from '../buildInfo.js';
 import { ConfigError } from '../reader/issues.js';
+import type { LoadResult } from '../config/load.js';
 import { sharedAsideLoader } from '../reload/asideLoader.js';
+import { LoadingAdmin } from './loadingAdmin.js';
 import type { Reloader, ReloadOutcome, ReloadTrigger } from '../reload/reloader.js';
 import type { ListenAddress, Snapshot } from '../config/snapshot.js';
 import { createLogger } from '../observability/logger.js';
@@ -49,8 +51,9 @@ export class KeygateApp {
   private stopping: Promise<void> | undefined;
   private reloader: Reloader | undefined;
 
-  private constructor(private readonly options: AppOptions, snapshot: Snapshot) {
+  private constructor(private readonly options: AppOptions, snapshot: Snapshot, private readonly early: LoadingAdmin | undefined) {
     this.current = snapshot;
+    if (early) this.listeners.set('admin', early.listener); // closed with the others if start-up fails
     this.logger = createLogger({
       level: snapshot.log.level,
       redactHeaders: snapshot.services.map((s) => s.serviceToken.header),
@@ -66,10 +69,20 @@ export class KeygateApp {
 
   /** Loads the config (throws ConfigError listing every problem) and opens the listeners. */
   static async start(options: AppOptions): Promise<KeygateApp> {
-    // In the load worker: the parse of a large keys file never grows this thread's heap.
-    const loaded = await sharedAsideLoader().load(options.configFile, { generation: 1, env: options.env ?? process.env });
-    if (!loaded.ok) throw new ConfigError(loaded.errors);
-    const app = new KeygateApp(options, loaded.snapshot);
+    const early = await LoadingAdmin.open(options.configFile, options.listen?.admin);
+    let loaded: LoadResult;
+    try {
+      // In the load worker: the parse of a large keys file never grows this thread's heap.
+      loaded = await sharedAsideLoader().load(options.configFile, { generation: 1, env: options.env ?? process.env });
+    } catch (e) {
+      await early?.listener.close();
+      throw e;
+    }
+    if (!loaded.ok) {
+      await early?.listener.close();
+      throw new ConfigError(loaded.errors);
+    }
+    const app = new KeygateApp(options, loaded.snapshot, early);
     for (const w of loaded.warnings) app.logger.warn({ event: 'config_warning', file: w.file, line: w.line, col: w.col }, w.message);
     try {
       await app.listen();
@@ -148,12 +161,9 @@ export class KeygateApp {
       onRequest: (req, res) => void handleProxyRequest(rt, req, res).catch((e: unknown) => this.bug(e, res)),
       onUpgrade: (req, socket, head) => void handleUpgrade(rt, req, socket, head).catch((e: unknown) => this.bug(e, socket)),
     }));
+    const adminRoutes = adminHandler(this.metrics, () => this.isReady(), this.logger);
     const admin = addr('admin', s.listen.admin)!;
-    this.listeners.set('admin', await Listener.start({
-      ...admin,
-      maxHeaderSize: 16 * 1024,
-      onRequest: adminHandler(this.metrics, () => this.isReady(), this.logger),
-    }));
+    this.listeners.set('admin', this.early?.serve(adminRoutes) ?? await Listener.start({ ...admin, maxHeaderSize: 16 * 1024, onRequest: adminRoutes }));
     if (s.listen.check) await this.listenCheck(addr('check', s.listen.check)!, rt);
   }
 

@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
+import type { ListenAddress } from '../config/snapshot.js';
+import { readMainFile } from '../config/mainFile.js';
+import { Listener } from '../proxy/listener.js';
+import { YamlReader } from '../reader/yamlReader.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * The admin port opened before the first load: a million keys take seconds to load,
+ * and a liveness probe must not kill the pod meanwhile. Until `serve()` hands it the
+ * real admin routes it answers `/healthz` 200 (alive) and everything else 503 (not
+ * ready: `/readyz`, `/metrics`).
+ */
+export class LoadingAdmin {
+  #handler: Handler = loadingReply;
+
+  private constructor(readonly listener: Listener) {}
+
+  /** Undefined when keygate.yaml does not even say where the admin port is (the load then reports why). */
+  static async open(configFile: string, override: ListenAddress | undefined): Promise<LoadingAdmin | undefined> {
+    const address = override ?? adminAddressOf(configFile);
+    if (!address) return undefined;
+    let admin: LoadingAdmin | undefined;
+    const listener = await Listener.start({ ...address, maxHeaderSize: 16 * 1024, onRequest: (req, res) => admin!.#handler(req, res) });
+    admin = new LoadingAdmin(listener);
+    return admin;
+  }
+
+  serve(handler: Handler): Listener {
+    this.#handler = handler;
+    return this.listener;
+  }
+}
+
+function loadingReply(req: IncomingMessage, res: ServerResponse): void {
+  const alive = (req.url ?? '').split('?')[0] === '/healthz';
+  res.writeHead(alive ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(alive ? 'ok' : 'not ready: loading the configuration');
+}
+
+function adminAddressOf(configFile: string): ListenAddress | undefined {
+  try {
+    const file = resolve(configFile);
+    const r = new YamlReader(file, readFileSync(file, 'utf8'));
+    const main = r.root === undefined ? undefined : readMainFile(r);
+    return r.issues.length === 0 ? main?.listen.admin : undefined;
+  } catch {
+    return undefined;
+  }
+}
