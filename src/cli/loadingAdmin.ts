@@ -15,22 +15,19 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
  * ready: `/readyz`, `/metrics`).
  */
 export class LoadingAdmin {
-  #handler: Handler = loadingReply;
-
-  private constructor(readonly listener: Listener) {}
+  private constructor(readonly listener: Listener, private readonly route: { handler: Handler }) {}
 
   /** Undefined when keygate.yaml does not even say where the admin port is (the load then reports why). */
   static async open(configFile: string, override: ListenAddress | undefined): Promise<LoadingAdmin | undefined> {
     const address = override ?? adminAddressOf(configFile);
     if (!address) return undefined;
-    let admin: LoadingAdmin | undefined;
-    const listener = await Listener.start({ ...address, maxHeaderSize: 16 * 1024, onRequest: (req, res) => admin!.#handler(req, res) });
-    admin = new LoadingAdmin(listener);
-    return admin;
+    const route: { handler: Handler } = { handler: loadingReply };
+    const listener = await Listener.start({ ...address, maxHeaderSize: 16 * 1024, onRequest: (req, res) => route.handler(req, res) });
+    return new LoadingAdmin(listener, route);
   }
 
   serve(handler: Handler): Listener {
-    this.#handler = handler;
+    this.route.handler = handler;
     return this.listener;
   }
 }
