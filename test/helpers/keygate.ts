@@ -56,7 +56,7 @@ export function spawnKeygate(args: string[], env: NodeJS.ProcessEnv = process.en
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ports = async (): Promise<Record<'proxy' | 'admin' | 'check', number>> => {
-    const line = await waitFor(() => out.split('\n').find((l) => l.includes('"event":"started"')), 10_000, () => `keygate did not start: ${err}`);
+    const line = await waitFor(() => out.split('\n').find((l) => l.includes('"event":"started"')), 30_000, () => `keygate did not start: ${err}`);
     const parsed = JSON.parse(line) as Record<string, string>;
     const port = (k: string): number => Number(parsed[k]?.split(':').pop() ?? 0);
     return { proxy: port('proxy'), admin: port('admin'), check: port('check') };
