@@ -1,8 +1,8 @@
 import { CommandFailed, UsageError, type CliIO } from './io.js';
 import { keyCreateHelp, runKeyCreate } from './keyCreate.js';
 import { keyImportHelp, runKeyImport } from './keyImport.js';
-import { keyListHelp, runKeyList } from './keyList.js';
-import { keyDeleteHelp, keyRevokeHelp, runKeyDelete, runKeyRevoke } from './keyRevoke.js';
+import { keyListHelp, keyShowHelp, runKeyList, runKeyShow } from './keyList.js';
+import { keyDeleteHelp, keyEnableHelp, keyRevokeHelp, runKeyDelete, runKeyEnable, runKeyRevoke } from './keyRevoke.js';
 import { keyRotateHelp, runKeyRotate } from './keyRotate.js';
 
 type Subcommand = (argv: string[], io: CliIO) => number | Promise<number>;
@@ -10,14 +10,16 @@ type Subcommand = (argv: string[], io: CliIO) => number | Promise<number>;
 const SUBCOMMANDS: Record<string, { run: Subcommand; help: string }> = {
   create: { run: runKeyCreate, help: keyCreateHelp },
   list: { run: runKeyList, help: keyListHelp },
+  show: { run: runKeyShow, help: keyShowHelp },
   revoke: { run: runKeyRevoke, help: keyRevokeHelp },
+  enable: { run: runKeyEnable, help: keyEnableHelp },
   delete: { run: runKeyDelete, help: keyDeleteHelp },
   rotate: { run: runKeyRotate, help: keyRotateHelp },
   import: { run: runKeyImport, help: keyImportHelp },
 };
 
 export const keyHelp = [
-  'keygate key <create|list|revoke|delete|rotate|import> ...   manage API keys (edits the keys file in place)',
+  'keygate key <create|list|show|revoke|enable|delete|rotate|import> ...   manage API keys (edits the keys file in place)',
   ...Object.values(SUBCOMMANDS).map((s) => `    ${s.help}`),
   '    RULE = "SERVICE METHOD PATH [region=R1,R2]", e.g. "compute read /v2/**"; METHOD: GET,POST | read | write | *',
 ].join('\n');

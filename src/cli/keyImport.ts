@@ -65,8 +65,8 @@ function summary(from: string, user: string, file: string, imported: { line: num
   for (const s of skipped) lines.push(`  line ${s.line}: skipped, ${s.reason}`);
   if (imported.length) {
     lines.push(
-      'The new keys are disabled and restricted with no allow rules: review each one, add its allow rules and set',
-      `disabled: false in ${displayPath(file)}. Clients keep presenting their secrets unchanged. ${RELOAD_NOTE}`,
+      `The new keys are disabled and restricted with no allow rules: review each one, add its allow rules in ${displayPath(file)},`,
+      `then enable it (keygate key enable ID). Clients keep presenting their secrets unchanged. ${RELOAD_NOTE}`,
     );
   }
   return lines.join('\n');

@@ -1,12 +1,17 @@
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import { keyState, type KeyState } from '../policy/model.js';
 import { ruleText } from '../policy/rules.js';
-import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand } from './args.js';
-import { EXIT, type CliIO } from './io.js';
+import { KEY_STATES } from '../observability/keyStates.js';
+import { didYouMean } from '../policy/suggest.js';
+import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, requirePositional } from './args.js';
+import { EXIT, UsageError, type CliIO } from './io.js';
+import { keyIdArg } from './keyIdArg.js';
+import { findKey } from './keyStore.js';
+import { displayPath, permissionLines } from './keyView.js';
 import { isoSeconds } from './keyArgs.js';
 import { loadOrFail } from './loadOrFail.js';
 
-export const keyListHelp = 'keygate key list -c FILE [--user U] [--json]   id, user, name, scope, state, expires, comment (never hashes)';
+export const keyListHelp = 'keygate key list -c FILE [--user U] [--state active|disabled|expired|not_yet_valid|orphaned] [--json]   id, user, name, scope, state, expires, comment (never hashes)';
 
 /** One key as `key list --json` shows it: everything but the hash. */
 export interface KeyListing {
@@ -30,17 +35,60 @@ export interface KeyListing {
 const COLUMNS = ['ID', 'USER', 'NAME', 'SCOPE', 'STATE', 'EXPIRES', 'COMMENT'] as const;
 
 export function runKeyList(argv: string[], io: CliIO): number {
-  const args = parseCommand(argv, { ...CONFIG_OPTION, user: { type: 'string' }, json: { type: 'boolean' } });
+  const args = parseCommand(argv, { ...CONFIG_OPTION, user: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean' } });
+  const state = stateArg(optionalString(args, 'state'));
   const snapshot = loadOrFail(configPath(args, io), io);
   const user = optionalString(args, 'user');
   const now = io.now();
-  const keys = snapshot.keys.list().filter((k) => user === undefined || k.user === user).map((k) => listing(snapshot, k, now));
+  const keys = snapshot.keys.list()
+    .filter((k) => user === undefined || k.user === user)
+    .map((k) => listing(snapshot, k, now))
+    .filter((k) => state === undefined || k.state === state);
   if (flag(args, 'json')) {
     io.out(JSON.stringify(keys, null, 2));
     return EXIT.ok;
   }
-  io.out(keys.length ? table(keys) : `no keys${user !== undefined ? ` for user ${user}` : ''}`);
+  io.out(keys.length ? table(keys) : `no ${state ?? ''}${state ? ' ' : ''}keys${user !== undefined ? ` for user ${user}` : ''}`);
   return EXIT.ok;
+}
+
+export const keyShowHelp = 'keygate key show -c FILE ID [--json]   one key: every field but its hash, and what it can do';
+
+export function runKeyShow(argv: string[], io: CliIO): number {
+  const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } }, 1);
+  const configFile = configPath(args, io);
+  const id = keyIdArg(requirePositional(args, 'key ID'), io, 'key ID');
+  const snapshot = loadOrFail(configFile, io);
+  const key = findKey(snapshot, id);
+  const k = listing(snapshot, key, io.now());
+  if (flag(args, 'json')) {
+    io.out(JSON.stringify(k, null, 2));
+    return EXIT.ok;
+  }
+  const optional = (label: string, value: string | null): string[] => (value === null ? [] : [`${label.padEnd(11)}${value}`]);
+  io.out([
+    `key ${k.id} "${k.name}" of user ${k.user}`,
+    `${'scope:'.padEnd(11)}${k.scope}`,
+    `${'state:'.padEnd(11)}${k.state}${k.legacy ? ' (legacy secret)' : ''}`,
+    ...optional('expires:', k.expires),
+    ...optional('notBefore:', k.notBefore),
+    ...optional('sourceIPs:', k.sourceIPs?.join(', ') ?? null),
+    ...optional('comment:', k.comment),
+    ...optional('created:', k.created),
+    `${'file:'.padEnd(11)}${displayPath(k.file)}`,
+    ...k.allow.map((r) => `${'allow:'.padEnd(11)}${r}`),
+    ...k.deny.map((r) => `${'deny:'.padEnd(11)}${r}`),
+    '',
+    ...permissionLines(snapshot, key),
+  ].join('\n'));
+  return EXIT.ok;
+}
+
+function stateArg(text: string | undefined): KeyState | undefined {
+  if (text === undefined) return undefined;
+  const state = KEY_STATES.find((s) => s === text);
+  if (!state) throw new UsageError(`--state "${text}" is not a key state (${KEY_STATES.join(', ')})${didYouMean(text, KEY_STATES)}`);
+  return state;
 }
 
 function listing(snapshot: Snapshot, k: KeyRecord, now: number): KeyListing {

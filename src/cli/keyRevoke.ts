@@ -3,11 +3,12 @@ import type { KeyRecord } from '../config/snapshot.js';
 import { CONFIG_OPTION, configPath, flag, parseCommand, requirePositional } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 import { findKey, warningsAbout, writeKeys } from './keyStore.js';
-import { displayPath, printWarnings, RELOAD_NOTE } from './keyView.js';
+import { displayPath, printWarnings, RELOAD_NOTE, stateWarnings } from './keyView.js';
 import { keyIdArg } from './keyIdArg.js';
 import { loadOrFail } from './loadOrFail.js';
 
 export const keyRevokeHelp = 'keygate key revoke -c FILE ID [--json]   disabled: true; the entry stays for audit';
+export const keyEnableHelp = 'keygate key enable -c FILE ID [--json]   disabled: false again, after a revoke or an import review';
 export const keyDeleteHelp = 'keygate key delete -c FILE ID [--json]   remove the entry';
 
 const OPTIONS = { ...CONFIG_OPTION, json: { type: 'boolean' } } as const;
@@ -19,6 +20,18 @@ export async function runKeyRevoke(argv: string[], io: CliIO): Promise<number> {
   report(io, json, { id: key.id, action: written ? 'revoked' : 'already_revoked', file: key.file }, written
     ? `Revoked key ${key.id} "${key.name}" of user ${key.user}: disabled: true (the entry stays in ${displayPath(key.file)} for audit). ${RELOAD_NOTE}`
     : `Key ${key.id} is already revoked (disabled: true); nothing changed.`);
+  return EXIT.ok;
+}
+
+/** The way back from revoke, and the last step of an import review; validated and atomic like every edit. */
+export async function runKeyEnable(argv: string[], io: CliIO): Promise<number> {
+  const { configFile, key, json } = target(argv, io);
+  const after = await writeKeys(configFile, key.file, io, (current) => (key.disabled ? updateKey(current, key.id, { disabled: false }) : undefined));
+  const warnings = after ? [...warningsAbout(after, key.id), ...stateWarnings(after, findKey(after, key.id), io.now())] : [];
+  printWarnings(io, warnings);
+  report(io, json, { id: key.id, action: after ? 'enabled' : 'already_enabled', file: key.file }, after
+    ? `Enabled key ${key.id} "${key.name}" of user ${key.user}: disabled: false in ${displayPath(key.file)}. ${RELOAD_NOTE}`
+    : `Key ${key.id} is not disabled; nothing changed.`);
   return EXIT.ok;
 }
 
