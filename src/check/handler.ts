@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hasBody } from '../proxy/headers.js';
 import { openRequest, type DecisionRuntime } from '../proxy/opening.js';
 import { refuseUnreadBody, sendProblem } from '../proxy/problem.js';
+import { allowedLimitHeaders, refusalLimitHeaders } from '../proxy/rateLimitHeaders.js';
 import { allowHeaders } from './answer.js';
 import { readOriginal } from './dialect.js';
 
@@ -26,10 +27,12 @@ export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage,
   const { requestId, outcome, finish } = await openRequest(rt, req, 'check', read);
   refuseUnreadBody(req, res);
   if (outcome.allow) {
-    res.writeHead(200, allowHeaders(outcome, dialect, req.rawHeaders, requestId));
+    const limitHeaders = allowedLimitHeaders(outcome.limits);
+    const headers = allowHeaders(outcome, dialect, req.rawHeaders, requestId);
+    res.writeHead(200, limitHeaders ? { ...headers, ...limitHeaders } : headers);
     res.end();
   } else {
-    sendProblem(res, outcome.reason, requestId, outcome.detail);
+    sendProblem(res, outcome.reason, requestId, outcome.detail, outcome.limits && refusalLimitHeaders(outcome.limits));
   }
   finish();
 }

@@ -18,6 +18,8 @@ import type { ProxyRuntime } from '../proxy/runtime.js';
 import { handleUpgrade } from '../proxy/upgrade.js';
 import { LiveSessions } from '../proxy/liveSessions.js';
 import { Upstreams } from '../proxy/upstreams.js';
+import { RateLimiter, type RateLimitEvents } from '../ratelimit/limiter.js';
+import { sharedStoreFor } from '../ratelimit/sharedStore.js';
 import { startHotReload } from './hotReload.js';
 import { observeRequests } from './observe.js';
 
@@ -45,6 +47,7 @@ export class KeygateApp {
   private current: Snapshot;
   private readonly upstreams = new Upstreams();
   private readonly verifier = new KeyVerifier();
+  private limiter = new RateLimiter(undefined);
   private readonly listeners = new Map<ListenerName, Listener>();
   private readonly sessions: LiveSessions;
   private drainingSince: number | undefined;
@@ -84,10 +87,12 @@ export class KeygateApp {
     }
     const app = new KeygateApp(options, loaded.snapshot, early);
     for (const w of loaded.warnings) app.logger.warn({ event: 'config_warning', file: w.file, line: w.line, col: w.col }, w.message);
+    app.limiter = new RateLimiter(await sharedStoreFor(loaded.snapshot.rateLimits, app.logger), limitEvents(app.metrics));
     try {
       await app.listen();
     } catch (e) {
       await app.closeListeners();
+      await app.limiter.close();
       throw e;
     }
     app.reloader = startHotReload(app, { configFile: options.configFile, env: options.env ?? process.env, sources: loaded.sources, ...(options.watch === false ? { watch: false } : {}) });
@@ -147,6 +152,7 @@ export class KeygateApp {
     traffic.forEach((l) => l.forceClose());
     await this.closeListeners();
     await this.upstreams.destroy();
+    await this.limiter.close();
     this.logger.info({ event: 'stopped' }, 'keygate stopped');
   }
 
@@ -177,6 +183,7 @@ export class KeygateApp {
     return {
       snapshot: () => this.current,
       verifier: this.verifier,
+      limiter: this.limiter,
       upstreams: this.upstreams,
       observer: observeRequests(this.metrics, this.logger, () => this.current.log.access),
       sessions: this.sessions,
@@ -195,6 +202,14 @@ export class KeygateApp {
     await Promise.all([...this.listeners.values()].map((l) => l.close()));
     this.listeners.clear();
   }
+}
+
+function limitEvents(metrics: Metrics): RateLimitEvents {
+  return {
+    limited: (service, scope) => metrics.rateLimited(service, scope),
+    backendError: () => metrics.rateLimitBackendError(),
+    backendLatency: (seconds) => metrics.rateLimitBackendLatency(seconds),
+  };
 }
 
 function wait(ms: number): Promise<void> {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { saltGroupOf } from '../auth/hash.js';
 import { compileCidrs } from '../policy/cidr.js';
+import { capToUser, limitText, type RateLimit } from '../policy/rateLimits.js';
 import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
 import { fingerprintListing, isDirectorySource, keysFilesIn } from './keysDirectory.js';
 import { readFailure, readRegularFile } from './regularFile.js';
@@ -50,7 +51,9 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   checkConflicts(ctx, keys);
   if (!policy || ctx.errors.length) return ctx.result();
   warnAboutKeys(ctx, keys, policy);
-  const snapshot = buildSnapshot(mainPath, main, policy, keysFiles, keys, services as ServiceConfig[], ctx.warnings, options.generation ?? 1);
+  const byKey = keyRateLimits(ctx, keys, policy);
+  if (ctx.errors.length) return ctx.result();
+  const snapshot = buildSnapshot(mainPath, main, policy, keysFiles, keys, services as ServiceConfig[], byKey, ctx.warnings, options.generation ?? 1);
   return { ok: true, snapshot, warnings: ctx.warnings, sources: ctx.sources };
 }
 
@@ -196,12 +199,37 @@ function warnAboutLegacySalts(ctx: LoadContext, keys: readonly KeyRecord[]): voi
   ctx.warnings.push(at(first, `${slow.length} low-entropy legacy keys use ${groups.size} different salts, so every presented legacy secret costs ${groups.size} KDF runs; re-import their secrets with "keygate key import" (one shared salt) or rotate them`));
 }
 
+/**
+ * Each key's own limits by name, capped to its user's: a key never does more than its
+ * user, so a looser key limit is a warning and the user's rate and burst apply.
+ */
+function keyRateLimits(ctx: LoadContext, keys: readonly KeyRecord[], policy: PolicyFile): Map<string, readonly RateLimit[]> {
+  const byKey = new Map<string, readonly RateLimit[]>();
+  for (const key of keys) {
+    if (!key.rateLimit?.length) continue;
+    const userLimits = policy.users.get(key.user)?.rateLimits ?? [];
+    const limits: RateLimit[] = [];
+    for (const name of key.rateLimit) {
+      const limit = policy.rateLimits.get(name);
+      if (!limit) {
+        ctx.errors.push(at(key, `key ${key.id}: unknown rate limit "${name}"${policy.rateLimits.size ? ` (defined: ${[...policy.rateLimits.keys()].join(', ')})` : ' (the policy defines no rateLimits)'}`));
+        continue;
+      }
+      const capped = capToUser(limit, userLimits);
+      if (capped) ctx.warnings.push(at(key, `key ${key.id}: rate limit "${name}" (${limitText(limit)}) is looser than user ${key.user}'s "${capped.by.name}" (${limitText(capped.by)}); capped to ${capped.limit.rateText}, burst ${capped.limit.burst}`));
+      limits.push(capped?.limit ?? limit);
+    }
+    byKey.set(key.id, Object.freeze(limits));
+  }
+  return byKey;
+}
+
 function at(key: KeyRecord, message: string): ConfigIssue {
   return { file: key.file, line: key.line, col: key.col, message, keyId: key.id };
 }
 
 function buildSnapshot(
-  mainFile: string, main: MainConfig, policy: PolicyFile, keysFiles: string[], keys: KeyRecord[], services: ServiceConfig[],
+  mainFile: string, main: MainConfig, policy: PolicyFile, keysFiles: string[], keys: KeyRecord[], services: ServiceConfig[], byKey: Map<string, readonly RateLimit[]>,
   warnings: readonly ConfigIssue[], generation: number,
 ): Snapshot {
   const tokenFiles = services.flatMap((s) => (s.serviceToken.source.kind === 'file' ? [s.serviceToken.source.path] : []));
@@ -223,6 +251,7 @@ function buildSnapshot(
     reload: Object.freeze(main.reload),
     log: Object.freeze(main.log),
     metrics: Object.freeze(main.metrics),
+    rateLimits: Object.freeze({ ...main.rateLimiting, named: policy.rateLimits, byKey }),
     warnings: Object.freeze([...warnings]),
   });
 }

@@ -3,6 +3,8 @@ import { isMap } from 'yaml';
 import { parseCidr } from '../policy/cidr.js';
 import { STANDARD_METHODS } from '../policy/methods.js';
 import { hostName, normalizePrefix, parseHost } from '../policy/route.js';
+import { parseRate, type RateLimit } from '../policy/rateLimits.js';
+import { readLimit } from './rateLimitReader.js';
 import type { ListenAddress, TokenSource } from './snapshot.js';
 import { directorySource } from './keysDirectory.js';
 import { parseDuration, parseListenAddress, parseSize } from '../reader/values.js';
@@ -22,6 +24,27 @@ export interface MainConfig {
   reload: { interval: number; debounce: number };
   log: { level: string; access: boolean };
   metrics: { perKeyLabels: boolean };
+  rateLimiting: RateLimiting;
+}
+
+/** keygate.yaml `rateLimiting`: where buckets live, the failed-authentication limit, headers. */
+export interface RateLimiting {
+  readonly backend: 'memory' | 'redis';
+  readonly redis?: RedisSettings;
+  /** `RateLimit` / `RateLimit-Policy` headers on answers a limit applies to. */
+  readonly headers: boolean;
+  /** Failed authentications per client address; undefined = off. */
+  readonly failedAuth?: RateLimit;
+}
+
+export interface RedisSettings {
+  /** redis://host:port/db; may carry a password, so it is never logged. */
+  readonly url: string;
+  /** Every Redis key keygate writes starts with this. */
+  readonly prefix: string;
+  /** Longest wait for one Redis answer before the `onError` policy applies (ms). */
+  readonly timeout: number;
+  readonly onError: 'failOpen' | 'failClosed';
 }
 
 export interface SourcePosition {
@@ -46,7 +69,7 @@ export interface ServiceDraft {
   terminateStreamsOnRevoke: boolean;
 }
 
-const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics'];
+const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics', 'rateLimiting'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const HEADER = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -64,6 +87,10 @@ export const DEFAULTS = {
   shutdownTimeout: 30_000,
   reloadInterval: 10_000,
   reloadDebounce: 100,
+  /** Failed authentications per client address before it gets 429. */
+  failedAuth: { rate: '20/m', burst: 20 },
+  redisPrefix: 'keygate:',
+  redisTimeout: 50,
 };
 
 /** Reads keygate.yaml. Paths it names are resolved against its own directory. */
@@ -89,6 +116,7 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
     reload: readDurations(r, f.get('reload')?.value, 'reload', { interval: DEFAULTS.reloadInterval, debounce: DEFAULTS.reloadDebounce }),
     log: readLog(r, f.get('log')?.value),
     metrics: { perKeyLabels: readFlag(r, f.get('metrics')?.value, 'metrics', 'perKeyLabels') },
+    rateLimiting: readRateLimiting(r, f.get('rateLimiting')?.value),
   };
   if (f.has('services') && services.length === 0) r.error(f.get('services')?.value, 'services must list at least one service');
   return policy === undefined ? undefined : config; // without a policy file there is nothing more to check
@@ -256,4 +284,57 @@ function checkUniqueNames(r: YamlReader, services: (ServiceDraft | undefined)[],
     if (seen.has(s.name)) r.error(node, `service "${s.name}" is defined twice`);
     seen.add(s.name);
   }
+}
+
+function readRateLimiting(r: YamlReader, node: YNode): RateLimiting {
+  const f = node == null ? new Map<string, Field>() : r.map(node, 'rateLimiting', ['backend', 'redis', 'headers', 'failedAuth']) ?? new Map<string, Field>();
+  const backendNode = f.get('backend')?.value;
+  const backend = backendNode === undefined ? 'memory' : r.string(backendNode, 'rateLimiting.backend');
+  if (backend !== undefined && backend !== 'memory' && backend !== 'redis') r.error(backendNode, 'rateLimiting.backend must be "memory" or "redis"');
+  const redisNode = f.get('redis')?.value;
+  const redis = redisNode === undefined ? undefined : readRedis(r, redisNode);
+  if (backend === 'redis' && redisNode === undefined) r.error(backendNode, 'rateLimiting.backend redis needs rateLimiting.redis.url');
+  const headers = f.has('headers') ? r.boolean(f.get('headers')!.value, 'rateLimiting.headers') ?? true : true;
+  return {
+    backend: backend === 'redis' ? 'redis' : 'memory',
+    ...(redis ? { redis } : {}),
+    headers,
+    ...readFailedAuth(r, f.get('failedAuth')?.value),
+  };
+}
+
+/** `failedAuth: { rate, burst }`, or `off`; absent = DEFAULTS.failedAuth. */
+function readFailedAuth(r: YamlReader, node: YNode): Pick<RateLimiting, 'failedAuth'> {
+  if (node !== undefined && node !== null && r.scalarText(node) === 'off') return {};
+  if (node === undefined || node === null) {
+    const d = DEFAULTS.failedAuth;
+    const { perSecond } = parseRate(d.rate) as { perSecond: number };
+    return { failedAuth: Object.freeze({ name: 'failed-auth', perSecond, burst: d.burst, rateText: d.rate }) };
+  }
+  const limit = readLimit(r, node, 'rateLimiting.failedAuth', 'failed-auth');
+  return limit ? { failedAuth: limit } : {};
+}
+
+function readRedis(r: YamlReader, node: YNode): RedisSettings | undefined {
+  const f = r.map(node, 'rateLimiting.redis', ['url', 'prefix', 'timeout', 'onError'], ['url']);
+  if (!f) return undefined;
+  const url = r.string(f.get('url')?.value, 'rateLimiting.redis.url');
+  let parsed: URL | undefined;
+  try {
+    parsed = url === undefined ? undefined : new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  // The URL may hold a password: never repeat it in an error.
+  if (url !== undefined && (!parsed || (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:'))) r.error(f.get('url')?.value, 'rateLimiting.redis.url must be a redis:// or rediss:// URL');
+  const prefix = f.has('prefix') ? r.string(f.get('prefix')!.value, 'rateLimiting.redis.prefix') ?? DEFAULTS.redisPrefix : DEFAULTS.redisPrefix;
+  const timeoutNode = f.get('timeout')?.value;
+  const timeout = timeoutNode === undefined ? DEFAULTS.redisTimeout : parseDuration(r.scalarText(timeoutNode));
+  if (typeof timeout !== 'number') r.error(timeoutNode, `rateLimiting.redis.timeout: ${timeout.error}`);
+  else if (timeout < 1 || timeout > 10_000) r.error(timeoutNode, 'rateLimiting.redis.timeout must be between 1ms and 10s');
+  const onErrorNode = f.get('onError')?.value;
+  const onError = onErrorNode === undefined ? 'failOpen' : r.string(onErrorNode, 'rateLimiting.redis.onError');
+  if (onError !== undefined && onError !== 'failOpen' && onError !== 'failClosed') r.error(onErrorNode, 'rateLimiting.redis.onError must be "failOpen" or "failClosed"');
+  if (url === undefined || typeof timeout !== 'number') return undefined;
+  return { url, prefix, timeout, onError: onError === 'failClosed' ? 'failClosed' : 'failOpen' };
 }

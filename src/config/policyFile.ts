@@ -1,6 +1,8 @@
 import { RuleMatcher } from '../policy/matcher.js';
 import type { UserPolicy } from '../policy/model.js';
+import type { RateLimit } from '../policy/rateLimits.js';
 import type { CompiledRule } from '../policy/rules.js';
+import { readLimitNames, readRateLimits } from './rateLimitReader.js';
 import { readRule, readRules, type RuleNames } from '../reader/ruleReader.js';
 import { readTimestamp } from '../reader/values.js';
 import type { YamlReader, YNode } from '../reader/yamlReader.js';
@@ -9,12 +11,14 @@ export interface PolicyFile {
   roles: Map<string, CompiledRule[]>;
   users: Map<string, UserPolicy>;
   guardrails: RuleMatcher;
+  rateLimits: Map<string, RateLimit>;
 }
 
-/** Reads policy.yaml: roles (lists of rules), users (roles, disabled, expires), guardrails. */
+/** Reads policy.yaml: roles (lists of rules), named rate limits, users (roles, rateLimit, disabled, expires), guardrails. */
 export function readPolicyFile(r: YamlReader, names: RuleNames): PolicyFile | undefined {
-  const f = r.map(r.root, 'policy file', ['roles', 'users', 'guardrails']);
+  const f = r.map(r.root, 'policy file', ['roles', 'users', 'guardrails', 'rateLimits']);
   if (!f) return undefined;
+  const rateLimits = readRateLimits(r, f.get('rateLimits')?.value, names.services);
   const roles = new Map<string, CompiledRule[]>();
   for (const { key, value } of r.entries(f.get('roles')?.value, 'roles')) {
     const name = r.scalarText(key);
@@ -22,14 +26,14 @@ export function readPolicyFile(r: YamlReader, names: RuleNames): PolicyFile | un
   }
   const users = new Map<string, UserPolicy>();
   for (const { key, value } of r.entries(f.get('users')?.value, 'users')) {
-    const user = readUser(r, r.scalarText(key), value, roles);
+    const user = readUser(r, r.scalarText(key), value, roles, rateLimits);
     if (user) users.set(user.name, user);
   }
-  return { roles, users, guardrails: new RuleMatcher(readGuardrails(r, f.get('guardrails')?.value, names)) };
+  return { roles, users, guardrails: new RuleMatcher(readGuardrails(r, f.get('guardrails')?.value, names)), rateLimits };
 }
 
-function readUser(r: YamlReader, name: string, node: YNode, roles: ReadonlyMap<string, CompiledRule[]>): UserPolicy | undefined {
-  const f = r.map(node, `user ${name}`, ['roles', 'disabled', 'expires']);
+function readUser(r: YamlReader, name: string, node: YNode, roles: ReadonlyMap<string, CompiledRule[]>, named: ReadonlyMap<string, RateLimit>): UserPolicy | undefined {
+  const f = r.map(node, `user ${name}`, ['roles', 'disabled', 'expires', 'rateLimit']);
   if (!f) return undefined;
   const roleNodes = r.stringNodes(f.get('roles')?.value, `user ${name} roles`) ?? [];
   for (const role of roleNodes) {
@@ -42,6 +46,7 @@ function readUser(r: YamlReader, name: string, node: YNode, roles: ReadonlyMap<s
     name,
     roles: Object.freeze(roleNames),
     rules: new RuleMatcher(rules),
+    rateLimits: Object.freeze(readLimitNames(r, f.get('rateLimit')?.value, `user ${name}`, named)),
     disabled: f.has('disabled') ? r.boolean(f.get('disabled')!.value, `user ${name} disabled`) ?? false : false,
     ...(expires !== undefined ? { expires } : {}),
   });

@@ -1,8 +1,10 @@
 import type { KeyStore } from '../keys/store.js';
 import type { CidrSet } from '../policy/cidr.js';
 import type { Policy } from '../policy/model.js';
+import type { RateLimit } from '../policy/rateLimits.js';
 import type { RouteSpec } from '../policy/route.js';
 import type { ConfigIssue } from '../reader/issues.js';
+import type { RateLimiting } from './mainFile.js';
 
 export type { KeyRecord } from '../keys/record.js';
 
@@ -56,5 +58,13 @@ export interface Snapshot extends Policy {
   readonly reload: { readonly interval: number; readonly debounce: number };
   readonly log: { readonly level: string; readonly access: boolean };
   readonly metrics: { readonly perKeyLabels: boolean };
+  readonly rateLimits: RateLimitSettings;
   readonly warnings: readonly ConfigIssue[];
+}
+
+/** keygate.yaml `rateLimiting` plus the policy's named limits, resolved for the request path. */
+export interface RateLimitSettings extends RateLimiting {
+  readonly named: ReadonlyMap<string, RateLimit>;
+  /** Each key's own limits (only keys that name one), already capped to its user's. */
+  readonly byKey: ReadonlyMap<string, readonly RateLimit[]>;
 }

@@ -10,7 +10,7 @@ import type { KeyRecord } from './record.js';
 import type { Field, NodeReader } from '../reader/yamlReader.js';
 
 export const KEY_FIELDS = [
-  'id', 'user', 'name', 'hash', 'scope', 'allow', 'deny', 'sourceIPs', 'expires', 'notBefore', 'disabled', 'comment', 'created', 'legacy',
+  'id', 'user', 'name', 'hash', 'scope', 'allow', 'deny', 'sourceIPs', 'expires', 'notBefore', 'disabled', 'comment', 'created', 'legacy', 'rateLimit',
 ];
 const PLAINTEXT_FIELDS = ['secret', 'key', 'token', 'password', 'plaintext'];
 /** Most keys have no deny rules; a RuleMatcher never changes, so they can all share one. */
@@ -57,6 +57,7 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   const notBefore = time('notBefore');
   const comment = str('comment');
   const created = str('created');
+  const rateLimit = f('rateLimit') ? r.strings(f('rateLimit')!.value, 'rateLimit') : undefined;
   if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false) return undefined;
   const pos = r.position(node);
   return Object.freeze({
@@ -67,6 +68,7 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
     ...(notBefore !== undefined ? { notBefore } : {}),
     ...(comment !== undefined ? { comment } : {}),
     ...(created !== undefined ? { created } : {}),
+    ...(rateLimit !== undefined ? { rateLimit: Object.freeze(rateLimit.map((n) => r.interner.string(n))) } : {}),
     file: r.file, line: pos.line, col: pos.col,
   });
 }

@@ -69,6 +69,9 @@ export class Metrics {
   readonly #generation: Gauge<never>;
   readonly #keys: Gauge<'state'>;
   readonly #keyRequests: Counter<'key_id' | 'decision'> | undefined;
+  readonly #rateLimited: Counter<'service' | 'scope'>;
+  readonly #rateLimitErrors: Counter<never>;
+  readonly #rateLimitLatency: Histogram<never>;
 
   constructor(options: MetricsOptions = {}) {
     this.#snapshot = options.snapshot;
@@ -146,6 +149,23 @@ export class Metrics {
       registers,
       collect: () => this.#collectKeys(),
     });
+    this.#rateLimited = new Counter({
+      name: 'keygate_rate_limited_total',
+      help: 'Requests refused by a rate limit, by service and scope (key, user, or address for failed authentications).',
+      labelNames: ['service', 'scope'],
+      registers,
+    });
+    this.#rateLimitErrors = new Counter({
+      name: 'keygate_ratelimit_backend_errors_total',
+      help: 'Rate-limit store (Redis) calls that failed or timed out; rateLimiting.redis.onError then decided.',
+      registers,
+    });
+    this.#rateLimitLatency = new Histogram({
+      name: 'keygate_ratelimit_backend_latency_seconds',
+      help: 'Time of one rate-limit store (Redis) call that answered.',
+      buckets: DECISION_BUCKETS,
+      registers,
+    });
     this.#keyRequests = options.perKeyLabels ? perKeyCounter(this.registry) : undefined;
     const build = options.build ?? { version: 'unknown', node: process.version };
     new Gauge({
@@ -209,6 +229,19 @@ export class Metrics {
       done = true;
       this.#inFlight.dec();
     };
+  }
+
+  /** A request refused by a rate limit; `scope`: key, user or address. */
+  rateLimited(service: string | undefined, scope: 'key' | 'user' | 'address'): void {
+    this.#rateLimited.inc({ service: serviceLabel(service), scope });
+  }
+
+  rateLimitBackendError(): void {
+    this.#rateLimitErrors.inc();
+  }
+
+  rateLimitBackendLatency(seconds: number): void {
+    if (validSeconds(seconds)) this.#rateLimitLatency.observe(seconds);
   }
 
   /** The config loaded at start-up: sets the timestamp and generation without counting a reload. */

@@ -14,6 +14,7 @@ export const STEPS = {
   5: 'user roles',
   6: 'key scope',
   7: 'guardrails',
+  8: 'rate limits',
 } as const;
 export type StepNumber = keyof typeof STEPS;
 

@@ -1,11 +1,14 @@
 import type { CidrSet } from './cidr.js';
 import type { RuleMatcher } from './matcher.js';
+import type { RateLimit } from './rateLimits.js';
 
 /** The parts of the compiled configuration that decisions read. Frozen once built. */
 export interface UserPolicy {
   readonly name: string;
   readonly roles: readonly string[];
   readonly rules: RuleMatcher; // the union of its roles' rules
+  /** The user's bucket(s), shared by all its keys; none = unlimited. */
+  readonly rateLimits?: readonly RateLimit[];
   readonly disabled: boolean;
   readonly expires?: number; // epoch ms
 }
@@ -23,6 +26,8 @@ export interface KeyPolicy {
   readonly expires?: number; // epoch ms
   readonly notBefore?: number; // epoch ms
   readonly disabled: boolean;
+  /** Names of the key's own limits as written; resolved and capped at load (Snapshot.rateLimits.byKey). */
+  readonly rateLimit?: readonly string[];
 }
 
 export interface Policy {

@@ -7,6 +7,7 @@ import { authorize, type Denial, type Grant, type StepNumber } from '../policy/d
 import { pathSegments } from '../policy/pathPattern.js';
 import { readingsOf } from '../policy/pathReadings.js';
 import { routeRequest } from '../policy/route.js';
+import type { LimitVerdict, RateLimiter } from '../ratelimit/limiter.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { parseTarget, TARGET_PROBLEMS } from './pathSafety.js';
 
@@ -26,7 +27,15 @@ export interface Destination {
   readonly upstreamPath: string; // what is forwarded: upstream base + path + query
 }
 
-export type Allowed = { readonly allow: true; readonly destination: Destination; readonly key: KeyRecord; readonly credentialHeader: CredentialHeader; readonly decision: Grant };
+export type Allowed = {
+  readonly allow: true;
+  readonly destination: Destination;
+  readonly key: KeyRecord;
+  readonly credentialHeader: CredentialHeader;
+  readonly decision: Grant;
+  /** The rate limits the request met (for the RateLimit headers); undefined when none applies. */
+  readonly limits: LimitVerdict | undefined;
+};
 export type Denied = {
   readonly allow: false;
   readonly reason: DenyReason;
@@ -36,6 +45,8 @@ export type Denied = {
   readonly keyId?: string;
   readonly key?: KeyRecord;
   readonly rule?: CompiledRule;
+  /** Set for `rate_limited`: Retry-After and the RateLimit headers. */
+  readonly limits?: LimitVerdict;
 };
 export type AccessOutcome = Allowed | Denied;
 
@@ -60,18 +71,46 @@ export function resolveDestination(snapshot: Snapshot, host: string | undefined,
   return { service, path: routed.path, upstreamPath: base + routed.path + parsed.query };
 }
 
-/** The whole decision for one request: steps 0-7, no I/O beyond the verifier's hashing. */
-export async function checkAccess(snapshot: Snapshot, verifier: KeyVerifier, req: InboundRequest, now: number): Promise<AccessOutcome> {
+/** What decides besides the snapshot: secret verification and the rate limits. */
+export interface AccessGuards {
+  readonly verifier: KeyVerifier;
+  readonly limiter: RateLimiter;
+}
+
+/**
+ * The whole decision for one request: steps 0-7, then the rate limits (step 8), so a
+ * denied request never takes quota. The failed-authentication limit per client address
+ * is checked at step 2 before any hashing, and each failed verification counts.
+ * No I/O beyond the verifier's hashing and the limiter's store.
+ */
+export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req: InboundRequest, now: number): Promise<AccessOutcome> {
   const destination = resolveDestination(snapshot, req.host, req.target);
   if ('allow' in destination) return destination;
   const credential = extractCredential(req.headers);
   if (credential.kind === 'none') return refusal('missing_credentials', 2, 'no API key presented', destination);
-  if (credential.kind === 'malformed') return refusal('malformed_credentials', 2, `malformed ${credential.header} header`, destination);
-  const verified = await verifier.verify(snapshot.keys, credential.value, req.clientIp);
-  if (!verified.ok) return refusal(verified.reason, 2, authDetail(verified.reason), destination, verified.keyId || undefined);
-  const decision = decideFor(snapshot, verified.key, destination, req.method, req.clientIp, now, snapshot.region);
-  if (!decision.allow) return refusal(decision.reason, decision.step, decision.detail, destination, verified.key.id, verified.key, decision.rule);
-  return { allow: true, destination, key: verified.key, credentialHeader: credential.header, decision };
+  const { limiter } = guards;
+  const wait = limiter.addressWait(req.clientIp, now);
+  if (wait > 0) return limited(limiter.addressRefusal(snapshot.rateLimits, req.clientIp, wait, destination.service.name), 2, destination);
+  if (credential.kind === 'malformed') return authFailed(snapshot, limiter, req, now, refusal('malformed_credentials', 2, `malformed ${credential.header} header`, destination));
+  const verified = await guards.verifier.verify(snapshot.keys, credential.value, req.clientIp);
+  if (!verified.ok && verified.reason === 'rate_limited') return refusal('rate_limited', 2, authDetail(verified.reason), destination, verified.keyId || undefined);
+  if (!verified.ok) return authFailed(snapshot, limiter, req, now, refusal(verified.reason, 2, authDetail(verified.reason), destination, verified.keyId || undefined));
+  const key = verified.key;
+  const decision = decideFor(snapshot, key, destination, req.method, req.clientIp, now, snapshot.region);
+  if (!decision.allow) return refusal(decision.reason, decision.step, decision.detail, destination, key.id, key, decision.rule);
+  const pending = limiter.check(snapshot.rateLimits, snapshot.users.get(key.user), key.id, destination.service.name, now);
+  const limits = pending instanceof Promise ? await pending : pending;
+  if (limits && !limits.allowed) return limited(limits, 8, destination, key);
+  return { allow: true, destination, key, credentialHeader: credential.header, decision, limits };
+}
+
+function authFailed(snapshot: Snapshot, limiter: RateLimiter, req: InboundRequest, now: number, denied: Denied): Denied {
+  limiter.authFailed(snapshot.rateLimits, req.clientIp, now);
+  return denied;
+}
+
+function limited(verdict: LimitVerdict, step: 2 | 8, destination: Destination, key?: KeyRecord): Denied {
+  return { allow: false, reason: 'rate_limited', step, detail: verdict.detail, destination, keyId: key?.id, key, rule: undefined, limits: verdict };
 }
 
 /** Steps 3-7 for a known key at a known destination (shared with `keygate explain`). */
@@ -94,7 +133,7 @@ export function decideFor(snapshot: Snapshot, key: KeyRecord, dest: Destination,
  * and left objects of several shapes for `baseRecord` to read.
  */
 function refusal(reason: DenyReason, step: StepNumber | 0, detail: string, destination?: Destination, keyId?: string, key?: KeyRecord, rule?: CompiledRule): Denied {
-  return { allow: false, reason, step, detail, destination, keyId, key, rule };
+  return { allow: false, reason, step, detail, destination, keyId, key, rule, limits: undefined };
 }
 
 function authDetail(reason: 'malformed_credentials' | 'unknown_key' | 'bad_secret' | 'rate_limited'): string {

@@ -10,7 +10,7 @@ import type { ProxyRuntime } from './runtime.js';
 export type { AccessOutcome, Allowed, Denied } from './access.js';
 
 /** What every entry point needs to decide a request: the runtime minus the upstream pools. */
-export type DecisionRuntime = Pick<ProxyRuntime, 'snapshot' | 'verifier' | 'observer' | 'now' | 'draining'>;
+export type DecisionRuntime = Pick<ProxyRuntime, 'snapshot' | 'verifier' | 'limiter' | 'observer' | 'now' | 'draining'>;
 
 /** The client's request as an entry point read it (the decision API reads it from its dialect's headers). */
 export interface RequestTarget {
@@ -44,7 +44,7 @@ export async function openRequest(rt: DecisionRuntime, req: IncomingMessage, mod
   const snapshot = rt.snapshot();
   const inbound = inboundOf(req, read, snapshot.listen.trustedProxies);
   const done = rt.observer.started(mode);
-  const outcome = read.ok ? await checkAccess(snapshot, rt.verifier, inbound, rt.now()) : unreadable(read.detail);
+  const outcome = read.ok ? await checkAccess(snapshot, rt, inbound, rt.now()) : unreadable(read.detail);
   const base = baseRecord(outcome, inbound, requestId, performance.now() - started, mode);
   return { requestId, snapshot, outcome, finish: (end) => done(finishedRecord(base, performance.now() - started, end)), clientIp: inbound.clientIp };
 }
@@ -65,7 +65,7 @@ function inboundOf(req: IncomingMessage, read: TargetRead, trusted: Snapshot['li
 }
 
 function unreadable(detail: string): Denied {
-  return { allow: false, reason: 'bad_target', step: 0, detail, destination: undefined, keyId: undefined, key: undefined, rule: undefined };
+  return { allow: false, reason: 'bad_target', step: 0, detail, destination: undefined, keyId: undefined, key: undefined, rule: undefined, limits: undefined };
 }
 
 /**

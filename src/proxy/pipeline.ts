@@ -5,6 +5,7 @@ import { forward, type ForwardResult } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { openRequest, type Allowed } from './opening.js';
 import { refuseUnreadBody, sendProblem } from './problem.js';
+import { allowedLimitHeaders, refusalLimitHeaders } from './rateLimitHeaders.js';
 import type { RecordEnd } from './record.js';
 import type { ProxyRuntime } from './runtime.js';
 
@@ -19,7 +20,7 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   if (rt.draining()) res.setHeader('connection', 'close');
   if (!outcome.allow) {
     refuseUnreadBody(req, res);
-    sendProblem(res, outcome.reason, requestId, outcome.detail);
+    sendProblem(res, outcome.reason, requestId, outcome.detail, outcome.limits && refusalLimitHeaders(outcome.limits));
     return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
   }
   const limit = snapshot.limits.body;
@@ -28,6 +29,8 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
     sendProblem(res, 'payload_too_large', requestId, `request body larger than ${limit} bytes`);
     return finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
   }
+  const limitHeaders = allowedLimitHeaders(outcome.limits);
+  if (limitHeaders) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name]);
   if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
   // An open-ended response (chunked, SSE) of a key that loses access is cut (terminateStreamsOnRevoke);
   // a request with a length-delimited answer finishes on the snapshot it started with.

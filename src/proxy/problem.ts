@@ -50,22 +50,24 @@ function wwwAuthenticate(reason: string): string {
   return reason === 'missing_credentials' ? 'Bearer realm="keygate"' : 'Bearer realm="keygate", error="invalid_token"';
 }
 
-export function sendProblem(res: ServerResponse, reason: Reason, requestId: string, detail?: string): void {
+/** `extra`: headers of the answer beyond the problem's own (a 429's Retry-After and RateLimit fields). */
+export function sendProblem(res: ServerResponse, reason: Reason, requestId: string, detail?: string, extra?: Record<string, string>): void {
   const problem = problemFor(reason, requestId, detail);
   const body = JSON.stringify(problem);
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  res.writeHead(problem.status, problemHeaders(problem, Buffer.byteLength(body)));
+  const headers = problemHeaders(problem, Buffer.byteLength(body));
+  res.writeHead(problem.status, extra ? { ...headers, ...extra } : headers);
   res.end(body);
 }
 
 /** The same answer written to a raw socket (upgrade requests, header overflow). */
-export function rawProblem(reason: Reason, requestId: string, detail?: string): string {
+export function rawProblem(reason: Reason, requestId: string, detail?: string, extra?: Record<string, string>): string {
   const problem = problemFor(reason, requestId, detail);
   const body = JSON.stringify(problem);
-  const headers = { ...problemHeaders(problem, Buffer.byteLength(body)), connection: 'close' };
+  const headers = { ...problemHeaders(problem, Buffer.byteLength(body)), ...extra, connection: 'close' };
   const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n');
   return `HTTP/1.1 ${problem.status} ${REASONS[reason].title}\r\n${head}\r\n\r\n${body}`;
 }

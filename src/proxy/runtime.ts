@@ -1,5 +1,6 @@
 import type { KeyVerifier } from '../auth/verifier.js';
 import type { Snapshot } from '../config/snapshot.js';
+import type { RateLimiter } from '../ratelimit/limiter.js';
 import type { LiveSessions } from './liveSessions.js';
 import type { RequestObserver } from './record.js';
 import type { Upstreams } from './upstreams.js';
@@ -8,6 +9,7 @@ import type { Upstreams } from './upstreams.js';
 export interface ProxyRuntime {
   snapshot(): Snapshot;
   readonly verifier: KeyVerifier;
+  readonly limiter: RateLimiter;
   readonly upstreams: Upstreams;
   readonly observer: RequestObserver;
   /** Upgraded connections and streamed responses, decided again on every reload and expiry. */

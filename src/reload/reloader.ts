@@ -65,6 +65,8 @@ const RESTART_ONLY: readonly (readonly [string, (s: Snapshot) => unknown])[] = [
   ['listen.check', (s) => (s.listen.check ? `${s.listen.check.host}:${s.listen.check.port}` : 'off')],
   ['limits.headers', (s) => s.limits.headers],
   ['metrics.perKeyLabels', (s) => s.metrics.perKeyLabels],
+  ['rateLimiting.backend', (s) => s.rateLimits.backend],
+  ['rateLimiting.redis', (s) => JSON.stringify(s.rateLimits.redis ?? null)],
 ];
 
 /** The RESTART_ONLY values of a snapshot, kept instead of the snapshot itself (which may hold 100,000 keys). */
