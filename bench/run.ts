@@ -111,11 +111,12 @@ function keygatePeer(name: string, kg: KeygatePeer): Peer {
 interface KeygateStart extends Omit<StartKeygateOptions, 'onSpawn' | 'ports'> {
   readonly accessLog?: boolean;
   readonly editMain?: (main: string) => string;
+  readonly editPolicy?: (policy: string) => string;
 }
 
 async function startKeygateWith(name: string, origin: string, keysYaml: string, o: KeygateStart): Promise<{ kg: KeygatePeer; keysFile: string }> {
   const ports = o.log && o.log !== 'pipe' ? await freeListenPorts() : undefined;
-  const cfg = prepareConfig({ upstream: origin, keysYaml, accessLog: o.accessLog ?? true, ...(ports ? { ports } : {}), ...(o.editMain ? { editMain: o.editMain } : {}) });
+  const cfg = prepareConfig({ upstream: origin, keysYaml, accessLog: o.accessLog ?? true, ...(ports ? { ports } : {}), ...(o.editMain ? { editMain: o.editMain } : {}), ...(o.editPolicy ? { editPolicy: o.editPolicy } : {}) });
   const kg = await startKeygate(name, cfg.mainFile, cfg.dir, { ...o, onSpawn: track, ...(ports ? { ports } : {}) });
   return { kg, keysFile: join(cfg.dir, BENCH_KEYS_FILE) };
 }
@@ -216,6 +217,7 @@ async function main(): Promise<number> {
         ...(v.log ? { log: v.log } : {}),
         ...(v.knockouts ? { knockouts: v.knockouts } : {}),
         ...(v.editMain ? { editMain: v.editMain } : {}),
+        ...(v.editPolicy ? { editPolicy: v.editPolicy } : {}),
       }),
     ),
   ]);

@@ -17,6 +17,8 @@ export interface KeygateConfigOptions {
   readonly ports?: { readonly proxy: number; readonly admin: number; readonly check: number };
   /** Any further edit of the main config file (e.g. a rate limiter for a bench variant). */
   readonly editMain?: (main: string) => string;
+  /** An edit of the policy file (e.g. a rate limit on the bench keys' user). */
+  readonly editPolicy?: (policy: string) => string;
 }
 
 /**
@@ -35,8 +37,15 @@ export function prepareConfig(opts: KeygateConfigOptions): { dir: string; mainFi
   if (!keysLine.test(main)) throw new Error('bench: config/keygate.yaml has no one-line `keys: [...]` to extend');
   main = main.replace(keysLine, (_m, list: string) => `keys: [${list}, ./${BENCH_KEYS_FILE}]`);
   if (!opts.accessLog) main += '\nlog: { access: false }\n';
+  // The 401 rows send unknown keys flat out from one address: without this they would
+  // measure the failed-authentication limit's 429 instead of a 401.
+  main += '\nrateLimiting: { failedAuth: off }\n';
   if (opts.editMain) main = opts.editMain(main);
   writeFileSync(mainFile, main);
+  if (opts.editPolicy) {
+    const policyFile = join(dir, 'policy.yaml');
+    writeFileSync(policyFile, opts.editPolicy(readFileSync(policyFile, 'utf8')));
+  }
   return { dir, mainFile };
 }
 

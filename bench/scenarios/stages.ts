@@ -26,6 +26,20 @@ export interface KeygateVariant {
   readonly knockouts?: readonly string[];
   /** Any other config change, e.g. `(main) => main + 'rateLimits: ...'`. */
   readonly editMain?: (main: string) => string;
+  /** An edit of policy.yaml, e.g. a rate limit on the bench keys' user. */
+  readonly editPolicy?: (policy: string) => string;
+}
+
+/**
+ * joe (the bench keys' user) gets a memory-backed limit no bench run reaches, so every
+ * request takes a token and gets the RateLimit headers, and none is refused.
+ */
+function limitJoe(policy: string): string {
+  const limited = policy
+    .replace(/^rateLimits:\n/m, 'rateLimits:\n  bench: { rate: 10000000/s, burst: 10000000 }\n')
+    .replace(/^( {2}joe:\n {4}roles: \[[^\]]*\]\n)/m, '$1    rateLimit: bench\n');
+  if (!limited.includes('rateLimit: bench')) throw new Error('bench: config/policy.yaml has no rateLimits block or no user joe to limit');
+  return limited;
 }
 
 export const KEYGATE_VARIANTS: readonly KeygateVariant[] = [
@@ -36,6 +50,7 @@ export const KEYGATE_VARIANTS: readonly KeygateVariant[] = [
   { id: 'metrics_off', name: 'keygate, metrics off (knockout)', knockouts: ['metrics'] },
   { id: 'decision_off', name: 'keygate, decision off (knockout)', knockouts: ['decision'] },
   { id: 'headers_off', name: 'keygate, header rewrite off (knockout)', knockouts: ['headers'] },
+  { id: 'ratelimit_on', name: 'keygate, user rate limit (memory) on every request', editPolicy: limitJoe },
 ];
 
 /** What a row sends: a proxied small GET (allowed or unknown key), a decision-API check, or a plain GET. */
@@ -81,6 +96,7 @@ export const STAGES: readonly StageDef[] = [
   { stage: 'access log (file)', on: 'log_file', off: 'log_off', budgetUs: 5 },
   { stage: 'access log (/dev/null)', on: 'log_devnull', off: 'log_off', budgetUs: 5 },
   { stage: 'header rewrite', on: 'all_on', off: 'headers_off', part: true },
+  { stage: 'rate limit (memory)', on: 'ratelimit_on', off: 'all_on', budgetUs: 3 },
   { stage: 'keygate overhead (everything on - bare)', on: 'all_on', off: 'bare' },
 ];
 

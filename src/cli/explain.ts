@@ -41,6 +41,7 @@ function humanText(e: Explanation): string {
   if (e.userRule) lines.push(`user rule: ${e.userRule.text}   (${e.userRule.source})`);
   if (e.keyRule) lines.push(`key rule:  ${e.keyRule.text}   (${e.keyRule.source})`);
   if (e.decision === 'deny' && e.rule) lines.push(`rule:     ${e.rule.text}   (${e.rule.source})`);
+  if (e.rateLimits) lines.push(`limits:   ${e.rateLimits.length ? e.rateLimits.map((l) => l.text).join('; ') : 'none'}`);
   return lines.join('\n');
 }
 

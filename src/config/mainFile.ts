@@ -303,9 +303,9 @@ function readRateLimiting(r: YamlReader, node: YNode): RateLimiting {
   };
 }
 
-/** `failedAuth: { rate, burst }`, or `off`; absent = DEFAULTS.failedAuth. */
+/** `failedAuth: { rate, burst }`, or `off` (or `false`); absent = DEFAULTS.failedAuth. */
 function readFailedAuth(r: YamlReader, node: YNode): Pick<RateLimiting, 'failedAuth'> {
-  if (node !== undefined && node !== null && r.scalarText(node) === 'off') return {};
+  if (node !== undefined && node !== null && ['off', 'false'].includes(r.scalarText(node))) return {};
   if (node === undefined || node === null) {
     const d = DEFAULTS.failedAuth;
     const { perSecond } = parseRate(d.rate) as { perSecond: number };

@@ -77,3 +77,21 @@ export function capToUser(keyLimit: RateLimit, userLimits: readonly RateLimit[])
 export function quotaWindow(limit: RateLimit): { quota: number; windowSeconds: number } {
   return { quota: limit.burst, windowSeconds: Math.max(1, Math.ceil(limit.burst / limit.perSecond)) };
 }
+
+/** A limit as `explain` and `permissions` show it (text and JSON). */
+export interface LimitView {
+  readonly scope: LimitScope;
+  readonly owner: string;
+  readonly name: string;
+  readonly rate: string;
+  readonly burst: number;
+  readonly service: string;
+  readonly text: string;
+}
+
+export function limitView(a: AppliedLimit): LimitView {
+  return {
+    scope: a.scope, owner: a.owner, name: a.limit.name, rate: a.limit.rateText, burst: a.limit.burst, service: a.limit.service ?? '*',
+    text: `${a.scope} ${a.owner}: "${a.limit.name}" ${limitText(a.limit)}`,
+  };
+}

@@ -2,7 +2,9 @@ import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import { statusOf, type Reason } from '../errors.js';
 import { STEPS, type StepNumber } from '../policy/decide.js';
 import { keyState } from '../policy/model.js';
+import { limitView, type LimitView } from '../policy/rateLimits.js';
 import { ruleText, type CompiledRule } from '../policy/rules.js';
+import { appliedLimits } from '../ratelimit/limiter.js';
 import { decideFor, resolveDestination, type Destination } from './access.js';
 
 /**
@@ -42,6 +44,8 @@ export interface Explanation {
   readonly rule?: RuleView;
   readonly userRule?: RuleView;
   readonly keyRule?: RuleView;
+  /** The buckets an allowed request takes a token from (step 8); empty: unlimited. */
+  readonly rateLimits?: readonly LimitView[];
 }
 
 /** A question that cannot be answered: it names a key or service the configuration lacks, or a path that is not one. */
@@ -62,6 +66,7 @@ export function explain(snapshot: Snapshot, q: ExplainQuery): Explanation | Unan
   return {
     decision: 'allow', reason: 'allow', status: 200, step: d.step, stepName: 'allowed', detail: `allowed: ${keyState(snapshot, key, q.now)} key`,
     ...base, userRule: view(d.userRule), ...(d.keyRule ? { keyRule: view(d.keyRule), rule: view(d.keyRule) } : { rule: view(d.userRule) }),
+    rateLimits: appliedLimits(snapshot.rateLimits, snapshot.users.get(key.user), key.id, dest.service.name).map(limitView),
   };
 }
 

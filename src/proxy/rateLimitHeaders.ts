@@ -1,4 +1,4 @@
-import { quotaWindow, type AppliedLimit } from '../policy/rateLimits.js';
+import { quotaWindow, type AppliedLimit, type LimitScope, type RateLimit } from '../policy/rateLimits.js';
 import type { LimitVerdict } from '../ratelimit/limiter.js';
 
 /*
@@ -26,23 +26,37 @@ export function refusalLimitHeaders(verdict: LimitVerdict): Record<string, strin
   } else if (verdict.refusedBy) {
     // The failed-authentication limit: one bucket, empty until Retry-After.
     out['ratelimit-policy'] = policyField([verdict.refusedBy]);
-    out.ratelimit = `${itemName(verdict.refusedBy)};r=0;t=${verdict.retryAfter}`;
+    out.ratelimit = `${itemOf(verdict.refusedBy).name};r=0;t=${verdict.retryAfter}`;
   }
   return out;
 }
 
-function policyField(applied: readonly AppliedLimit[]): string {
-  return applied.map((a) => {
+/** Per limit and scope, its name item and its policy item: they only change with the config. */
+const items = new WeakMap<RateLimit, Partial<Record<LimitScope, { readonly name: string; readonly policy: string }>>>();
+
+function itemOf(a: AppliedLimit): { readonly name: string; readonly policy: string } {
+  let byScope = items.get(a.limit);
+  if (!byScope) items.set(a.limit, (byScope = {}));
+  let item = byScope[a.scope];
+  if (!item) {
+    // An sf-string: limit names are letters, digits, `.`, `-` and `_`, so nothing needs escaping.
+    const name = a.scope === 'address' ? '"failed-auth"' : `"${a.scope}.${a.limit.name}"`;
     const { quota, windowSeconds } = quotaWindow(a.limit);
-    return `${itemName(a)};q=${quota};w=${windowSeconds}`;
-  }).join(', ');
+    item = byScope[a.scope] = { name, policy: `${name};q=${quota};w=${windowSeconds}` };
+  }
+  return item;
+}
+
+function policyField(applied: readonly AppliedLimit[]): string {
+  let out = itemOf(applied[0]).policy;
+  for (let i = 1; i < applied.length; i++) out += ', ' + itemOf(applied[i]).policy;
+  return out;
 }
 
 function stateField(v: LimitVerdict): string {
-  return v.applied.map((a, i) => `${itemName(a)};r=${v.remaining[i]};t=${Math.ceil(v.fullInMs[i] / 1000)}`).join(', ');
-}
-
-/** An sf-string: limit names are letters, digits, `.`, `-` and `_`, so nothing needs escaping. */
-function itemName(a: AppliedLimit): string {
-  return a.scope === 'address' ? `"failed-auth"` : `"${a.scope}.${a.limit.name}"`;
+  let out = '';
+  for (let i = 0; i < v.applied.length; i++) {
+    out += `${i ? ', ' : ''}${itemOf(v.applied[i]).name};r=${v.remaining[i]};t=${Math.ceil(v.fullInMs[i] / 1000)}`;
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 import type { RateLimitSettings } from '../config/snapshot.js';
 import type { UserPolicy } from '../policy/model.js';
-import { limitsFor, limitText, type AppliedLimit, type LimitScope } from '../policy/rateLimits.js';
+import { limitsFor, limitText, type AppliedLimit, type LimitScope, type RateLimit } from '../policy/rateLimits.js';
 import type { BucketSpec, BucketStore, TakeResult } from './gcra.js';
 import { MemoryStore } from './memoryStore.js';
 
@@ -43,14 +43,22 @@ export function appliedLimits(settings: RateLimitSettings, user: UserPolicy | un
   return out;
 }
 
+/** What every bucket of one limit shares, computed once per limit (limits are frozen config). */
+const shapes = new WeakMap<RateLimit, { readonly tail: string; readonly interval: number; readonly capacity: number }>();
+
 /**
  * A bucket's id names whose it is and the limit's shape: a reload that keeps a limit
  * keeps its bucket (and its state), one that changes it starts a fresh bucket.
  * Only key ids, user names and client addresses: never anything secret.
  */
 export function bucketFor(a: AppliedLimit): BucketSpec {
-  const interval = 1000 / a.limit.perSecond;
-  return { id: `${a.scope}:${a.owner}:${a.limit.name}:${a.limit.perSecond}:${a.limit.burst}`, interval, capacity: a.limit.burst * interval };
+  let shape = shapes.get(a.limit);
+  if (!shape) {
+    const interval = 1000 / a.limit.perSecond;
+    shape = { tail: `:${a.limit.name}:${a.limit.perSecond}:${a.limit.burst}`, interval, capacity: a.limit.burst * interval };
+    shapes.set(a.limit, shape);
+  }
+  return { id: a.scope + ':' + a.owner + shape.tail, interval: shape.interval, capacity: shape.capacity };
 }
 
 /** Addresses remembered as blocked after failed authentications; beyond this the oldest go. */

@@ -114,6 +114,16 @@ describe('keygate explain', () => {
     expect(body.rule).toMatchObject({ text: 'compute GET,HEAD /v2/*/servers/**' });
     expect((body.rule as { source: string }).source).toMatch(/key DT7nOCBZHjkw allow rule 1 at .*config\/keys\.yaml:\d+:\d+$/);
     expect(body.userRule).toMatchObject({ text: 'compute * /v2/*/servers/**' });
+    expect(body.rateLimits).toEqual([expect.objectContaining({ scope: 'key', owner: MONITORING, name: 'scraper', rate: '20/s', burst: 40, service: '*' })]);
+  });
+
+  it('names the rate limits an allowed request meets: the user\'s shared bucket, or none', async () => {
+    expect((await explainJson('--key', ALICE, '--method', 'GET', '--path', '/identity/v3/users')).body.rateLimits).toEqual([
+      expect.objectContaining({ scope: 'user', owner: 'alice', name: 'standard', rate: '100/s', burst: 200 }),
+    ]);
+    expect((await explainJson('--key', DEPLOY, '--method', 'GET', '--path', '/compute/v2/x')).body.rateLimits).toEqual([]);
+    const run = await keygate('explain', '-c', CONFIG, ...AT, '--key', MONITORING, '--method', 'GET', '--path', '/compute/v2/p1/servers/s1');
+    expect(run.stdout).toContain('limits:   key DT7nOCBZHjkw: "scraper" 20/s, burst 40');
   });
 
   it.each([
@@ -186,6 +196,7 @@ describe('keygate permissions', () => {
     // a compute reader is not shown the identity guardrail: it cannot touch this key (issue 14)
     expect(run.stdout).not.toContain('guardrail');
     expect(run.stdout).not.toContain('/v3/users/*/credentials/**');
+    expect(run.stdout).toContain('~ key DT7nOCBZHjkw: "scraper" 20/s, burst 40');
   });
 
   it('prints JSON with --json', async () => {
