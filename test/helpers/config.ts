@@ -16,6 +16,14 @@ export const DEMO_KEYS = {
 
 export const DEMO_TOKENS = { compute: 'demo-compute-service-token', identity: 'demo-identity-service-token' } as const;
 
+const FAILED_AUTH_OFF = 'rateLimiting: { failedAuth: off }';
+
+/** A tempConfig edit: the `rateLimiting` block `yaml` (indented two spaces) instead of the tests' default. */
+export function withRateLimiting(main: string, yaml: string): string {
+  if (!main.includes(FAILED_AUTH_OFF)) throw new Error('tempConfig no longer sets rateLimiting');
+  return main.replace(FAILED_AUTH_OFF, `rateLimiting:\n${yaml.replace(/\n$/, '')}`);
+}
+
 export interface TempConfig {
   readonly dir: string;
   readonly mainFile: string;
@@ -39,6 +47,10 @@ export function tempConfig(upstream: string, edit?: (main: string) => string): T
     .replace(/proxy: 127\.0\.0\.1:8080/, 'proxy: 127.0.0.1:0')
     .replace(/admin: 127\.0\.0\.1:9090/, 'admin: 127.0.0.1:0')
     .replace(/check: 127\.0\.0\.1:9191/, 'check: 127.0.0.1:0');
+  // Tests poll with keys a reload has not loaded yet, and send wrong keys on purpose: the
+  // failed-authentication limit per address (on by default; 429-rate-limits.test.ts tests
+  // it) would turn those 401s into 429s. `withFailedAuthLimit` turns it back on.
+  main = `${main.replace(/\n?$/, '\n')}${FAILED_AUTH_OFF}\n`;
   if (edit) main = edit(main);
   writeFileSync(mainFile, main);
   const cfg: TempConfig = {

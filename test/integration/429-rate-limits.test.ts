@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hashSlow } from '../../src/auth/hash.js';
 import type { KeyVerifier } from '../../src/auth/verifier.js';
+import { withRateLimiting } from '../helpers/config.js';
 import { useKeygate } from '../helpers/fixture.js';
 import { httpSend, type HttpResult } from '../helpers/http.js';
 import { waitFor } from '../helpers/keygate.js';
@@ -65,8 +66,7 @@ ${keyEntry(k.right, 'bob', 'right', ['scope: inherit'])}
 }
 
 const fx = useKeygate({
-  edit: (main) => main.replace('listen:\n', 'listen:\n  trustedProxies: [127.0.0.1/32]\n')
-    + 'rateLimiting:\n  failedAuth: { rate: 1/h, burst: 3 }\n',
+  edit: (main) => withRateLimiting(main.replace('listen:\n', 'listen:\n  trustedProxies: [127.0.0.1/32]\n'), '  failedAuth: { rate: 1/h, burst: 3 }'),
   prepare: (cfg) => {
     cfg.write('policy.yaml', POLICY);
     cfg.write('keys.yaml', keysFile());
