@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hasBody } from '../proxy/headers.js';
+import { allowedLimitHeaders, hasBody } from '../proxy/headers.js';
 import { openRequest, type DecisionRuntime } from '../proxy/opening.js';
 import { refuseUnreadBody, sendProblem } from '../proxy/problem.js';
-import { allowedLimitHeaders, refusalLimitHeaders } from '../proxy/rateLimitHeaders.js';
 import { allowHeaders } from './answer.js';
 import { readOriginal } from './dialect.js';
 
@@ -32,7 +31,7 @@ export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage,
     res.writeHead(200, limitHeaders ? { ...headers, ...limitHeaders } : headers);
     res.end();
   } else {
-    sendProblem(res, outcome.reason, requestId, outcome.detail, outcome.limits && refusalLimitHeaders(outcome.limits));
+    sendProblem(res, outcome.reason, requestId, outcome.detail, outcome.limits);
   }
   finish();
 }

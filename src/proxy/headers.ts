@@ -132,3 +132,6 @@ export function clientResponseHeaders(upstream: Record<string, string | string[]
   out['x-request-id'] = requestId;
   return out;
 }
+
+/** The RateLimit fields of an allowed answer (built in rateLimitHeaders.ts), for every entry point. */
+export { allowedLimitHeaders } from './rateLimitHeaders.js';

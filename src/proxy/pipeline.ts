@@ -5,7 +5,7 @@ import { forward, type ForwardResult } from './forward.js';
 import { upstreamRequestHeaders } from './headers.js';
 import { openRequest, type Allowed } from './opening.js';
 import { refuseUnreadBody, sendProblem } from './problem.js';
-import { allowedLimitHeaders, refusalLimitHeaders } from './rateLimitHeaders.js';
+import { allowedLimitHeaders } from './rateLimitHeaders.js';
 import type { RecordEnd } from './record.js';
 import type { ProxyRuntime } from './runtime.js';
 
@@ -20,7 +20,7 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   if (rt.draining()) res.setHeader('connection', 'close');
   if (!outcome.allow) {
     refuseUnreadBody(req, res);
-    sendProblem(res, outcome.reason, requestId, outcome.detail, outcome.limits && refusalLimitHeaders(outcome.limits));
+    sendProblem(res, outcome.reason, requestId, outcome.detail, outcome.limits);
     return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
   }
   const limit = snapshot.limits.body;

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientReason, REASONS, type Reason } from '../errors.js';
+import type { LimitVerdict } from '../ratelimit/limiter.js';
+import { refusalLimitHeaders } from './rateLimitHeaders.js';
 import { hasBody } from './headers.js';
 
 /**
@@ -50,9 +52,10 @@ function wwwAuthenticate(reason: string): string {
   return reason === 'missing_credentials' ? 'Bearer realm="keygate"' : 'Bearer realm="keygate", error="invalid_token"';
 }
 
-/** `extra`: headers of the answer beyond the problem's own (a 429's Retry-After and RateLimit fields). */
-export function sendProblem(res: ServerResponse, reason: Reason, requestId: string, detail?: string, extra?: Record<string, string>): void {
+/** `limits`: the rate limits that refused it (a 429's Retry-After and RateLimit fields). */
+export function sendProblem(res: ServerResponse, reason: Reason, requestId: string, detail?: string, limits?: LimitVerdict): void {
   const problem = problemFor(reason, requestId, detail);
+  const extra = limits && refusalLimitHeaders(limits);
   const body = JSON.stringify(problem);
   if (res.headersSent) {
     res.destroy();
@@ -64,8 +67,9 @@ export function sendProblem(res: ServerResponse, reason: Reason, requestId: stri
 }
 
 /** The same answer written to a raw socket (upgrade requests, header overflow). */
-export function rawProblem(reason: Reason, requestId: string, detail?: string, extra?: Record<string, string>): string {
+export function rawProblem(reason: Reason, requestId: string, detail?: string, limits?: LimitVerdict): string {
   const problem = problemFor(reason, requestId, detail);
+  const extra = limits && refusalLimitHeaders(limits);
   const body = JSON.stringify(problem);
   const headers = { ...problemHeaders(problem, Buffer.byteLength(body)), ...extra, connection: 'close' };
   const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n');

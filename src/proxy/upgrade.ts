@@ -6,7 +6,6 @@ import { clientResponseHeaders } from './headers.js';
 import { openRequest } from './opening.js';
 import { upstreamHeaders } from './pipeline.js';
 import { rawProblem } from './problem.js';
-import { refusalLimitHeaders } from './rateLimitHeaders.js';
 import type { ProxyRuntime } from './runtime.js';
 import { upstreamFailure } from './upstreamError.js';
 
@@ -19,7 +18,7 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
   client.on('error', () => client.destroy());
   const { requestId, outcome, finish, clientIp } = await openRequest(rt, req, 'proxy');
   if (!outcome.allow) {
-    client.end(rawProblem(outcome.reason, requestId, outcome.detail, outcome.limits && refusalLimitHeaders(outcome.limits)));
+    client.end(rawProblem(outcome.reason, requestId, outcome.detail, outcome.limits));
     return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
   }
   const dest = outcome.destination;

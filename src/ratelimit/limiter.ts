@@ -148,9 +148,11 @@ export class RateLimiter {
     this.#blocked.set(address, now + wait);
   }
 
+  /** As MemoryStore's sweep: expired entries, then the oldest down to 90% of the bound. */
   #sweepBlocked(now: number): void {
     for (const [address, until] of this.#blocked) if (until <= now) this.#blocked.delete(address);
-    let excess = this.#blocked.size - MAX_BLOCKED + 1;
+    if (this.#blocked.size < MAX_BLOCKED) return;
+    let excess = this.#blocked.size - Math.floor(MAX_BLOCKED * 0.9);
     for (const address of this.#blocked.keys()) {
       if (excess-- <= 0) break;
       this.#blocked.delete(address);

@@ -8,7 +8,8 @@ const SWEEP_EVERY = 4096;
 /**
  * Buckets in this process. A bucket whose TAT has passed is full, the same as no entry,
  * so sweeping drops it without changing any answer; past `maxBuckets` (client addresses
- * are chosen by clients) the oldest entries go first.
+ * are chosen by clients) the oldest entries go first. Sweeps are amortised: one every
+ * 4096 takes, and past the bound one per 10% of it.
  */
 export class MemoryStore implements BucketStore {
   readonly #tats = new Map<string, number>();
@@ -49,9 +50,11 @@ export class MemoryStore implements BucketStore {
     return this.#tats.size;
   }
 
+  /** Drops full buckets; past `maxBuckets`, the oldest down to 90% of it, so the next inserts do not sweep again at once. */
   #sweep(now: number): void {
     for (const [id, tat] of this.#tats) if (tat <= now) this.#tats.delete(id);
-    let excess = this.#tats.size - this.maxBuckets;
+    if (this.#tats.size <= this.maxBuckets) return;
+    let excess = this.#tats.size - Math.floor(this.maxBuckets * 0.9);
     for (const id of this.#tats.keys()) {
       if (excess-- <= 0) break;
       this.#tats.delete(id);
