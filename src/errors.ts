@@ -6,7 +6,10 @@
 export const REASONS = {
   allow: { status: 200, title: 'Allowed' },
   bad_target: { status: 400, title: 'Bad request target' },
+  upgrade_not_allowed: { status: 400, title: 'Upgrade not allowed' },
+  method_override: { status: 400, title: 'Method override not allowed' },
   no_route: { status: 404, title: 'No route' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
   missing_credentials: { status: 401, title: 'Missing credentials' },
   malformed_credentials: { status: 401, title: 'Malformed credentials' },
   unknown_key: { status: 401, title: 'Invalid API key' },

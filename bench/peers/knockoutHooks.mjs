@@ -58,6 +58,19 @@ export const KNOCKOUTS = {
   ${applied('headers')}
 }`,
   },
+  // The request-meaning checks before the key is verified (upgrades, method overrides,
+  // duplicate Host, TRACE): the header scan finds nothing and no override is read.
+  meaning: {
+    file: '/dist/proxy/requestMeaning.js',
+    code: `
+{
+  const nothing = { upgrades: [], h2cHint: false, methodOverrides: [], hosts: 1 };
+  const none = { ok: true, methods: [] };
+  scanHeaders = function () { return nothing; };
+  checkMethodOverrides = function () { return none; };
+  ${applied('meaning')}
+}`,
+  },
 };
 
 let wanted = [];

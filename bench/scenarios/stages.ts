@@ -51,6 +51,7 @@ export const KEYGATE_VARIANTS: readonly KeygateVariant[] = [
   { id: 'decision_off', name: 'keygate, decision off (knockout)', knockouts: ['decision'] },
   { id: 'headers_off', name: 'keygate, header rewrite off (knockout)', knockouts: ['headers'] },
   { id: 'ratelimit_on', name: 'keygate, user rate limit (memory) on every request', editPolicy: limitJoe },
+  { id: 'meaning_off', name: 'keygate, request-meaning checks off (knockout)', knockouts: ['meaning'] },
 ];
 
 /** What a row sends: a proxied small GET (allowed or unknown key), a decision-API check, or a plain GET. */
@@ -97,6 +98,7 @@ export const STAGES: readonly StageDef[] = [
   { stage: 'access log (/dev/null)', on: 'log_devnull', off: 'log_off', budgetUs: 5 },
   { stage: 'header rewrite', on: 'all_on', off: 'headers_off', part: true },
   { stage: 'rate limit (memory)', on: 'ratelimit_on', off: 'all_on', budgetUs: 3 },
+  { stage: 'request meaning (upgrade, overrides, Host, TRACE)', on: 'all_on', off: 'meaning_off', budgetUs: 2, part: true },
   { stage: 'keygate overhead (everything on - bare)', on: 'all_on', off: 'bare' },
 ];
 

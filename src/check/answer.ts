@@ -1,6 +1,7 @@
 import { CREDENTIAL_HEADERS } from '../auth/credentials.js';
 import { canonicalName, keygateHeaders, ownedByKeygate } from '../proxy/headers.js';
 import type { Allowed } from '../proxy/opening.js';
+import { droppedHeaders } from '../proxy/requestMeaning.js';
 import type { Dialect } from './dialect.js';
 
 /** Envoy's HTTP ext_authz reads this response header as "remove these from the request". */
@@ -19,7 +20,7 @@ export function allowHeaders(outcome: Allowed, dialect: Dialect, rawHeaders: rea
   for (let i = 0; i < set.length; i += 2) upstream[set[i]] = set[i + 1];
   const out: Record<string, string> = { ...upstream, 'x-request-id': requestId, 'cache-control': 'no-store', 'content-length': '0' };
   if (dialect === 'envoy') {
-    const remove = headersToRemove(rawHeaders, canonicalName(token.header), new Set(Object.keys(upstream)));
+    const remove = headersToRemove(rawHeaders, canonicalName(token.header), new Set(Object.keys(upstream)), droppedHeaders(outcome.destination.service.requests));
     if (remove.length > 0) out[ENVOY_REMOVE_HEADER] = remove.join(', ');
   }
   return out;
@@ -31,11 +32,17 @@ export function allowHeaders(outcome: Allowed, dialect: Dialect, rawHeaders: rea
  * removes *after* it sets the allowed headers, so a name keygate sets is never listed
  * (it is overwritten instead, which is what we want).
  */
-function headersToRemove(rawHeaders: readonly string[], tokenHeader: string, setByKeygate: ReadonlySet<string>): string[] {
+function headersToRemove(rawHeaders: readonly string[], tokenHeader: string, setByKeygate: ReadonlySet<string>, dropped: ReadonlySet<string>): string[] {
+  // The service's dropped headers (URL overrides, X-Real-IP, Forwarded, stripped method
+  // overrides) are listed whether or not keygate saw them: Envoy's allowed_headers may
+  // have kept them from the check request. So is X-Forwarded-Host, which Envoy never
+  // sets itself: whatever arrives is the client's claim.
   const remove = new Set<string>(CREDENTIAL_HEADERS);
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
     if (ownedByKeygate(canonicalName(name), tokenHeader)) remove.add(name);
   }
+  for (const name of dropped) remove.add(name);
+  remove.add('x-forwarded-host');
   return [...remove].filter((name) => !setByKeygate.has(name));
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { CheckDialect } from '../config/snapshot.js';
 
 /**
  * Which front proxy is asking (SPEC §6), chosen per request from the headers it sends:
@@ -15,6 +16,8 @@ export interface OriginalRequest {
   /** The client's raw request target, route prefix and query included. */
   readonly target: string;
   readonly host: string | undefined;
+  /** nginx and Traefik cannot remove request headers on keygate's word; Envoy can. */
+  readonly removesHeaders?: boolean;
 }
 
 export type DialectRead =
@@ -38,8 +41,19 @@ const TRAEFIK: HeaderDialect = { dialect: 'traefik', uri: 'x-forwarded-uri', met
 /** RFC 9110 §9.1: a method is a token. Bounded so a header cannot inflate logs. */
 const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$/;
 
-export function readOriginal(req: IncomingMessage): DialectRead {
+/**
+ * `pinned` (listen.check.dialect): that dialect only, the others' headers ignored — never
+ * trusted, so a client header the front proxy lets through cannot pick the path checked.
+ * `auto` chooses per request as above.
+ */
+export function readOriginal(req: IncomingMessage, pinned: CheckDialect = 'auto'): DialectRead {
   const headers = req.headersDistinct;
+  if (pinned === 'envoy') return envoyReading(req);
+  if (pinned === 'nginx' || pinned === 'traefik') {
+    const d = pinned === 'nginx' ? NGINX : TRAEFIK;
+    if (headers[d.uri] === undefined) return { ok: false, dialect: d.dialect, detail: `${display(d.uri)} missing (listen.check dialect: ${d.dialect})` };
+    return fromHeaders(d, headers);
+  }
   const nginx = headers[NGINX.uri] !== undefined;
   const traefik = headers[TRAEFIK.uri] !== undefined;
   // Both present means a client smuggled one dialect's header through the other's
@@ -47,10 +61,11 @@ export function readOriginal(req: IncomingMessage): DialectRead {
   if (nginx && traefik) return { ok: false, dialect: 'nginx', detail: 'both X-Original-URI and X-Forwarded-Uri present' };
   if (nginx) return fromHeaders(NGINX, headers);
   if (traefik) return fromHeaders(TRAEFIK, headers);
-  return {
-    ok: true,
-    original: { dialect: 'envoy', method: req.method ?? 'GET', target: req.url ?? '', host: req.headers.host },
-  };
+  return envoyReading(req);
+}
+
+function envoyReading(req: IncomingMessage): DialectRead {
+  return { ok: true, original: { dialect: 'envoy', method: req.method ?? 'GET', target: req.url ?? '', host: req.headers.host } };
 }
 
 function fromHeaders(d: HeaderDialect, headers: Headers): DialectRead {
@@ -62,7 +77,7 @@ function fromHeaders(d: HeaderDialect, headers: Headers): DialectRead {
   if (!METHOD_TOKEN.test(method)) return fail(`${display(d.method)} is not an HTTP method`);
   const host = originalHost(d, headers);
   if (host === false) return fail('X-Forwarded-Host must name exactly one host');
-  return { ok: true, original: { dialect: d.dialect, method, target, host } };
+  return { ok: true, original: { dialect: d.dialect, method, target, host, removesHeaders: false } };
 }
 
 /** The first host header of the dialect that is present; `false` when it is ambiguous. */

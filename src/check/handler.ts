@@ -21,7 +21,7 @@ export type CheckRuntime = DecisionRuntime;
  */
 export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (rt.draining() || hasBody(req)) res.setHeader('connection', 'close');
-  const read = readOriginal(req);
+  const read = readOriginal(req, rt.snapshot().listen.checkDialect);
   const dialect = read.ok ? read.original.dialect : read.dialect;
   const { requestId, outcome, finish } = await openRequest(rt, req, 'check', read);
   refuseUnreadBody(req, res);

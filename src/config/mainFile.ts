@@ -5,14 +5,15 @@ import { STANDARD_METHODS } from '../policy/methods.js';
 import { hostName, normalizePrefix, parseHost } from '../policy/route.js';
 import { parseRate, type RateLimit } from '../policy/rateLimits.js';
 import { readLimit } from './rateLimitReader.js';
-import type { ListenAddress, TokenSource } from './snapshot.js';
 import { directorySource } from './keysDirectory.js';
+import { readRequestRules, REQUEST_RULE_FIELDS } from './requestRules.js';
+import type { CheckDialect, ListenAddress, RequestRules, TokenSource } from './snapshot.js';
 import { parseDuration, parseListenAddress, parseSize } from '../reader/values.js';
 import type { Field, YamlReader, YNode } from '../reader/yamlReader.js';
 
 export interface MainConfig {
   region: string;
-  listen: { proxy: ListenAddress; admin: ListenAddress; check?: ListenAddress; trustedProxies: string[] };
+  listen: { proxy: ListenAddress; admin: ListenAddress; check?: ListenAddress; checkDialect: CheckDialect; trustedProxies: string[] };
   services: ServiceDraft[];
   declaredServices: string[];
   /** Methods beyond RFC 9110's that rules may name, for APIs with custom methods (PURGE, PROPFIND, …). */
@@ -67,6 +68,7 @@ export interface ServiceDraft {
   timeouts: { connect: number; response: number; idle: number };
   /** Streamed responses (and upgraded connections) of a key that loses access are closed on reload. */
   terminateStreamsOnRevoke: boolean;
+  requests: RequestRules;
 }
 
 const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics', 'rateLimiting'];
@@ -142,8 +144,8 @@ function declaredNames(r: YamlReader, nodes: readonly YNode[]): string[] {
 
 function readListen(r: YamlReader, node: YNode): MainConfig['listen'] {
   const f = node == null ? new Map<string, Field>() : r.map(node, 'listen', ['proxy', 'admin', 'check', 'trustedProxies']) ?? new Map<string, Field>();
-  const address = (name: string, fallback?: string): ListenAddress | undefined => {
-    const n = f.get(name)?.value;
+  const address = (name: string, fallback?: string, node?: YNode): ListenAddress | undefined => {
+    const n = node ?? f.get(name)?.value;
     const text = n === undefined ? fallback : r.string(n, `listen.${name}`);
     if (text === undefined) return undefined;
     const parsed = parseListenAddress(text);
@@ -155,17 +157,40 @@ function readListen(r: YamlReader, node: YNode): MainConfig['listen'] {
     const p = parseCidr(c.value);
     return 'error' in p ? r.error(c.node, `listen.trustedProxies: ${p.error}`) ?? false : true;
   }).map((c) => c.value);
-  const check = address('check');
+  const checkField = readCheck(r, f.get('check'));
+  const check = checkField?.address != null ? address('check', undefined, checkField.address) : undefined;
   const fallbackProxy = parseListenAddress(DEFAULTS.proxy) as { host: string; port: number };
   return {
     proxy: address('proxy', DEFAULTS.proxy) ?? { ...fallbackProxy, text: DEFAULTS.proxy },
     admin: address('admin', DEFAULTS.admin) ?? { host: '127.0.0.1', port: 9090, text: DEFAULTS.admin },
     ...(check ? { check } : {}),
+    checkDialect: checkField?.dialect ?? 'auto',
     trustedProxies: trusted,
   };
 }
 
-const SERVICE_FIELDS = ['name', 'route', 'upstream', 'serviceToken', 'timeouts', 'terminateStreamsOnRevoke'];
+const CHECK_DIALECTS: readonly CheckDialect[] = ['envoy', 'nginx', 'traefik', 'auto'];
+
+/**
+ * `listen.check`: an address (dialect `auto`, with a warning), or `{ address, dialect }`.
+ * Pinned, the decision API never reads another dialect's headers, so a client header that
+ * the front proxy lets through cannot choose which path is checked.
+ */
+function readCheck(r: YamlReader, field: Field | undefined): { address: YNode; dialect: CheckDialect } | undefined {
+  if (!field) return undefined;
+  const node = r.resolve(field.value);
+  if (!isMap(node)) {
+    r.warn(field.value, 'listen.check has no dialect: the front proxy is recognised per request from its headers, so a client header it lets through could choose the dialect and the path checked; write `check: { address: …, dialect: envoy | nginx | traefik }` (or `dialect: auto` to keep this)');
+    return { address: field.value, dialect: 'auto' };
+  }
+  const f = r.map(node, 'listen.check', ['address', 'dialect'], ['address']);
+  const text = f?.has('dialect') ? r.string(f.get('dialect')!.value, 'listen.check.dialect') : 'auto';
+  const dialect = CHECK_DIALECTS.find((d) => d === text);
+  if (!dialect && text !== undefined) r.error(f?.get('dialect')?.value, `listen.check.dialect must be one of ${CHECK_DIALECTS.join(', ')}`);
+  return { address: f?.get('address')?.value, dialect: dialect ?? 'auto' };
+}
+
+const SERVICE_FIELDS = ['name', 'route', 'upstream', 'serviceToken', 'timeouts', 'terminateStreamsOnRevoke', ...REQUEST_RULE_FIELDS];
 
 function readService(r: YamlReader, node: YNode, base: string): ServiceDraft | undefined {
   const f = r.map(node, 'a service', SERVICE_FIELDS, ['name', 'upstream']);
@@ -176,10 +201,11 @@ function readService(r: YamlReader, node: YNode, base: string): ServiceDraft | u
   const route = readRoute(r, f.get('route')?.value);
   const token = readToken(r, f.get('serviceToken')?.value, base);
   const t = readDurations(r, f.get('timeouts')?.value, 'timeouts', { connect: DEFAULTS.connect, response: DEFAULTS.response, idle: DEFAULTS.idle });
+  const requests = readRequestRules(r, f);
   const terminateNode = f.get('terminateStreamsOnRevoke')?.value;
   const terminateStreamsOnRevoke = terminateNode == null ? true : r.boolean(terminateNode, 'terminateStreamsOnRevoke');
   if (name === undefined || !upstream || !route || !token || terminateStreamsOnRevoke === undefined) return undefined;
-  return { name, ...route, upstream, token, timeouts: t, terminateStreamsOnRevoke };
+  return { name, ...route, upstream, token, timeouts: t, terminateStreamsOnRevoke, requests };
 }
 
 function readUpstream(r: YamlReader, node: YNode): URL | undefined {

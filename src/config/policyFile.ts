@@ -4,7 +4,7 @@ import type { RateLimit } from '../policy/rateLimits.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { readLimitNames, readRateLimits } from './rateLimitReader.js';
 import { readRule, readRules, type RuleNames } from '../reader/ruleReader.js';
-import { readTimestamp } from '../reader/values.js';
+import { controlCharProblem, readTimestamp } from '../reader/values.js';
 import type { YamlReader, YNode } from '../reader/yamlReader.js';
 
 export interface PolicyFile {
@@ -26,7 +26,10 @@ export function readPolicyFile(r: YamlReader, names: RuleNames): PolicyFile | un
   }
   const users = new Map<string, UserPolicy>();
   for (const { key, value } of r.entries(f.get('users')?.value, 'users')) {
-    const user = readUser(r, r.scalarText(key), value, roles, rateLimits);
+    const name = r.scalarText(key);
+    const problem = controlCharProblem('user', name);
+    if (problem) r.error(key, problem);
+    const user = readUser(r, name, value, roles, rateLimits);
     if (user) users.set(user.name, user);
   }
   return { roles, users, guardrails: new RuleMatcher(readGuardrails(r, f.get('guardrails')?.value, names)), rateLimits };

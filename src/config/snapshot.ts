@@ -14,6 +14,8 @@ export interface ListenAddress {
   readonly text: string;
 }
 
+export type CheckDialect = 'auto' | 'envoy' | 'nginx' | 'traefik';
+
 export type TokenSource = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'env'; readonly name: string } | { readonly kind: 'none' };
 
 export interface ServiceToken {
@@ -33,7 +35,29 @@ export interface ServiceConfig extends RouteSpec {
   readonly caseInsensitive: boolean;
   /** Close this service's live streamed responses whose key loses access (upgraded connections always are). */
   readonly terminateStreamsOnRevoke: boolean;
+  readonly requests: RequestRules;
 }
+
+/**
+ * How a service's upstream may read a request differently from what keygate checked
+ * (upgrades, method and URL overrides), and what keygate does about it.
+ */
+export interface RequestRules {
+  /** Upgrade protocols (lower case, no version) the service may switch to; never `h2c`. */
+  readonly upgrades: readonly string[];
+  /** Method-override headers and `_method` in the query: refused, authorized for both methods, or removed. */
+  readonly methodOverride: MethodOverrideMode;
+  /** Look for `_method` at the start of form bodies of POST requests. */
+  readonly methodOverrideInBody: boolean;
+  /** URL-override headers (lower case) forwarded from the client anyway; all others are removed. */
+  readonly keepUrlOverrides: readonly string[];
+  /** Set an RFC 7239 `Forwarded` header (for, host, proto); a client's is always removed. */
+  readonly forwardedHeader: boolean;
+  /** Forward TRACE and TRACK (without the service token or identity headers); else 405. */
+  readonly allowTrace: boolean;
+}
+
+export type MethodOverrideMode = 'reject' | 'authorize' | 'strip';
 
 export interface Snapshot extends Policy {
   readonly generation: number;
@@ -48,6 +72,8 @@ export interface Snapshot extends Policy {
     readonly proxy: ListenAddress;
     readonly admin: ListenAddress;
     readonly check?: ListenAddress;
+    /** Which front proxy asks the decision API; `auto` reads it per request from the headers. */
+    readonly checkDialect: CheckDialect;
     readonly trustedProxies: CidrSet;
   };
   readonly services: readonly ServiceConfig[];

@@ -5,7 +5,7 @@ import { RuleMatcher } from '../policy/matcher.js';
 import type { KeyScope } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { readRules, type RuleNames } from '../reader/ruleReader.js';
-import { readTimestamp } from '../reader/values.js';
+import { controlCharProblem, readTimestamp } from '../reader/values.js';
 import type { KeyRecord } from './record.js';
 import type { Field, NodeReader } from '../reader/yamlReader.js';
 
@@ -53,6 +53,11 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   const allow = readRules(r, f('allow')?.value, `${owner} allow`, names);
   const deny = readRules(r, f('deny')?.value, `${owner} deny`, names);
   const user = str('user');
+  const name = str('name');
+  for (const [field, text] of [['user', user], ['name', name]] as const) {
+    const problem = text === undefined ? undefined : controlCharProblem(`${owner} ${field}`, text);
+    if (problem) r.error(f(field)!.value, problem);
+  }
   const expires = time('expires');
   const notBefore = time('notBefore');
   const comment = str('comment');
@@ -61,7 +66,7 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false) return undefined;
   const pos = r.position(node);
   return Object.freeze({
-    id, user: r.interner.string(user), name: str('name') ?? '', hash, scope,
+    id, user: r.interner.string(user), name: name ?? '', hash, scope,
     allow: matcher(allow), deny: matcher(deny),
     sourceIPs, disabled: flag('disabled'), legacy: flag('legacy'),
     ...(expires !== undefined ? { expires } : {}),

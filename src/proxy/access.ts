@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { extractCredential, type CredentialHeader } from '../auth/credentials.js';
 import type { KeyVerifier } from '../auth/verifier.js';
-import type { KeyRecord, ServiceConfig, Snapshot } from '../config/snapshot.js';
+import type { KeyRecord, RequestRules, ServiceConfig, Snapshot } from '../config/snapshot.js';
 import type { DenyReason } from '../errors.js';
 import { authorize, type Denial, type Grant, type StepNumber } from '../policy/decide.js';
 import { pathSegments } from '../policy/pathPattern.js';
@@ -10,6 +10,7 @@ import { routeRequest } from '../policy/route.js';
 import type { LimitVerdict, RateLimiter } from '../ratelimit/limiter.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { parseTarget, TARGET_PROBLEMS } from './pathSafety.js';
+import { checkMethodOverrides, isTrace, scanHeaders, upgradeProblem, type HeaderFindings, type OverrideCheck } from './requestMeaning.js';
 
 /** A request as the edge sees it, before any decision. */
 export interface InboundRequest {
@@ -17,6 +18,12 @@ export interface InboundRequest {
   readonly target: string; // raw request target, e.g. req.url
   readonly host: string | undefined;
   readonly headers: IncomingHttpHeaders;
+  /** The headers as received, [name, value, …]: spellings and repeats that `headers` merges. */
+  readonly rawHeaders: readonly string[];
+  /** `check`: a decision API question; nothing is forwarded by keygate itself. */
+  readonly mode: 'proxy' | 'check';
+  /** Whoever forwards can remove headers keygate names (the proxy itself, Envoy); nginx and Traefik cannot. */
+  readonly removesHeaders: boolean;
   readonly clientIp: string;
 }
 
@@ -84,8 +91,22 @@ export interface AccessGuards {
  * No I/O beyond the verifier's hashing and the limiter's store.
  */
 export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req: InboundRequest, now: number): Promise<AccessOutcome> {
+  const found = scanHeaders(req.rawHeaders);
+  if (found.hosts > 1) return refusal('bad_target', 0, 'more than one Host header');
   const destination = resolveDestination(snapshot, req.host, req.target);
   if ('allow' in destination) return destination;
+  const rules = destination.service.requests;
+  const upgrade = upgradeProblem(rules, found);
+  if (upgrade !== undefined) return refusal('upgrade_not_allowed', 0, upgrade, destination);
+  const overrides = checkMethodOverrides(rules, found, req.method, queryOf(req.target));
+  if (!overrides.ok) return refusal('method_override', 0, overrides.detail, destination);
+  const unstrippable = unstrippableOverride(req, rules, found, overrides);
+  if (unstrippable) return refusal('method_override', 0, unstrippable, destination);
+  // The decision API cannot keep the token off a TRACE it allows, so it never allows one.
+  const traceAllowed = rules.allowTrace && req.mode === 'proxy';
+  if (!traceAllowed && (isTrace(req.method) || overrides.methods.some(isTrace))) {
+    return refusal('method_not_allowed', 0, 'TRACE and TRACK are not forwarded to this service', destination);
+  }
   const credential = extractCredential(req.headers);
   if (credential.kind === 'none') return refusal('missing_credentials', 2, 'no API key presented', destination);
   const { limiter } = guards;
@@ -98,10 +119,13 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
   const key = verified.key;
   const decision = decideFor(snapshot, key, destination, req.method, req.clientIp, now, snapshot.region);
   if (!decision.allow) return refusal(decision.reason, decision.step, decision.detail, destination, key.id, key, decision.rule);
+  const overridden = authorizeOverrides(snapshot, key, destination, overrides.methods, req.clientIp, now);
+  if (overridden) return overridden;
   const pending = limiter.check(snapshot.rateLimits, snapshot.users.get(key.user), key.id, destination.service.name, now);
   const limits = pending instanceof Promise ? await pending : pending;
   if (limits && !limits.allowed) return limited(limits, 8, destination, key);
-  return { allow: true, destination, key, credentialHeader: credential.header, decision, limits };
+  const forwarded = overrides.query === undefined ? destination : withQuery(destination, overrides.query);
+  return { allow: true, destination: forwarded, key, credentialHeader: credential.header, decision, limits };
 }
 
 function authFailed(snapshot: Snapshot, limiter: RateLimiter, req: InboundRequest, now: number, denied: Denied): Denied {
@@ -111,6 +135,39 @@ function authFailed(snapshot: Snapshot, limiter: RateLimiter, req: InboundReques
 
 function limited(verdict: LimitVerdict, step: 2 | 8, destination: Destination, key?: KeyRecord): Denied {
   return { allow: false, reason: 'rate_limited', step, detail: verdict.detail, destination, keyId: key?.id, key, rule: undefined, limits: verdict };
+}
+
+/**
+ * `methodOverride: authorize` (and `_method` found in a form body): the upstream runs
+ * the overridden method, so the key must be allowed that one too. The first denial.
+ */
+export function authorizeOverrides(snapshot: Snapshot, key: KeyRecord, dest: Destination, methods: readonly string[], clientIp: string, now: number): Denied | undefined {
+  for (const method of methods) {
+    const also = decideFor(snapshot, key, dest, method, clientIp, now, snapshot.region);
+    if (!also.allow) return refusal(also.reason, also.step, `${also.detail} (the overridden method ${method})`, dest, key.id, key, also.rule);
+  }
+  return undefined;
+}
+
+/**
+ * `strip` where nobody can strip: the decision API cannot rewrite the target, and nginx
+ * and Traefik cannot remove headers on keygate's word, so such a request is refused.
+ */
+function unstrippableOverride(req: InboundRequest, rules: RequestRules, found: HeaderFindings, overrides: OverrideCheck & { ok: true }): string | undefined {
+  if (req.mode !== 'check' || rules.methodOverride !== 'strip') return undefined;
+  if (overrides.query !== undefined) return 'a _method query parameter the front proxy cannot remove';
+  if (!req.removesHeaders && found.methodOverrides.length > 0) return 'a method-override header this front proxy cannot remove';
+  return undefined;
+}
+
+function queryOf(target: string): string {
+  const q = target.indexOf('?');
+  return q === -1 ? '' : target.slice(q);
+}
+
+function withQuery(dest: Destination, query: string): Destination {
+  const q = dest.upstreamPath.indexOf('?');
+  return { ...dest, upstreamPath: (q === -1 ? dest.upstreamPath : dest.upstreamPath.slice(0, q)) + query };
 }
 
 /** Steps 3-7 for a known key at a known destination (shared with `keygate explain`). */

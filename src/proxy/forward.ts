@@ -26,6 +26,8 @@ export interface ForwardOptions {
   readonly answerBodyTimeout?: () => void;
   /** Called when the upstream answers with an open-ended body (no Content-Length: chunked, SSE). */
   readonly onOpenEndedResponse?: () => void;
+  /** The whole body, already read (a form keygate inspected to its end); else it is streamed from `req`. */
+  readonly body?: Buffer;
 }
 
 /**
@@ -62,7 +64,7 @@ export async function forward(upstreams: Upstreams, dest: Destination, req: Inco
       path: dest.upstreamPath,
       method: req.method as 'GET',
       headers: opts.headers,
-      body: requestBody(req, limiter),
+      body: opts.body ?? requestBody(req, limiter),
       signal: abort,
       headersTimeout: dest.service.timeouts.response,
       bodyTimeout: dest.service.timeouts.idle,

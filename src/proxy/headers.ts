@@ -23,9 +23,17 @@ export interface Identity {
 export interface ForwardingFacts {
   /** The TCP peer: what this hop appends to X-Forwarded-For. */
   readonly peerIp: string;
+  /** The peer is in `listen.trustedProxies`: its X-Forwarded-Host/-Proto are kept and appended to. */
+  readonly peerTrusted: boolean;
+  /** The client address resolved through trustedProxies (the one `sourceIPs` saw): X-Real-IP. */
+  readonly clientIp: string;
   readonly proto: 'http' | 'https';
   readonly host: string | undefined;
   readonly requestId: string;
+  /** Also set an RFC 7239 `Forwarded` header. */
+  readonly forwardedHeader: boolean;
+  /** TRACE (a service opted in): the upstream echoes the request, so no token and no identity go up. */
+  readonly bare: boolean;
 }
 
 /** CGI-style servers read `X_Keygate_User` as `X-Keygate-User`, so both spellings count. */
@@ -64,7 +72,33 @@ export function keygateHeaders(token: ServiceToken, who: Identity): string[] {
   const [user, keyId, keyName] = IDENTITY_HEADERS;
   const out: string[] = [];
   if (token.source.kind !== 'none') out.push(token.header, token.scheme ? `${token.scheme} ${token.value}` : token.value);
-  out.push(user, who.user, keyId, who.keyId, keyName, who.keyName);
+  out.push(user, identityValue(who.user), keyId, who.keyId, keyName, identityValue(who.keyName));
+  return out;
+}
+
+/** Characters an identity value is sent as-is with: printable ASCII and inner spaces, but never `%`. */
+const PLAIN_VALUE = /^(?:[!-$&-~](?:[ !-$&-~]*[!-$&-~])?)?$/;
+
+/**
+ * A user or key name as a header value: unchanged when it is printable ASCII without
+ * `%` (every name before non-ASCII was allowed), otherwise percent-encoded UTF-8 for
+ * every other character, so `李雷` is `%E6%9D%8E%E9%9B%B7` and `decodeURIComponent`
+ * gives the name back. Names with control characters are refused at load.
+ */
+export function identityValue(name: string): string {
+  if (PLAIN_VALUE.test(name)) return name;
+  let out = '';
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const plain = c > 0x20 && c < 0x7f && c !== 0x25;
+    const innerSpace = c === 0x20 && i > 0 && i < name.length - 1;
+    if (plain || innerSpace) out += name[i];
+    else {
+      const cp = name.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      out += cp >= 0xd800 && cp <= 0xdfff ? '%EF%BF%BD' : encodeURIComponent(String.fromCodePoint(cp)); // a lone surrogate: U+FFFD
+    }
+  }
   return out;
 }
 
@@ -87,9 +121,10 @@ export function hasBody(req: IncomingMessage): boolean {
  * The request headers the upstream receives, as a flat [name, value, …] list.
  * Order matters: everything untrusted is removed first, then keygate's own headers are
  * added last, so nothing the client sends (not even a `Connection:` list) can remove
- * or spoof them.
+ * or spoof them. `dropped`: canonical names the service's request rules remove (see
+ * requestMeaning.ts).
  */
-export function upstreamRequestHeaders(rawHeaders: readonly string[], token: ServiceToken, who: Identity, facts: ForwardingFacts): string[] {
+export function upstreamRequestHeaders(rawHeaders: readonly string[], token: ServiceToken, who: Identity, facts: ForwardingFacts, dropped: ReadonlySet<string> = NONE): string[] {
   const tokenHeader = canonicalName(token.header);
   const listed = connectionListed(rawHeaders);
   const out: string[] = [];
@@ -102,6 +137,7 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], token: Ser
     const canonical = canonicalName(name);
     if (HOP_BY_HOP.has(lower) || listed.has(lower) || ownedByKeygate(canonical, tokenHeader)) continue;
     if (lower === 'host' || lower === 'expect' || lower === 'x-request-id') continue;
+    if (dropped.has(canonical)) continue;
     if (lower in forwarded) {
       forwarded[lower as keyof typeof forwarded].push(rawHeaders[i + 1]);
       continue;
@@ -109,11 +145,24 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], token: Ser
     out.push(name, rawHeaders[i + 1]);
   }
   appendForwarded(out, 'x-forwarded-for', forwarded['x-forwarded-for'], facts.peerIp);
-  appendForwarded(out, 'x-forwarded-proto', forwarded['x-forwarded-proto'], facts.proto);
-  if (facts.host) appendForwarded(out, 'x-forwarded-host', forwarded['x-forwarded-host'], facts.host);
+  // An untrusted client's X-Forwarded-Host/-Proto are its own claims: replaced, so an
+  // upstream reading the first value (Express with trust proxy) never sees them.
+  appendForwarded(out, 'x-forwarded-proto', facts.peerTrusted ? forwarded['x-forwarded-proto'] : [], facts.proto);
+  if (facts.host) appendForwarded(out, 'x-forwarded-host', facts.peerTrusted ? forwarded['x-forwarded-host'] : [], facts.host);
+  out.push('x-real-ip', facts.clientIp);
+  if (facts.forwardedHeader) out.push('forwarded', forwardedValue(facts));
   out.push('x-request-id', facts.requestId);
-  out.push(...keygateHeaders(token, who));
+  if (!facts.bare) out.push(...keygateHeaders(token, who));
   return out;
+}
+
+/** RFC 7239 §4: `for=…;host=…;proto=…`, an IPv6 address quoted in brackets, a host quoted when it must be. */
+function forwardedValue(facts: ForwardingFacts): string {
+  const ip = facts.clientIp.includes(':') ? `"[${facts.clientIp}]"` : facts.clientIp;
+  const parts = [`for=${ip}`];
+  if (facts.host) parts.push(`host=${/^[A-Za-z0-9.-]+$/.test(facts.host) ? facts.host : JSON.stringify(facts.host)}`);
+  parts.push(`proto=${facts.proto}`);
+  return parts.join(';');
 }
 
 function appendForwarded(out: string[], name: string, previous: string[], value: string): void {

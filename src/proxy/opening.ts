@@ -18,6 +18,8 @@ export interface RequestTarget {
   /** The raw request target, route prefix and query included. */
   readonly target: string;
   readonly host: string | undefined;
+  /** false: the front proxy cannot remove request headers on keygate's word (nginx, Traefik). */
+  readonly removesHeaders?: boolean;
 }
 
 /** An entry point's reading of the request: a target to decide, or why there is none (answered 400). */
@@ -26,6 +28,7 @@ export type TargetRead = { readonly ok: true; readonly original: RequestTarget }
 export interface OpenedRequest {
   readonly requestId: string;
   readonly snapshot: Snapshot;
+  readonly inbound: InboundRequest;
   readonly outcome: AccessOutcome;
   /** Reports the request, once, with how it ended (nothing more: it ended as decided). */
   readonly finish: (end?: RecordEnd) => void;
@@ -42,24 +45,27 @@ export async function openRequest(rt: DecisionRuntime, req: IncomingMessage, mod
   const started = performance.now();
   const requestId = requestIdFrom(req.headers['x-request-id']);
   const snapshot = rt.snapshot();
-  const inbound = inboundOf(req, read, snapshot.listen.trustedProxies);
+  const inbound = inboundOf(req, read, snapshot.listen.trustedProxies, mode);
   const done = rt.observer.started(mode);
   const outcome = read.ok ? await checkAccess(snapshot, rt, inbound, rt.now()) : unreadable(read.detail);
   const base = baseRecord(outcome, inbound, requestId, performance.now() - started, mode);
-  return { requestId, snapshot, outcome, finish: (end) => done(finishedRecord(base, performance.now() - started, end)), clientIp: inbound.clientIp };
+  return { requestId, snapshot, inbound, outcome, finish: (end) => done(finishedRecord(base, performance.now() - started, end)), clientIp: inbound.clientIp };
 }
 
 function asProxied(req: IncomingMessage): TargetRead {
   return { ok: true, original: { method: req.method ?? 'GET', target: req.url ?? '', host: req.headers.host } };
 }
 
-function inboundOf(req: IncomingMessage, read: TargetRead, trusted: Snapshot['listen']['trustedProxies']): InboundRequest {
+function inboundOf(req: IncomingMessage, read: TargetRead, trusted: Snapshot['listen']['trustedProxies'], mode: RequestRecord['mode']): InboundRequest {
   const original = read.ok ? read.original : undefined;
   return {
     method: original?.method ?? req.method ?? 'GET',
     target: original?.target ?? '',
     host: original?.host,
     headers: req.headersDistinct,
+    rawHeaders: req.rawHeaders,
+    mode,
+    removesHeaders: original?.removesHeaders ?? true,
     clientIp: clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted),
   };
 }

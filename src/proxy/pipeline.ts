@@ -1,11 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Snapshot } from '../config/snapshot.js';
 import { statusOf } from '../errors.js';
 import { normalizeAddress } from '../policy/cidr.js';
+import { authorizeOverrides, type InboundRequest } from './access.js';
 import { forward, type ForwardResult } from './forward.js';
-import { upstreamRequestHeaders } from './headers.js';
-import { openRequest, type Allowed } from './opening.js';
+import { formMethodOverrides, inspectsForm, readFormPrefix } from './formOverride.js';
+import { hasBody, upstreamRequestHeaders } from './headers.js';
+import { openRequest, type Allowed, type Denied } from './opening.js';
 import { refuseUnreadBody, sendProblem } from './problem.js';
 import { allowedLimitHeaders } from './rateLimitHeaders.js';
+import { distinctOverrides, droppedHeaders, isTrace } from './requestMeaning.js';
 import type { RecordEnd } from './record.js';
 import type { ProxyRuntime } from './runtime.js';
 
@@ -16,7 +20,7 @@ import type { ProxyRuntime } from './runtime.js';
  * The snapshot is read once, so a reload mid-request never changes its rules.
  */
 export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { requestId, snapshot, outcome, finish, clientIp } = await openRequest(rt, req, 'proxy');
+  const { requestId, snapshot, inbound, outcome, finish, clientIp } = await openRequest(rt, req, 'proxy');
   if (rt.draining()) res.setHeader('connection', 'close');
   if (!outcome.allow) {
     refuseUnreadBody(req, res);
@@ -32,6 +36,21 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   const limitHeaders = allowedLimitHeaders(outcome.limits);
   if (limitHeaders) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name]);
   if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
+  let body: Buffer | undefined;
+  if (hasBody(req) && inspectsForm(outcome.destination.service.requests, inbound.method, req.headers['content-type'])) {
+    const form = await checkFormOverride(rt, snapshot, outcome, inbound, req);
+    if (form.kind === 'client_gone') return finish({ status: 499, reason: 'allow' });
+    if (form.kind === 'denied') {
+      refuseUnreadBody(req, res);
+      sendProblem(res, form.denial.reason, requestId, form.denial.detail);
+      return finish({ status: statusOf(form.denial.reason), reason: form.denial.reason, decision: 'deny' });
+    }
+    body = form.body;
+    if (body !== undefined && limit !== undefined && body.length > limit) {
+      sendProblem(res, 'payload_too_large', requestId, `request body larger than ${limit} bytes`);
+      return finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
+    }
+  }
   // An open-ended response (chunked, SSE) of a key that loses access is cut (terminateStreamsOnRevoke);
   // a request with a length-delimited answer finishes on the snapshot it started with.
   let leave: (() => void) | undefined;
@@ -42,7 +61,7 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   let result: ForwardResult;
   try {
     result = await forward(rt.upstreams, outcome.destination, req, res, {
-      headers: upstreamHeaders(outcome, req, requestId),
+      headers: upstreamHeaders(outcome, req, requestId, { snapshot, inbound }),
       requestId,
       answerBodyTimeout: () => {
         res.setHeader('connection', 'close');
@@ -50,6 +69,7 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
       },
       onOpenEndedResponse: streaming,
       ...(limit !== undefined ? { bodyLimit: limit } : {}),
+      ...(body !== undefined ? { body } : {}),
     });
   } finally {
     leave?.();
@@ -57,18 +77,47 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   finish(answerForwardResult(result, req, res, requestId));
 }
 
+type FormCheck = { kind: 'forward'; body?: Buffer } | { kind: 'denied'; denial: Denied } | { kind: 'client_gone' };
+
+/**
+ * `_method` in the start of a form body: the upstream would run that method, so the key
+ * must be allowed it too (whatever `methodOverride` says: a body cannot be stripped).
+ */
+async function checkFormOverride(rt: ProxyRuntime, snapshot: Snapshot, outcome: Allowed, inbound: InboundRequest, req: IncomingMessage): Promise<FormCheck> {
+  const form = await readFormPrefix(req);
+  if (!form.ok) return { kind: 'client_gone' };
+  const named = distinctOverrides(inbound.method, formMethodOverrides(form.prefix, req.headers['content-type'] ?? ''));
+  if (!named.ok) return { kind: 'denied', denial: { allow: false, reason: 'method_override', step: 0, detail: named.detail } };
+  const denial = authorizeOverrides(snapshot, outcome.key, outcome.destination, named.methods, inbound.clientIp, rt.now());
+  if (denial) return { kind: 'denied', denial };
+  return form.ended ? { kind: 'forward', body: form.prefix } : { kind: 'forward' };
+}
+
 /**
  * X-Forwarded-For gets the TCP peer appended, not the client address resolved through
  * trustedProxies: each hop appends whoever connected to it, or the chain would lose the
  * trusted proxy and repeat the client.
  */
-export function upstreamHeaders(outcome: Allowed, req: IncomingMessage, requestId: string): string[] {
+export function upstreamHeaders(outcome: Allowed, req: IncomingMessage, requestId: string, opened: { snapshot: Snapshot; inbound: InboundRequest }): string[] {
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const peerIp = normalizeAddress(req.socket.remoteAddress ?? '');
+  const trusted = opened.snapshot.listen.trustedProxies;
+  const rules = outcome.destination.service.requests;
   return upstreamRequestHeaders(
     req.rawHeaders,
     outcome.destination.service.serviceToken,
     { user: outcome.key.user, keyId: outcome.key.id, keyName: outcome.key.name },
-    { peerIp: normalizeAddress(req.socket.remoteAddress ?? ''), proto: encrypted ? 'https' : 'http', host: req.headers.host, requestId },
+    {
+      peerIp,
+      peerTrusted: trusted.text.length > 0 && trusted.contains(peerIp),
+      clientIp: opened.inbound.clientIp,
+      proto: encrypted ? 'https' : 'http',
+      host: req.headers.host,
+      requestId,
+      forwardedHeader: rules.forwardedHeader,
+      bare: isTrace(opened.inbound.method),
+    },
+    droppedHeaders(rules),
   );
 }
 

@@ -20,7 +20,7 @@ export interface Problem {
 }
 
 /** Details safe to show a client: path-safety explanations say nothing about keys. */
-const CLIENT_VISIBLE_DETAIL = new Set<Reason>(['bad_target', 'no_route', 'payload_too_large', 'headers_too_large', 'body_timeout']);
+const CLIENT_VISIBLE_DETAIL = new Set<Reason>(['bad_target', 'no_route', 'payload_too_large', 'headers_too_large', 'body_timeout', 'upgrade_not_allowed', 'method_override', 'method_not_allowed']);
 
 export function problemFor(reason: Reason, requestId: string, detail?: string): Problem {
   const status = REASONS[reason].status;

@@ -2,10 +2,11 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher, Pool } from 'undici';
 import { statusOf } from '../errors.js';
-import { clientResponseHeaders } from './headers.js';
+import { clientResponseHeaders, hasBody } from './headers.js';
 import { openRequest } from './opening.js';
 import { upstreamHeaders } from './pipeline.js';
 import { rawProblem } from './problem.js';
+import { upgradeProtocols } from './requestMeaning.js';
 import type { ProxyRuntime } from './runtime.js';
 import { upstreamFailure } from './upstreamError.js';
 
@@ -16,25 +17,39 @@ import { upstreamFailure } from './upstreamError.js';
  */
 export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
   client.on('error', () => client.destroy());
-  const { requestId, outcome, finish, clientIp } = await openRequest(rt, req, 'proxy');
+  const opened = await openRequest(rt, req, 'proxy');
+  const { requestId, outcome, finish, clientIp } = opened;
   if (!outcome.allow) {
     client.end(rawProblem(outcome.reason, requestId, outcome.detail, outcome.limits));
     return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
   }
+  if (hasBody(req)) {
+    // Where a body ends and the new protocol begins is for the upstream to guess: refuse.
+    client.end(rawProblem('upgrade_not_allowed', requestId, 'an upgrade request may not carry a body'));
+    return finish({ status: 400, reason: 'upgrade_not_allowed', decision: 'deny' });
+  }
   const dest = outcome.destination;
+  const requested = String(req.headers.upgrade ?? 'websocket');
   const upstreamStarted = performance.now();
   try {
     const answer = await dispatchUpgrade(rt.upstreams.poolFor(dest.service), {
       path: dest.upstreamPath,
       method: req.method ?? 'GET',
-      headers: upstreamHeaders(outcome, req, requestId),
-      upgrade: String(req.headers.upgrade ?? 'websocket'),
+      headers: upstreamHeaders(outcome, req, requestId, opened),
+      upgrade: requested,
       headersTimeout: dest.service.timeouts.response,
     });
     const upstreamMs = performance.now() - upstreamStarted;
     if (!answer.upgraded) {
       client.end(refusal(answer, requestId));
       return finish({ status: answer.status, reason: 'allow', upstreamStatus: answer.status, upstreamMs });
+    }
+    if (!switchedAsAsked(requested, answer.headers)) {
+      // An upstream that switches to a protocol nobody asked for (h2c for a websocket
+      // request) would get a connection keygate cannot check: close it.
+      answer.socket.destroy();
+      client.end(rawProblem('upstream_failed', requestId));
+      return finish({ status: 502, reason: 'upstream_failed', upstreamStatus: 101, upstreamMs, upstreamError: 'other', upstreamErrorCode: 'UPGRADE_PROTOCOL_MISMATCH' });
     }
     client.write(switchingProtocols(answer.headers, requestId));
     if (head.length) answer.socket.write(head);
@@ -137,6 +152,13 @@ function endUpgraded(client: Duplex, upstream: Duplex, websocket: boolean): void
 function websocketClose(code: number, reason: string): Buffer {
   const text = Buffer.from(reason, 'utf8');
   return Buffer.concat([Buffer.from([0x88, 2 + text.length, code >> 8, code & 0xff]), text]);
+}
+
+/** The 101 names only protocols the client asked for (RFC 9110 §7.8). */
+function switchedAsAsked(requested: string, headers: Headers): boolean {
+  const asked = new Set(upgradeProtocols(requested));
+  const switched = upgradeProtocols([headers.upgrade ?? ''].flat().join(','));
+  return switched.length > 0 && switched.every((p) => asked.has(p));
 }
 
 function splice(a: Duplex, b: Duplex): void {

@@ -53,3 +53,11 @@ export function readTimestamp<N>(r: NodeReader<N>, node: N, what: string): numbe
   const parsed = parseTimestamp(r.scalarText(node));
   return typeof parsed === 'number' ? parsed : r.error(node, `${what}: ${parsed.error}`);
 }
+
+/** C0 and C1 control characters and DEL: no header can carry them (a name with CR/LF would split it). */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** An error when `text` (a user or key name, sent in identity headers) holds a control character. */
+export function controlCharProblem(what: string, text: string): string | undefined {
+  return CONTROL.test(text) ? `${what} ${JSON.stringify(text)} contains a control character; names are sent in X-Keygate-* headers, which cannot carry one` : undefined;
+}

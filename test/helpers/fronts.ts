@@ -165,7 +165,7 @@ interface Model {
   accept(headers: Headers): Headers;
   check(req: IncomingMessage, headers: Headers, peer: string): CheckCall;
   /** The request headers the upstream gets after a 2xx answer. */
-  upstream(headers: Headers, answer: HttpAnswer): Headers;
+  upstream(headers: Headers, answer: HttpAnswer, req: IncomingMessage, peer: string): Headers;
   /** What the client gets for a non-2xx answer. */
   denied(answer: HttpAnswer): HttpAnswer;
 }
@@ -194,7 +194,7 @@ async function handle(model: Model, req: IncomingMessage, checkOrigin: string, u
   const call = model.check(req, headers, req.socket.remoteAddress ?? '');
   const answer = await send(checkOrigin, call);
   if (answer.status < 200 || answer.status > 299) return model.denied(answer);
-  return send(upstreamOrigin, { method: req.method ?? 'GET', path: req.url ?? '/', headers: model.upstream(headers, answer), body });
+  return send(upstreamOrigin, { method: req.method ?? 'GET', path: req.url ?? '/', headers: model.upstream(headers, answer, req, req.socket.remoteAddress ?? ''), body });
 }
 
 const MODELS: Record<Dialect, () => Model> = { envoy: envoyModel, nginx: nginxModel, traefik: traefikModel };
@@ -219,7 +219,8 @@ function envoyModel(): Model {
         if (typeof v === 'string') out[name] = v;
       }
       for (const name of String(answer.headers['x-envoy-auth-headers-to-remove'] ?? '').split(',')) delete out[name.trim()];
-      return out;
+      // use_remote_address: Envoy is the edge and sets X-Forwarded-Proto itself
+      return { ...out, 'x-forwarded-proto': 'http' };
     },
     denied: (answer) => answer,
   };
@@ -236,15 +237,15 @@ function nginxModel(): Model {
       // Host is nginx's default $proxy_host: keygate's own address, never the client's
       headers: applySetHeaders(pick(h, (n) => n !== 'host'), cfg.checkHeaders, (v) => nginxVariable(v, req, h, peer)),
     }),
-    upstream: (h, answer) => applySetHeaders(h, cfg.upstreamHeaders, (v) => {
+    upstream: (h, answer, req, peer) => applySetHeaders(h, cfg.upstreamHeaders, (v) => {
       const header = cfg.fromAnswer.get(v);
-      if (header === undefined) throw new Error(`nginx model: unknown variable $${v}`);
+      if (header === undefined) return nginxVariable(v, req, h, peer);
       const value = answer.headers[header];
       return typeof value === 'string' ? value : '';
     }),
-    // 401 and 403 pass (with WWW-Authenticate); 400 and 404 via error_page @keygate_error; else 500.
+    // 401 and 403 pass (with WWW-Authenticate); 400, 404 and 405 via error_page @keygate_error; else 500.
     denied: (answer) => {
-      const status = [400, 401, 403, 404].includes(answer.status) ? answer.status : 500;
+      const status = [400, 401, 403, 404, 405].includes(answer.status) ? answer.status : 500;
       const auth = answer.headers['www-authenticate'];
       return { status, headers: { 'content-type': 'text/html', ...(status === 401 && auth ? { 'www-authenticate': auth } : {}) }, body: `<html>${status}</html>` };
     },
@@ -257,6 +258,8 @@ function nginxVariable(name: string, req: IncomingMessage, h: Headers, peer: str
     case 'request_method': return req.method ?? 'GET';
     case 'host': return String(h.host ?? '').replace(/:\d+$/, '');
     case 'proxy_add_x_forwarded_for': return appendXff(h, peer);
+    case 'remote_addr': return peer.replace(/^::ffff:/, '');
+    case 'scheme': return 'http';
     default: throw new Error(`nginx model: unknown variable $${name}`);
   }
 }
@@ -291,7 +294,7 @@ function traefikModel(): Model {
         'x-forwarded-for': peer.replace(/^::ffff:/, ''), // trustForwardHeader: false
       },
     }),
-    upstream: (h, answer) => {
+    upstream: (h, answer, _req, peer) => {
       const out = { ...h };
       for (const name of cfg.authResponseHeaders) {
         delete out[name];
@@ -304,7 +307,8 @@ function traefikModel(): Model {
         for (const [name, v] of Object.entries(answer.headers)) if (regex.test(name) && typeof v === 'string') out[name] = v;
       }
       for (const name of cfg.stripped) delete out[name];
-      return out;
+      // Traefik's own forwarding headers, a client's copies replaced (trustForwardHeader: false)
+      return { ...out, 'x-real-ip': peer.replace(/^::ffff:/, ''), 'x-forwarded-host': String(h.host ?? ''), 'x-forwarded-proto': 'http' };
     },
     denied: (answer) => answer,
   };

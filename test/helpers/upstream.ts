@@ -10,7 +10,11 @@ export interface SeenRequest {
   readonly rawHeaders: readonly string[];
   readonly bodyBytes: number;
   readonly bodySha256: string;
+  /** The body's first BODY_HEAD_BYTES, as latin1 text (form fields a framework would read). */
+  readonly bodyHead: string;
 }
+
+const BODY_HEAD_BYTES = 4096;
 
 export interface TestUpstream {
   readonly server: Server;
@@ -34,12 +38,14 @@ export async function startUpstream(handler: UpstreamHandler = echo): Promise<Te
   const server = createServer((req, res) => {
     const hash = createHash('sha256');
     let bytes = 0;
+    let head = '';
     req.on('data', (chunk: Buffer) => {
+      if (bytes < BODY_HEAD_BYTES) head += chunk.subarray(0, BODY_HEAD_BYTES - bytes).toString('latin1');
       bytes += chunk.length;
       hash.update(chunk);
     });
     req.on('end', () => {
-      const s: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: bytes, bodySha256: hash.digest('hex') };
+      const s: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: bytes, bodySha256: hash.digest('hex'), bodyHead: head };
       seen.push(s);
       handler(req, res, s);
     });

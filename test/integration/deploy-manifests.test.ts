@@ -332,7 +332,8 @@ describe('deploy/traefik', () => {
     const file = at(readYaml('deploy/traefik/dynamic.yaml'), 'http', 'middlewares', 'keygate', 'forwardAuth') as Json;
     for (const field of ['authRequestHeaders', 'authResponseHeaders', 'authResponseHeadersRegex', 'trustForwardHeader']) expect(crd[field], field).toEqual(file[field]);
     const strip = at(crds.find((d) => at(d, 'metadata', 'name') === 'keygate-strip-key'), 'spec', 'headers', 'customRequestHeaders');
-    expect(strip).toEqual({ 'X-Api-Key': '' });
+    expect(strip).toEqual(at(readYaml('deploy/traefik/dynamic.yaml'), 'http', 'middlewares', 'keygate-strip-key', 'headers', 'customRequestHeaders'));
+    expect(strip).toMatchObject({ 'X-Api-Key': '', 'X-Original-URL': '', Forwarded: '' });
   });
 });
 

@@ -20,7 +20,10 @@ interface Row {
 const ROWS: Record<Reason, Row> = {
   allow: { status: 200, title: 'Allowed', client: 'allow' },
   bad_target: { status: 400, title: 'Bad request target', client: 'bad_target' },
+  upgrade_not_allowed: { status: 400, title: 'Upgrade not allowed', client: 'upgrade_not_allowed' },
+  method_override: { status: 400, title: 'Method override not allowed', client: 'method_override' },
   no_route: { status: 404, title: 'No route', client: 'no_route' },
+  method_not_allowed: { status: 405, title: 'Method not allowed', client: 'method_not_allowed' },
   missing_credentials: { status: 401, title: 'Missing credentials', client: 'missing_credentials' },
   malformed_credentials: { status: 401, title: 'Malformed credentials', client: 'malformed_credentials' },
   unknown_key: { status: 401, title: 'Invalid API key', client: 'invalid_key' },

@@ -24,17 +24,17 @@ describe('readOriginal', () => {
     {
       what: 'nginx: X-Original-*, host from X-Forwarded-Host over Host',
       req: req('GET', '/_keygate', ['Host', '127.0.0.1:9191', 'X-Original-URI', '/compute/v2/x', 'X-Original-Method', 'PUT', 'X-Forwarded-Host', 'api.example.com']),
-      original: { dialect: 'nginx', method: 'PUT', target: '/compute/v2/x', host: 'api.example.com' },
+      original: { dialect: 'nginx', method: 'PUT', target: '/compute/v2/x', host: 'api.example.com', removesHeaders: false },
     },
     {
       what: 'nginx: host from Host when X-Forwarded-Host is absent',
       req: req('GET', '/_keygate', ['Host', 'api.example.com', 'X-Original-URI', '/a', 'X-Original-Method', 'GET']),
-      original: { dialect: 'nginx', method: 'GET', target: '/a', host: 'api.example.com' },
+      original: { dialect: 'nginx', method: 'GET', target: '/a', host: 'api.example.com', removesHeaders: false },
     },
     {
       what: 'Traefik: X-Forwarded-*, never Host',
       req: req('GET', '/', ['Host', 'keygate:9191', 'X-Forwarded-Uri', '/a?b', 'X-Forwarded-Method', 'PATCH']),
-      original: { dialect: 'traefik', method: 'PATCH', target: '/a?b', host: undefined },
+      original: { dialect: 'traefik', method: 'PATCH', target: '/a?b', host: undefined, removesHeaders: false },
     },
   ])('$what', ({ req: r, original }) => {
     expect(readOriginal(r)).toEqual({ ok: true, original });
