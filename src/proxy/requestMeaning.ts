@@ -51,7 +51,8 @@ export function scanHeaders(rawHeaders: readonly string[]): HeaderFindings {
         break;
       }
       case 13: case 17: case 22:
-        if (METHOD_OVERRIDE_HEADERS.includes(name.toLowerCase().replaceAll('_', '-'))) (overrides ??= []).push(rawHeaders[i + 1]);
+        // `Authorization` is 13 long too: look at the first letter (x/X) before lower-casing.
+        if ((name.charCodeAt(0) | 0x20) === 0x78 && METHOD_OVERRIDE_HEADERS.includes(name.toLowerCase().replaceAll('_', '-'))) (overrides ??= []).push(rawHeaders[i + 1]);
         break;
     }
   }
