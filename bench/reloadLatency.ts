@@ -116,7 +116,7 @@ try {
     .replaceAll('http://127.0.0.1:3000', `http://127.0.0.1:${upstreamPort}`)
     .replace(/proxy: 127\.0\.0\.1:8080/, 'proxy: 127.0.0.1:0')
     .replace(/admin: 127\.0\.0\.1:9090/, 'admin: 127.0.0.1:0')
-    .replace(/check: 127\.0\.0\.1:9191/, 'check: 127.0.0.1:0')
+    .replace(/(check|address): 127\.0\.0\.1:9191/, '$1: 127.0.0.1:0')
     .replace('keys: [./keys.yaml]', 'keys: [./keys.yaml, ./large-keys.yaml]');
   writeFileSync(join(dir, 'keygate.yaml'), `${main}reload: { interval: 1h, debounce: 100ms }\nlog: { level: info, access: false }\n`);
 

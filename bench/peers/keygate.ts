@@ -32,7 +32,8 @@ export function prepareConfig(opts: KeygateConfigOptions): { dir: string; mainFi
   const mainFile = join(dir, 'keygate.yaml');
   let main = readFileSync(mainFile, 'utf8')
     .replaceAll('http://127.0.0.1:3000', opts.upstream)
-    .replace(/^(\s+(proxy|admin|check)):\s*\S+/gm, (_m, head: string, name: 'proxy' | 'admin' | 'check') => `${head}: 127.0.0.1:${opts.ports?.[name] ?? 0}`);
+    // `check: host:port`, or `check:` with `address: host:port` under it
+    .replace(/^(\s+(proxy|admin|check|address)):[ \t]+(?!#)\S+/gm, (_m, head: string, name: 'proxy' | 'admin' | 'check' | 'address') => `${head}: 127.0.0.1:${opts.ports?.[name === 'address' ? 'check' : name] ?? 0}`);
   const keysLine = /^keys:\s*\[(.*)\]\s*$/m;
   if (!keysLine.test(main)) throw new Error('bench: config/keygate.yaml has no one-line `keys: [...]` to extend');
   main = main.replace(keysLine, (_m, list: string) => `keys: [${list}, ./${BENCH_KEYS_FILE}]`);

@@ -140,7 +140,7 @@ describe('decision API: client address', () => {
       return { cfg, kg: await startKeygate(cfg.mainFile) };
     };
     plain = await start();
-    trusting = await start((m) => m.replace(/(\n {2}check: .*\n)/, '$1  trustedProxies: [127.0.0.1/32, "::1/128"]\n'));
+    trusting = await start((m) => m.replace(/\nlisten:\n/, '\nlisten:\n  trustedProxies: [127.0.0.1/32, "::1/128"]\n'));
   });
   afterAll(async () => {
     for (const k of [plain, trusting]) {
@@ -159,7 +159,7 @@ describe('decision API: client address', () => {
 
 describe('decision API: off unless configured', () => {
   it('opens no check listener without listen.check', async () => {
-    const cfg = tempConfig('http://127.0.0.1:1', (m) => m.replace(/\n {2}check: .*\n/, '\n'));
+    const cfg = tempConfig('http://127.0.0.1:1', (m) => m.replace(/\n {2}check:.*\n(?: {4}.*\n)*/, '\n'));
     const kg = await startKeygate(cfg.mainFile);
     try {
       expect(Object.keys(kg.app.addresses()).sort()).toEqual(['admin', 'proxy']);

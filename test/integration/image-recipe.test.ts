@@ -166,7 +166,8 @@ const stages = readDockerfile(dockerfile);
 const build = stages[0];
 const runtime = stages.at(-1)!;
 const example = parse(readFileSync(join(REPO, 'config/keygate.yaml'), 'utf8')) as { listen: Record<string, string> };
-const portOf = (address: string): number => Number(address.split(':').pop());
+/** `listen.*` as written: `host:port`, or (listen.check) `{ address: host:port, dialect }`. */
+const portOf = (listen: string | { address: string }): number => Number((typeof listen === 'string' ? listen : listen.address).split(':').pop());
 
 describe('Dockerfile', () => {
   it('builds in one stage and ships from another, on the same Node major as package.json', () => {
@@ -227,7 +228,7 @@ describe('the image recipe, replayed', () => {
     // what Kubernetes or `docker run -v` mounts at /etc/keygate: the example, on free ports
     const etc = app.host('/etc/keygate');
     cpSync(join(REPO, 'config'), etc, { recursive: true });
-    const main = readFileSync(join(etc, 'keygate.yaml'), 'utf8').replace(/(proxy|admin|check): 127\.0\.0\.1:\d+/g, '$1: 127.0.0.1:0');
+    const main = readFileSync(join(etc, 'keygate.yaml'), 'utf8').replace(/(proxy|admin|check|address): 127\.0\.0\.1:\d+/g, '$1: 127.0.0.1:0');
     writeFileSync(join(etc, 'keygate.yaml'), main);
   }, 150_000);
   afterAll(() => {
