@@ -1,7 +1,6 @@
 import { CREDENTIAL_HEADERS } from '../auth/credentials.js';
-import { canonicalName, keygateHeaders, ownedByKeygate } from '../proxy/headers.js';
+import { canonicalName, droppedHeaders, keygateHeaders, ownedByKeygate } from '../proxy/headers.js';
 import type { Allowed } from '../proxy/opening.js';
-import { droppedHeaders } from '../proxy/requestMeaning.js';
 import type { Dialect } from './dialect.js';
 
 /** Envoy's HTTP ext_authz reads this response header as "remove these from the request". */

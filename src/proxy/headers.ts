@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { CREDENTIAL_HEADERS } from '../auth/credentials.js';
-import type { ServiceToken } from '../config/snapshot.js';
+import { URL_OVERRIDE_HEADERS } from '../config/requestRules.js';
+import type { RequestRules, ServiceToken } from '../config/snapshot.js';
+import { METHOD_OVERRIDE_HEADERS } from './requestMeaning.js';
 
 /** RFC 9110 §7.6.1: connection-specific fields that a proxy never forwards. */
 const HOP_BY_HOP = new Set([
@@ -184,3 +186,26 @@ export function clientResponseHeaders(upstream: Record<string, string | string[]
 
 /** The RateLimit fields of an allowed answer (built in rateLimitHeaders.ts), for every entry point. */
 export { allowedLimitHeaders } from './rateLimitHeaders.js';
+
+const dropped = new WeakMap<RequestRules, ReadonlySet<string>>();
+
+/** Client-address headers keygate owns: the client's copies never pass, keygate sets its own. */
+export const CLIENT_ADDRESS_HEADERS: readonly string[] = ['x-real-ip', 'forwarded'];
+
+/**
+ * Inbound headers (canonical names) the upstream must not receive from this service's
+ * clients, built once per service and config generation: URL overrides (unless kept),
+ * the client-address headers keygate sets itself, and method overrides under `strip`.
+ */
+export function droppedHeaders(rules: RequestRules): ReadonlySet<string> {
+  let names = dropped.get(rules);
+  if (!names) {
+    names = new Set([
+      ...URL_OVERRIDE_HEADERS.filter((h) => !rules.keepUrlOverrides.includes(h)),
+      ...CLIENT_ADDRESS_HEADERS,
+      ...(rules.methodOverride === 'strip' ? METHOD_OVERRIDE_HEADERS : []),
+    ]);
+    dropped.set(rules, names);
+  }
+  return names;
+}

@@ -5,11 +5,11 @@ import { normalizeAddress } from '../policy/cidr.js';
 import { authorizeOverrides, type InboundRequest } from './access.js';
 import { forward, type ForwardResult } from './forward.js';
 import { formMethodOverrides, inspectsForm, readFormPrefix } from './formOverride.js';
-import { hasBody, upstreamRequestHeaders } from './headers.js';
+import { droppedHeaders, hasBody, upstreamRequestHeaders } from './headers.js';
 import { openRequest, type Allowed, type Denied } from './opening.js';
 import { refuseUnreadBody, sendProblem } from './problem.js';
 import { allowedLimitHeaders } from './rateLimitHeaders.js';
-import { distinctOverrides, droppedHeaders, isTrace } from './requestMeaning.js';
+import { distinctOverrides, isTrace } from './requestMeaning.js';
 import type { RecordEnd } from './record.js';
 import type { ProxyRuntime } from './runtime.js';
 

@@ -1,4 +1,3 @@
-import { URL_OVERRIDE_HEADERS } from '../config/requestRules.js';
 import type { RequestRules } from '../config/snapshot.js';
 
 /**
@@ -158,27 +157,4 @@ export function formDecode(text: string): string {
   const plus = text.includes('+') ? text.replaceAll('+', ' ') : text;
   if (!plus.includes('%')) return plus;
   return plus.replace(/%([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-}
-
-const dropped = new WeakMap<RequestRules, ReadonlySet<string>>();
-
-/** Client-address headers keygate owns: the client's copies never pass, keygate sets its own. */
-export const CLIENT_ADDRESS_HEADERS: readonly string[] = ['x-real-ip', 'forwarded'];
-
-/**
- * Inbound headers (canonical names) the upstream must not receive from this service's
- * clients, built once per service and config generation: URL overrides (unless kept),
- * the client-address headers keygate sets itself, and method overrides under `strip`.
- */
-export function droppedHeaders(rules: RequestRules): ReadonlySet<string> {
-  let names = dropped.get(rules);
-  if (!names) {
-    names = new Set([
-      ...URL_OVERRIDE_HEADERS.filter((h) => !rules.keepUrlOverrides.includes(h)),
-      ...CLIENT_ADDRESS_HEADERS,
-      ...(rules.methodOverride === 'strip' ? METHOD_OVERRIDE_HEADERS : []),
-    ]);
-    dropped.set(rules, names);
-  }
-  return names;
 }
