@@ -55,9 +55,15 @@ export function readTimestamp<N>(r: NodeReader<N>, node: N, what: string): numbe
 }
 
 /** C0 and C1 control characters and DEL: no header can carry them (a name with CR/LF would split it). */
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+function hasControlChar(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
+  }
+  return false;
+}
 
 /** An error when `text` (a user or key name, sent in identity headers) holds a control character. */
 export function controlCharProblem(what: string, text: string): string | undefined {
-  return CONTROL.test(text) ? `${what} ${JSON.stringify(text)} contains a control character; names are sent in X-Keygate-* headers, which cannot carry one` : undefined;
+  return hasControlChar(text) ? `${what} ${JSON.stringify(text)} contains a control character; names are sent in X-Keygate-* headers, which cannot carry one` : undefined;
 }
