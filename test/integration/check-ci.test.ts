@@ -38,7 +38,7 @@ describe('check --offline', () => {
     const body = JSON.parse(run.out) as { ok: boolean; errors: { file: string; line: number; message: string }[] };
     expect(body.ok).toBe(false);
     expect(body.errors).toHaveLength(1);
-    expect(body.errors[0]).toMatchObject({ file: cfg.mainFile, line: 21, message: expect.stringContaining('serviceToken.env') });
+    expect(body.errors[0]).toMatchObject({ file: cfg.mainFile, line: 24, message: expect.stringContaining('serviceToken.env') });
   });
 });
 
