@@ -44,9 +44,4 @@ export default tseslint.config(
     files: ['src/observability/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [oursButErrors('observability/ imports no configuration: nothing of ours but errors.ts')] }] },
   },
-  {
-    // Metrics still take the whole snapshot for key states until #20's key-states callback lands (as in boundaries.test.ts).
-    files: ['src/observability/keyStates.ts', 'src/observability/metrics.ts'],
-    rules: { 'no-restricted-imports': 'off' },
-  },
 );

@@ -99,7 +99,7 @@ function track<T extends Child>(c: T): T {
 
 async function startNodePeer(name: string, file: string, ...rest: string[]): Promise<{ child: Child; port: number; peer: Peer }> {
   const child = track(startChild(name, process.execPath, ['--import', 'tsx', join(REPO, 'bench/peers', file), ...rest]));
-  const line = await waitForLine(child, (l) => l.includes('"started"'), 15_000);
+  const line = await waitForLine(child, (l) => l.includes('"started"'), 60_000);
   const port = (JSON.parse(line) as { port: number }).port;
   return { child, port, peer: { name, url: (p) => `http://127.0.0.1:${port}${p}`, pids: () => [child.pid], mainPid: child.pid } };
 }

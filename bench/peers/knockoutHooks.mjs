@@ -20,12 +20,10 @@ export const KNOCKOUTS = {
     code: `
 {
   const noop = function () {};
-  for (const m of ['requestFinished', 'decisionTime', 'upstreamFinished', 'upstreamError']) {
+  for (const m of ['record', 'requestArrived', 'requestFinished', 'decisionTime', 'upstreamFinished', 'upstreamError']) {
     if (typeof Metrics.prototype[m] !== 'function') throw new Error('bench knockout metrics: Metrics.' + m + ' is gone');
     Metrics.prototype[m] = noop;
   }
-  const end = () => {};
-  Metrics.prototype.requestStarted = function () { return end; };
   ${applied('metrics')}
 }`,
   },

@@ -23,7 +23,8 @@ export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage,
   if (rt.draining() || hasBody(req)) res.setHeader('connection', 'close');
   const read = readOriginal(req, rt.snapshot().listen.checkDialect);
   const dialect = read.ok ? read.original.dialect : read.dialect;
-  const { requestId, outcome, finish } = await openRequest(rt, req, 'check', read);
+  const opened = await openRequest(rt, req, 'check', read);
+  const { requestId, outcome } = opened;
   refuseUnreadBody(req, res);
   if (outcome.allow) {
     const limitHeaders = allowedLimitHeaders(outcome.limits);
@@ -33,5 +34,5 @@ export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage,
   } else {
     sendProblem(res, outcome.reason, requestId, outcome.detail, outcome.limits);
   }
-  finish();
+  opened.finish();
 }

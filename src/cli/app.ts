@@ -8,9 +8,13 @@ import { sharedAsideLoader } from '../reload/asideLoader.js';
 import { LoadingAdmin } from './loadingAdmin.js';
 import type { Reloader, ReloadOutcome, ReloadTrigger } from '../reload/reloader.js';
 import type { ListenAddress, Snapshot } from '../config/snapshot.js';
+import { AccessLog } from '../observability/accessLog.js';
 import { createLogger } from '../observability/logger.js';
-import { Metrics } from '../observability/metrics.js';
+import { stdoutSink, streamSink, type LogSink } from '../observability/logSink.js';
+import { Metrics, type MetricsOptions } from '../observability/metrics.js';
+import { RequestObservations } from '../observability/observer.js';
 import { adminHandler } from '../observability/admin.js';
+import { countKeyStates } from '../policy/model.js';
 import { handleCheckRequest } from '../check/handler.js';
 import { Listener } from '../proxy/listener.js';
 import { handleProxyRequest } from '../proxy/pipeline.js';
@@ -21,7 +25,6 @@ import { Upstreams } from '../proxy/upstreams.js';
 import { RateLimiter, type RateLimitEvents } from '../ratelimit/limiter.js';
 import { sharedStoreFor } from '../ratelimit/sharedStore.js';
 import { startHotReload } from './hotReload.js';
-import { observeRequests } from './observe.js';
 
 export interface AppOptions {
   readonly configFile: string;
@@ -44,6 +47,7 @@ type ListenerName = 'proxy' | 'admin' | 'check';
 export class KeygateApp {
   readonly metrics: Metrics;
   readonly logger: Logger;
+  private readonly logSink: LogSink;
   private current: Snapshot;
   private readonly upstreams = new Upstreams();
   private readonly verifier = new KeyVerifier();
@@ -57,12 +61,18 @@ export class KeygateApp {
   private constructor(private readonly options: AppOptions, snapshot: Snapshot, private readonly early: LoadingAdmin | undefined) {
     this.current = snapshot;
     if (early) this.listeners.set('admin', early.listener); // closed with the others if start-up fails
+    this.logSink = options.logDestination ? streamSink(options.logDestination) : stdoutSink();
     this.logger = createLogger({
       level: snapshot.log.level,
       redactHeaders: snapshot.services.map((s) => s.serviceToken.header),
-      ...(options.logDestination ? { destination: options.logDestination } : {}),
+      destination: this.logSink,
     });
-    this.metrics = new Metrics({ build: BUILD_INFO, snapshot: () => this.current, perKeyLabels: snapshot.metrics.perKeyLabels, ...(options.now ? { now: options.now } : {}) });
+    this.metrics = new Metrics({
+      build: BUILD_INFO,
+      ...metricsSources(() => this.current),
+      perKeyLabels: snapshot.metrics.perKeyLabels,
+      ...(options.now ? { now: options.now } : {}),
+    });
     this.metrics.configLoaded(snapshot.generation);
     this.sessions = new LiveSessions(() => this.current, options.now ?? Date.now, (r) => {
       this.metrics.connectionTerminated(r.reason, r.kind);
@@ -185,11 +195,17 @@ export class KeygateApp {
       verifier: this.verifier,
       limiter: this.limiter,
       upstreams: this.upstreams,
-      observer: observeRequests(this.metrics, this.logger, () => this.current.log.access),
+      observer: new RequestObservations(this.metrics, new AccessLog(this.logSink), this.accessLogOn()),
       sessions: this.sessions,
       now: this.options.now ?? Date.now,
       draining: () => this.drainingSince !== undefined,
     };
+  }
+
+  /** `log.access` of the config in use, when the log level lets info lines through at all. */
+  private accessLogOn(): () => boolean {
+    const infoOn = this.logger.isLevelEnabled('info');
+    return () => infoOn && this.current.log.access;
   }
 
   /** A thrown error on the request path is a bug: log it (never the request's headers) and fail closed. */
@@ -209,6 +225,15 @@ function limitEvents(metrics: Metrics): RateLimitEvents {
     limited: (service, scope) => metrics.rateLimited(service, scope),
     backendError: () => metrics.rateLimitBackendError(),
     backendLatency: (seconds) => metrics.rateLimitBackendLatency(seconds),
+  };
+}
+
+/** What `/metrics` reads from the config in use at scrape time: key states, generation, known key ids. */
+export function metricsSources(current: () => Snapshot): Pick<MetricsOptions, 'keyStates' | 'generation' | 'isKnownKey'> {
+  return {
+    keyStates: (now) => countKeyStates(current(), current().keys, now),
+    generation: () => current().generation,
+    isKnownKey: (id) => current().keys.byId.has(id),
   };
 }
 

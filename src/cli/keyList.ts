@@ -1,7 +1,6 @@
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
-import { keyState, type KeyState } from '../policy/model.js';
+import { KEY_STATES, keyState, type KeyState } from '../policy/model.js';
 import { ruleText } from '../policy/rules.js';
-import { KEY_STATES } from '../observability/keyStates.js';
 import { didYouMean } from '../policy/suggest.js';
 import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, requirePositional } from './args.js';
 import { EXIT, UsageError, type CliIO } from './io.js';

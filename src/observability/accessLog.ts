@@ -1,77 +1,66 @@
-import type { Reason } from '../errors.js';
-import { pathWithoutQuery } from './serializers.js';
-import type { Decision, Mode } from './metrics.js';
+import { hostname } from 'node:os';
+import type { LogSink } from './logSink.js';
+import type { RequestRecord } from './requestRecord.js';
+import { scrubKeyStrings } from './scrub.js';
 
-/** Everything the pipeline knows about one finished request. */
-export interface AccessInput {
-  readonly requestId: string;
-  readonly mode: Mode;
-  readonly method: string;
-  /** The raw request target (proxy) or original URI (check); the query is cut here. */
-  readonly target: string;
-  readonly clientIp: string;
-  readonly service?: string;
-  /** The verified key; for a denial before verification, only the presented `keyId` may be known. */
-  readonly key?: { readonly id: string; readonly name: string; readonly user: string };
-  readonly keyId?: string;
-  readonly decision: Decision;
-  /** The precise reason code, not the one the client sees. */
-  readonly reason: Reason;
-  readonly status: number;
-  readonly decisionMs?: number;
-  readonly upstreamMs?: number;
-  readonly totalMs: number;
-}
-
-/** One access line. Field names are stable: log pipelines and alerts key on them. */
-export interface AccessLogEntry {
-  request_id: string;
-  mode: Mode;
-  method: string;
-  path: string;
-  client_ip: string;
-  service: string | null;
-  key_id: string | null;
-  key_name: string | null;
-  user: string | null;
-  decision: Decision;
-  reason: Reason;
-  status: number;
-  decision_ms: number | null;
-  upstream_ms: number | null;
-  total_ms: number;
-}
-
+/** The `msg` of every access line: log pipelines select access lines by it. */
 export const ACCESS_LOG_MESSAGE = 'request';
 
 /** A check request's method comes from a header (`X-Original-Method`): bound it. */
 const MAX_METHOD_LENGTH = 32;
 
 /**
- * Builds the access record: log it with `logger.info(accessLogEntry(x), ACCESS_LOG_MESSAGE)`.
- * Missing parts are `null` rather than absent, so every line has the same fields.
+ * Access lines, one per request, written by a fixed template instead of the generic
+ * logger: the line has one schema and is secret-free by construction (no header, query
+ * string or key secret is a field), so the redaction walk every other log line gets
+ * would find nothing here; it cost ~40 µs per request. The line is byte for byte what
+ * pino wrote for it before (level, time, pid, hostname, the 15 fields below, then
+ * `detail`/`upstream_error` when present, then msg); missing parts are `null`, so every
+ * line has the same fields. Field names are stable: log pipelines and alerts key on them.
+ * Key strings (`kg_...`) are still scrubbed from the line, as from every other line,
+ * in case a client put one in its path.
  */
-export function accessLogEntry(input: AccessInput): AccessLogEntry {
-  return {
-    request_id: input.requestId,
-    mode: input.mode,
-    method: input.method.slice(0, MAX_METHOD_LENGTH),
-    path: pathWithoutQuery(input.target),
-    client_ip: input.clientIp,
-    service: input.service ?? null,
-    key_id: input.key?.id ?? input.keyId ?? null,
-    key_name: input.key?.name ?? null,
-    user: input.key?.user ?? null,
-    decision: input.decision,
-    reason: input.reason,
-    status: input.status,
-    decision_ms: roundMs(input.decisionMs),
-    upstream_ms: roundMs(input.upstreamMs),
-    total_ms: roundMs(input.totalMs) ?? 0,
-  };
+export class AccessLog {
+  readonly #sink: Pick<LogSink, 'writeBatched'>;
+  /** `","pid":N,"hostname":"h","request_id":` */
+  readonly #afterTime: string;
+  #lastMs = -1;
+  #lastTime = '';
+
+  constructor(sink: Pick<LogSink, 'writeBatched'>, pid = process.pid, host = hostname()) {
+    this.#sink = sink;
+    this.#afterTime = `","pid":${pid},"hostname":${JSON.stringify(host)},"request_id":`;
+  }
+
+  write(r: RequestRecord): void {
+    this.#sink.writeBatched(this.line(r, Date.now()));
+  }
+
+  /** The line for `r` at `nowMs` (epoch ms), newline included. */
+  line(r: RequestRecord, nowMs: number): string {
+    if (nowMs !== this.#lastMs) {
+      this.#lastMs = nowMs;
+      this.#lastTime = new Date(nowMs).toISOString();
+    }
+    const line =
+      `{"level":"info","time":"${this.#lastTime}${this.#afterTime}${JSON.stringify(r.requestId)}` +
+      `,"mode":"${r.mode}","method":${JSON.stringify(r.method.slice(0, MAX_METHOD_LENGTH))},"path":${JSON.stringify(r.path)}` +
+      `,"client_ip":${JSON.stringify(r.clientIp)},"service":${str(r.service)},"key_id":${str(r.keyId)}` +
+      `,"key_name":${r.keyId !== undefined && r.user !== undefined ? str(r.keyName ?? '') : 'null'},"user":${r.keyId !== undefined ? str(r.user) : 'null'}` +
+      `,"decision":"${r.decision}","reason":"${r.reason}","status":${r.status}` +
+      `,"decision_ms":${ms(r.decisionMs)},"upstream_ms":${ms(r.upstreamMs)},"total_ms":${ms(r.totalMs) ?? 0}` +
+      (r.detail ? `,"detail":${JSON.stringify(r.detail)}` : '') +
+      (r.upstreamErrorCode ? `,"upstream_error":${JSON.stringify(r.upstreamErrorCode)}` : '') +
+      `,"msg":"${ACCESS_LOG_MESSAGE}"}\n`;
+    return scrubKeyStrings(line);
+  }
+}
+
+function str(value: string | undefined): string {
+  return value === undefined ? 'null' : JSON.stringify(value);
 }
 
 /** Microsecond precision is plenty and keeps lines short. */
-function roundMs(ms: number | undefined): number | null {
-  return ms === undefined || !Number.isFinite(ms) ? null : Math.round(ms * 1000) / 1000;
+function ms(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? 'null' : String(Math.round(value * 1000) / 1000);
 }

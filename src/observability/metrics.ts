@@ -1,13 +1,15 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Snapshot } from '../config/snapshot.js';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Reason } from '../errors.js';
-import { countKeyStates, emptyKeyStateCounts, KEY_STATES, type KeyStateCounts } from './keyStates.js';
 import { methodLabel, serviceLabel, statusClass, type UpstreamErrorKind } from './labels.js';
+import type { Decision, Mode, RequestRecord } from './requestRecord.js';
+import { FastCounter, FastHistogram, type CounterSeries, type HistogramSeries } from './series.js';
 
-export type Decision = 'allow' | 'deny';
-/** `proxy`: the reverse proxy port; `check`: the decision API (ext_authz, auth_request, ForwardAuth). */
-export type Mode = 'proxy' | 'check';
+export type { Decision, Mode } from './requestRecord.js';
 export type ReloadResult = 'success' | 'failure';
+
+/** `keygate_keys{state}`: every state is always exported, 0 when no key is in it. */
+export const KEY_STATES = ['active', 'disabled', 'expired', 'not_yet_valid', 'orphaned'] as const;
+export type KeyStateCounts = Record<(typeof KEY_STATES)[number], number>;
 
 export interface RequestLabels {
   /** A configured service name; `undefined` when no service matched (exported as `none`). */
@@ -24,10 +26,14 @@ export interface RequestLabels {
 
 export interface MetricsOptions {
   /**
-   * The current config, read at scrape time for `keygate_keys{state}` and
-   * `keygate_config_generation`, so keys move to `expired` without a reload.
+   * The key states of the config in use at `now`, read at scrape time for
+   * `keygate_keys{state}`, so keys move to `expired` without a reload.
    */
-  readonly snapshot?: () => Snapshot | undefined;
+  readonly keyStates?: (now: number) => KeyStateCounts | undefined;
+  /** The generation of the config in use, read at scrape time. */
+  readonly generation?: () => number | undefined;
+  /** Whether a key id exists in the config in use: only those become per-key labels. */
+  readonly isKnownKey?: (keyId: string) => boolean;
   /**
    * Adds `keygate_key_requests_total{key_id,decision}`. CARDINALITY WARNING: one
    * series per key and decision; fine for tens or hundreds of keys, costly for
@@ -47,78 +53,87 @@ const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 /** The decision is microseconds for a cached or fast hash; a legacy KDF run reaches tens of ms. */
 const DECISION_BUCKETS = [1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
+/** The series one kind of request lands in, found once per request by one composed key. */
+interface RequestSeries {
+  readonly requests: CounterSeries;
+  /** Created with the first valid duration, so impossible ones leave no empty series behind. */
+  duration: HistogramSeries | undefined;
+}
+
 /**
  * One Prometheus registry per keygate instance (never prom-client's global one, so
  * several instances can share a process). Every method is safe on the hot path: it
- * never throws and never creates a label value outside a fixed set.
+ * never throws and never creates a label value outside a fixed set. The per-request
+ * series are keygate's own (series.ts): a request costs a Map lookup and a few additions.
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly #snapshot: (() => Snapshot | undefined) | undefined;
   readonly #now: () => number;
-  readonly #requests: Counter<'service' | 'method' | 'decision' | 'reason' | 'mode'>;
-  readonly #requestDuration: Histogram<'service' | 'decision' | 'mode'>;
-  readonly #decisionDuration: Histogram<never>;
-  readonly #upstreamDuration: Histogram<'service' | 'status_class'>;
-  readonly #upstreamErrors: Counter<'service' | 'kind'>;
+  readonly #keyStatesOf: MetricsOptions['keyStates'];
+  readonly #generationOf: MetricsOptions['generation'];
+  readonly #isKnownKey: (keyId: string) => boolean;
+  readonly #requests: FastCounter;
+  readonly #requestDuration: FastHistogram;
+  readonly #decision: HistogramSeries;
+  readonly #upstreamDuration: FastHistogram;
+  readonly #upstreamErrors: FastCounter;
+  readonly #keyRequests: FastCounter | undefined;
+  readonly #bySeriesKey = new Map<string, RequestSeries>();
+  #inFlight = 0;
   readonly #terminated: Counter<'reason' | 'kind'>;
-  readonly #inFlight: Gauge<never>;
   readonly #reloads: Counter<'result'>;
   readonly #lastReloadSuccess: Gauge<never>;
   readonly #lastReloadOk: Gauge<never>;
   readonly #generation: Gauge<never>;
   readonly #keys: Gauge<'state'>;
-  readonly #keyRequests: Counter<'key_id' | 'decision'> | undefined;
   readonly #rateLimited: Counter<'service' | 'scope'>;
   readonly #rateLimitErrors: Counter<never>;
   readonly #rateLimitLatency: Histogram<never>;
 
   constructor(options: MetricsOptions = {}) {
-    this.#snapshot = options.snapshot;
     this.#now = options.now ?? Date.now;
+    this.#keyStatesOf = options.keyStates;
+    this.#generationOf = options.generation;
+    this.#isKnownKey = options.isKnownKey ?? (() => true);
     const registers = [this.registry];
-    this.#requests = new Counter({
-      name: 'keygate_requests_total',
-      help: 'Requests answered, by service, method, decision, precise reason code and mode (proxy or check).',
-      labelNames: ['service', 'method', 'decision', 'reason', 'mode'],
-      registers,
-    });
-    this.#requestDuration = new Histogram({
-      name: 'keygate_request_duration_seconds',
-      help: 'Time from request received to response finished (proxy) or answered (check).',
-      labelNames: ['service', 'decision', 'mode'],
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
-    this.#decisionDuration = new Histogram({
-      name: 'keygate_decision_duration_seconds',
-      help: 'Time of the authentication and authorization step alone.',
-      buckets: DECISION_BUCKETS,
-      registers,
-    });
-    this.#upstreamDuration = new Histogram({
-      name: 'keygate_upstream_duration_seconds',
-      help: 'Time from forwarding a request to the upstream response headers, by upstream status class.',
-      labelNames: ['service', 'status_class'],
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
-    this.#upstreamErrors = new Counter({
-      name: 'keygate_upstream_errors_total',
-      help: 'Upstream requests that failed without a response, by kind (connect, timeout, reset, other).',
-      labelNames: ['service', 'kind'],
-      registers,
-    });
+    this.#requests = this.#register(new FastCounter(
+      'keygate_requests_total',
+      'Requests answered, by service, method, decision, precise reason code and mode (proxy or check).',
+      ['service', 'method', 'decision', 'reason', 'mode'],
+    ));
+    this.#requestDuration = this.#register(new FastHistogram(
+      'keygate_request_duration_seconds',
+      'Time from request received to response finished (proxy) or answered (check).',
+      ['service', 'decision', 'mode'],
+      REQUEST_BUCKETS,
+    ));
+    const decision = this.#register(new FastHistogram('keygate_decision_duration_seconds', 'Time of the authentication and authorization step alone.', [], DECISION_BUCKETS));
+    this.#decision = decision.seriesFor('', () => ({}));
+    this.#upstreamDuration = this.#register(new FastHistogram(
+      'keygate_upstream_duration_seconds',
+      'Time from forwarding a request to the upstream response headers, by upstream status class.',
+      ['service', 'status_class'],
+      REQUEST_BUCKETS,
+    ));
+    this.#upstreamErrors = this.#register(new FastCounter(
+      'keygate_upstream_errors_total',
+      'Upstream requests that failed without a response, by kind (connect, timeout, reset, other).',
+      ['service', 'kind'],
+    ));
     this.#terminated = new Counter({
       name: 'keygate_connections_terminated_total',
       help: 'Upgraded connections and streamed responses closed because their key lost access (reload or expiry), by reason and kind (upgrade, stream).',
       labelNames: ['reason', 'kind'],
       registers,
     });
-    this.#inFlight = new Gauge({
+    const inFlight = (): number => this.#inFlight;
+    new Gauge({
       name: 'keygate_requests_in_flight',
       help: 'Requests currently being handled (proxy and check).',
       registers,
+      collect() {
+        this.set(inFlight());
+      },
     });
     this.#reloads = new Counter({
       name: 'keygate_config_reloads_total',
@@ -166,7 +181,9 @@ export class Metrics {
       buckets: DECISION_BUCKETS,
       registers,
     });
-    this.#keyRequests = options.perKeyLabels ? perKeyCounter(this.registry) : undefined;
+    this.#keyRequests = options.perKeyLabels
+      ? this.#register(new FastCounter('keygate_key_requests_total', 'Requests by key id and decision (metrics.perKeyLabels; one series per key: mind the cardinality).', ['key_id', 'decision']))
+      : undefined;
     const build = options.build ?? { version: 'unknown', node: process.version };
     new Gauge({
       name: 'keygate_build_info',
@@ -176,7 +193,7 @@ export class Metrics {
     }).set({ version: build.version, node: build.node }, 1);
     this.#reloads.inc({ result: 'success' }, 0);
     this.#reloads.inc({ result: 'failure' }, 0);
-    this.setKeyStates(emptyKeyStateCounts());
+    this.setKeyStates({ active: 0, disabled: 0, expired: 0, not_yet_valid: 0, orphaned: 0 });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -189,32 +206,6 @@ export class Metrics {
     return this.registry.metrics();
   }
 
-  /** Call once per request, when its response has finished (or the check was answered). */
-  requestFinished(labels: RequestLabels, seconds: number): void {
-    const service = serviceLabel(labels.service);
-    const { decision, reason, mode } = labels;
-    this.#requests.inc({ service, method: methodLabel(labels.method), decision, reason, mode });
-    if (validSeconds(seconds)) this.#requestDuration.observe({ service, decision, mode }, seconds);
-    if (this.#keyRequests && labels.keyId !== undefined && this.#isKnownKey(labels.keyId)) {
-      this.#keyRequests.inc({ key_id: labels.keyId, decision });
-    }
-  }
-
-  /** The authn + authz step alone (credential parsing, hashing, the 7 decision steps). */
-  decisionTime(seconds: number): void {
-    if (validSeconds(seconds)) this.#decisionDuration.observe(seconds);
-  }
-
-  /** The upstream answered with `status` after `seconds` (time to response headers). */
-  upstreamFinished(service: string, status: number, seconds: number): void {
-    if (validSeconds(seconds)) this.#upstreamDuration.observe({ service, status_class: statusClass(status) }, seconds);
-  }
-
-  /** The upstream failed without a response; classified by `proxy/upstreamError.ts`. */
-  upstreamError(service: string, kind: UpstreamErrorKind): void {
-    this.#upstreamErrors.inc({ service, kind });
-  }
-
   /** A live connection was closed because its key lost access. */
   connectionTerminated(reason: string, kind: string): void {
     this.#terminated.inc({ reason, kind });
@@ -222,12 +213,12 @@ export class Metrics {
 
   /** Counts a request in flight; the returned function ends it (calling it again does nothing). */
   requestStarted(): () => void {
-    this.#inFlight.inc();
+    this.#inFlight++;
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.#inFlight.dec();
+      this.#inFlight--;
     };
   }
 
@@ -244,6 +235,46 @@ export class Metrics {
     if (validSeconds(seconds)) this.#rateLimitLatency.observe(seconds);
   }
 
+  /** The hot path's `requestStarted`: no handle; `record()` ends it. */
+  requestArrived(): void {
+    this.#inFlight++;
+  }
+
+  /**
+   * One finished request, from its record: ends its in-flight count, counts it, and
+   * observes its duration, decision time and upstream answer or error. The hot path.
+   */
+  record(r: RequestRecord): void {
+    this.#inFlight--;
+    this.#finished(r.service, r.method, r.decision, r.reason, r.mode, r.keyId, r.totalMs / 1000);
+    this.#decision.observe(r.decisionMs / 1000);
+    if (r.service === undefined) return;
+    if (r.upstreamStatus !== undefined && r.upstreamMs !== undefined) this.upstreamFinished(r.service, r.upstreamStatus, r.upstreamMs / 1000);
+    if (r.upstreamError !== undefined) this.upstreamError(r.service, r.upstreamError);
+  }
+
+  /** Call once per request, when its response has finished (or the check was answered). */
+  requestFinished(labels: RequestLabels, seconds: number): void {
+    this.#finished(labels.service, labels.method, labels.decision, labels.reason, labels.mode, labels.keyId, seconds);
+  }
+
+  /** The authn + authz step alone (credential parsing, hashing, the 7 decision steps). */
+  decisionTime(seconds: number): void {
+    this.#decision.observe(seconds);
+  }
+
+  /** The upstream answered with `status` after `seconds` (time to response headers). */
+  upstreamFinished(service: string, status: number, seconds: number): void {
+    if (!validSeconds(seconds)) return;
+    const cls = statusClass(status);
+    this.#upstreamDuration.seriesFor(`${service}|${cls}`, () => ({ service, status_class: cls })).observe(seconds);
+  }
+
+  /** The upstream failed without a response; classify errors with `upstreamErrorKind`. */
+  upstreamError(service: string, kind: UpstreamErrorKind): void {
+    this.#upstreamErrors.seriesFor(`${service}|${kind}`, () => ({ service, kind })).value++;
+  }
+
   /** The config loaded at start-up: sets the timestamp and generation without counting a reload. */
   configLoaded(generation: number): void {
     this.#markLoaded(generation);
@@ -256,9 +287,30 @@ export class Metrics {
     else this.#markLoaded(generation);
   }
 
-  /** Sets `keygate_keys{state}`; with a `snapshot` option the scrape-time count replaces it. */
+  /** Sets `keygate_keys{state}`; with a `keyStates` option the scrape-time count replaces it. */
   setKeyStates(counts: KeyStateCounts): void {
     for (const state of KEY_STATES) this.#keys.set({ state }, counts[state]);
+  }
+
+  #finished(service: string | undefined, method: string, decision: Decision, reason: Reason, mode: Mode, keyId: string | undefined, seconds: number): void {
+    const s = serviceLabel(service);
+    const m = methodLabel(method);
+    const key = `${mode}|${s}|${m}|${decision}|${reason}`;
+    let series = this.#bySeriesKey.get(key);
+    if (series === undefined) {
+      series = { requests: this.#requests.seriesFor(key, () => ({ service: s, method: m, decision, reason, mode })), duration: undefined };
+      this.#bySeriesKey.set(key, series);
+    }
+    series.requests.value++;
+    if (validSeconds(seconds)) (series.duration ??= this.#requestDuration.seriesFor(`${mode}|${s}|${decision}`, () => ({ service: s, decision, mode }))).observe(seconds);
+    if (this.#keyRequests && keyId !== undefined && this.#isKnownKey(keyId)) {
+      this.#keyRequests.seriesFor(`${keyId}|${decision}`, () => ({ key_id: keyId, decision })).value++;
+    }
+  }
+
+  #register<M extends FastCounter | FastHistogram>(metric: M): M {
+    this.registry.registerMetric(metric as unknown as Metric);
+    return metric;
   }
 
   #markLoaded(generation: number | undefined): void {
@@ -268,31 +320,16 @@ export class Metrics {
   }
 
   #collectGeneration(): void {
-    const snapshot = this.#snapshot?.();
-    if (snapshot) this.#generation.set(snapshot.generation);
+    const generation = this.#generationOf?.();
+    if (generation !== undefined) this.#generation.set(generation);
   }
 
   #collectKeys(): void {
-    const snapshot = this.#snapshot?.();
-    if (snapshot) this.setKeyStates(countKeyStates(snapshot, this.#now()));
+    const counts = this.#keyStatesOf?.(this.#now());
+    if (counts) this.setKeyStates(counts);
   }
-
-  /** A presented key id is client input: only ids present in the config become labels. */
-  #isKnownKey(keyId: string): boolean {
-    const snapshot = this.#snapshot?.();
-    return snapshot ? snapshot.keys.byId.has(keyId) : true;
-  }
-}
-
-function perKeyCounter(registry: Registry): Counter<'key_id' | 'decision'> {
-  return new Counter({
-    name: 'keygate_key_requests_total',
-    help: 'Requests by key id and decision (metrics.perKeyLabels; one series per key: mind the cardinality).',
-    labelNames: ['key_id', 'decision'],
-    registers: [registry],
-  });
 }
 
 function validSeconds(seconds: number): boolean {
-  return Number.isFinite(seconds) && seconds >= 0;
+  return seconds >= 0 && seconds !== Infinity;
 }

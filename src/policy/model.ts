@@ -36,7 +36,9 @@ export interface Policy {
   readonly guardrails: RuleMatcher;
 }
 
-export type KeyState = 'active' | 'disabled' | 'expired' | 'not_yet_valid' | 'orphaned';
+/** Every state a key can be in, in the order `key list` and `/metrics` show them. */
+export const KEY_STATES = ['active', 'disabled', 'expired', 'not_yet_valid', 'orphaned'] as const;
+export type KeyState = (typeof KEY_STATES)[number];
 
 /** The state `key list` and the `keygate_keys` gauge report; the user's state caps the key's. */
 export function keyState(policy: Pick<Policy, 'users'>, key: KeyPolicy, now: number): KeyState {
@@ -51,4 +53,11 @@ export function keyState(policy: Pick<Policy, 'users'>, key: KeyPolicy, now: num
 /** `expires` is the first instant at which the thing no longer works. */
 export function isExpired(expires: number | undefined, now: number): boolean {
   return expires !== undefined && now >= expires;
+}
+
+/** How many keys are in each state at `now` (epoch ms); every state is present, 0 when empty. */
+export function countKeyStates(policy: Pick<Policy, 'users'>, keys: Iterable<KeyPolicy>, now: number): Record<KeyState, number> {
+  const counts: Record<KeyState, number> = { active: 0, disabled: 0, expired: 0, not_yet_valid: 0, orphaned: 0 };
+  for (const key of keys) counts[keyState(policy, key, now)] += 1;
+  return counts;
 }

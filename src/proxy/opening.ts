@@ -4,7 +4,9 @@ import { statusOf } from '../errors.js';
 import { requestIdFrom } from '../observability/requestId.js';
 import { checkAccess, type AccessOutcome, type Denied, type InboundRequest } from './access.js';
 import { clientAddress } from './clientIp.js';
-import { finishedRecord, loggablePath, type RecordEnd, type RequestRecord } from './record.js';
+import { RequestRecord, type Mode, type RequestObserver } from '../observability/requestRecord.js';
+import type { UpstreamErrorKind } from '../observability/labels.js';
+import type { Reason } from '../errors.js';
 import type { ProxyRuntime } from './runtime.js';
 
 export type { AccessOutcome, Allowed, Denied } from './access.js';
@@ -25,38 +27,73 @@ export interface RequestTarget {
 /** An entry point's reading of the request: a target to decide, or why there is none (answered 400). */
 export type TargetRead = { readonly ok: true; readonly original: RequestTarget } | { readonly ok: false; readonly detail: string };
 
-export interface OpenedRequest {
-  readonly requestId: string;
-  readonly snapshot: Snapshot;
-  readonly inbound: InboundRequest;
-  readonly outcome: AccessOutcome;
-  /** Reports the request, once, with how it ended (nothing more: it ended as decided). */
-  readonly finish: (end?: RecordEnd) => void;
+/** What the end of a request adds to its record; `decision` only ever turns an allow into a deny. */
+export interface RecordEnd {
+  readonly status: number;
+  readonly reason: Reason;
+  readonly decision?: 'deny';
+  readonly upstreamMs?: number;
+  readonly upstreamStatus?: number;
+  readonly upstreamError?: UpstreamErrorKind;
+  readonly upstreamErrorCode?: string;
+}
+
+/** A decided request and its record, reported once with `finish`. */
+export class OpenedRequest {
+  constructor(
+    private readonly observer: RequestObserver,
+    readonly snapshot: Snapshot,
+    readonly inbound: InboundRequest,
+    readonly outcome: AccessOutcome,
+    readonly record: RequestRecord,
+  ) {}
+
+  get requestId(): string {
+    return this.record.requestId;
+  }
+
   /** The client address decided on (through trustedProxies). */
-  readonly clientIp: string;
+  get clientIp(): string {
+    return this.record.clientIp;
+  }
+
+  /** Reports the request, once, with how it ended (nothing more: it ended as decided). */
+  finish(end?: RecordEnd): void {
+    const r = this.record;
+    if (end !== undefined) {
+      r.status = end.status;
+      r.reason = end.reason;
+      if (end.decision !== undefined) r.decision = end.decision;
+      r.upstreamMs = end.upstreamMs;
+      r.upstreamStatus = end.upstreamStatus;
+      r.upstreamError = end.upstreamError;
+      r.upstreamErrorCode = end.upstreamErrorCode;
+    }
+    r.totalMs = r.elapsedMs();
+    this.observer.finished(r);
+  }
 }
 
 /**
  * The opening every request shares, proxied, upgraded or asked about on the decision API:
- * pin the snapshot (a reload mid-request never changes its rules), decide, and prepare
+ * pin the snapshot (a reload mid-request never changes its rules), decide, and fill in
  * its record. `read` is the request as the proxy sees it unless the entry point says otherwise.
  */
-export async function openRequest(rt: DecisionRuntime, req: IncomingMessage, mode: RequestRecord['mode'], read: TargetRead = asProxied(req)): Promise<OpenedRequest> {
-  const started = performance.now();
-  const requestId = requestIdFrom(req.headers['x-request-id']);
+export async function openRequest(rt: DecisionRuntime, req: IncomingMessage, mode: Mode, read: TargetRead = asProxied(req)): Promise<OpenedRequest> {
   const snapshot = rt.snapshot();
   const inbound = inboundOf(req, read, snapshot.listen.trustedProxies, mode);
-  const done = rt.observer.started(mode);
+  const record = new RequestRecord(mode, requestIdFrom(req.headers['x-request-id']), inbound.method, inbound.target, inbound.clientIp);
+  rt.observer.started();
   const outcome = read.ok ? await checkAccess(snapshot, rt, inbound, rt.now()) : unreadable(read.detail);
-  const base = baseRecord(outcome, inbound, requestId, performance.now() - started, mode);
-  return { requestId, snapshot, inbound, outcome, finish: (end) => done(finishedRecord(base, performance.now() - started, end)), clientIp: inbound.clientIp };
+  decided(record, outcome);
+  return new OpenedRequest(rt.observer, snapshot, inbound, outcome, record);
 }
 
 function asProxied(req: IncomingMessage): TargetRead {
   return { ok: true, original: { method: req.method ?? 'GET', target: req.url ?? '', host: req.headers.host } };
 }
 
-function inboundOf(req: IncomingMessage, read: TargetRead, trusted: Snapshot['listen']['trustedProxies'], mode: RequestRecord['mode']): InboundRequest {
+function inboundOf(req: IncomingMessage, read: TargetRead, trusted: Snapshot['listen']['trustedProxies'], mode: Mode): InboundRequest {
   const original = read.ok ? read.original : undefined;
   return {
     method: original?.method ?? req.method ?? 'GET',
@@ -74,28 +111,21 @@ function unreadable(detail: string): Denied {
   return { allow: false, reason: 'bad_target', step: 0, detail, destination: undefined, keyId: undefined, key: undefined, rule: undefined, limits: undefined };
 }
 
-/**
- * A plain literal of fixed shape (absent parts `undefined`), not conditional spreads:
- * it is built on every request and read by `finishedRecord` right after.
- */
-function baseRecord(outcome: AccessOutcome, inbound: InboundRequest, requestId: string, decisionMs: number, mode: RequestRecord['mode']): Omit<RequestRecord, 'totalMs'> {
+/** The decision, into the record: who asked, for which service, and the answer. */
+function decided(r: RequestRecord, outcome: AccessOutcome): void {
+  r.decisionMs = r.elapsedMs();
+  r.service = outcome.destination?.service.name || undefined;
   const key = outcome.key;
-  const denied = outcome.allow ? undefined : outcome;
-  return {
-    mode,
-    requestId,
-    method: inbound.method,
-    path: loggablePath(inbound.target),
-    service: outcome.destination?.service.name || undefined,
-    keyId: key ? key.id : denied?.keyId || undefined,
-    keyName: key?.name,
-    user: key?.user,
-    decision: denied ? 'deny' : 'allow',
-    reason: denied ? denied.reason : 'allow',
-    detail: denied?.detail,
-    step: denied?.step,
-    status: denied ? statusOf(denied.reason) : 200,
-    clientIp: inbound.clientIp,
-    decisionMs,
-  };
+  if (key !== undefined) {
+    r.keyId = key.id;
+    r.keyName = key.name;
+    r.user = key.user;
+  }
+  if (outcome.allow) return;
+  if (key === undefined) r.keyId = outcome.keyId || undefined;
+  r.decision = 'deny';
+  r.reason = outcome.reason;
+  r.detail = outcome.detail;
+  r.step = outcome.step;
+  r.status = statusOf(outcome.reason);
 }

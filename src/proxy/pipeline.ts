@@ -6,11 +6,10 @@ import { authorizeOverrides, type InboundRequest } from './access.js';
 import { forward, type ForwardResult } from './forward.js';
 import { formMethodOverrides, inspectsForm, readFormPrefix } from './formOverride.js';
 import { droppedHeaders, hasBody, upstreamRequestHeaders } from './headers.js';
-import { openRequest, type Allowed, type Denied } from './opening.js';
+import { openRequest, type Allowed, type Denied, type RecordEnd } from './opening.js';
 import { refuseUnreadBody, sendProblem } from './problem.js';
 import { allowedLimitHeaders } from './rateLimitHeaders.js';
 import { distinctOverrides, isTrace } from './requestMeaning.js';
-import type { RecordEnd } from './record.js';
 import type { ProxyRuntime } from './runtime.js';
 
 /**
@@ -20,18 +19,19 @@ import type { ProxyRuntime } from './runtime.js';
  * The snapshot is read once, so a reload mid-request never changes its rules.
  */
 export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { requestId, snapshot, inbound, outcome, finish, clientIp } = await openRequest(rt, req, 'proxy');
+  const opened = await openRequest(rt, req, 'proxy');
+  const { requestId, snapshot, inbound, outcome, clientIp } = opened;
   if (rt.draining()) res.setHeader('connection', 'close');
   if (!outcome.allow) {
     refuseUnreadBody(req, res);
     sendProblem(res, outcome.reason, requestId, outcome.detail, outcome.limits);
-    return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
+    return opened.finish({ status: statusOf(outcome.reason), reason: outcome.reason });
   }
   const limit = snapshot.limits.body;
   if (limit !== undefined && Number(req.headers['content-length'] ?? 0) > limit) {
     refuseUnreadBody(req, res);
     sendProblem(res, 'payload_too_large', requestId, `request body larger than ${limit} bytes`);
-    return finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
+    return opened.finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
   }
   const limitHeaders = allowedLimitHeaders(outcome.limits);
   if (limitHeaders) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name]);
@@ -39,16 +39,16 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   let body: Buffer | undefined;
   if (hasBody(req) && inspectsForm(outcome.destination.service.requests, inbound.method, req.headers['content-type'])) {
     const form = await checkFormOverride(rt, snapshot, outcome, inbound, req);
-    if (form.kind === 'client_gone') return finish({ status: 499, reason: 'allow' });
+    if (form.kind === 'client_gone') return opened.finish({ status: 499, reason: 'allow' });
     if (form.kind === 'denied') {
       refuseUnreadBody(req, res);
       sendProblem(res, form.denial.reason, requestId, form.denial.detail);
-      return finish({ status: statusOf(form.denial.reason), reason: form.denial.reason, decision: 'deny' });
+      return opened.finish({ status: statusOf(form.denial.reason), reason: form.denial.reason, decision: 'deny' });
     }
     body = form.body;
     if (body !== undefined && limit !== undefined && body.length > limit) {
       sendProblem(res, 'payload_too_large', requestId, `request body larger than ${limit} bytes`);
-      return finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
+      return opened.finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
     }
   }
   // An open-ended response (chunked, SSE) of a key that loses access is cut (terminateStreamsOnRevoke);
@@ -74,7 +74,7 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   } finally {
     leave?.();
   }
-  finish(answerForwardResult(result, req, res, requestId));
+  opened.finish(answerForwardResult(result, req, res, requestId));
 }
 
 type FormCheck = { kind: 'forward'; body?: Buffer } | { kind: 'denied'; denial: Denied } | { kind: 'client_gone' };

@@ -2,7 +2,7 @@ import type { KeyVerifier } from '../auth/verifier.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import type { LiveSessions } from './liveSessions.js';
-import type { RequestObserver } from './record.js';
+import type { RequestObserver } from '../observability/requestRecord.js';
 import type { Upstreams } from './upstreams.js';
 
 /** What the request path needs from the running process; the current snapshot is read once per request. */

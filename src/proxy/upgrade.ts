@@ -18,15 +18,15 @@ import { upstreamFailure } from './upstreamError.js';
 export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
   client.on('error', () => client.destroy());
   const opened = await openRequest(rt, req, 'proxy');
-  const { requestId, outcome, finish, clientIp } = opened;
+  const { requestId, outcome, clientIp } = opened;
   if (!outcome.allow) {
     client.end(rawProblem(outcome.reason, requestId, outcome.detail, outcome.limits));
-    return finish({ status: statusOf(outcome.reason), reason: outcome.reason });
+    return opened.finish({ status: statusOf(outcome.reason), reason: outcome.reason });
   }
   if (hasBody(req)) {
     // Where a body ends and the new protocol begins is for the upstream to guess: refuse.
     client.end(rawProblem('upgrade_not_allowed', requestId, 'an upgrade request may not carry a body'));
-    return finish({ status: 400, reason: 'upgrade_not_allowed', decision: 'deny' });
+    return opened.finish({ status: 400, reason: 'upgrade_not_allowed', decision: 'deny' });
   }
   const dest = outcome.destination;
   const requested = String(req.headers.upgrade ?? 'websocket');
@@ -42,14 +42,14 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
     const upstreamMs = performance.now() - upstreamStarted;
     if (!answer.upgraded) {
       client.end(refusal(answer, requestId));
-      return finish({ status: answer.status, reason: 'allow', upstreamStatus: answer.status, upstreamMs });
+      return opened.finish({ status: answer.status, reason: 'allow', upstreamStatus: answer.status, upstreamMs });
     }
     if (!switchedAsAsked(requested, answer.headers)) {
       // An upstream that switches to a protocol nobody asked for (h2c for a websocket
       // request) would get a connection keygate cannot check: close it.
       answer.socket.destroy();
       client.end(rawProblem('upstream_failed', requestId));
-      return finish({ status: 502, reason: 'upstream_failed', upstreamStatus: 101, upstreamMs, upstreamError: 'other', upstreamErrorCode: 'UPGRADE_PROTOCOL_MISMATCH' });
+      return opened.finish({ status: 502, reason: 'upstream_failed', upstreamStatus: 101, upstreamMs, upstreamError: 'other', upstreamErrorCode: 'UPGRADE_PROTOCOL_MISMATCH' });
     }
     client.write(switchingProtocols(answer.headers, requestId));
     if (head.length) answer.socket.write(head);
@@ -58,11 +58,11 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
     const grant = { key: outcome.key, destination: dest, method: req.method ?? 'GET', clientIp };
     const leave = rt.sessions.add({ kind: 'upgrade', grant, end: () => endUpgraded(client, answer.socket, websocket) });
     client.once('close', leave);
-    finish({ status: 101, reason: 'allow', upstreamStatus: 101, upstreamMs });
+    opened.finish({ status: 101, reason: 'allow', upstreamStatus: 101, upstreamMs });
   } catch (err) {
     const { reason, kind, code } = upstreamFailure(err);
     client.end(rawProblem(reason, requestId));
-    finish({ status: statusOf(reason), reason, upstreamError: kind, upstreamErrorCode: code });
+    opened.finish({ status: statusOf(reason), reason, upstreamError: kind, upstreamErrorCode: code });
   }
 }
 

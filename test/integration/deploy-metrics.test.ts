@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import type { Snapshot } from '../../src/config/snapshot.js';
+import { metricsSources } from '../../src/cli/app.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { exposedNames, parseExposition, samplesOf, type Exposition } from '../helpers/promText.js';
 
@@ -45,7 +46,7 @@ async function exportedMetrics(): Promise<{ text: string; exp: Exposition }> {
     users: new Map([['joe', { name: 'joe', disabled: false }]]),
     keys: Object.assign([{ id: 'k1', user: 'joe', disabled: false }, { id: 'k2', user: 'gone', disabled: false }], { byId: new Map([['k1', {}]]) }),
   } as unknown as Snapshot;
-  const m = new Metrics({ snapshot: () => snapshot, perKeyLabels: true });
+  const m = new Metrics({ ...metricsSources(() => snapshot), perKeyLabels: true });
   m.requestFinished({ service: 'compute', method: 'GET', decision: 'allow', reason: 'allow', mode: 'proxy', keyId: 'k1' }, 0.01);
   m.requestFinished({ service: 'compute', method: 'POST', decision: 'deny', reason: 'bad_secret', mode: 'check', keyId: 'k1' }, 0.001);
   m.requestFinished({ service: undefined, method: 'GET', decision: 'deny', reason: 'no_route', mode: 'proxy' }, 0.0001);

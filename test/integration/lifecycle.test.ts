@@ -60,6 +60,28 @@ describe.concurrent('lifecycle of keygate serve', () => {
     expect(kg.stdout()).toContain('"event":"stopped"');
   });
 
+  it('SIGTERM loses no access line: one per request, in order, every field, after the drain', async ({ expect }) => {
+    const kg = serve();
+    const { proxy } = await kg.ports();
+    const ids = Array.from({ length: 60 }, (_, i) => `seq-${i}`);
+    for (const id of ids) {
+      const res = await fetch(`http://127.0.0.1:${proxy}/compute/v2/p1/servers/${id}`, { headers: { ...AUTH, 'x-request-id': id } });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+    }
+    kg.child.kill('SIGTERM');
+    expect(await kg.exited).toBe(0);
+    const lines = kg.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const access = lines.filter((l) => l.msg === 'request');
+    expect(access.map((l) => l.request_id)).toEqual(ids);
+    for (const line of access) {
+      expect(Object.keys(line)).toEqual(['level', 'time', 'pid', 'hostname', 'request_id', 'mode', 'method', 'path', 'client_ip', 'service', 'key_id', 'key_name', 'user', 'decision', 'reason', 'status', 'decision_ms', 'upstream_ms', 'total_ms', 'msg']);
+      expect(line).toMatchObject({ mode: 'proxy', method: 'GET', service: 'compute', key_id: DEMO_KEYS.deploy.id, user: 'joe', decision: 'allow', status: 200 });
+    }
+    // Access lines come before the drain's own lines.
+    expect(lines.findIndex((l) => l.event === 'draining')).toBeGreaterThan(lines.indexOf(access.at(-1)!));
+  });
+
   it('/readyz fails at once on SIGTERM; new connections are accepted during shutdown.delay, then refused', async ({ expect }) => {
     const kg = serve((main) => appendTopLevel(main, 'shutdown: { delay: 2s, timeout: 5s }'));
     const { proxy, admin } = await kg.ports();

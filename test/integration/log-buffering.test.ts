@@ -7,24 +7,41 @@ import { waitFor } from '../helpers/keygate.js';
 
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const LOGGER = pathToFileURL(`${REPO}/src/observability/logger.ts`).href;
+const SINK = pathToFileURL(`${REPO}/src/observability/logSink.ts`).href;
+
+function run(body: string): { lines: () => Record<string, unknown>[]; exited: Promise<number | null>; kill: () => void } {
+  const script = `
+    const { createLogger } = await import(${JSON.stringify(LOGGER)});
+    const { stdoutSink } = await import(${JSON.stringify(SINK)});
+    const sink = stdoutSink();
+    const log = createLogger({ level: 'info', destination: sink });
+    ${body}`;
+  const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { lines: () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), exited, kill: () => child.kill() };
+}
 
 /** The real stdout of a real process: access lines are batched, other lines are not, and order holds. */
-describe('stdout log destination', () => {
-  it('flushes an event line at once, after the access lines before it, and access lines on a timer', async () => {
-    const script = `
-      const { createLogger } = await import(${JSON.stringify(LOGGER)});
-      const log = createLogger({ level: 'info' });
-      log.info({ n: 1 }, 'request');
+describe('stdout log sink', () => {
+  it('writes an event line at once, after the access lines before it, and access lines on a timer', async () => {
+    const p = run(`
+      sink.writeBatched('{"n":1}\\n');
       log.info({ event: 'reloaded' }, 'config reloaded');
-      log.info({ n: 2 }, 'request');
-      setTimeout(() => {}, 2000);`;
-    const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    const lines = (): Record<string, unknown>[] => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-    await waitFor(() => (lines().length >= 2 ? true : undefined), 10_000);
-    expect(lines().slice(0, 2).map((l) => l.n ?? l.event)).toEqual([1, 'reloaded']);
-    await waitFor(() => (lines().length === 3 ? true : undefined), 1_500, () => 'the batched access line was never flushed');
-    child.kill();
+      sink.writeBatched('{"n":2}\\n');
+      setTimeout(() => {}, 2000);`);
+    await waitFor(() => (p.lines().length >= 2 ? true : undefined), 10_000);
+    expect(p.lines().slice(0, 2).map((l) => l.n ?? l.event)).toEqual([1, 'reloaded']);
+    await waitFor(() => (p.lines().length === 3 ? true : undefined), 1_500, () => 'the batched access line was never flushed');
+    p.kill();
+  });
+
+  it('writes every batched line before the process exits', async () => {
+    const p = run(`
+      for (let n = 0; n < 1000; n++) sink.writeBatched(JSON.stringify({ n }) + '\\n');
+      process.exitCode = 0;`);
+    expect(await p.exited).toBe(0);
+    expect(p.lines().map((l) => l.n)).toEqual(Array.from({ length: 1000 }, (_, n) => n));
   });
 });

@@ -79,13 +79,6 @@ function show(file: string): string {
   return relative(SRC, file);
 }
 
-/** Metrics still take the whole snapshot for key states; #20's key-states callback (perf) removes these. */
-const UNTIL_KEY_STATES_CALLBACK: ReadonlySet<string> = new Set([
-  'observability/keyStates.ts → ../config/snapshot.js',
-  'observability/keyStates.ts → ../policy/model.js',
-  'observability/metrics.ts → ../config/snapshot.js',
-]);
-
 describe('import boundaries', () => {
   it('finds the imports it checks (the reader of this test works)', () => {
     expect(FOLDERS).toEqual(expect.arrayContaining(['policy', 'proxy', 'check', 'observability']));
@@ -121,7 +114,7 @@ describe('import boundaries', () => {
         .filter((i) => i.file !== undefined && folderOf(i.file) !== 'observability' && i.file !== join(SRC, 'errors.ts'))
         .map((i) => `${show(f)} → ${i.specifier}`),
     );
-    expect(found.filter((f) => !UNTIL_KEY_STATES_CALLBACK.has(f))).toEqual([]);
+    expect(found).toEqual([]);
   });
 
   it('every folder of src/ has its one job written in the README\'s layout list', () => {

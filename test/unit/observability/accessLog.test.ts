@@ -1,25 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { accessLogEntry, type AccessInput } from '../../../src/observability/accessLog.js';
+import { AccessLog } from '../../../src/observability/accessLog.js';
+import { RequestRecord } from '../../../src/observability/requestRecord.js';
 
-const base: AccessInput = {
-  requestId: 'req-1',
-  mode: 'proxy',
-  method: 'GET',
-  target: '/compute/v2/servers?api_key=leaked&x=1',
-  clientIp: '10.0.0.7',
-  service: 'compute',
-  key: { id: '7Hq2pXw9LmZ4', name: 'monitoring', user: 'joe' },
-  decision: 'allow',
-  reason: 'allow',
-  status: 200,
-  decisionMs: 0.0421234,
-  upstreamMs: 12.3456789,
-  totalMs: 12.5,
-};
+const NOW = Date.parse('2026-06-01T12:00:00.123Z');
 
-describe('accessLogEntry', () => {
-  it('builds the full record of an allowed, proxied request', () => {
-    expect(accessLogEntry(base)).toEqual({
+function allowed(): RequestRecord {
+  const r = new RequestRecord('proxy', 'req-1', 'GET', '/compute/v2/servers?api_key=leaked&x=1', '10.0.0.7');
+  Object.assign(r, { service: 'compute', keyId: '7Hq2pXw9LmZ4', keyName: 'monitoring', user: 'joe', decisionMs: 0.0421234, upstreamMs: 12.3456789, upstreamStatus: 200, totalMs: 12.5 });
+  return r;
+}
+
+function lineOf(r: RequestRecord): Record<string, unknown> {
+  const text = new AccessLog({ writeBatched: () => undefined }, 42, 'host-a').line(r, NOW);
+  expect(text.endsWith('}\n')).toBe(true);
+  expect(text.indexOf('\n')).toBe(text.length - 1);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+describe('AccessLog', () => {
+  it('writes the full line of an allowed, proxied request, fields in pino order', () => {
+    const line = lineOf(allowed());
+    expect(line).toEqual({
+      level: 'info',
+      time: '2026-06-01T12:00:00.123Z',
+      pid: 42,
+      hostname: 'host-a',
       request_id: 'req-1',
       mode: 'proxy',
       method: 'GET',
@@ -35,24 +40,42 @@ describe('accessLogEntry', () => {
       decision_ms: 0.042,
       upstream_ms: 12.346,
       total_ms: 12.5,
+      msg: 'request',
     });
+    expect(Object.keys(line)).toEqual(['level', 'time', 'pid', 'hostname', 'request_id', 'mode', 'method', 'path', 'client_ip', 'service', 'key_id', 'key_name', 'user', 'decision', 'reason', 'status', 'decision_ms', 'upstream_ms', 'total_ms', 'msg']);
   });
 
   it('keeps every field, null when unknown, for a denial before any key was found', () => {
-    const entry = accessLogEntry({
-      requestId: 'req-2', mode: 'check', method: 'POST', target: '/nowhere', clientIp: '::1',
-      decision: 'deny', reason: 'no_route', status: 404, totalMs: 0.2,
-    });
-    expect(entry).toMatchObject({ service: null, key_id: null, key_name: null, user: null, decision_ms: null, upstream_ms: null, mode: 'check' });
-    expect(Object.keys(entry)).toHaveLength(15);
+    const r = new RequestRecord('check', 'req-2', 'POST', '/nowhere', '::1');
+    Object.assign(r, { decision: 'deny', reason: 'no_route', status: 404, totalMs: 0.2, upstreamMs: undefined });
+    const line = lineOf(r);
+    expect(line).toMatchObject({ service: null, key_id: null, key_name: null, user: null, upstream_ms: null, mode: 'check', status: 404 });
+    expect(Object.keys(line)).toHaveLength(20);
   });
 
-  it('logs the presented key id of an unverified key, and the precise reason', () => {
-    const entry = accessLogEntry({ ...base, key: undefined, keyId: 'AAAAAAAAAAAA', decision: 'deny', reason: 'bad_secret', status: 401, upstreamMs: undefined });
-    expect(entry).toMatchObject({ key_id: 'AAAAAAAAAAAA', key_name: null, user: null, reason: 'bad_secret', status: 401 });
+  it('logs the presented key id of an unverified key, the precise reason, and the detail', () => {
+    const r = allowed();
+    Object.assign(r, { keyName: undefined, user: undefined, decision: 'deny', reason: 'bad_secret', status: 401, detail: 'the secret does not verify', upstreamMs: undefined });
+    expect(lineOf(r)).toMatchObject({ key_id: '7Hq2pXw9LmZ4', key_name: null, user: null, reason: 'bad_secret', status: 401, detail: 'the secret does not verify' });
   });
 
-  it('bounds a method taken from a check header', () => {
-    expect(accessLogEntry({ ...base, method: 'X'.repeat(1000) }).method).toHaveLength(32);
+  it('adds the upstream error code of a failed upstream', () => {
+    const r = allowed();
+    Object.assign(r, { reason: 'upstream_failed', status: 502, upstreamError: 'connect', upstreamErrorCode: 'ECONNREFUSED' });
+    expect(lineOf(r)).toMatchObject({ status: 502, upstream_error: 'ECONNREFUSED' });
+  });
+
+  it('bounds a method taken from a check header and escapes what a client chose', () => {
+    const r = new RequestRecord('check', 'req-3', 'X'.repeat(1000), '/a"b\\c\n\u0001é/kg_ABCDEFGHIJKL_secretsecret', '1.2.3.4');
+    const line = lineOf(r);
+    expect(line.method).toHaveLength(32);
+    expect(line.path).toBe('/a"b\\c\n\u0001é/kg_[REDACTED]');
+  });
+
+  it('writes through the batched path of its sink', () => {
+    const lines: string[] = [];
+    new AccessLog({ writeBatched: (l) => void lines.push(l) }).write(allowed());
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({ request_id: 'req-1', pid: process.pid });
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Snapshot } from '../../../src/config/snapshot.js';
+import { metricsSources } from '../../../src/cli/app.js';
 import { Metrics, type RequestLabels } from '../../../src/observability/metrics.js';
 import { parseExposition, samplesOf, valueOf, type Exposition } from '../../helpers/promText.js';
 
@@ -188,7 +189,7 @@ describe('Metrics: config and keys', () => {
       { id: 'n1', user: 'joe', notBefore: T0 + 500 },
       { id: 'o1', user: 'gone' },
     ]);
-    const m = new Metrics({ defaultMetrics: false, snapshot: () => snapshot, now: () => now });
+    const m = new Metrics({ defaultMetrics: false, ...metricsSources(() => snapshot), now: () => now });
     const states = async (): Promise<Record<string, number>> =>
       Object.fromEntries(samplesOf(await scrape(m), 'keygate_keys').map((s) => [s.labels.state, s.value]));
     expect(await states()).toEqual({ active: 2, disabled: 2, expired: 1, not_yet_valid: 1, orphaned: 1 });
@@ -209,7 +210,7 @@ describe('Metrics: per-key labels and isolation', () => {
 
   it('counts per key id when switched on, only for ids in the config', async () => {
     const snapshot = fakeSnapshot(1, { joe: {} }, [{ id: 'a1', user: 'joe' }]);
-    const m = new Metrics({ defaultMetrics: false, perKeyLabels: true, snapshot: () => snapshot });
+    const m = new Metrics({ defaultMetrics: false, perKeyLabels: true, ...metricsSources(() => snapshot) });
     m.requestFinished(allowed({ keyId: 'a1' }), 0.001);
     m.requestFinished(allowed({ keyId: 'a1', decision: 'deny', reason: 'bad_secret' }), 0.001);
     m.requestFinished(allowed({ keyId: 'attackerChose', decision: 'deny', reason: 'unknown_key' }), 0.001);
