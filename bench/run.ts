@@ -27,7 +27,7 @@ import { startChild, waitForLine, type Child } from './lib/child.js';
 import { topSelfTime, type HotFunction } from './lib/cpuprofile.js';
 import { ensureDebianTool } from './lib/debian.js';
 import { generateKeys, unknownKey, type GeneratedKeys } from './lib/keys.js';
-import { memoryMiB } from './lib/proc.js';
+import { childPids, memoryMiB } from './lib/proc.js';
 import { closedLoop } from './load/autocannon.js';
 import { BENCH_KEYS_FILE, freeListenPorts, prepareConfig, REPO, startKeygate, type KeygatePeer, type StartKeygateOptions } from './peers/keygate.js';
 import { startCaddy } from './peers/caddy.js';
@@ -104,8 +104,9 @@ async function startNodePeer(name: string, file: string, ...rest: string[]): Pro
   return { child, port, peer: { name, url: (p) => `http://127.0.0.1:${port}${p}`, pids: () => [child.pid], mainPid: child.pid } };
 }
 
+/** keygate's CPU is its process's and, with --workers, its workers' too. */
 function keygatePeer(name: string, kg: KeygatePeer): Peer {
-  return { name, url: (p) => `${kg.proxy}/compute${p}`, pids: () => [kg.child.pid], mainPid: kg.child.pid };
+  return { name, url: (p) => `${kg.proxy}/compute${p}`, pids: () => [kg.child.pid, ...childPids(kg.child.pid)], mainPid: kg.child.pid };
 }
 
 interface KeygateStart extends Omit<StartKeygateOptions, 'onSpawn' | 'ports'> {
@@ -218,6 +219,7 @@ async function main(): Promise<number> {
         ...(v.knockouts ? { knockouts: v.knockouts } : {}),
         ...(v.editMain ? { editMain: v.editMain } : {}),
         ...(v.editPolicy ? { editPolicy: v.editPolicy } : {}),
+        ...(v.serveArgs ? { serveArgs: v.serveArgs } : {}),
       }),
     ),
   ]);

@@ -82,6 +82,8 @@ export interface StartKeygateOptions {
   readonly onSpawn?: (c: Child) => void;
   /** Default `pipe`: a separate `grep` drains it, as a container runtime or log shipper would. */
   readonly log?: LogSink;
+  /** More `keygate serve` arguments, e.g. ['--workers', '2']. */
+  readonly serveArgs?: readonly string[];
   /** Bench-only stage switches (bench/peers/knockoutHooks.mjs), e.g. ['metrics']. */
   readonly knockouts?: readonly string[];
   /** The ports the config listens on: required for `file` and `devnull`, whose started line the bench cannot read. */
@@ -106,7 +108,7 @@ export async function startKeygate(name: string, mainFile: string, configDir: st
   const knockouts = opts.knockouts ?? [];
   const flags = [...(opts.nodeFlags ?? []), ...(knockouts.length ? ['--import', KNOCKOUT_PRELOAD] : [])];
   const env = { ...process.env, KEYGATE_BENCH_KNOCKOUTS: knockouts.join(',') };
-  const args = [...flags, join(REPO, 'bin/keygate.js'), 'serve', '-c', mainFile];
+  const args = [...flags, join(REPO, 'bin/keygate.js'), 'serve', '-c', mainFile, ...(opts.serveArgs ?? [])];
   const started = performance.now();
   if (sink !== 'pipe') return startUnread(name, sink, args, env, configDir, mainFile, started, knockouts, opts);
   const drain = startChild(`${name} log drain`, 'grep', ['--line-buffered', '-F', '"event":'], { stdio: ['pipe', 'pipe', 'pipe'] });

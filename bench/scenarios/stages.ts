@@ -28,6 +28,8 @@ export interface KeygateVariant {
   readonly editMain?: (main: string) => string;
   /** An edit of policy.yaml, e.g. a rate limit on the bench keys' user. */
   readonly editPolicy?: (policy: string) => string;
+  /** More `keygate serve` arguments, e.g. ['--workers', '2']. */
+  readonly serveArgs?: readonly string[];
 }
 
 /**
@@ -52,6 +54,7 @@ export const KEYGATE_VARIANTS: readonly KeygateVariant[] = [
   { id: 'headers_off', name: 'keygate, header rewrite off (knockout)', knockouts: ['headers'] },
   { id: 'ratelimit_on', name: 'keygate, user rate limit (memory) on every request', editPolicy: limitJoe },
   { id: 'meaning_off', name: 'keygate, request-meaning checks off (knockout)', knockouts: ['meaning'] },
+  { id: 'workers_2', name: 'keygate --workers 2, everything on', serveArgs: ['--workers', '2'] },
 ];
 
 /** What a row sends: a proxied small GET (allowed or unknown key), a decision-API check, or a plain GET. */

@@ -36,6 +36,12 @@ export interface AppOptions {
   readonly listen?: Partial<Record<'proxy' | 'admin' | 'check', ListenAddress>>;
   /** false: do not watch the config files (a `reload()`, e.g. on SIGHUP, still works). */
   readonly watch?: boolean;
+  /** false: no admin listener (a `serve --workers` worker: the primary serves it). */
+  readonly admin?: boolean;
+  /** The event of the start-up line; a `serve --workers` worker says `worker_started` (the primary says `started`). */
+  readonly startedEvent?: string;
+  /** Where log lines go; takes precedence over `logDestination`. */
+  readonly logSink?: LogSink;
 }
 
 type ListenerName = 'proxy' | 'admin' | 'check';
@@ -61,7 +67,7 @@ export class KeygateApp {
   private constructor(private readonly options: AppOptions, snapshot: Snapshot, private readonly early: LoadingAdmin | undefined) {
     this.current = snapshot;
     if (early) this.listeners.set('admin', early.listener); // closed with the others if start-up fails
-    this.logSink = options.logDestination ? streamSink(options.logDestination) : stdoutSink();
+    this.logSink = options.logSink ?? (options.logDestination ? streamSink(options.logDestination) : stdoutSink());
     this.logger = createLogger({
       level: snapshot.log.level,
       redactHeaders: snapshot.services.map((s) => s.serviceToken.header),
@@ -106,7 +112,7 @@ export class KeygateApp {
       throw e;
     }
     app.reloader = startHotReload(app, { configFile: options.configFile, env: options.env ?? process.env, sources: loaded.sources, ...(options.watch === false ? { watch: false } : {}) });
-    app.logger.info({ event: 'started', version: BUILD_INFO.version, node: BUILD_INFO.node, generation: loaded.snapshot.generation, ...app.addresses() }, 'keygate started');
+    app.logger.info({ event: options.startedEvent ?? 'started', version: BUILD_INFO.version, node: BUILD_INFO.node, generation: loaded.snapshot.generation, ...app.addresses() }, 'keygate started');
     return app;
   }
 
@@ -177,9 +183,11 @@ export class KeygateApp {
       onRequest: (req, res) => void handleProxyRequest(rt, req, res).catch((e: unknown) => this.bug(e, res)),
       onUpgrade: (req, socket, head) => void handleUpgrade(rt, req, socket, head).catch((e: unknown) => this.bug(e, socket)),
     }));
-    const adminRoutes = adminHandler(this.metrics, () => this.isReady(), this.logger);
-    const admin = addr('admin', s.listen.admin)!;
-    this.listeners.set('admin', this.early?.serve(adminRoutes) ?? await Listener.start({ ...admin, maxHeaderSize: 16 * 1024, onRequest: adminRoutes }));
+    if (this.options.admin !== false) {
+      const adminRoutes = adminHandler(this.metrics, () => this.isReady(), this.logger);
+      const admin = addr('admin', s.listen.admin)!;
+      this.listeners.set('admin', this.early?.serve(adminRoutes) ?? await Listener.start({ ...admin, maxHeaderSize: 16 * 1024, onRequest: adminRoutes }));
+    }
     if (s.listen.check) await this.listenCheck(addr('check', s.listen.check)!, rt);
   }
 

@@ -8,7 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 /** The parts of KeygateApp that hot reload touches. */
 export interface ReloadableApp {
   readonly logger: Logger;
-  readonly metrics: Metrics;
+  readonly metrics: Pick<Metrics, 'configReloaded'>;
   snapshot(): Snapshot;
   apply(next: Snapshot): void;
 }

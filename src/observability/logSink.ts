@@ -26,8 +26,8 @@ export const FLUSH_MS = 250;
  * Writes are synchronous once due: a reader that stops reading (a full pipe) holds the
  * writes back instead of losing lines.
  */
-export function stdoutSink(): LogSink {
-  const out = pino.destination({ dest: 1, sync: true, minLength: BATCH_BYTES, maxWrite: 4 * BATCH_BYTES, periodicFlush: FLUSH_MS });
+export function stdoutSink(batchBytes = BATCH_BYTES): LogSink {
+  const out = pino.destination({ dest: 1, sync: true, minLength: batchBytes, maxWrite: 4 * BATCH_BYTES, periodicFlush: FLUSH_MS });
   const flushSync = (): void => {
     try {
       out.flushSync();

@@ -140,21 +140,25 @@ export class Metrics {
       help: 'Config reload attempts by result; a failed reload keeps the last good config serving.',
       labelNames: ['result'],
       registers,
+      aggregator: 'max', // serve --workers: every worker reloads each change once
     });
     this.#lastReloadSuccess = new Gauge({
       name: 'keygate_config_last_reload_success_timestamp_seconds',
       help: 'When the config in use was loaded (start-up or last successful reload), in Unix seconds.',
       registers,
+      aggregator: 'max',
     });
     this.#lastReloadOk = new Gauge({
       name: 'keygate_config_last_reload_successful',
       help: '1 if the last config load or reload succeeded, 0 if it failed (the previous config still serves).',
       registers,
+      aggregator: 'min',
     });
     this.#generation = new Gauge({
       name: 'keygate_config_generation',
       help: 'Generation number of the config in use; increases with every successful reload.',
       registers,
+      aggregator: 'min', // serve --workers: the generation every worker serves
       collect: () => this.#collectGeneration(),
     });
     this.#keys = new Gauge({
@@ -162,6 +166,7 @@ export class Metrics {
       help: 'Keys in the config by state, evaluated at scrape time.',
       labelNames: ['state'],
       registers,
+      aggregator: 'max',
       collect: () => this.#collectKeys(),
     });
     this.#rateLimited = new Counter({
