@@ -4,7 +4,6 @@ import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { ConfigError } from '../reader/issues.js';
 import { loadConfig } from '../config/load.js';
-import type { Reloader } from '../reload/reloader.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { adminHandler } from '../observability/admin.js';
 import { createLogger } from '../observability/logger.js';
