@@ -57,24 +57,40 @@ interface WorkerState {
   everReady: boolean;
 }
 
-export async function runPrimary(configFile: string, env: NodeJS.ProcessEnv, workers: number, err: (line: string) => void): Promise<number> {
+export async function runPrimary(
+  configFile: string,
+  env: NodeJS.ProcessEnv,
+  workers: number,
+  err: (line: string) => void,
+): Promise<number> {
   const loaded = loadConfig(configFile, { env });
   if (!loaded.ok) {
     err(`keygate: cannot start: ${new ConfigError(loaded.errors).message}`);
     return 1;
   }
   let current: Snapshot = loaded.snapshot;
-  const logger = createLogger({ level: current.log.level, redactHeaders: current.services.map((s) => s.serviceToken.header), destination: stdoutSink() });
+  const logger = createLogger({
+    level: current.log.level,
+    redactHeaders: current.services.map((s) => s.serviceToken.header),
+    destination: stdoutSink(),
+  });
   const primary = new Primary(logger, workers);
   try {
     await primary.openAdmin(current);
   } catch (e) {
     const error = e as NodeJS.ErrnoException & { address?: string; port?: number };
-    err(`keygate: cannot start: ${error.code === 'EADDRINUSE' ? `address ${error.address}:${error.port} is already in use` : error.message}`);
+    err(
+      `keygate: cannot start: ${error.code === 'EADDRINUSE' ? `address ${error.address}:${error.port} is already in use` : error.message}`,
+    );
     return 1;
   }
   const reloader = startHotReload(
-    { logger, metrics: { configReloaded: () => undefined }, snapshot: () => current, apply: (next) => ((current = next), primary.broadcast({ keygate: 'reload' })) },
+    {
+      logger,
+      metrics: { configReloaded: () => undefined },
+      snapshot: () => current,
+      apply: (next) => ((current = next), primary.broadcast({ keygate: 'reload' })),
+    },
     { configFile, env, sources: loaded.sources },
   );
   const started = await primary.startWorkers();
@@ -112,8 +128,15 @@ class Primary {
   #allReady: (() => void) | undefined;
   #gaveUp: (() => void) | undefined;
 
-  constructor(private readonly logger: Logger, private readonly size: number) {
-    this.#restarts = new Counter({ name: 'keygate_worker_restarts_total', help: 'Workers that died and were started again (serve --workers).', registers: [this.#registry] });
+  constructor(
+    private readonly logger: Logger,
+    private readonly size: number,
+  ) {
+    this.#restarts = new Counter({
+      name: 'keygate_worker_restarts_total',
+      help: 'Workers that died and were started again (serve --workers).',
+      registers: [this.#registry],
+    });
     const live = (): number => this.#states.size;
     new Gauge({
       name: 'keygate_workers',
@@ -130,7 +153,11 @@ class Primary {
       contentType: this.#registry.contentType,
       metricsText: async (): Promise<string> => `${await this.#workerMetrics()}\n${await this.#registry.metrics()}`,
     };
-    this.#admin = await Listener.start({ ...s.listen.admin, maxHeaderSize: 16 * 1024, onRequest: adminHandler(metrics, () => this.isReady(), this.logger) });
+    this.#admin = await Listener.start({
+      ...s.listen.admin,
+      maxHeaderSize: 16 * 1024,
+      onRequest: adminHandler(metrics, () => this.isReady(), this.logger),
+    });
   }
 
   addresses(): Record<string, string> {
@@ -162,11 +189,16 @@ class Primary {
   /** Every worker drains (SIGTERM), bounded by the config's shutdown times; then the admin port closes. */
   async stop(s: Snapshot): Promise<void> {
     this.#stopping = true;
-    const exits = [...this.#states.keys()].map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+    const exits = [...this.#states.keys()].map(
+      (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
+    );
     for (const w of this.#states.keys()) w.process.kill('SIGTERM');
-    const limit = setTimeout(() => {
-      for (const w of this.#states.keys()) if (!w.isDead()) w.process.kill('SIGKILL');
-    }, s.shutdown.delay + s.shutdown.timeout + 5_000);
+    const limit = setTimeout(
+      () => {
+        for (const w of this.#states.keys()) if (!w.isDead()) w.process.kill('SIGKILL');
+      },
+      s.shutdown.delay + s.shutdown.timeout + 5_000,
+    );
     await Promise.all(exits);
     clearTimeout(limit);
     await this.#admin?.close();
@@ -179,7 +211,9 @@ class Primary {
    */
   async #workerMetrics(): Promise<string> {
     const asked = [...this.#states].filter(([w, s]) => s.ready && w.isConnected()).map(([w]) => this.#askMetrics(w));
-    const answers = (await Promise.all(asked)).filter((m): m is Parameters<typeof AggregatorRegistry.aggregate>[0][number] => m !== undefined);
+    const answers = (await Promise.all(asked)).filter(
+      (m): m is Parameters<typeof AggregatorRegistry.aggregate>[0][number] => m !== undefined,
+    );
     return AggregatorRegistry.aggregate(answers).metrics();
   }
 
@@ -226,7 +260,10 @@ class Primary {
     this.#states.delete(worker);
     if (this.#stopping || !state) return;
     if (!state.everReady && ++this.#earlyDeaths >= MAX_EARLY_DEATHS) {
-      this.logger.error({ event: 'worker_exited', pid: worker.process.pid, code, signal }, 'workers keep exiting before they are ready; giving up');
+      this.logger.error(
+        { event: 'worker_exited', pid: worker.process.pid, code, signal },
+        'workers keep exiting before they are ready; giving up',
+      );
       this.#gaveUp?.();
       return;
     }

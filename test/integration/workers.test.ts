@@ -15,11 +15,21 @@ describe('serve --workers 2', () => {
   let cfg: TempConfig;
   let kg: KeygateProcess;
   let ports: Record<'proxy' | 'admin' | 'check', number>;
-  const lines = (): Record<string, unknown>[] => kg.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-  const workerPids = (): number[] => lines().filter((l) => l.event === 'worker_started').map((l) => Number(l.pid));
+  const lines = (): Record<string, unknown>[] =>
+    kg
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const workerPids = (): number[] =>
+    lines()
+      .filter((l) => l.event === 'worker_started')
+      .map((l) => Number(l.pid));
   /** A new connection each time: the primary hands connections to the workers in turn. */
   const statusWith = async (key: string): Promise<number> => {
-    const res = await fetch(`http://127.0.0.1:${ports.proxy}/compute/v2/p1/servers/1`, { headers: { authorization: `Bearer ${key}`, connection: 'close' } });
+    const res = await fetch(`http://127.0.0.1:${ports.proxy}/compute/v2/p1/servers/1`, {
+      headers: { authorization: `Bearer ${key}`, connection: 'close' },
+    });
     await res.arrayBuffer();
     return res.status;
   };
@@ -28,14 +38,19 @@ describe('serve --workers 2', () => {
     for (let i = 0; i < n; i++) out.push(await statusWith(key));
     return out;
   };
-  const scrape = async (): Promise<ReturnType<typeof parseExposition>> => parseExposition(await (await fetch(`http://127.0.0.1:${ports.admin}/metrics`)).text());
+  const scrape = async (): Promise<ReturnType<typeof parseExposition>> =>
+    parseExposition(await (await fetch(`http://127.0.0.1:${ports.admin}/metrics`)).text());
 
   beforeAll(async () => {
     upstream = await startUpstream((_req, res) => void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok'));
     cfg = tempConfig(upstream.origin);
     kg = spawnKeygate(['serve', '-c', cfg.mainFile, '--workers', '2']);
     ports = await kg.ports();
-    await waitFor(() => (workerPids().length === 2 ? true : undefined), 10_000, () => kg.stdout());
+    await waitFor(
+      () => (workerPids().length === 2 ? true : undefined),
+      10_000,
+      () => kg.stdout(),
+    );
   }, 30_000);
 
   afterAll(async () => {
@@ -46,24 +61,45 @@ describe('serve --workers 2', () => {
 
   it('serves from both workers and aggregates their metrics on the primary admin port', async () => {
     expect((await fetch(`http://127.0.0.1:${ports.admin}/readyz`)).status).toBe(200);
-    const before = valueOf(await scrape(), 'keygate_requests_total', { reason: 'allow', mode: 'proxy', service: 'compute', method: 'GET', decision: 'allow' }) ?? 0;
+    const before =
+      valueOf(await scrape(), 'keygate_requests_total', {
+        reason: 'allow',
+        mode: 'proxy',
+        service: 'compute',
+        method: 'GET',
+        decision: 'allow',
+      }) ?? 0;
     expect(await statuses(DEMO_KEYS.deploy.key, 10)).toEqual(Array(10).fill(200));
     const exp = await scrape();
-    expect(valueOf(exp, 'keygate_requests_total', { reason: 'allow', mode: 'proxy', service: 'compute', method: 'GET', decision: 'allow' })).toBe(before + 10);
+    expect(
+      valueOf(exp, 'keygate_requests_total', { reason: 'allow', mode: 'proxy', service: 'compute', method: 'GET', decision: 'allow' }),
+    ).toBe(before + 10);
     expect(valueOf(exp, 'keygate_workers')).toBe(2);
     expect(valueOf(exp, 'keygate_worker_restarts_total')).toBe(0);
-    const pids = new Set(lines().filter((l) => l.msg === 'request').map((l) => l.pid));
+    const pids = new Set(
+      lines()
+        .filter((l) => l.msg === 'request')
+        .map((l) => l.pid),
+    );
     expect(pids.size).toBe(2);
   });
 
   it('a reload reaches every worker; a failed one keeps the last good config everywhere', async () => {
     const keys = cfg.read('keys.yaml');
     cfg.write('keys.yaml', `${keys}\n  - this is: [not valid\n`);
-    await waitFor(() => lines().some((l) => l.event === 'reload_failed') || undefined, 10_000, () => kg.stdout());
+    await waitFor(
+      () => lines().some((l) => l.event === 'reload_failed') || undefined,
+      10_000,
+      () => kg.stdout(),
+    );
     expect(await statuses(DEMO_KEYS.deploy.key)).toEqual(Array(6).fill(200));
     const generation = valueOf(await scrape(), 'keygate_config_generation') ?? 0;
     cfg.write('keys.yaml', keys.replace(`id: ${DEMO_KEYS.deploy.id}`, `id: ${DEMO_KEYS.deploy.id}\n    disabled: true`));
-    await waitFor(async () => ((valueOf(await scrape(), 'keygate_config_generation') ?? 0) > generation ? true : undefined), 10_000, () => kg.stdout());
+    await waitFor(
+      async () => ((valueOf(await scrape(), 'keygate_config_generation') ?? 0) > generation ? true : undefined),
+      10_000,
+      () => kg.stdout(),
+    );
     expect(await statuses(DEMO_KEYS.deploy.key)).toEqual(Array(6).fill(401));
     expect(await statuses(DEMO_KEYS.monitoring.key)).toEqual(Array(6).fill(200));
   });
@@ -71,8 +107,16 @@ describe('serve --workers 2', () => {
   it('replaces a worker that dies and counts it; ready again once the new one is', async () => {
     const [victim] = workerPids();
     process.kill(victim, 'SIGKILL');
-    await waitFor(async () => (valueOf(await scrape(), 'keygate_worker_restarts_total') === 1 ? true : undefined), 10_000, () => kg.stdout());
-    await waitFor(() => (workerPids().length === 3 ? true : undefined), 10_000, () => kg.stdout());
+    await waitFor(
+      async () => (valueOf(await scrape(), 'keygate_worker_restarts_total') === 1 ? true : undefined),
+      10_000,
+      () => kg.stdout(),
+    );
+    await waitFor(
+      () => (workerPids().length === 3 ? true : undefined),
+      10_000,
+      () => kg.stdout(),
+    );
     await waitFor(async () => ((await fetch(`http://127.0.0.1:${ports.admin}/readyz`)).status === 200 ? true : undefined), 10_000);
     expect(await statuses(DEMO_KEYS.monitoring.key)).toEqual(Array(6).fill(200));
   });
