@@ -121,6 +121,29 @@ describe('serve --workers 2', () => {
     expect(await statuses(DEMO_KEYS.monitoring.key)).toEqual(Array(6).fill(200));
   });
 
+  it("counts every worker's rate-limit refusals in the aggregated keygate_rate_limited_total", async () => {
+    const labels = { service: 'compute', scope: 'user' };
+    const before = valueOf(await scrape(), 'keygate_rate_limited_total', labels) ?? 0;
+    const generation = valueOf(await scrape(), 'keygate_config_generation') ?? 0;
+    const policy = cfg
+      .read('policy.yaml')
+      .replace(/^rateLimits:\n/m, 'rateLimits:\n  tight: { rate: 1/h, burst: 1 }\n')
+      .replace(/^( {2}joe:\n {4}roles: \[[^\]]*\]\n)/m, '$1    rateLimit: tight\n');
+    expect(policy).toContain('rateLimit: tight');
+    cfg.write('policy.yaml', policy);
+    await waitFor(
+      async () => ((valueOf(await scrape(), 'keygate_config_generation') ?? 0) > generation ? true : undefined),
+      10_000,
+      () => kg.stdout(),
+    );
+    // Memory buckets are per worker: each lets one request through, the rest are refused.
+    const got = await statuses(DEMO_KEYS.monitoring.key, 8);
+    const refused = got.filter((s) => s === 429).length;
+    expect(refused).toBeGreaterThanOrEqual(6);
+    expect(got.filter((s) => s !== 429).every((s) => s === 200)).toBe(true);
+    expect(valueOf(await scrape(), 'keygate_rate_limited_total', labels)).toBe(before + refused);
+  });
+
   it('SIGTERM drains every worker and exits 0', async () => {
     const pids = workerPids().slice(-2);
     kg.child.kill('SIGTERM');
