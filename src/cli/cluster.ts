@@ -183,7 +183,8 @@ class Primary {
   }
 
   broadcast(message: WorkerMessage): void {
-    for (const worker of this.#states.keys()) if (worker.isConnected()) worker.send(message);
+    // A worker can die between isConnected() and send(): its exit handler replaces it, so the error is dropped here.
+    for (const worker of this.#states.keys()) if (worker.isConnected()) worker.send(message, ignoreSendError);
   }
 
   /** Every worker drains (SIGTERM), bounded by the config's shutdown times; then the admin port closes. */
@@ -230,12 +231,20 @@ class Primary {
         resolve(metrics);
       });
       const ask: WorkerMessage = { keygate: 'metrics', id };
-      worker.send(ask);
+      // A worker dying mid-scrape closes its channel; without a callback that error would crash the primary.
+      worker.send(ask, (err: Error | null) => {
+        if (err === null) return;
+        clearTimeout(timer);
+        this.#pendingMetrics.delete(id);
+        resolve(undefined);
+      });
     });
   }
 
   #fork(): void {
     const worker = cluster.fork();
+    // An IPC error on a dying worker must never take the primary down; its exit is handled on 'exit'.
+    worker.on('error', (err: Error) => this.logger.warn({ event: 'worker_error', pid: worker.process.pid, err: err.message }, 'worker IPC error'));
     this.#states.set(worker, { ready: false, everReady: false });
   }
 
@@ -272,3 +281,5 @@ class Primary {
     this.#fork();
   }
 }
+
+function ignoreSendError(): void {}
