@@ -22,7 +22,9 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' },
+    },
   },
   {
     // Tests and benchmarks change most; an unused import there is worth a warning, not a red build.
@@ -34,14 +36,23 @@ export default tseslint.config(
   },
   {
     files: ['src/policy/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: IO, patterns: [oursButErrors('policy/ imports nothing of ours but errors.ts')] }] },
+    rules: {
+      'no-restricted-imports': ['error', { paths: IO, patterns: [oursButErrors('policy/ imports nothing of ours but errors.ts')] }],
+    },
   },
   {
     files: ['src/proxy/**', 'src/check/**'],
-    rules: { 'no-restricted-imports': ['error', { paths: FILE_READERS.map((name) => ({ name, message: 'proxy/ and check/ read no files' })) }] },
+    rules: {
+      'no-restricted-imports': ['error', { paths: FILE_READERS.map((name) => ({ name, message: 'proxy/ and check/ read no files' })) }],
+    },
   },
   {
     files: ['src/observability/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [oursButErrors('observability/ imports no configuration: nothing of ours but errors.ts')] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [oursButErrors('observability/ imports no configuration: nothing of ours but errors.ts')] },
+      ],
+    },
   },
 );

@@ -24,7 +24,10 @@ import { keyIdFor, secretFor, writeLargeKeysFile } from './largeKeysFile.js';
 const REPO = resolve(import.meta.dirname, '..');
 const MiB = 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
-const counts = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const counts = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 
 function configWithKeys(n: number): { dir: string; mainFile: string } {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-keyscale-'));
@@ -45,7 +48,15 @@ async function settledRss(): Promise<number> {
 async function traffic(snapshot: Snapshot, n: number): Promise<void> {
   const verifier = new KeyVerifier();
   const segments = ['v2', 'p1', 'servers', '42'];
-  const req = { region: snapshot.region, service: 'compute', method: 'GET', segments, readings: readingsOf(segments), clientIp: '10.1.2.3', now: Date.now() };
+  const req = {
+    region: snapshot.region,
+    service: 'compute',
+    method: 'GET',
+    segments,
+    readings: readingsOf(segments),
+    clientIp: '10.1.2.3',
+    now: Date.now(),
+  };
   for (let i = 0; i < 20_000; i++) {
     const k = (i * 7919) % n;
     const verified = await verifier.verify(snapshot.keys, formatKey(keyIdFor(k), secretFor(k)));
@@ -62,7 +73,13 @@ async function measure(n: number): Promise<Record<string, number>> {
     const t0 = performance.now();
     const first = await loader.load(mainFile, { generation: 1, env });
     const loadMs = performance.now() - t0;
-    if (!first.ok) throw new Error(`load failed: ${first.errors.slice(0, 3).map((e) => e.message).join('; ')}`);
+    if (!first.ok)
+      throw new Error(
+        `load failed: ${first.errors
+          .slice(0, 3)
+          .map((e) => e.message)
+          .join('; ')}`,
+      );
     let snapshot = first.snapshot;
     const afterLoad = await settledRss();
     await traffic(snapshot, n);

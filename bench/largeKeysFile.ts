@@ -43,6 +43,6 @@ export function keyIdFor(i: number): string {
 export function secretFor(i: number): string {
   const hex = createHash('sha256').update(`keygate-bench-${i}`).digest('hex');
   let out = '';
-  for (let k = 0; out.length < 43; k++) out += BASE62[parseInt(hex.slice((k * 2) % 64, (k * 2) % 64 + 2), 16) % 62];
+  for (let k = 0; out.length < 43; k++) out += BASE62[parseInt(hex.slice((k * 2) % 64, ((k * 2) % 64) + 2), 16) % 62];
   return out;
 }

@@ -112,17 +112,40 @@ function keyId(i: number): string {
 
 function makeKey(i: number, user: string, allow: RuleMatcher): BenchKey {
   return {
-    id: keyId(i), user, name: `bench-${i}`, scope: 'restricted', allow, deny: EMPTY,
-    sourceIPs: null, disabled: false, expires: NOW + 86_400_000, hash: HASH, legacy: false, file: 'keys.yaml', line: i + 1, col: 5,
+    id: keyId(i),
+    user,
+    name: `bench-${i}`,
+    scope: 'restricted',
+    allow,
+    deny: EMPTY,
+    sourceIPs: null,
+    disabled: false,
+    expires: NOW + 86_400_000,
+    hash: HASH,
+    legacy: false,
+    file: 'keys.yaml',
+    line: i + 1,
+    col: 5,
   };
 }
 
 /** Users hold a broad role so step 5 costs the same in every case; what varies is the key side. */
 function makePolicy(users: number): Policy {
-  const roles = new RuleMatcher(compile([{ service: '*', method: ['read'], path: '/**' }, { service: '*', path: '/v1/**' }, { service: '*', path: '/**' }], 'role bench'));
+  const roles = new RuleMatcher(
+    compile(
+      [
+        { service: '*', method: ['read'], path: '/**' },
+        { service: '*', path: '/v1/**' },
+        { service: '*', path: '/**' },
+      ],
+      'role bench',
+    ),
+  );
   const map = new Map<string, UserPolicy>();
   for (let u = 0; u < users; u++) map.set(`user${u}`, { name: `user${u}`, roles: ['bench'], rules: roles, disabled: false });
-  const guardrails = new RuleMatcher(compile([{ service: 'identity', method: ['write'], path: '/v3/users/*/credentials/**' }], 'guardrail'));
+  const guardrails = new RuleMatcher(
+    compile([{ service: 'identity', method: ['write'], path: '/v3/users/*/credentials/**' }], 'guardrail'),
+  );
   return { region: REGION, users: map, guardrails };
 }
 
@@ -155,7 +178,8 @@ function buildCase(group: Case['group'], keys: number, rulesPerKey: number): Cas
   const rng = mulberry32(keys * 7919 + rulesPerKey);
   const users = Math.max(1, Math.floor(keys / 100));
   const policy = makePolicy(users);
-  const shared = rulesPerKey === 1 ? Array.from({ length: SHARED_MATCHERS }, (_, i) => new RuleMatcher(compile([ruleSpec(i)], 'key allow'))) : [];
+  const shared =
+    rulesPerKey === 1 ? Array.from({ length: SHARED_MATCHERS }, (_, i) => new RuleMatcher(compile([ruleSpec(i)], 'key allow'))) : [];
   const specs = Array.from({ length: rulesPerKey }, (_, i) => ruleSpec(i));
   const list: BenchKey[] = [];
   for (let i = 0; i < keys; i++) {
@@ -202,7 +226,9 @@ function buildReadingsCase(name: string, readingsPerRequest: boolean, path: (id:
     const id = Math.floor(rng() * 1e6).toString(36);
     ids.push(freshCopy(list[r % list.length].id));
     const service = r % 2 === 0 ? 'compute' : 'identity';
-    requests.push(withReadings({ region: REGION, service, method: 'GET', segments: pathSegments(path(id)), clientIp: '10.1.2.3', now: NOW }));
+    requests.push(
+      withReadings({ region: REGION, service, method: 'GET', segments: pathSegments(path(id)), clientIp: '10.1.2.3', now: NOW }),
+    );
   }
   return { name, group: 'readings', keys: list.length, rulesPerKey: DENY_SPECS.length, policy, index, ids, requests, readingsPerRequest };
 }
@@ -265,8 +291,14 @@ function run(cases: readonly Case[]): Result[] {
     const target = largest ? TARGETS[c.group] : undefined;
     const micros = 1e6 / rate;
     return {
-      name: c.name, group: c.group, keys: c.keys, rulesPerKey: c.rulesPerKey,
-      decisionsPerSecond: Math.round(rate), microsPerDecision: Number(micros.toFixed(3)), rounds: rounds.get(c)!.map(Math.round), slowdown: Number(slowdown.toFixed(3)),
+      name: c.name,
+      group: c.group,
+      keys: c.keys,
+      rulesPerKey: c.rulesPerKey,
+      decisionsPerSecond: Math.round(rate),
+      microsPerDecision: Number(micros.toFixed(3)),
+      rounds: rounds.get(c)!.map(Math.round),
+      slowdown: Number(slowdown.toFixed(3)),
       ...(target !== undefined ? { target, met: slowdown <= target } : {}),
     };
   });
@@ -286,7 +318,8 @@ function table(results: readonly Result[]): string {
   ]);
   const head = ['case', 'keys', 'rules/key', 'decisions/s', 'µs/decision', 'slower than first of group', 'target'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]): string => cells.map((cell, i) => (i === 0 || i === 6 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]): string =>
+    cells.map((cell, i) => (i === 0 || i === 6 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -308,12 +341,21 @@ function main(): void {
   console.log(table(results));
   const seconds = (Date.now() - started) / 1000;
   const load = loadavg().map((l) => l.toFixed(2));
-  console.log(`\nbuild ${(buildMs / 1000).toFixed(1)} s, total ${seconds.toFixed(1)} s; median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms;`
-    + ` ${cpus().length} CPUs, load average ${load.join(' ')} (other load skews the figures)`);
+  console.log(
+    `\nbuild ${(buildMs / 1000).toFixed(1)} s, total ${seconds.toFixed(1)} s; median of ${ROUNDS} alternating rounds of ${ROUND_MS} ms;` +
+      ` ${cpus().length} CPUs, load average ${load.join(' ')} (other load skews the figures)`,
+  );
   const report = {
-    date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cpus: cpus().length, loadavg: load,
-    rounds: ROUNDS, roundMs: ROUND_MS,
-    targets: TARGETS, seconds, results,
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cpus: cpus().length,
+    loadavg: load,
+    rounds: ROUNDS,
+    roundMs: ROUND_MS,
+    targets: TARGETS,
+    seconds,
+    results,
   };
   mkdirSync(dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS, `${JSON.stringify(report, null, 2)}\n`);

@@ -38,7 +38,9 @@ async function main(): Promise<void> {
       memory: await keygate(dir, 'memory', origin, 'memory'),
       redis: await keygate(dir, 'redis', origin, `redis\n  redis: { url: "redis://127.0.0.1:${redis.port}/0" }`),
     };
-    const rows = new Map<string, { p50: number[]; p99: number[]; rps: number[]; requests: number }>(Object.keys(variants).map((k) => [k, { p50: [], p99: [], rps: [], requests: 0 }]));
+    const rows = new Map<string, { p50: number[]; p99: number[]; rps: number[]; requests: number }>(
+      Object.keys(variants).map((k) => [k, { p50: [], p99: [], rps: [], requests: 0 }]),
+    );
     let scriptCalls = 0;
     for (let round = 0; round < rounds; round++) {
       for (const [name, app] of Object.entries(variants)) {
@@ -47,7 +49,8 @@ async function main(): Promise<void> {
         const before = name === 'redis' ? await evalCalls(redis.port) : 0;
         const paced = await openLoop({ url, headers, rate, durationS: seconds, expectStatus: 200 });
         const closed = await closedLoop({ url, headers, connections: 32, durationS: Math.max(2, seconds / 2), expectStatus: 200 });
-        if (paced.errors || closed.errors) throw new Error(`${name}: ${paced.errors + closed.errors} errors (${JSON.stringify({ ...paced.statuses, ...closed.statuses })})`);
+        if (paced.errors || closed.errors)
+          throw new Error(`${name}: ${paced.errors + closed.errors} errors (${JSON.stringify({ ...paced.statuses, ...closed.statuses })})`);
         const row = rows.get(name)!;
         row.p50.push(paced.p50);
         row.p99.push(paced.p99);
@@ -63,10 +66,14 @@ async function main(): Promise<void> {
     process.stdout.write('variant   p50 ms  p99 ms  p99 added vs memory  max req/s\n');
     for (const [name, r] of rows) {
       const added = median(r.p99) - median(mem.p99);
-      process.stdout.write(`${name.padEnd(8)} ${median(r.p50).toFixed(3).padStart(7)} ${median(r.p99).toFixed(3).padStart(7)} ${(name === 'memory' ? '' : `${added >= 0 ? '+' : ''}${added.toFixed(3)} ms`).padStart(20)} ${Math.round(median(r.rps)).toString().padStart(10)}\n`);
+      process.stdout.write(
+        `${name.padEnd(8)} ${median(r.p50).toFixed(3).padStart(7)} ${median(r.p99).toFixed(3).padStart(7)} ${(name === 'memory' ? '' : `${added >= 0 ? '+' : ''}${added.toFixed(3)} ms`).padStart(20)} ${Math.round(median(r.rps)).toString().padStart(10)}\n`,
+      );
     }
     const redisRow = rows.get('redis')!;
-    process.stdout.write(`Redis round trips per request: ${(scriptCalls / redisRow.requests).toFixed(3)} (${scriptCalls} script calls for ${redisRow.requests} requests)\n`);
+    process.stdout.write(
+      `Redis round trips per request: ${(scriptCalls / redisRow.requests).toFixed(3)} (${scriptCalls} script calls for ${redisRow.requests} requests)\n`,
+    );
     for (const app of Object.values(variants)) await app.shutdown('bench');
   } finally {
     upstream.close();
@@ -87,13 +94,20 @@ async function keygate(root: string, name: string, origin: string, backend: stri
       .replace(/^( {2}joe:\n {4}roles: \[[^\]]*\]\n)/m, '$1    rateLimit: bench\n');
     writeFileSync(join(dir, 'policy.yaml'), policy);
   }
-  const app = await KeygateApp.start({ configFile: join(dir, 'keygate.yaml'), watch: false, logDestination: process.stderr, listen: { proxy: PORT0, admin: PORT0, check: PORT0 } });
+  const app = await KeygateApp.start({
+    configFile: join(dir, 'keygate.yaml'),
+    watch: false,
+    logDestination: process.stderr,
+    listen: { proxy: PORT0, admin: PORT0, check: PORT0 },
+  });
   return app;
 }
 
 function startUpstream(): Promise<Server> {
   const body = Buffer.from('{"id":"srv-1"}');
-  const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body));
+  const server = createServer((_req, res) =>
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length }).end(body),
+  );
   return new Promise((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, () => resolve(server)));
 }
 
@@ -105,13 +119,21 @@ async function startRedis(): Promise<{ port: number; stop(): void }> {
     });
   });
   const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   const deadline = Date.now() + 10_000;
   while ((await redisCommand(port, 'PING').catch(() => '')) !== '+PONG\r\n') {
     if (Date.now() > deadline) throw new Error('redis-server did not start');
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { port, stop: () => { child.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    port,
+    stop: () => {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function redisCommand(port: number, line: string): Promise<string> {

@@ -28,7 +28,9 @@ function ms(ns: number): string {
 }
 
 function report(name: string, h: IntervalHistogram, wallMs: number): void {
-  console.log(`${name.padEnd(28)} wall ${wallMs.toFixed(0).padStart(6)} ms   event-loop delay: max ${ms(h.max).padStart(7)} ms  p99 ${ms(h.percentile(99)).padStart(6)} ms  p50 ${ms(h.percentile(50)).padStart(5)} ms`);
+  console.log(
+    `${name.padEnd(28)} wall ${wallMs.toFixed(0).padStart(6)} ms   event-loop delay: max ${ms(h.max).padStart(7)} ms  p99 ${ms(h.percentile(99)).padStart(6)} ms  p50 ${ms(h.percentile(50)).padStart(5)} ms`,
+  );
 }
 
 async function measure(name: string, fn: () => Promise<unknown> | unknown): Promise<void> {

@@ -20,7 +20,14 @@ import { formatKey } from '../src/auth/keyFormat.js';
 import { keyIdFor, secretFor, writeLargeKeysFile } from './largeKeysFile.js';
 
 const REPO = resolve(import.meta.dirname, '..');
-const { values } = parseArgs({ options: { keys: { type: 'string', default: '100000' }, rate: { type: 'string', default: '300' }, clients: { type: 'string', default: '4' }, baseline: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: {
+    keys: { type: 'string', default: '100000' },
+    rate: { type: 'string', default: '300' },
+    clients: { type: 'string', default: '4' },
+    baseline: { type: 'string', default: '10' },
+  },
+});
 const KEYS = Number(values.keys);
 const RATE = Number(values.rate);
 const CLIENTS = Number(values.clients);
@@ -99,7 +106,9 @@ function describe(name: string, w: Window): { p99: number } {
   const h = w.latency;
   const ms = (us: number): string => (us / 1000).toFixed(2).padStart(8);
   const seconds = (performance.now() - w.started) / 1000;
-  console.log(`${name.padEnd(16)} ${String(h.count).padStart(6)} req in ${seconds.toFixed(1)} s  p50 ${ms(h.percentile(50))} ms  p99 ${ms(h.percentile(99))} ms  max ${ms(h.max)} ms  failed ${w.failed}`);
+  console.log(
+    `${name.padEnd(16)} ${String(h.count).padStart(6)} req in ${seconds.toFixed(1)} s  p50 ${ms(h.percentile(50))} ms  p99 ${ms(h.percentile(99))} ms  max ${ms(h.max)} ms  failed ${w.failed}`,
+  );
   return { p99: h.percentile(99) };
 }
 
@@ -109,7 +118,11 @@ try {
   cpSync(join(REPO, 'config'), dir, { recursive: true });
   console.log(`generating ${KEYS} keys…`);
   writeLargeKeysFile(join(dir, 'large-keys.yaml'), KEYS);
-  const upstream = child(['--input-type=module', '-e', `import { startEchoUpstream } from ${JSON.stringify(join(REPO, 'dist/demo/echoUpstream.js'))}; const u = await startEchoUpstream('127.0.0.1', 0); console.log('port', u.port);`]);
+  const upstream = child([
+    '--input-type=module',
+    '-e',
+    `import { startEchoUpstream } from ${JSON.stringify(join(REPO, 'dist/demo/echoUpstream.js'))}; const u = await startEchoUpstream('127.0.0.1', 0); console.log('port', u.port);`,
+  ]);
   procs.push(upstream.proc);
   const upstreamPort = await until(() => /port (\d+)/.exec(upstream.out())?.[1], 10_000, 'the upstream');
   const main = readFileSync(join(dir, 'keygate.yaml'), 'utf8')
@@ -123,7 +136,15 @@ try {
   console.log('starting keygate (the start-up load of a large file takes a while)…');
   const kg = child([join(REPO, 'bin/keygate.js'), 'serve', '-c', join(dir, 'keygate.yaml')]);
   procs.push(kg.proc);
-  const started = await until(() => kg.out().split('\n').find((l) => l.includes('"event":"started"')), 600_000, 'keygate to start');
+  const started = await until(
+    () =>
+      kg
+        .out()
+        .split('\n')
+        .find((l) => l.includes('"event":"started"')),
+    600_000,
+    'keygate to start',
+  );
   const proxy = (JSON.parse(started) as { proxy: string }).proxy;
   const url = `http://${proxy}/compute/v2/p1/servers/42`;
   const key = formatKey(keyIdFor(KEYS - 1), secretFor(KEYS - 1));
@@ -137,11 +158,21 @@ try {
   const baseline = describe('no reload', load.window());
 
   renameSync(join(dir, '.large-keys.next'), join(dir, 'large-keys.yaml'));
-  const reloaded = await until(() => kg.out().split('\n').find((l) => l.includes('"event":"reloaded"')), 600_000, 'the reload');
+  const reloaded = await until(
+    () =>
+      kg
+        .out()
+        .split('\n')
+        .find((l) => l.includes('"event":"reloaded"')),
+    600_000,
+    'the reload',
+  );
   const during = describe('during reload', load.window());
   await load.stop();
   const { durationMs } = JSON.parse(reloaded) as { durationMs: number };
-  console.log(`reload of ${KEYS + 1} keys took ${(durationMs / 1000).toFixed(1)} s; p99 during / p99 without = ${(during.p99 / baseline.p99).toFixed(2)}× (target ≤ 2×)`);
+  console.log(
+    `reload of ${KEYS + 1} keys took ${(durationMs / 1000).toFixed(1)} s; p99 during / p99 without = ${(during.p99 / baseline.p99).toFixed(2)}× (target ≤ 2×)`,
+  );
   console.log(`${RATE} req/s target, ${CLIENTS} keep-alive clients, node ${process.version}`);
 } finally {
   for (const p of procs) p.kill('SIGTERM');

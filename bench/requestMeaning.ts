@@ -10,7 +10,20 @@ import { DEFAULT_REQUEST_RULES } from '../src/config/requestRules.js';
 import { droppedHeaders, identityValue } from '../src/proxy/headers.js';
 import { checkMethodOverrides, queryMethodOverrides, scanHeaders, upgradeProblem } from '../src/proxy/requestMeaning.js';
 
-const RAW = ['Host', 'api.example.com', 'User-Agent', 'curl/8.5.0', 'Accept', '*/*', 'Authorization', 'Bearer kg_xxxxxxxxxxxx_yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy', 'X-Request-Id', 'abc-123', 'Accept-Encoding', 'gzip'];
+const RAW = [
+  'Host',
+  'api.example.com',
+  'User-Agent',
+  'curl/8.5.0',
+  'Accept',
+  '*/*',
+  'Authorization',
+  'Bearer kg_xxxxxxxxxxxx_yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy',
+  'X-Request-Id',
+  'abc-123',
+  'Accept-Encoding',
+  'gzip',
+];
 const N = 2_000_000;
 
 function time(name: string, fn: () => unknown): void {

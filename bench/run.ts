@@ -29,12 +29,29 @@ import { ensureDebianTool } from './lib/debian.js';
 import { generateKeys, unknownKey, type GeneratedKeys } from './lib/keys.js';
 import { childPids, memoryMiB } from './lib/proc.js';
 import { closedLoop } from './load/autocannon.js';
-import { BENCH_KEYS_FILE, freeListenPorts, prepareConfig, REPO, startKeygate, type KeygatePeer, type StartKeygateOptions } from './peers/keygate.js';
+import {
+  BENCH_KEYS_FILE,
+  freeListenPorts,
+  prepareConfig,
+  REPO,
+  startKeygate,
+  type KeygatePeer,
+  type StartKeygateOptions,
+} from './peers/keygate.js';
 import { startCaddy } from './peers/caddy.js';
 import { startHaproxy } from './peers/haproxy.js';
 import { startNginx } from './peers/nginx.js';
 import type { ReferencePeer, ReferenceSetup } from './peers/reference.js';
-import { evaluateTargets, markdownReport, stagesMarkdown, stagesText, stageTargets, targetsText, textTable, type TargetResult } from './report.js';
+import {
+  evaluateTargets,
+  markdownReport,
+  stagesMarkdown,
+  stagesText,
+  stageTargets,
+  targetsText,
+  textTable,
+  type TargetResult,
+} from './report.js';
 import { bearer, PATHS, type BenchContext } from './scenarios/context.js';
 import { decisionMicrobench, type DecisionResult } from './scenarios/decision.js';
 import type { Peer, ScenarioResult } from './scenarios/harness.js';
@@ -115,9 +132,21 @@ interface KeygateStart extends Omit<StartKeygateOptions, 'onSpawn' | 'ports'> {
   readonly editPolicy?: (policy: string) => string;
 }
 
-async function startKeygateWith(name: string, origin: string, keysYaml: string, o: KeygateStart): Promise<{ kg: KeygatePeer; keysFile: string }> {
+async function startKeygateWith(
+  name: string,
+  origin: string,
+  keysYaml: string,
+  o: KeygateStart,
+): Promise<{ kg: KeygatePeer; keysFile: string }> {
   const ports = o.log && o.log !== 'pipe' ? await freeListenPorts() : undefined;
-  const cfg = prepareConfig({ upstream: origin, keysYaml, accessLog: o.accessLog ?? true, ...(ports ? { ports } : {}), ...(o.editMain ? { editMain: o.editMain } : {}), ...(o.editPolicy ? { editPolicy: o.editPolicy } : {}) });
+  const cfg = prepareConfig({
+    upstream: origin,
+    keysYaml,
+    accessLog: o.accessLog ?? true,
+    ...(ports ? { ports } : {}),
+    ...(o.editMain ? { editMain: o.editMain } : {}),
+    ...(o.editPolicy ? { editPolicy: o.editPolicy } : {}),
+  });
   const kg = await startKeygate(name, cfg.mainFile, cfg.dir, { ...o, onSpawn: track, ...(ports ? { ports } : {}) });
   return { kg, keysFile: join(cfg.dir, BENCH_KEYS_FILE) };
 }
@@ -128,7 +157,8 @@ function brokenBecause(why: string): void {
 
 function checkErrors(s: ScenarioResult): void {
   for (const [name, c] of Object.entries(s.cases)) {
-    if (c.errorRate > 0.01) brokenBecause(`${s.id} / ${name}: ${c.errors} errors (${(c.errorRate * 100).toFixed(1)}%), statuses ${JSON.stringify(c.statuses)}`);
+    if (c.errorRate > 0.01)
+      brokenBecause(`${s.id} / ${name}: ${c.errors} errors (${(c.errorRate * 100).toFixed(1)}%), statuses ${JSON.stringify(c.statuses)}`);
   }
   for (const c of children) if (!c.alive() && !c.stopping) brokenBecause(`${c.name} exited during ${s.id}`);
 }
@@ -165,14 +195,30 @@ async function startReferences(setup: Omit<ReferenceSetup, 'binary'>): Promise<M
 }
 
 /** The keygate that holds all `keyCount` keys: its start-up, RSS under load, and the reload. */
-async function bigKeygate(origin: string, generated: GeneratedKeys, ctx: BenchContext): Promise<{ kg: KeygatePeer; keysFile: string; startupMs: number; rssAtStart?: number; peakAtStart?: number; rssAfterLoad?: number }> {
+async function bigKeygate(
+  origin: string,
+  generated: GeneratedKeys,
+  ctx: BenchContext,
+): Promise<{ kg: KeygatePeer; keysFile: string; startupMs: number; rssAtStart?: number; peakAtStart?: number; rssAfterLoad?: number }> {
   const timeoutMs = Math.max(60_000, deadline - performance.now());
   log(`starting keygate with ${keyCount.toLocaleString('en')} keys (${(generated.yaml().length / 1e6).toFixed(1)} MB keys file)`);
   const big = await startKeygateWith('keygate (all keys)', origin, generated.yaml(), { timeoutMs });
   const atStart = memoryMiB(big.kg.child.pid);
   log(`started in ${(big.kg.startupMs / 1000).toFixed(1)} s; RSS ${atStart?.rss.toFixed(0)} MiB (peak ${atStart?.peak.toFixed(0)} MiB)`);
-  await closedLoop({ url: `${big.kg.proxy}/compute${PATHS.small}`, headers: bearer(ctx.keys.reader), connections: ctx.connections, durationS: 1, expectStatus: 200 });
-  return { ...big, startupMs: big.kg.startupMs, rssAtStart: atStart?.rss, peakAtStart: atStart?.peak, rssAfterLoad: memoryMiB(big.kg.child.pid)?.rss };
+  await closedLoop({
+    url: `${big.kg.proxy}/compute${PATHS.small}`,
+    headers: bearer(ctx.keys.reader),
+    connections: ctx.connections,
+    durationS: 1,
+    expectStatus: 200,
+  });
+  return {
+    ...big,
+    startupMs: big.kg.startupMs,
+    rssAtStart: atStart?.rss,
+    peakAtStart: atStart?.peak,
+    rssAfterLoad: memoryMiB(big.kg.child.pid)?.rss,
+  };
 }
 
 function profileSummary(skipMs: number): HotFunction[] | undefined {
@@ -189,7 +235,15 @@ function referenceKeys(all: readonly string[], benchKey: string): string[] {
 
 async function main(): Promise<number> {
   const mode = quick ? 'quick' : stagesOnly ? 'stages' : 'full';
-  const info = { date: new Date().toISOString(), mode, keys: keyCount, nproc: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadavgAtStart: loadavg().map((x) => Number(x.toFixed(2))) };
+  const info = {
+    date: new Date().toISOString(),
+    mode,
+    keys: keyCount,
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    loadavgAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+  };
   log(`keygate bench (${info.mode}): ${info.nproc} CPUs, node ${process.version}, load average ${info.loadavgAtStart.join(' ')}`);
   if (!args['no-build'] && buildIfStale(REPO)) log('dist/ was older than src/: rebuilt');
 
@@ -232,7 +286,12 @@ async function main(): Promise<number> {
     keys: referenceKeys([...generated.all.slice(0, serveKeys), DEMO_KEYS.monitoring.key], generated.all[0]),
     serviceToken: readFileSync(join(REPO, 'config/secrets/compute.token'), 'utf8').trim(),
   });
-  const refPeer = (id: string, r: ReferencePeer): Peer => ({ name: id, url: (p) => `${r.url}/compute${p}`, pids: () => r.pids(), mainPid: r.child.pid });
+  const refPeer = (id: string, r: ReferencePeer): Peer => ({
+    name: id,
+    url: (p) => `${r.url}/compute${p}`,
+    pids: () => r.pids(),
+    mainPid: r.child.pid,
+  });
   const nginx = refs.get('nginx');
 
   const ctx: BenchContext = {
@@ -262,19 +321,37 @@ async function main(): Promise<number> {
     process.stdout.write(`\n${textTable(s)}\n`);
   };
   log('warming up');
-  for (const [id, v] of variants) await closedLoop({ url: `${v.kg.proxy}/compute${PATHS.small}`, headers: bearer(ctx.keys.reader), connections: ctx.connections, durationS: ctx.seconds.warmup, expectStatus: 200 }).catch((e: unknown) => brokenBecause(`warm-up of ${id}: ${String(e)}`));
+  for (const [id, v] of variants)
+    await closedLoop({
+      url: `${v.kg.proxy}/compute${PATHS.small}`,
+      headers: bearer(ctx.keys.reader),
+      connections: ctx.connections,
+      durationS: ctx.seconds.warmup,
+      expectStatus: 200,
+    }).catch((e: unknown) => brokenBecause(`warm-up of ${id}: ${String(e)}`));
   await warmUp(ctx);
 
   const stagePeers = new Map<string, StageTarget>([
     ['bare', { peer: bare.peer }],
     ['bare_200', { peer: bare200.peer }],
     ...[...refs].map(([id, r]): [string, StageTarget] => [id, { peer: refPeer(id, r) }]),
-    ...[...variants].map(([id, v]): [string, StageTarget] => [id, { peer: keygatePeer(id, v.kg), ...(v.kg.check ? { check: v.kg.check } : {}) }]),
+    ...[...variants].map(([id, v]): [string, StageTarget] => [
+      id,
+      { peer: keygatePeer(id, v.kg), ...(v.kg.check ? { check: v.kg.check } : {}) },
+    ]),
   ]);
   const stageRounds = Number(args['stage-rounds'] ?? (quick ? 3 : 6));
   const sliceS = Number(args.slice ?? 1);
   log(`per-stage table: ${stagePeers.size} peers, ${sliceS} s slices x ${stageRounds} rounds`);
-  const stages: StagesResult = await stageTable({ peers: stagePeers, keys: { allowed: ctx.keys.reader, unknown: ctx.keys.unknown }, rounds: stageRounds, sliceS, connections: 64, useWrk, notes });
+  const stages: StagesResult = await stageTable({
+    peers: stagePeers,
+    keys: { allowed: ctx.keys.reader, unknown: ctx.keys.unknown },
+    rounds: stageRounds,
+    sliceS,
+    connections: 64,
+    useWrk,
+    notes,
+  });
   checkErrors(stages);
   process.stdout.write(`\n${stagesText(stages)}\n`);
 
@@ -294,10 +371,22 @@ async function main(): Promise<number> {
     await run('unknown-key flood', () => unknownKeyFlood(ctx));
     log('decision microbenchmark (bench/policy.ts)');
     decision = await decisionMicrobench(45_000);
-    process.stdout.write(decision.table ? `\ndecision microbenchmark (bench/policy.ts)\n${decision.table}\n` : `\ndecision microbenchmark: ${decision.note}\n`);
+    process.stdout.write(
+      decision.table ? `\ndecision microbenchmark (bench/policy.ts)\n${decision.table}\n` : `\ndecision microbenchmark: ${decision.note}\n`,
+    );
     await noLog.stop();
     if (keyCount > serveKeys) await kg.stop();
-    big = keyCount > serveKeys ? await bigKeygate(origin, generated, ctx) : { kg, keysFile: variants.get('all_on')!.keysFile, startupMs: kg.startupMs, rssAtStart: undefined, peakAtStart: undefined, rssAfterLoad: memoryMiB(kg.child.pid)?.rss };
+    big =
+      keyCount > serveKeys
+        ? await bigKeygate(origin, generated, ctx)
+        : {
+            kg,
+            keysFile: variants.get('all_on')!.keysFile,
+            startupMs: kg.startupMs,
+            rssAtStart: undefined,
+            peakAtStart: undefined,
+            rssAfterLoad: memoryMiB(kg.child.pid)?.rss,
+          };
     log(`reload of the ${keyCount.toLocaleString('en')}-key file under load`);
     reload = await reloadUnderLoad(ctx, {
       keygate: big.kg,
@@ -323,13 +412,27 @@ async function main(): Promise<number> {
   await upstream.child.stop();
   const profile = args.profile ? profileSummary(kg.startupMs + 1_000) : undefined;
 
-  const targets: TargetResult[] = [...stageTargets(stages), ...(stagesOnly ? [] : evaluateTargets({ scenarios, keyCount, rssMiB: big?.rssAfterLoad, ...(reload ? { reload } : {}) }))];
+  const targets: TargetResult[] = [
+    ...stageTargets(stages),
+    ...(stagesOnly ? [] : evaluateTargets({ scenarios, keyCount, rssMiB: big?.rssAfterLoad, ...(reload ? { reload } : {}) })),
+  ];
   const seconds = (performance.now() - started) / 1000;
   const result = {
     ...info,
     loadavgAtEnd: loadavg().map((x) => Number(x.toFixed(2))),
     seconds: Number(seconds.toFixed(1)),
-    settings: { rounds: ctx.rounds, headlineRounds: ctx.headlineRounds, stageRounds, sliceS, connections: ctx.connections, rate: ctx.rate, seconds: ctx.seconds, serveKeys, wrk: useWrk, references: [...refs.keys()] },
+    settings: {
+      rounds: ctx.rounds,
+      headlineRounds: ctx.headlineRounds,
+      stageRounds,
+      sliceS,
+      connections: ctx.connections,
+      rate: ctx.rate,
+      seconds: ctx.seconds,
+      serveKeys,
+      wrk: useWrk,
+      references: [...refs.keys()],
+    },
     keygate: {
       keys: keyCount,
       startupMs: Math.round(big?.startupMs ?? kg.startupMs),
@@ -356,9 +459,14 @@ async function main(): Promise<number> {
 
   if (!stagesOnly) {
     const k = result.keygate;
-    process.stdout.write(`\nkeygate with ${keyCount.toLocaleString('en')} keys: started in ${(k.startupMs / 1000).toFixed(1)} s; RSS ${k.rssAtStartMiB ?? '-'} MiB at start (peak ${k.peakAtStartMiB ?? '-'}), ${k.rssAfterLoadMiB} MiB after 1 s of load, ${k.rssAfterReloadMiB ?? '-'} MiB after the reload (peak ${k.peakAfterReloadMiB ?? '-'})\n`);
+    process.stdout.write(
+      `\nkeygate with ${keyCount.toLocaleString('en')} keys: started in ${(k.startupMs / 1000).toFixed(1)} s; RSS ${k.rssAtStartMiB ?? '-'} MiB at start (peak ${k.peakAtStartMiB ?? '-'}), ${k.rssAfterLoadMiB} MiB after 1 s of load, ${k.rssAfterReloadMiB ?? '-'} MiB after the reload (peak ${k.peakAfterReloadMiB ?? '-'})\n`,
+    );
   }
-  if (profile) process.stdout.write(`\nkeygate CPU profile (serving only), top self time:\n${profile.map((h) => `  ${String(h.selfPct).padStart(5)}%  ${h.name}  ${h.where}`).join('\n')}\n`);
+  if (profile)
+    process.stdout.write(
+      `\nkeygate CPU profile (serving only), top self time:\n${profile.map((h) => `  ${String(h.selfPct).padStart(5)}%  ${h.name}  ${h.where}`).join('\n')}\n`,
+    );
   process.stdout.write(`\n${targetsText(targets)}\n`);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   process.stdout.write(`\n${seconds.toFixed(0)} s; results in bench/results/${base}.json and ${base}.md\n`);

@@ -22,7 +22,7 @@ export const REASONS = {
   user_expired: { status: 401, title: 'Invalid API key' },
   source_ip_not_allowed: { status: 403, title: 'Source address not allowed' },
   user_denied: { status: 403, title: 'Not permitted for this user' },
-  key_scope_denied: { status: 403, title: 'Outside this key\'s scope' },
+  key_scope_denied: { status: 403, title: "Outside this key's scope" },
   key_deny_rule: { status: 403, title: 'Denied by a rule of this key' },
   guardrail: { status: 403, title: 'Denied by a guardrail' },
   body_timeout: { status: 408, title: 'Request body timed out' },
@@ -40,8 +40,7 @@ export type DenyReason = Exclude<Reason, 'allow'>;
 export type ClientReason = Exclude<Reason, Unauthenticated> | 'invalid_key';
 
 type Unauthenticated =
-  | 'unknown_key' | 'bad_secret' | 'key_disabled' | 'key_expired' | 'key_not_yet_valid'
-  | 'user_unknown' | 'user_disabled' | 'user_expired';
+  'unknown_key' | 'bad_secret' | 'key_disabled' | 'key_expired' | 'key_not_yet_valid' | 'user_unknown' | 'user_disabled' | 'user_expired';
 
 export function clientReason(reason: Reason): ClientReason {
   if (REASONS[reason].status === 401 && reason !== 'missing_credentials' && reason !== 'malformed_credentials') {

@@ -75,9 +75,14 @@ export function waitForLine(child: Child, match: (line: string) => boolean, time
       const hit = lines.find(match);
       if (hit !== undefined) finish(() => resolve(hit));
     };
-    const timer = setTimeout(() => finish(() => reject(new Error(`${child.name} did not start within ${timeoutMs} ms: ${child.stderr().slice(-2000)}`))), timeoutMs);
+    const timer = setTimeout(
+      () => finish(() => reject(new Error(`${child.name} did not start within ${timeoutMs} ms: ${child.stderr().slice(-2000)}`))),
+      timeoutMs,
+    );
     out.on('data', onData);
-    void child.exited.then(({ code, signal }) => finish(() => reject(new Error(`${child.name} exited (${code ?? signal}) before it was ready: ${child.stderr().slice(-2000)}`))));
+    void child.exited.then(({ code, signal }) =>
+      finish(() => reject(new Error(`${child.name} exited (${code ?? signal}) before it was ready: ${child.stderr().slice(-2000)}`))),
+    );
   });
 }
 

@@ -50,7 +50,12 @@ export function topSelfTime(file: string, limit = 15, skipMs = 0): HotFunction[]
   return [...selfUs.values()]
     .sort((a, b) => b.us - a.us)
     .slice(0, limit)
-    .map((e) => ({ name: e.name, where: e.where, selfMs: Math.round(e.us / 100) / 10, selfPct: total ? Math.round((e.us / total) * 1000) / 10 : 0 }));
+    .map((e) => ({
+      name: e.name,
+      where: e.where,
+      selfMs: Math.round(e.us / 100) / 10,
+      selfPct: total ? Math.round((e.us / total) * 1000) / 10 : 0,
+    }));
 }
 
 function shorten(url: string): string {

@@ -24,7 +24,13 @@ export async function reachable(url: string): Promise<boolean> {
 }
 
 /** Polls `url` until it answers, `alive()` turns false, or `timeoutMs` passes. */
-export async function waitReachable(url: string, alive: () => boolean, timeoutMs: number, what: string, stderr: () => string): Promise<void> {
+export async function waitReachable(
+  url: string,
+  alive: () => boolean,
+  timeoutMs: number,
+  what: string,
+  stderr: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!alive()) throw new Error(`${what} exited before it was ready: ${stderr().slice(-2000)}`);

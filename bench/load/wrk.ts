@@ -2,7 +2,13 @@ import { execFile } from 'node:child_process';
 import type { LoadResult } from './result.js';
 
 /** Debian's wrk (one thread): a second, C load generator for the small-GET scenario. */
-export function wrk(o: { url: string; headers: Record<string, string>; connections: number; durationS: number; expectStatus: number }): Promise<LoadResult> {
+export function wrk(o: {
+  url: string;
+  headers: Record<string, string>;
+  connections: number;
+  durationS: number;
+  expectStatus: number;
+}): Promise<LoadResult> {
   // wrk takes whole seconds only.
   const args = ['-t1', `-c${o.connections}`, `-d${Math.max(1, Math.round(o.durationS))}s`, '--latency', '--timeout', '10s'];
   for (const [k, v] of Object.entries(o.headers)) args.push('-H', `${k}: ${v}`);

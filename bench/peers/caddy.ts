@@ -50,7 +50,13 @@ export async function startCaddy({ binary, upstreamPort, keys, serviceToken }: R
   });
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitReachable(url, () => child.alive(), 15_000, 'caddy', () => child.stderr());
+    await waitReachable(
+      url,
+      () => child.alive(),
+      15_000,
+      'caddy',
+      () => child.stderr(),
+    );
   } catch (e) {
     await child.stop(500);
     throw e;

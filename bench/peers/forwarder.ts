@@ -42,35 +42,38 @@ function hasBody(req: IncomingMessage): boolean {
 
 // As src/proxy/listener.ts; the body is relayed the way src/proxy/forward.ts does it
 // (pipe, an EventEmitter as undici's abort signal), so no streaming cost differs.
-const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
-  const abort = new EventEmitter();
-  res.once('close', () => {
-    if (!res.writableFinished) abort.emit('abort');
-  });
-  pool
-    .request({
-      path: req.url ?? '/',
-      method: (req.method ?? 'GET') as 'GET',
-      headers: requestHeaders(req.rawHeaders),
-      body: hasBody(req) ? req : null,
-      signal: abort,
-    })
-    .then((up) => {
-      const headers: Record<string, string | string[]> = {};
-      for (const [name, value] of Object.entries(up.headers)) {
-        if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
-      }
-      res.writeHead(up.statusCode, headers);
-      if (withPipeline) return pipeline(up.body, res);
-      up.body.on('error', () => res.destroy());
-      up.body.pipe(res);
-      return undefined;
-    })
-    .catch(() => {
-      if (!res.headersSent) res.writeHead(502).end();
-      else res.destroy();
+const server = createServer(
+  { maxHeaderSize: 16 * 1024, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 },
+  (req, res) => {
+    const abort = new EventEmitter();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.emit('abort');
     });
-});
+    pool
+      .request({
+        path: req.url ?? '/',
+        method: (req.method ?? 'GET') as 'GET',
+        headers: requestHeaders(req.rawHeaders),
+        body: hasBody(req) ? req : null,
+        signal: abort,
+      })
+      .then((up) => {
+        const headers: Record<string, string | string[]> = {};
+        for (const [name, value] of Object.entries(up.headers)) {
+          if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+        }
+        res.writeHead(up.statusCode, headers);
+        if (withPipeline) return pipeline(up.body, res);
+        up.body.on('error', () => res.destroy());
+        up.body.pipe(res);
+        return undefined;
+      })
+      .catch(() => {
+        if (!res.headersSent) res.writeHead(502).end();
+        else res.destroy();
+      });
+  },
+);
 
 server.listen({ host: '127.0.0.1', port: 0 }, () => {
   process.stdout.write(`${JSON.stringify({ event: 'started', port: (server.address() as AddressInfo).port })}\n`);

@@ -49,7 +49,13 @@ backend compute
   const child = startChild('haproxy', binary, ['-db', '-f', confFile]);
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitReachable(url, () => child.alive(), 10_000, 'haproxy', () => child.stderr());
+    await waitReachable(
+      url,
+      () => child.alive(),
+      10_000,
+      'haproxy',
+      () => child.stderr(),
+    );
   } catch (e) {
     await child.stop(500);
     throw e;

@@ -33,7 +33,11 @@ export function prepareConfig(opts: KeygateConfigOptions): { dir: string; mainFi
   let main = readFileSync(mainFile, 'utf8')
     .replaceAll('http://127.0.0.1:3000', opts.upstream)
     // `check: host:port`, or `check:` with `address: host:port` under it
-    .replace(/^(\s+(proxy|admin|check|address)):[ \t]+(?!#)\S+/gm, (_m, head: string, name: 'proxy' | 'admin' | 'check' | 'address') => `${head}: 127.0.0.1:${opts.ports?.[name === 'address' ? 'check' : name] ?? 0}`);
+    .replace(
+      /^(\s+(proxy|admin|check|address)):[ \t]+(?!#)\S+/gm,
+      (_m, head: string, name: 'proxy' | 'admin' | 'check' | 'address') =>
+        `${head}: 127.0.0.1:${opts.ports?.[name === 'address' ? 'check' : name] ?? 0}`,
+    );
   const keysLine = /^keys:\s*\[(.*)\]\s*$/m;
   if (!keysLine.test(main)) throw new Error('bench: config/keygate.yaml has no one-line `keys: [...]` to extend');
   main = main.replace(keysLine, (_m, list: string) => `keys: [${list}, ./${BENCH_KEYS_FILE}]`);
@@ -174,7 +178,13 @@ async function startUnread(
   opts.onSpawn?.(child);
   const admin = `http://127.0.0.1:${ports.admin}`;
   try {
-    await waitReachable(`${admin}/readyz`, () => child.alive(), opts.timeoutMs, name, () => child.stderr());
+    await waitReachable(
+      `${admin}/readyz`,
+      () => child.alive(),
+      opts.timeoutMs,
+      name,
+      () => child.stderr(),
+    );
   } catch (e) {
     await child.stop(500);
     throw e;
@@ -196,7 +206,8 @@ async function startUnread(
 /** A knockout whose module was never loaded (renamed, moved) would measure nothing: refuse. */
 function checkKnockouts(name: string, child: Child, knockouts: readonly string[]): void {
   const missing = knockouts.filter((k) => !child.stderr().includes(`bench knockout applied: ${k}`));
-  if (missing.length) throw new Error(`${name}: bench knockout ${missing.join(', ')} did not apply: update bench/peers/knockoutHooks.mjs to the code`);
+  if (missing.length)
+    throw new Error(`${name}: bench knockout ${missing.join(', ')} did not apply: update bench/peers/knockoutHooks.mjs to the code`);
 }
 
 /** One gauge or counter value from keygate's /metrics (summed over label sets). */

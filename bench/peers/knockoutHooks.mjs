@@ -75,7 +75,8 @@ let wanted = [];
 
 export function initialize(data) {
   wanted = data.wanted;
-  for (const name of wanted) if (!KNOCKOUTS[name]) throw new Error(`unknown bench knockout ${name} (known: ${Object.keys(KNOCKOUTS).join(', ')})`);
+  for (const name of wanted)
+    if (!KNOCKOUTS[name]) throw new Error(`unknown bench knockout ${name} (known: ${Object.keys(KNOCKOUTS).join(', ')})`);
 }
 
 export async function load(url, context, nextLoad) {

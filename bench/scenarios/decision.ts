@@ -26,8 +26,19 @@ export async function decisionMicrobench(timeoutMs: number): Promise<DecisionRes
   const { code, signal } = await child.exited;
   clearTimeout(timer);
   const seconds = (performance.now() - started) / 1000;
-  if (code !== 0) return { ran: false, seconds, note: `bench/policy.ts ${signal ? `stopped after ${timeoutMs} ms` : `exited ${code}`}: ${child.stderr().slice(-500)}` };
+  if (code !== 0)
+    return {
+      ran: false,
+      seconds,
+      note: `bench/policy.ts ${signal ? `stopped after ${timeoutMs} ms` : `exited ${code}`}: ${child.stderr().slice(-500)}`,
+    };
   const fresh = existsSync(output) && statSync(output).mtimeMs >= Date.now() - seconds * 1000 - 1_000;
   if (!fresh) return { ran: true, seconds, table: stdout, note: 'bench/policy.ts ran but wrote no fresh bench/results/policy.json' };
-  return { ran: true, seconds, table: stdout, json: JSON.parse(readFileSync(output, 'utf8')) as unknown, note: 'bench/policy.ts; JSON copied from bench/results/policy.json' };
+  return {
+    ran: true,
+    seconds,
+    table: stdout,
+    json: JSON.parse(readFileSync(output, 'utf8')) as unknown,
+    note: 'bench/policy.ts; JSON copied from bench/results/policy.json',
+  };
 }

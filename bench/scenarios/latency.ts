@@ -6,7 +6,16 @@ import { alternate, measure, type Case, type Measured, type Peer, type ScenarioR
 function pacedCase(ctx: BenchContext, name: string, peer: Peer): Case {
   return {
     name,
-    run: () => measure(peer, () => openLoop({ url: peer.url(PATHS.small), headers: bearer(ctx.keys.reader), rate: ctx.rate, durationS: ctx.seconds.paced, expectStatus: 200 })),
+    run: () =>
+      measure(peer, () =>
+        openLoop({
+          url: peer.url(PATHS.small),
+          headers: bearer(ctx.keys.reader),
+          rate: ctx.rate,
+          durationS: ctx.seconds.paced,
+          expectStatus: 200,
+        }),
+      ),
   };
 }
 
@@ -16,7 +25,11 @@ export async function moderateRate(ctx: BenchContext): Promise<ScenarioResult> {
   return {
     id: 'moderate_rate',
     title: `small GET at a fixed ${ctx.rate} req/s (open loop), ${ctx.seconds.paced} s x ${ctx.rounds} rounds`,
-    cases: await alternate(ctx.rounds, [pacedCase(ctx, 'bare', bare), pacedCase(ctx, 'keygate', keygate), ...(nginx ? [pacedCase(ctx, 'nginx', nginx)] : [])]),
+    cases: await alternate(ctx.rounds, [
+      pacedCase(ctx, 'bare', bare),
+      pacedCase(ctx, 'keygate', keygate),
+      ...(nginx ? [pacedCase(ctx, 'nginx', nginx)] : []),
+    ]),
   };
 }
 
@@ -28,12 +41,25 @@ export async function unknownKeyFlood(ctx: BenchContext): Promise<ScenarioResult
   const { keygate } = ctx.peers;
   const floodRate = ctx.rate * 10;
   const floods: PacedResult[] = [];
-  const legit = (): Promise<Measured> => openLoop({ url: keygate.url(PATHS.small), headers: bearer(ctx.keys.reader), rate: ctx.rate, durationS: ctx.seconds.paced, expectStatus: 200 }).then((r) => ({ ...r, cpuUsPerReq: NaN, rssMiB: NaN }));
+  const legit = (): Promise<Measured> =>
+    openLoop({
+      url: keygate.url(PATHS.small),
+      headers: bearer(ctx.keys.reader),
+      rate: ctx.rate,
+      durationS: ctx.seconds.paced,
+      expectStatus: 200,
+    }).then((r) => ({ ...r, cpuUsPerReq: NaN, rssMiB: NaN }));
   const withFlood: Case = {
     name: `keygate + ${floodRate} req/s unknown-key flood`,
     run: async () => {
       const lead = 0.25;
-      const flood = openLoop({ url: keygate.url(PATHS.small), headers: bearer(ctx.keys.unknown), rate: floodRate, durationS: ctx.seconds.paced + 2 * lead, expectStatus: 401 });
+      const flood = openLoop({
+        url: keygate.url(PATHS.small),
+        headers: bearer(ctx.keys.unknown),
+        rate: floodRate,
+        durationS: ctx.seconds.paced + 2 * lead,
+        expectStatus: 401,
+      });
       await sleep(lead * 1000);
       const m = await measure(keygate, legit);
       floods.push(await flood);
@@ -50,6 +76,8 @@ export async function unknownKeyFlood(ctx: BenchContext): Promise<ScenarioResult
     id: 'unknown_key_flood',
     title: `legitimate small GETs at ${ctx.rate} req/s, without and with a ${floodRate} req/s flood of unknown keys, ${ctx.seconds.paced} s x ${ctx.rounds} rounds`,
     cases,
-    notes: [`flood achieved ${floodRps.join(', ')} req/s (asked ${floodRate}); ${floodRequests} flood answers, ${floodErrors} not 401 or unanswered`],
+    notes: [
+      `flood achieved ${floodRps.join(', ')} req/s (asked ${floodRate}); ${floodRequests} flood answers, ${floodErrors} not 401 or unanswered`,
+    ],
   };
 }

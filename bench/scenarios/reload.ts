@@ -38,7 +38,11 @@ export async function reloadUnderLoad(ctx: BenchContext, o: ReloadOptions): Prom
   const id = 'reload';
   const pid = o.keygate.child.pid;
   const sighup = catchesSignal(pid, SIGHUP);
-  const notes: string[] = [sighup ? 'reload = keys file rewritten atomically + SIGHUP' : 'keygate does not catch SIGHUP (it would kill it): reload = keys file rewritten atomically, for the file watcher'];
+  const notes: string[] = [
+    sighup
+      ? 'reload = keys file rewritten atomically + SIGHUP'
+      : 'keygate does not catch SIGHUP (it would kill it): reload = keys file rewritten atomically, for the file watcher',
+  ];
   const quiet: Measured[] = [];
   const reloading: Measured[] = [];
   const reloadMs: number[] = [];
@@ -70,7 +74,14 @@ export async function reloadUnderLoad(ctx: BenchContext, o: ReloadOptions): Prom
     if (!landed.ok) {
       const waited = Math.round(performance.now() - triggered);
       if (!landed.started) {
-        return { id, title: 'reload', cases: {}, reloadMs, skipped: `no reload within ${waited} ms of the trigger (${landed.why}); hot reload may not be wired yet`, notes };
+        return {
+          id,
+          title: 'reload',
+          cases: {},
+          reloadMs,
+          skipped: `no reload within ${waited} ms of the trigger (${landed.why}); hot reload may not be wired yet`,
+          notes,
+        };
       }
       partial = `the reload had not finished ${waited} ms after the trigger (the bench's time budget): the row covers that part only`;
       notes.push(partial);
@@ -82,7 +93,10 @@ export async function reloadUnderLoad(ctx: BenchContext, o: ReloadOptions): Prom
     await sleep(200);
   }
   const mem = memoryMiB(pid);
-  if (reloadMs.length) notes.push(`reload took ${reloadMs.join(', ')} ms from trigger to the reload log line (or generation change); keygate logged ${reported.join('; ')}`);
+  if (reloadMs.length)
+    notes.push(
+      `reload took ${reloadMs.join(', ')} ms from trigger to the reload log line (or generation change); keygate logged ${reported.join('; ')}`,
+    );
   notes.push(`keygate RSS after: ${mem?.rss.toFixed(0)} MiB, peak ${mem?.peak.toFixed(0)} MiB`);
   return {
     id,
@@ -103,7 +117,11 @@ async function waitForReload(
 ): Promise<{ ok: true; atMs: number; line?: string } | { ok: false; started: boolean; why: string }> {
   let seenAt: number | undefined;
   let line: string | undefined;
-  const reloadLines = (): string[] => kg.events().slice(eventsBefore).filter((l) => /reload/i.test(l));
+  const reloadLines = (): string[] =>
+    kg
+      .events()
+      .slice(eventsBefore)
+      .filter((l) => /reload/i.test(l));
   while (performance.now() < deadline && kg.child.alive()) {
     // A line that says the reload is done (not merely started), or any reload line if that is all there is.
     line = reloadLines().find((l) => !/start|begin|triggered|requested/i.test(l));
@@ -117,10 +135,19 @@ async function waitForReload(
   // Confirm with the gauge (read at the end only: a scrape is not free with many keys).
   for (;;) {
     const now = await metricValue(kg.admin, 'keygate_config_generation');
-    if (now !== undefined && generation !== undefined && now > generation) return { ok: true, atMs: seenAt ?? performance.now(), ...(line ? { line } : {}) };
+    if (now !== undefined && generation !== undefined && now > generation)
+      return { ok: true, atMs: seenAt ?? performance.now(), ...(line ? { line } : {}) };
     if (performance.now() >= deadline) {
       const started = reloadLines().length > 0;
-      return { ok: false, started, why: seenAt ? 'a reload line was logged but the generation did not change (failed reload?)' : started ? 'reload started, not finished' : 'no reload log line, generation unchanged' };
+      return {
+        ok: false,
+        started,
+        why: seenAt
+          ? 'a reload line was logged but the generation did not change (failed reload?)'
+          : started
+            ? 'reload started, not finished'
+            : 'no reload log line, generation unchanged',
+      };
     }
     await sleep(250);
   }
@@ -130,7 +157,10 @@ async function waitForReload(
 function reloadFacts(line: string): string {
   try {
     const j = JSON.parse(line) as Record<string, unknown>;
-    return ['event', 'trigger', 'durationMs', 'keys'].filter((k) => j[k] !== undefined).map((k) => `${k}=${JSON.stringify(j[k])}`).join(' ');
+    return ['event', 'trigger', 'durationMs', 'keys']
+      .filter((k) => j[k] !== undefined)
+      .map((k) => `${k}=${JSON.stringify(j[k])}`)
+      .join(' ');
   } catch {
     return line.slice(0, 200);
   }

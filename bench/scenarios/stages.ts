@@ -164,16 +164,25 @@ export async function stageTable(o: StagesOptions): Promise<StagesResult> {
   };
 }
 
-function requestOf(kind: RowRequest, t: StageTarget, keys: StagesOptions['keys']): { url: string; headers: Record<string, string>; expect: number } {
+function requestOf(
+  kind: RowRequest,
+  t: StageTarget,
+  keys: StagesOptions['keys'],
+): { url: string; headers: Record<string, string>; expect: number } {
   const auth = (k: string): Record<string, string> => ({ authorization: `Bearer ${k}` });
   // nginx auth_request dialect: the original request described in headers.
   const original = { 'x-original-uri': `/compute${PATHS.small}`, 'x-original-method': 'GET' };
   switch (kind) {
-    case 'proxy': return { url: t.peer.url(PATHS.small), headers: auth(keys.allowed), expect: 200 };
-    case 'proxy_401': return { url: t.peer.url(PATHS.small), headers: auth(keys.unknown), expect: 401 };
-    case 'check': return { url: `${t.check}/`, headers: { ...original, ...auth(keys.allowed) }, expect: 200 };
-    case 'check_401': return { url: `${t.check}/`, headers: { ...original, ...auth(keys.unknown) }, expect: 401 };
-    case 'plain': return { url: t.peer.url('/'), headers: {}, expect: 200 };
+    case 'proxy':
+      return { url: t.peer.url(PATHS.small), headers: auth(keys.allowed), expect: 200 };
+    case 'proxy_401':
+      return { url: t.peer.url(PATHS.small), headers: auth(keys.unknown), expect: 401 };
+    case 'check':
+      return { url: `${t.check}/`, headers: { ...original, ...auth(keys.allowed) }, expect: 200 };
+    case 'check_401':
+      return { url: `${t.check}/`, headers: { ...original, ...auth(keys.unknown) }, expect: 401 };
+    case 'plain':
+      return { url: t.peer.url('/'), headers: {}, expect: 200 };
   }
 }
 
@@ -185,19 +194,33 @@ function perRound(byId: Record<string, CaseSummary>, f: (i: number) => number): 
 }
 
 function summarize(def: Pick<StageDef, 'stage' | 'on' | 'off' | 'budgetUs'>, diffs: number[]): StageResult {
-  return { stage: def.stage, on: def.on, ...(def.off ? { off: def.off } : {}), us: median(diffs), min: Math.min(...diffs), max: Math.max(...diffs), ...(def.budgetUs !== undefined ? { budgetUs: def.budgetUs } : {}) };
+  return {
+    stage: def.stage,
+    on: def.on,
+    ...(def.off ? { off: def.off } : {}),
+    us: median(diffs),
+    min: Math.min(...diffs),
+    max: Math.max(...diffs),
+    ...(def.budgetUs !== undefined ? { budgetUs: def.budgetUs } : {}),
+  };
 }
 
 function stageCost(s: StageDef, byId: Record<string, CaseSummary>): StageResult {
   const on = byId[s.on];
   const off = s.off ? byId[s.off] : undefined;
-  return summarize(s, perRound(byId, (i) => cpu(on, i) - (off ? cpu(off, i) : 0)));
+  return summarize(
+    s,
+    perRound(byId, (i) => cpu(on, i) - (off ? cpu(off, i) : 0)),
+  );
 }
 
 /** What the knocked-out stages do not explain: HTTP handling, records, async hops. */
 function restOfKeygate(byId: Record<string, CaseSummary>): StageResult | undefined {
   const parts = STAGES.filter((s) => s.part && s.off && byId[s.on] && byId[s.off]);
   if (!byId.all_on || !byId.bare) return undefined;
-  const diffs = perRound(byId, (i) => cpu(byId.all_on, i) - cpu(byId.bare, i) - parts.reduce((a, s) => a + cpu(byId[s.on], i) - cpu(byId[s.off!], i), 0));
+  const diffs = perRound(
+    byId,
+    (i) => cpu(byId.all_on, i) - cpu(byId.bare, i) - parts.reduce((a, s) => a + cpu(byId[s.on], i) - cpu(byId[s.off!], i), 0),
+  );
   return summarize({ stage: 'rest of keygate (overhead minus the stages above)', on: 'all_on' }, diffs);
 }

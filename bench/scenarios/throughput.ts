@@ -4,7 +4,16 @@ import { alternate, measure, type Case, type Peer, type ScenarioResult } from '.
 
 const UPLOAD = Buffer.alloc(1024 * 1024, 'u');
 
-function closedCase(ctx: BenchContext, name: string, peer: Peer, path: string, key: string, expectStatus: number, seconds: number, extra: { method?: 'POST'; body?: Buffer; connections?: number } = {}): Case {
+function closedCase(
+  ctx: BenchContext,
+  name: string,
+  peer: Peer,
+  path: string,
+  key: string,
+  expectStatus: number,
+  seconds: number,
+  extra: { method?: 'POST'; body?: Buffer; connections?: number } = {},
+): Case {
   return {
     name,
     run: () =>
@@ -26,9 +35,21 @@ function closedCase(ctx: BenchContext, name: string, peer: Peer, path: string, k
 export async function warmUp(ctx: BenchContext): Promise<void> {
   const { bare, barePipeline, keygate, keygateNoLog, nginx } = ctx.peers;
   for (const peer of [bare, ...(barePipeline ? [barePipeline] : []), keygate, keygateNoLog, ...(nginx ? [nginx] : [])]) {
-    await closedLoop({ url: peer.url(PATHS.small), headers: bearer(ctx.keys.reader), connections: ctx.connections, durationS: ctx.seconds.warmup, expectStatus: 200 });
+    await closedLoop({
+      url: peer.url(PATHS.small),
+      headers: bearer(ctx.keys.reader),
+      connections: ctx.connections,
+      durationS: ctx.seconds.warmup,
+      expectStatus: 200,
+    });
   }
-  await closedLoop({ url: keygate.url(PATHS.small), headers: bearer(ctx.keys.unknown), connections: ctx.connections, durationS: ctx.seconds.warmup / 2, expectStatus: 401 });
+  await closedLoop({
+    url: keygate.url(PATHS.small),
+    headers: bearer(ctx.keys.unknown),
+    connections: ctx.connections,
+    durationS: ctx.seconds.warmup / 2,
+    expectStatus: 401,
+  });
 }
 
 /** Small allowed GETs against every peer, and keygate's 401 and 403 in the same rounds. */

@@ -4,9 +4,7 @@ export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'] as const;
 export type CredentialHeader = (typeof CREDENTIAL_HEADERS)[number];
 
 export type Credential =
-  | { kind: 'none' }
-  | { kind: 'malformed'; header: CredentialHeader }
-  | { kind: 'present'; value: string; header: CredentialHeader };
+  { kind: 'none' } | { kind: 'malformed'; header: CredentialHeader } | { kind: 'present'; value: string; header: CredentialHeader };
 
 type HeaderValue = string | string[] | undefined;
 
@@ -37,11 +35,7 @@ function combine(auth: Credential, apiKey: Credential): Credential {
 }
 
 /** `parse` returns the key inside a trimmed, non-empty value, or undefined if malformed. */
-function readHeader(
-  header: CredentialHeader,
-  raw: HeaderValue,
-  parse: (value: string) => string | undefined,
-): Credential {
+function readHeader(header: CredentialHeader, raw: HeaderValue, parse: (value: string) => string | undefined): Credential {
   const single = singleValue(raw);
   if (single === undefined) return NONE;
   const trimmed = single.length > MAX_CREDENTIAL_LENGTH ? '' : single.trim();

@@ -1,12 +1,5 @@
 import { createHash, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
-import {
-  type ParsedHash,
-  type ScryptParams,
-  checkPbkdf2Iterations,
-  checkScryptParams,
-  formatPbkdf2,
-  formatScrypt,
-} from './hashFormat.js';
+import { type ParsedHash, type ScryptParams, checkPbkdf2Iterations, checkScryptParams, formatPbkdf2, formatScrypt } from './hashFormat.js';
 
 export {
   type HashAlgorithm,

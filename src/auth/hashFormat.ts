@@ -11,13 +11,7 @@ export type ParsedHash =
   | { algorithm: 'scrypt'; N: number; r: number; p: number; salt: Buffer; hash: Buffer; text: string }
   | { algorithm: 'pbkdf2-sha512'; iterations: number; salt: Buffer; hash: Buffer; text: string };
 
-export type HashErrorCode =
-  | 'plaintext_secret'
-  | 'unknown_algorithm'
-  | 'bad_format'
-  | 'bad_encoding'
-  | 'bad_length'
-  | 'bad_parameters';
+export type HashErrorCode = 'plaintext_secret' | 'unknown_algorithm' | 'bad_format' | 'bad_encoding' | 'bad_length' | 'bad_parameters';
 
 /** `code` is stable (match on it); `error` is for humans and never echoes secret material. */
 export interface HashError {

@@ -13,10 +13,7 @@ export const CHECKSUM_LENGTH = 6;
 /** Longest presented string treated as a legacy secret. */
 export const MAX_LEGACY_LENGTH = 512;
 
-export type ParsedKey =
-  | { kind: 'keygate'; id: string; secret: string }
-  | { kind: 'malformed' }
-  | { kind: 'legacy'; secret: string };
+export type ParsedKey = { kind: 'keygate'; id: string; secret: string } | { kind: 'malformed' } | { kind: 'legacy'; secret: string };
 
 const KEY_ID = /^[0-9A-Za-z]{12}$/;
 const KEY = /^kg_([0-9A-Za-z]{12})_([0-9A-Za-z]{43})([0-9A-Za-z]{6})$/;

@@ -25,9 +25,7 @@ export interface KeyIndex<K extends VerifiableKey> {
 /** `rate_limited`: the slow-hash queue was full (or this client held its share): nothing was decided. */
 export type VerifyFailureReason = 'malformed_credentials' | 'unknown_key' | 'bad_secret' | 'rate_limited';
 
-export type VerifyResult<K> =
-  | { ok: true; key: K }
-  | { ok: false; reason: VerifyFailureReason; keyId?: string };
+export type VerifyResult<K> = { ok: true; key: K } | { ok: false; reason: VerifyFailureReason; keyId?: string };
 
 export interface KeyVerifierOptions {
   cacheSize?: number;
@@ -138,7 +136,14 @@ export class KeyVerifier {
       return Promise.resolve({ ok: true, key: fast });
     }
     if (index.legacySlow.length === 0) return Promise.resolve(UNKNOWN);
-    const check = { digest, secret: presented, candidates: index.legacySlow, groups: this.#saltGroups(index), scope: this.#legacyScope(index), client };
+    const check = {
+      digest,
+      secret: presented,
+      candidates: index.legacySlow,
+      groups: this.#saltGroups(index),
+      scope: this.#legacyScope(index),
+      client,
+    };
     return this.#slowVerify(index, check).then((outcome) => slowResult(check, outcome, 'unknown_key'));
   }
 

@@ -19,7 +19,12 @@ export function allowHeaders(outcome: Allowed, dialect: Dialect, rawHeaders: rea
   for (let i = 0; i < set.length; i += 2) upstream[set[i]] = set[i + 1];
   const out: Record<string, string> = { ...upstream, 'x-request-id': requestId, 'cache-control': 'no-store', 'content-length': '0' };
   if (dialect === 'envoy') {
-    const remove = headersToRemove(rawHeaders, canonicalName(token.header), new Set(Object.keys(upstream)), droppedHeaders(outcome.destination.service.requests));
+    const remove = headersToRemove(
+      rawHeaders,
+      canonicalName(token.header),
+      new Set(Object.keys(upstream)),
+      droppedHeaders(outcome.destination.service.requests),
+    );
     if (remove.length > 0) out[ENVOY_REMOVE_HEADER] = remove.join(', ');
   }
   return out;
@@ -31,7 +36,12 @@ export function allowHeaders(outcome: Allowed, dialect: Dialect, rawHeaders: rea
  * removes *after* it sets the allowed headers, so a name keygate sets is never listed
  * (it is overwritten instead, which is what we want).
  */
-function headersToRemove(rawHeaders: readonly string[], tokenHeader: string, setByKeygate: ReadonlySet<string>, dropped: ReadonlySet<string>): string[] {
+function headersToRemove(
+  rawHeaders: readonly string[],
+  tokenHeader: string,
+  setByKeygate: ReadonlySet<string>,
+  dropped: ReadonlySet<string>,
+): string[] {
   // The service's dropped headers (URL overrides, X-Real-IP, Forwarded, stripped method
   // overrides) are listed whether or not keygate saw them: Envoy's allowed_headers may
   // have kept them from the check request. So is X-Forwarded-Host, which Envoy never

@@ -51,7 +51,8 @@ export function readOriginal(req: IncomingMessage, pinned: CheckDialect = 'auto'
   if (pinned === 'envoy') return envoyReading(req);
   if (pinned === 'nginx' || pinned === 'traefik') {
     const d = pinned === 'nginx' ? NGINX : TRAEFIK;
-    if (headers[d.uri] === undefined) return { ok: false, dialect: d.dialect, detail: `${display(d.uri)} missing (listen.check dialect: ${d.dialect})` };
+    if (headers[d.uri] === undefined)
+      return { ok: false, dialect: d.dialect, detail: `${display(d.uri)} missing (listen.check dialect: ${d.dialect})` };
     return fromHeaders(d, headers);
   }
   const nginx = headers[NGINX.uri] !== undefined;

@@ -64,7 +64,11 @@ export class KeygateApp {
   private stopping: Promise<void> | undefined;
   private reloader: Reloader | undefined;
 
-  private constructor(private readonly options: AppOptions, snapshot: Snapshot, private readonly early: LoadingAdmin | undefined) {
+  private constructor(
+    private readonly options: AppOptions,
+    snapshot: Snapshot,
+    private readonly early: LoadingAdmin | undefined,
+  ) {
     this.current = snapshot;
     if (early) this.listeners.set('admin', early.listener); // closed with the others if start-up fails
     this.logSink = options.logSink ?? (options.logDestination ? streamSink(options.logDestination) : stdoutSink());
@@ -80,10 +84,14 @@ export class KeygateApp {
       ...(options.now ? { now: options.now } : {}),
     });
     this.metrics.configLoaded(snapshot.generation);
-    this.sessions = new LiveSessions(() => this.current, options.now ?? Date.now, (r) => {
-      this.metrics.connectionTerminated(r.reason, r.kind);
-      this.logger.info({ event: 'connection_terminated', ...r }, 'closed a live connection whose key lost access');
-    });
+    this.sessions = new LiveSessions(
+      () => this.current,
+      options.now ?? Date.now,
+      (r) => {
+        this.metrics.connectionTerminated(r.reason, r.kind);
+        this.logger.info({ event: 'connection_terminated', ...r }, 'closed a live connection whose key lost access');
+      },
+    );
   }
 
   /** Loads the config (throws ConfigError listing every problem) and opens the listeners. */
@@ -111,8 +119,22 @@ export class KeygateApp {
       await app.limiter.close();
       throw e;
     }
-    app.reloader = startHotReload(app, { configFile: options.configFile, env: options.env ?? process.env, sources: loaded.sources, ...(options.watch === false ? { watch: false } : {}) });
-    app.logger.info({ event: options.startedEvent ?? 'started', version: BUILD_INFO.version, node: BUILD_INFO.node, generation: loaded.snapshot.generation, ...app.addresses() }, 'keygate started');
+    app.reloader = startHotReload(app, {
+      configFile: options.configFile,
+      env: options.env ?? process.env,
+      sources: loaded.sources,
+      ...(options.watch === false ? { watch: false } : {}),
+    });
+    app.logger.info(
+      {
+        event: options.startedEvent ?? 'started',
+        version: BUILD_INFO.version,
+        node: BUILD_INFO.node,
+        generation: loaded.snapshot.generation,
+        ...app.addresses(),
+      },
+      'keygate started',
+    );
     return app;
   }
 
@@ -175,25 +197,33 @@ export class KeygateApp {
   private async listen(): Promise<void> {
     const s = this.current;
     const rt = this.runtime();
-    const addr = (name: ListenerName, fallback: ListenAddress | undefined): ListenAddress | undefined => this.options.listen?.[name] ?? fallback;
+    const addr = (name: ListenerName, fallback: ListenAddress | undefined): ListenAddress | undefined =>
+      this.options.listen?.[name] ?? fallback;
     const proxy = addr('proxy', s.listen.proxy)!;
-    this.listeners.set('proxy', await Listener.start({
-      ...proxy,
-      maxHeaderSize: s.limits.headers,
-      onRequest: (req, res) => void handleProxyRequest(rt, req, res).catch((e: unknown) => this.bug(e, res)),
-      onUpgrade: (req, socket, head) => void handleUpgrade(rt, req, socket, head).catch((e: unknown) => this.bug(e, socket)),
-    }));
+    this.listeners.set(
+      'proxy',
+      await Listener.start({
+        ...proxy,
+        maxHeaderSize: s.limits.headers,
+        onRequest: (req, res) => void handleProxyRequest(rt, req, res).catch((e: unknown) => this.bug(e, res)),
+        onUpgrade: (req, socket, head) => void handleUpgrade(rt, req, socket, head).catch((e: unknown) => this.bug(e, socket)),
+      }),
+    );
     if (this.options.admin !== false) {
       const adminRoutes = adminHandler(this.metrics, () => this.isReady(), this.logger);
       const admin = addr('admin', s.listen.admin)!;
-      this.listeners.set('admin', this.early?.serve(adminRoutes) ?? await Listener.start({ ...admin, maxHeaderSize: 16 * 1024, onRequest: adminRoutes }));
+      this.listeners.set(
+        'admin',
+        this.early?.serve(adminRoutes) ?? (await Listener.start({ ...admin, maxHeaderSize: 16 * 1024, onRequest: adminRoutes })),
+      );
     }
     if (s.listen.check) await this.listenCheck(addr('check', s.listen.check)!, rt);
   }
 
   /** The decision API (SPEC §6): opened only when `listen.check` is configured. */
   private async listenCheck(address: ListenAddress, rt: ProxyRuntime): Promise<void> {
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void => void handleCheckRequest(rt, req, res).catch((e: unknown) => this.bug(e, res));
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void =>
+      void handleCheckRequest(rt, req, res).catch((e: unknown) => this.bug(e, res));
     this.listeners.set('check', await Listener.start({ ...address, maxHeaderSize: this.current.limits.headers, onRequest }));
   }
 

@@ -13,7 +13,12 @@ export interface Parsed {
 export function parseCommand(argv: string[], options: Options, positionals = 0): Parsed {
   let parsed: Parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: positionals > 0, strict: true }) as Parsed;
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: positionals > 0,
+      strict: true,
+    }) as Parsed;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -54,5 +59,7 @@ export function configPath(p: Parsed, io: CliIO): string {
   const given = optionalString(p, 'config') ?? io.env.KEYGATE_CONFIG;
   if (given !== undefined && given !== '') return given;
   if (existsSync('keygate.yaml')) return 'keygate.yaml';
-  throw new UsageError('which configuration? pass -c FILE, or set KEYGATE_CONFIG; without either keygate reads ./keygate.yaml, and there is none here');
+  throw new UsageError(
+    'which configuration? pass -c FILE, or set KEYGATE_CONFIG; without either keygate reads ./keygate.yaml, and there is none here',
+  );
 }

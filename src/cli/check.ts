@@ -9,7 +9,12 @@ export const checkHelp =
   '    --strict:  warnings fail the check too (exit 1)';
 
 export function runCheck(argv: string[], io: CliIO): number {
-  const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' }, offline: { type: 'boolean' }, strict: { type: 'boolean' } });
+  const args = parseCommand(argv, {
+    ...CONFIG_OPTION,
+    json: { type: 'boolean' },
+    offline: { type: 'boolean' },
+    strict: { type: 'boolean' },
+  });
   const strict = flag(args, 'strict');
   const result = loadConfig(configPath(args, io), { env: io.env, ...(flag(args, 'offline') ? { serviceTokens: false } : {}) });
   const passed = result.ok && !(strict && result.warnings.length > 0);

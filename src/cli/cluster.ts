@@ -244,7 +244,9 @@ class Primary {
   #fork(): void {
     const worker = cluster.fork();
     // An IPC error on a dying worker must never take the primary down; its exit is handled on 'exit'.
-    worker.on('error', (err: Error) => this.logger.warn({ event: 'worker_error', pid: worker.process.pid, err: err.message }, 'worker IPC error'));
+    worker.on('error', (err: Error) =>
+      this.logger.warn({ event: 'worker_error', pid: worker.process.pid, err: err.message }, 'worker IPC error'),
+    );
     this.#states.set(worker, { ready: false, everReady: false });
   }
 

@@ -3,7 +3,7 @@ import { CONFIG_OPTION, configPath, parseCommand } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 import { startOrExplain, waitForSignals } from './serve.js';
 
-export const demoHelp = 'keygate demo -c FILE    the demo: an echo API on the first upstream\'s address, with keygate in front';
+export const demoHelp = "keygate demo -c FILE    the demo: an echo API on the first upstream's address, with keygate in front";
 
 const DEMO_KEYS = {
   monitoring: 'kg_DT7nOCBZHjkw_39obQwlTUVXh04TTl8BRKNwUqp2NUFK1YRt57xe2lcr0kLJdL',
@@ -18,11 +18,13 @@ export async function runDemo(argv: string[], io: CliIO): Promise<number> {
   const echo = await startEchoUpstream(upstream.hostname, Number(upstream.port || 80));
   const proxy = `http://127.0.0.1:${app.port('proxy')}`;
   Object.values(DEMO_KEYS).forEach((k) => io.reveal?.(k)); // public demo keys, shown on purpose
-  io.err([
-    `demo: echo API on ${upstream.origin}, keygate on ${proxy} (Ctrl-C stops both). Try:`,
-    `  curl -H 'Authorization: Bearer ${DEMO_KEYS.monitoring}' ${proxy}/compute/v2/p1/servers/42    # 200`,
-    `  curl -X POST -H 'Authorization: Bearer ${DEMO_KEYS.monitoring}' ${proxy}/compute/v2/p1/servers  # 403`,
-    `  curl ${proxy}/compute/v2/p1/servers                                                           # 401`,
-  ].join('\n'));
+  io.err(
+    [
+      `demo: echo API on ${upstream.origin}, keygate on ${proxy} (Ctrl-C stops both). Try:`,
+      `  curl -H 'Authorization: Bearer ${DEMO_KEYS.monitoring}' ${proxy}/compute/v2/p1/servers/42    # 200`,
+      `  curl -X POST -H 'Authorization: Bearer ${DEMO_KEYS.monitoring}' ${proxy}/compute/v2/p1/servers  # 403`,
+      `  curl ${proxy}/compute/v2/p1/servers                                                           # 401`,
+    ].join('\n'),
+  );
   return waitForSignals(app, () => echo.close());
 }

@@ -12,10 +12,21 @@ export const explainHelp =
 export function runExplain(argv: string[], io: CliIO): number {
   const args = parseCommand(argv, {
     ...CONFIG_OPTION,
-    key: { type: 'string' }, method: { type: 'string' }, path: { type: 'string' }, host: { type: 'string' },
-    region: { type: 'string' }, service: { type: 'string' }, 'source-ip': { type: 'string' }, at: { type: 'string' }, json: { type: 'boolean' },
+    key: { type: 'string' },
+    method: { type: 'string' },
+    path: { type: 'string' },
+    host: { type: 'string' },
+    region: { type: 'string' },
+    service: { type: 'string' },
+    'source-ip': { type: 'string' },
+    at: { type: 'string' },
+    json: { type: 'boolean' },
   });
-  const required = { keyId: keyIdArg(requireString(args, 'key'), io, '--key'), method: requireString(args, 'method'), path: requireString(args, 'path') };
+  const required = {
+    keyId: keyIdArg(requireString(args, 'key'), io, '--key'),
+    method: requireString(args, 'method'),
+    path: requireString(args, 'path'),
+  };
   const now = atTime(optionalString(args, 'at'), io); // usage errors (exit 2) before the config is read
   const snapshot = loadOrFail(configPath(args, io), io);
   const result = explain(snapshot, {

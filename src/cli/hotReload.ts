@@ -43,22 +43,52 @@ function report(app: ReloadableApp, o: ReloadOutcome): void {
     logger.level = o.snapshot.log.level;
     logIssues(logger, 'warn', 'config_warning', o.warnings);
     if (o.restartRequired.length) {
-      logger.warn({ event: 'restart_required', fields: o.restartRequired, generation: o.snapshot.generation }, `changed settings need a restart to take effect: ${o.restartRequired.join(', ')}; everything else is applied`);
+      logger.warn(
+        { event: 'restart_required', fields: o.restartRequired, generation: o.snapshot.generation },
+        `changed settings need a restart to take effect: ${o.restartRequired.join(', ')}; everything else is applied`,
+      );
     }
     metrics.configReloaded('success', o.snapshot.generation);
-    logger.info({ event: 'reloaded', trigger: o.trigger, generation: o.snapshot.generation, changed: o.changed, keys: o.snapshot.keys.size, durationMs: Math.round(o.durationMs) }, 'config reloaded');
+    logger.info(
+      {
+        event: 'reloaded',
+        trigger: o.trigger,
+        generation: o.snapshot.generation,
+        changed: o.changed,
+        keys: o.snapshot.keys.size,
+        durationMs: Math.round(o.durationMs),
+      },
+      'config reloaded',
+    );
   } else if (o.result === 'failure') {
     metrics.configReloaded('failure');
-    if (o.cause) logger.error({ event: 'reload_failed', trigger: o.trigger, err: o.cause }, 'config reload failed inside keygate; the previous config keeps serving');
+    if (o.cause)
+      logger.error(
+        { event: 'reload_failed', trigger: o.trigger, err: o.cause },
+        'config reload failed inside keygate; the previous config keeps serving',
+      );
     logIssues(logger, 'error', 'reload_failed', o.errors, { trigger: o.trigger, servingGeneration: app.snapshot().generation });
     logIssues(logger, 'warn', 'config_warning', o.warnings);
   }
 }
 
-function logIssues(logger: Logger, level: 'warn' | 'error', event: string, issues: readonly ConfigIssue[], extra: Record<string, unknown> = {}): void {
+function logIssues(
+  logger: Logger,
+  level: 'warn' | 'error',
+  event: string,
+  issues: readonly ConfigIssue[],
+  extra: Record<string, unknown> = {},
+): void {
   for (const issue of issues.slice(0, MAX_LOGGED_ISSUES)) {
     const { file, line, col } = issue;
-    logger[level]({ event, file, line, col, ...extra }, level === 'error' ? `${formatIssue(issue)} (keeping the last good config)` : formatIssue(issue));
+    logger[level](
+      { event, file, line, col, ...extra },
+      level === 'error' ? `${formatIssue(issue)} (keeping the last good config)` : formatIssue(issue),
+    );
   }
-  if (issues.length > MAX_LOGGED_ISSUES) logger[level]({ event, omitted: issues.length - MAX_LOGGED_ISSUES, ...extra }, `${issues.length - MAX_LOGGED_ISSUES} more not logged; run keygate check`);
+  if (issues.length > MAX_LOGGED_ISSUES)
+    logger[level](
+      { event, omitted: issues.length - MAX_LOGGED_ISSUES, ...extra },
+      `${issues.length - MAX_LOGGED_ISSUES} more not logged; run keygate check`,
+    );
 }

@@ -35,7 +35,8 @@ export function parseRuleArg(text: string, flag: string): RuleSpec {
 /** A rule's methods against the config's: `reed` or `post` would make a key that can do nothing. */
 export function checkRuleMethods(spec: RuleSpec, flag: string, extraMethods: readonly string[]): void {
   const compiled = compileMethods(spec.method, new Set(extraMethods));
-  if (compiled !== null && 'error' in compiled) throw new UsageError(`${flag} "${spec.service} ${[spec.method ?? '*'].flat().join(',')} ${spec.path}": ${compiled.error}`);
+  if (compiled !== null && 'error' in compiled)
+    throw new UsageError(`${flag} "${spec.service} ${[spec.method ?? '*'].flat().join(',')} ${spec.path}": ${compiled.error}`);
 }
 
 function parseRegions(text: string, bad: (why: string) => UsageError): string | string[] {
@@ -55,7 +56,9 @@ export function parseTimeArg(text: string, flag: string, now: number): number {
   }
   const at = parseTimestamp(text);
   if (typeof at === 'number') return at;
-  throw new UsageError(`${flag} "${text}" is neither a duration (30d, 12h, 90m) nor an RFC 3339 date or timestamp (2027-01-01, 2027-01-01T12:00:00Z)`);
+  throw new UsageError(
+    `${flag} "${text}" is neither a duration (30d, 12h, 90m) nor an RFC 3339 date or timestamp (2027-01-01, 2027-01-01T12:00:00Z)`,
+  );
 }
 
 export function parseCidrArgs(texts: readonly string[], flag: string): string[] {

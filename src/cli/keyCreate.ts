@@ -17,10 +17,18 @@ const READ_ONLY: RuleSpec = { service: '*', method: 'read', path: '/**' };
 
 const OPTIONS = {
   ...CONFIG_OPTION,
-  user: { type: 'string' }, name: { type: 'string' }, 'read-only': { type: 'boolean' }, inherit: { type: 'boolean' },
-  allow: { type: 'string', multiple: true }, deny: { type: 'string', multiple: true },
-  expires: { type: 'string' }, 'not-before': { type: 'string' }, 'source-ip': { type: 'string', multiple: true },
-  comment: { type: 'string' }, 'keys-file': { type: 'string' }, json: { type: 'boolean' },
+  user: { type: 'string' },
+  name: { type: 'string' },
+  'read-only': { type: 'boolean' },
+  inherit: { type: 'boolean' },
+  allow: { type: 'string', multiple: true },
+  deny: { type: 'string', multiple: true },
+  expires: { type: 'string' },
+  'not-before': { type: 'string' },
+  'source-ip': { type: 'string', multiple: true },
+  comment: { type: 'string' },
+  'keys-file': { type: 'string' },
+  json: { type: 'boolean' },
 } as const;
 
 /** Everything of the new entry but its id and hash, read from the command line. */
@@ -49,14 +57,16 @@ export async function runKeyCreate(argv: string[], io: CliIO): Promise<number> {
     io.out(JSON.stringify({ id, key: shown, user: key.user, name: key.name, scope: key.scope, file, warnings }, null, 2));
     return EXIT.ok;
   }
-  io.out([
-    `Created key ${id} "${key.name}" for user ${key.user} (${key.scope}) in ${displayPath(file)}.`,
-    ...showOnce(shown),
-    '',
-    ...permissionLines(after!, key),
-    ...limitLines(key),
-    RELOAD_NOTE,
-  ].join('\n'));
+  io.out(
+    [
+      `Created key ${id} "${key.name}" for user ${key.user} (${key.scope}) in ${displayPath(file)}.`,
+      ...showOnce(shown),
+      '',
+      ...permissionLines(after!, key),
+      ...limitLines(key),
+      RELOAD_NOTE,
+    ].join('\n'),
+  );
   return EXIT.ok;
 }
 
@@ -75,7 +85,8 @@ function readRequest(args: Parsed, now: number): Request {
   const expires = optionalTime(args, 'expires', now);
   const notBefore = optionalTime(args, 'not-before', now);
   if (expires !== undefined && expires <= now) throw new UsageError(`--expires ${isoSeconds(expires)} is in the past`);
-  if (expires !== undefined && notBefore !== undefined && notBefore >= expires) throw new UsageError('--not-before must be earlier than --expires');
+  if (expires !== undefined && notBefore !== undefined && notBefore >= expires)
+    throw new UsageError('--not-before must be earlier than --expires');
   const sourceIPs = parseCidrArgs(stringList(args, 'source-ip'), '--source-ip');
   const comment = optionalString(args, 'comment');
   return {
@@ -94,8 +105,13 @@ function readRequest(args: Parsed, now: number): Request {
 /** Exactly one way to say what the key may do; a restricted key without allow rules could do nothing. */
 function readScope(args: Parsed): Pick<KeyEntry, 'scope' | 'allow'> {
   const allow = stringList(args, 'allow').map((r) => parseRuleArg(r, '--allow'));
-  const chosen = [flag(args, 'read-only') && '--read-only', flag(args, 'inherit') && '--inherit', allow.length > 0 && '--allow'].filter(Boolean);
-  if (chosen.length > 1) throw new UsageError(`${chosen.join(' and ')} cannot be combined: a key is either restricted to its --allow rules (--read-only is one of those) or inherits its user's access`);
+  const chosen = [flag(args, 'read-only') && '--read-only', flag(args, 'inherit') && '--inherit', allow.length > 0 && '--allow'].filter(
+    Boolean,
+  );
+  if (chosen.length > 1)
+    throw new UsageError(
+      `${chosen.join(' and ')} cannot be combined: a key is either restricted to its --allow rules (--read-only is one of those) or inherits its user's access`,
+    );
   if (chosen.length === 0) throw new UsageError('say what the key may do: --allow RULE (repeatable), --read-only, or --inherit');
   if (flag(args, 'inherit')) return { scope: 'inherit' };
   return { scope: 'restricted', allow: flag(args, 'read-only') ? [READ_ONLY] : allow };

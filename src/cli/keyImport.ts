@@ -2,7 +2,14 @@ import { readFailure, readRegularFile } from '../config/regularFile.js';
 import { basename } from 'node:path';
 import { sharedLegacySalt } from '../auth/hash.js';
 import { appendKeys, type KeyEntry } from '../keys/editor.js';
-import { hashLegacySecret, importedEntry, parseSecretList, withoutKnown, type LegacySecret, type SkippedSecret } from '../keys/legacyImport.js';
+import {
+  hashLegacySecret,
+  importedEntry,
+  parseSecretList,
+  withoutKnown,
+  type LegacySecret,
+  type SkippedSecret,
+} from '../keys/legacyImport.js';
 import { takenIds, unusedId } from '../keys/mint.js';
 import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, requireString } from './args.js';
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
@@ -15,7 +22,13 @@ export const keyImportHelp =
   'keygate key import -c FILE --user U --from LIST [--keys-file PATH] [--json]   legacy plaintext secrets (one a line) -> hashed keys, disabled for review';
 
 export async function runKeyImport(argv: string[], io: CliIO): Promise<number> {
-  const args = parseCommand(argv, { ...CONFIG_OPTION, user: { type: 'string' }, from: { type: 'string' }, 'keys-file': { type: 'string' }, json: { type: 'boolean' } });
+  const args = parseCommand(argv, {
+    ...CONFIG_OPTION,
+    user: { type: 'string' },
+    from: { type: 'string' },
+    'keys-file': { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const configFile = configPath(args, io);
   const user = requireString(args, 'user');
   const from = requireString(args, 'from');
@@ -35,8 +48,21 @@ export async function runKeyImport(argv: string[], io: CliIO): Promise<number> {
       return appendKeys(current, entries);
     });
   }
-  const imported = prepared.map((p, i) => ({ line: p.line, id: entries[i].id, hash: p.lowEntropy ? 'scrypt' : 'sha256', lowEntropy: p.lowEntropy }));
-  printWarnings(io, imported.filter((k) => k.lowEntropy).map((k) => `line ${k.line} (key ${k.id}): low-entropy secret, stored with scrypt; rotate it ("keygate key rotate ${k.id}") once its client can switch`));
+  const imported = prepared.map((p, i) => ({
+    line: p.line,
+    id: entries[i].id,
+    hash: p.lowEntropy ? 'scrypt' : 'sha256',
+    lowEntropy: p.lowEntropy,
+  }));
+  printWarnings(
+    io,
+    imported
+      .filter((k) => k.lowEntropy)
+      .map(
+        (k) =>
+          `line ${k.line} (key ${k.id}): low-entropy secret, stored with scrypt; rotate it ("keygate key rotate ${k.id}") once its client can switch`,
+      ),
+  );
   if (flag(args, 'json')) {
     io.out(JSON.stringify({ file, user, imported, skipped }, null, 2));
     return EXIT.ok;
@@ -59,9 +85,18 @@ export function readSecrets(from: string): LegacySecret[] {
   return secrets;
 }
 
-function summary(from: string, user: string, file: string, imported: { line: number; id: string; lowEntropy: boolean }[], skipped: readonly SkippedSecret[]): string {
-  const lines = [`Imported ${imported.length} legacy secret(s) from ${from} for user ${user} into ${displayPath(file)} (hashes only; the list itself is not changed):`];
-  for (const k of imported) lines.push(`  line ${k.line}: key ${k.id}  ${k.lowEntropy ? 'LOW ENTROPY, scrypt: rotate it' : 'high entropy, sha256'}`);
+function summary(
+  from: string,
+  user: string,
+  file: string,
+  imported: { line: number; id: string; lowEntropy: boolean }[],
+  skipped: readonly SkippedSecret[],
+): string {
+  const lines = [
+    `Imported ${imported.length} legacy secret(s) from ${from} for user ${user} into ${displayPath(file)} (hashes only; the list itself is not changed):`,
+  ];
+  for (const k of imported)
+    lines.push(`  line ${k.line}: key ${k.id}  ${k.lowEntropy ? 'LOW ENTROPY, scrypt: rotate it' : 'high entropy, sha256'}`);
   for (const s of skipped) lines.push(`  line ${s.line}: skipped, ${s.reason}`);
   if (imported.length) {
     lines.push(

@@ -10,7 +10,8 @@ import { displayPath, permissionLines } from './keyView.js';
 import { isoSeconds } from './keyArgs.js';
 import { loadOrFail } from './loadOrFail.js';
 
-export const keyListHelp = 'keygate key list -c FILE [--user U] [--state active|disabled|expired|not_yet_valid|orphaned] [--json]   id, user, name, scope, state, expires, comment (never hashes)';
+export const keyListHelp =
+  'keygate key list -c FILE [--user U] [--state active|disabled|expired|not_yet_valid|orphaned] [--json]   id, user, name, scope, state, expires, comment (never hashes)';
 
 /** One key as `key list --json` shows it: everything but the hash. */
 export interface KeyListing {
@@ -39,7 +40,8 @@ export function runKeyList(argv: string[], io: CliIO): number {
   const snapshot = loadOrFail(configPath(args, io), io);
   const user = optionalString(args, 'user');
   const now = io.now();
-  const keys = snapshot.keys.list()
+  const keys = snapshot.keys
+    .list()
     .filter((k) => user === undefined || k.user === user)
     .map((k) => listing(snapshot, k, now))
     .filter((k) => state === undefined || k.state === state);
@@ -65,21 +67,23 @@ export function runKeyShow(argv: string[], io: CliIO): number {
     return EXIT.ok;
   }
   const optional = (label: string, value: string | null): string[] => (value === null ? [] : [`${label.padEnd(11)}${value}`]);
-  io.out([
-    `key ${k.id} "${k.name}" of user ${k.user}`,
-    `${'scope:'.padEnd(11)}${k.scope}`,
-    `${'state:'.padEnd(11)}${k.state}${k.legacy ? ' (legacy secret)' : ''}`,
-    ...optional('expires:', k.expires),
-    ...optional('notBefore:', k.notBefore),
-    ...optional('sourceIPs:', k.sourceIPs?.join(', ') ?? null),
-    ...optional('comment:', k.comment),
-    ...optional('created:', k.created),
-    `${'file:'.padEnd(11)}${displayPath(k.file)}`,
-    ...k.allow.map((r) => `${'allow:'.padEnd(11)}${r}`),
-    ...k.deny.map((r) => `${'deny:'.padEnd(11)}${r}`),
-    '',
-    ...permissionLines(snapshot, key),
-  ].join('\n'));
+  io.out(
+    [
+      `key ${k.id} "${k.name}" of user ${k.user}`,
+      `${'scope:'.padEnd(11)}${k.scope}`,
+      `${'state:'.padEnd(11)}${k.state}${k.legacy ? ' (legacy secret)' : ''}`,
+      ...optional('expires:', k.expires),
+      ...optional('notBefore:', k.notBefore),
+      ...optional('sourceIPs:', k.sourceIPs?.join(', ') ?? null),
+      ...optional('comment:', k.comment),
+      ...optional('created:', k.created),
+      `${'file:'.padEnd(11)}${displayPath(k.file)}`,
+      ...k.allow.map((r) => `${'allow:'.padEnd(11)}${r}`),
+      ...k.deny.map((r) => `${'deny:'.padEnd(11)}${r}`),
+      '',
+      ...permissionLines(snapshot, key),
+    ].join('\n'),
+  );
   return EXIT.ok;
 }
 
@@ -113,6 +117,10 @@ function listing(snapshot: Snapshot, k: KeyRecord, now: number): KeyListing {
 function table(keys: readonly KeyListing[]): string {
   const rows = keys.map((k) => [k.id, k.user, k.name, k.scope, k.state, k.expires ?? '-', k.comment ?? '']);
   const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(COLUMNS), ...rows.map(line)].join('\n');
 }

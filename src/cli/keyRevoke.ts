@@ -16,22 +16,36 @@ const OPTIONS = { ...CONFIG_OPTION, json: { type: 'boolean' } } as const;
 /** Revoking keeps the entry (who had which key, and when) and needs no change to its user. */
 export async function runKeyRevoke(argv: string[], io: CliIO): Promise<number> {
   const { configFile, key, json } = target(argv, io);
-  const written = await writeKeys(configFile, key.file, io, (current) => (key.disabled ? undefined : updateKey(current, key.id, { disabled: true })));
-  report(io, json, { id: key.id, action: written ? 'revoked' : 'already_revoked', file: key.file }, written
-    ? `Revoked key ${key.id} "${key.name}" of user ${key.user}: disabled: true (the entry stays in ${displayPath(key.file)} for audit). ${RELOAD_NOTE}`
-    : `Key ${key.id} is already revoked (disabled: true); nothing changed.`);
+  const written = await writeKeys(configFile, key.file, io, (current) =>
+    key.disabled ? undefined : updateKey(current, key.id, { disabled: true }),
+  );
+  report(
+    io,
+    json,
+    { id: key.id, action: written ? 'revoked' : 'already_revoked', file: key.file },
+    written
+      ? `Revoked key ${key.id} "${key.name}" of user ${key.user}: disabled: true (the entry stays in ${displayPath(key.file)} for audit). ${RELOAD_NOTE}`
+      : `Key ${key.id} is already revoked (disabled: true); nothing changed.`,
+  );
   return EXIT.ok;
 }
 
 /** The way back from revoke, and the last step of an import review; validated and atomic like every edit. */
 export async function runKeyEnable(argv: string[], io: CliIO): Promise<number> {
   const { configFile, key, json } = target(argv, io);
-  const after = await writeKeys(configFile, key.file, io, (current) => (key.disabled ? updateKey(current, key.id, { disabled: false }) : undefined));
+  const after = await writeKeys(configFile, key.file, io, (current) =>
+    key.disabled ? updateKey(current, key.id, { disabled: false }) : undefined,
+  );
   const warnings = after ? [...warningsAbout(after, key.id), ...stateWarnings(after, findKey(after, key.id), io.now())] : [];
   printWarnings(io, warnings);
-  report(io, json, { id: key.id, action: after ? 'enabled' : 'already_enabled', file: key.file }, after
-    ? `Enabled key ${key.id} "${key.name}" of user ${key.user}: disabled: false in ${displayPath(key.file)}. ${RELOAD_NOTE}`
-    : `Key ${key.id} is not disabled; nothing changed.`);
+  report(
+    io,
+    json,
+    { id: key.id, action: after ? 'enabled' : 'already_enabled', file: key.file },
+    after
+      ? `Enabled key ${key.id} "${key.name}" of user ${key.user}: disabled: false in ${displayPath(key.file)}. ${RELOAD_NOTE}`
+      : `Key ${key.id} is not disabled; nothing changed.`,
+  );
   return EXIT.ok;
 }
 
@@ -39,7 +53,12 @@ export async function runKeyDelete(argv: string[], io: CliIO): Promise<number> {
   const { configFile, key, json } = target(argv, io);
   const after = await writeKeys(configFile, key.file, io, (current) => removeKey(current, key.id));
   printWarnings(io, after ? warningsAbout(after, key.id) : []);
-  report(io, json, { id: key.id, action: 'deleted', file: key.file }, `Deleted key ${key.id} "${key.name}" of user ${key.user} from ${displayPath(key.file)}. ${RELOAD_NOTE}`);
+  report(
+    io,
+    json,
+    { id: key.id, action: 'deleted', file: key.file },
+    `Deleted key ${key.id} "${key.name}" of user ${key.user} from ${displayPath(key.file)}. ${RELOAD_NOTE}`,
+  );
   return EXIT.ok;
 }
 

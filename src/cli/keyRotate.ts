@@ -22,13 +22,21 @@ export async function runKeyRotate(argv: string[], io: CliIO): Promise<number> {
   const shown = keyString(key.id, minted);
   io.reveal?.(shown);
   if (flag(args, 'json')) {
-    io.out(JSON.stringify({ id: key.id, key: shown, user: key.user, name: key.name, scope: key.scope, file: key.file, wasLegacy: key.legacy, warnings }, null, 2));
+    io.out(
+      JSON.stringify(
+        { id: key.id, key: shown, user: key.user, name: key.name, scope: key.scope, file: key.file, wasLegacy: key.legacy, warnings },
+        null,
+        2,
+      ),
+    );
     return EXIT.ok;
   }
-  io.out([
-    `Rotated key ${key.id} "${key.name}" of user ${key.user} (${key.scope}) in ${displayPath(key.file)}.`,
-    ...showOnce(shown, 'new key'),
-    `The old ${key.legacy ? 'legacy secret' : 'key'} stops working when a running proxy reloads the keys file.`,
-  ].join('\n'));
+  io.out(
+    [
+      `Rotated key ${key.id} "${key.name}" of user ${key.user} (${key.scope}) in ${displayPath(key.file)}.`,
+      ...showOnce(shown, 'new key'),
+      `The old ${key.legacy ? 'legacy secret' : 'key'} stops working when a running proxy reloads the keys file.`,
+    ].join('\n'),
+  );
   return EXIT.ok;
 }

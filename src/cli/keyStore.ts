@@ -35,7 +35,12 @@ export function requireUser(snapshot: Snapshot, user: string): void {
  * with the edited text still loads, and only then writes. Returns the configuration
  * as it is after the write (undefined if `edit` changed nothing).
  */
-export async function writeKeys(configFile: string, file: string, io: CliIO, edit: (current: string) => string | undefined): Promise<Snapshot | undefined> {
+export async function writeKeys(
+  configFile: string,
+  file: string,
+  io: CliIO,
+  edit: (current: string) => string | undefined,
+): Promise<Snapshot | undefined> {
   refuseBundledExample(file);
   try {
     return await writeValidated(file, edit, (next) => validateEdit(configFile, file, next, io));

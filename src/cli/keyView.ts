@@ -14,7 +14,10 @@ export function showOnce(keyString: string, what = 'key'): string[] {
 export function permissionLines(snapshot: Snapshot, key: KeyRecord): string[] {
   const perms = effectivePermissions(snapshot, key);
   const allow = withoutSubsumed(perms.allow);
-  const lines = ['It can (its user\'s roles ∩ its scope):', ...(allow.length ? allow.map((r) => `  + ${effectiveText(r)}`) : ['  (nothing)'])];
+  const lines = [
+    "It can (its user's roles ∩ its scope):",
+    ...(allow.length ? allow.map((r) => `  + ${effectiveText(r)}`) : ['  (nothing)']),
+  ];
   if (perms.deny.length) lines.push(...perms.deny.map((r) => `  - ${ruleText(r)}   (its deny rule)`));
   return lines;
 }
@@ -32,7 +35,8 @@ export function stateWarnings(snapshot: Snapshot, key: KeyRecord, now: number): 
   const state = keyState(snapshot, key, now);
   const user = snapshot.users.get(key.user);
   if (state === 'disabled' && !key.disabled) return [`user ${key.user} is disabled, so this key does not work until the user is enabled`];
-  if (state === 'expired' && user?.expires !== undefined && user.expires <= now) return [`user ${key.user} has expired, so this key does not work`];
+  if (state === 'expired' && user?.expires !== undefined && user.expires <= now)
+    return [`user ${key.user} has expired, so this key does not work`];
   if (state === 'expired') return ['the key is already expired'];
   if (key.disabled) return ['the key is disabled; it works only once it is enabled again (disabled: false)'];
   return [];

@@ -15,7 +15,10 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
  * ready: `/readyz`, `/metrics`).
  */
 export class LoadingAdmin {
-  private constructor(readonly listener: Listener, private readonly route: { handler: Handler }) {}
+  private constructor(
+    readonly listener: Listener,
+    private readonly route: { handler: Handler },
+  ) {}
 
   /** Undefined when keygate.yaml does not even say where the admin port is (the load then reports why). */
   static async open(configFile: string, override: ListenAddress | undefined): Promise<LoadingAdmin | undefined> {

@@ -21,7 +21,14 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
 };
 
 export function usage(): string {
-  return ['usage: keygate <command> [options]', '', 'commands:', ...Object.values(COMMANDS).map((c) => `  ${c.help}`), '', 'exit codes: 0 ok, 1 failed check / denied explain / not found, 2 usage error'].join('\n');
+  return [
+    'usage: keygate <command> [options]',
+    '',
+    'commands:',
+    ...Object.values(COMMANDS).map((c) => `  ${c.help}`),
+    '',
+    'exit codes: 0 ok, 1 failed check / denied explain / not found, 2 usage error',
+  ].join('\n');
 }
 
 /** Runs one command; returns the process exit code. Never throws for bad input. */

@@ -12,7 +12,8 @@ const WITH_ID = /^kg_([0-9A-Za-z]{12})_/;
  */
 export function scrubbingIO(io: CliIO): CliIO {
   const revealed = new Set<string>();
-  const clean = (text: string): string => (text.includes('kg_') ? text.replace(KEY_LIKE, (s) => (revealed.has(s) ? s : redacted(s))) : text);
+  const clean = (text: string): string =>
+    text.includes('kg_') ? text.replace(KEY_LIKE, (s) => (revealed.has(s) ? s : redacted(s))) : text;
   return {
     ...io,
     out: (text) => io.out(clean(text)),

@@ -48,14 +48,21 @@ function holdHangups(): { seen: boolean; release(): void } {
  */
 async function runWorker(configFile: string, io: CliIO): Promise<number> {
   const hangups = holdHangups();
-  const app = await startOrExplain(configFile, io, { watch: false, admin: false, startedEvent: 'worker_started', logSink: stdoutSink(WORKER_BATCH_BYTES) });
+  const app = await startOrExplain(configFile, io, {
+    watch: false,
+    admin: false,
+    startedEvent: 'worker_started',
+    logSink: stdoutSink(WORKER_BATCH_BYTES),
+  });
   hangups.release();
   if (!app) return EXIT.failed;
   process.on('message', (m: unknown) => {
     if (!isWorkerMessage(m)) return;
     if (m.keygate === 'reload') void app.reload('api');
     if (m.keygate === 'metrics') {
-      void app.metrics.registry.getMetricsAsJSON().then((metrics) => process.send?.({ keygate: 'metrics', id: m.id, metrics } satisfies WorkerMessage));
+      void app.metrics.registry
+        .getMetricsAsJSON()
+        .then((metrics) => process.send?.({ keygate: 'metrics', id: m.id, metrics } satisfies WorkerMessage));
     }
   });
   const { proxy, check } = app.addresses();
@@ -65,7 +72,11 @@ async function runWorker(configFile: string, io: CliIO): Promise<number> {
   return waitForSignals(app, async () => process.disconnect?.(), hangups.seen);
 }
 
-export async function startOrExplain(configFile: string, io: CliIO, options: Omit<AppOptions, 'configFile' | 'env'> = {}): Promise<KeygateApp | undefined> {
+export async function startOrExplain(
+  configFile: string,
+  io: CliIO,
+  options: Omit<AppOptions, 'configFile' | 'env'> = {},
+): Promise<KeygateApp | undefined> {
   try {
     return await KeygateApp.start({ configFile, env: io.env, ...options });
   } catch (e) {

@@ -1,5 +1,15 @@
 import {
-  closeSync, fchmodSync, fchownSync, fstatSync, fsyncSync, lstatSync, openSync, readlinkSync, renameSync, rmSync, writeSync,
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeSync,
 } from 'node:fs';
 import { readRegularFile } from '../config/regularFile.js';
 import { randomBytes } from 'node:crypto';
@@ -19,7 +29,11 @@ export interface EditOptions {
  * its result atomically. `edit` returns undefined for "nothing to change" and throws
  * to abort (nothing is written). Returns whether the file was written.
  */
-export async function editKeysFile(file: string, edit: (current: string) => string | undefined, options: EditOptions = {}): Promise<boolean> {
+export async function editKeysFile(
+  file: string,
+  edit: (current: string) => string | undefined,
+  options: EditOptions = {},
+): Promise<boolean> {
   refuseSymlink(file);
   const release = await acquireLock(file, options.lockTimeoutMs ?? 2_000);
   try {
@@ -48,11 +62,15 @@ export async function writeValidated<T>(
   options: EditOptions = {},
 ): Promise<T | undefined> {
   let after: T | undefined;
-  await editKeysFile(file, (current) => {
-    const next = edit(current);
-    if (next !== undefined && next !== current) after = validate(next);
-    return next;
-  }, options);
+  await editKeysFile(
+    file,
+    (current) => {
+      const next = edit(current);
+      if (next !== undefined && next !== current) after = validate(next);
+      return next;
+    },
+    options,
+  );
   return after;
 }
 

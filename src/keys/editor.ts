@@ -159,7 +159,14 @@ function renderItems(nodes: readonly Node[], indent: number, eol: string): strin
   seq.items.push(...nodes);
   const doc = new Document(seq);
   const pad = ' '.repeat(indent);
-  return withEol(doc.toString({ lineWidth: 0 }).split('\n').map((line) => (line ? pad + line : line)).join('\n'), eol);
+  return withEol(
+    doc
+      .toString({ lineWidth: 0 })
+      .split('\n')
+      .map((line) => (line ? pad + line : line))
+      .join('\n'),
+    eol,
+  );
 }
 
 function withEol(text: string, eol: string): string {
@@ -257,7 +264,12 @@ function ruleNode(rule: RuleSpec): YAMLMap {
 }
 
 function stringsNode(value: string | readonly string[]): Node {
-  return typeof value === 'string' ? new Scalar(value) : flowSeq(value.map((v) => new Scalar(v)), true);
+  return typeof value === 'string'
+    ? new Scalar(value)
+    : flowSeq(
+        value.map((v) => new Scalar(v)),
+        true,
+      );
 }
 
 function flowSeq(items: readonly Node[], flow: boolean): YAMLSeq {

@@ -70,7 +70,11 @@ class PlainReader implements NodeReader<unknown> {
   readonly interner = new RuleInterner();
   failed = false;
 
-  constructor(readonly file: string, readonly root: unknown, private readonly positions: Map<object, Pos>) {}
+  constructor(
+    readonly file: string,
+    readonly root: unknown,
+    private readonly positions: Map<object, Pos>,
+  ) {}
 
   error(): undefined {
     this.failed = true;
@@ -88,7 +92,12 @@ class PlainReader implements NodeReader<unknown> {
     return { line: 1, col: 1 };
   }
 
-  map(node: unknown, _what: string, allowed: readonly string[], required: readonly string[] = []): Map<string, Field<unknown, unknown>> | undefined {
+  map(
+    node: unknown,
+    _what: string,
+    allowed: readonly string[],
+    required: readonly string[] = [],
+  ): Map<string, Field<unknown, unknown>> | undefined {
     if (!isRecord(node)) return this.error();
     const out = new Map<string, Field<unknown, unknown>>();
     for (const name of Object.keys(node)) {
@@ -100,7 +109,7 @@ class PlainReader implements NodeReader<unknown> {
 
   list(node: unknown): unknown[] {
     if (node === null || node === undefined) return [];
-    return Array.isArray(node) ? node : this.error() ?? [];
+    return Array.isArray(node) ? node : (this.error() ?? []);
   }
 
   /**

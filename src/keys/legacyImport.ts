@@ -51,7 +51,10 @@ function legacyProblem(secret: string): string | undefined {
 }
 
 /** Re-running an import must not create twins: a secret repeated in the list or already a key is skipped. */
-export async function withoutKnown(secrets: readonly LegacySecret[], keys: readonly KeyRecord[]): Promise<{ fresh: LegacySecret[]; skipped: SkippedSecret[] }> {
+export async function withoutKnown(
+  secrets: readonly LegacySecret[],
+  keys: readonly KeyRecord[],
+): Promise<{ fresh: LegacySecret[]; skipped: SkippedSecret[] }> {
   const legacy = keys.filter((k) => k.legacy);
   const firstLine = new Map<string, number>();
   const fresh: LegacySecret[] = [];
@@ -87,7 +90,14 @@ export async function hashLegacySecret(s: LegacySecret, salt: Buffer): Promise<H
 /** Imported keys start disabled and restricted with no rules: someone reviews each before it works. */
 export function importedEntry(id: string, user: string, name: string, hash: string, created: string): KeyEntry {
   return {
-    id, user, name, hash, scope: 'restricted', disabled: true,
-    comment: `imported ${created.slice(0, 10)}; awaiting review`, created, legacy: true,
+    id,
+    user,
+    name,
+    hash,
+    scope: 'restricted',
+    disabled: true,
+    comment: `imported ${created.slice(0, 10)}; awaiting review`,
+    created,
+    legacy: true,
   };
 }

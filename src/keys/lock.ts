@@ -51,7 +51,12 @@ function readHolder(lock: string): LockHolder | undefined {
     const text = readFileSync(lock, 'utf8');
     const [pid, host] = text.split('\n');
     // A lock written by hand (or by an older tool) may hold only a pid: take it as ours.
-    return { text, pid: pid.trim() === '' ? NaN : Number(pid), host: host?.trim() || hostname(), ageMs: Date.now() - lstatSync(lock).mtimeMs };
+    return {
+      text,
+      pid: pid.trim() === '' ? NaN : Number(pid),
+      host: host?.trim() || hostname(),
+      ageMs: Date.now() - lstatSync(lock).mtimeMs,
+    };
   } catch {
     return undefined;
   }
@@ -103,7 +108,8 @@ function releaseLock(lock: string): void {
 }
 
 function lockedError(file: string, lock: string, holder: LockHolder | undefined): KeysFileError {
-  const who = holder && holder.pid > 0 ? `process ${holder.pid}${holder.host !== hostname() ? ` on ${holder.host}` : ''}` : 'another process';
+  const who =
+    holder && holder.pid > 0 ? `process ${holder.pid}${holder.host !== hostname() ? ` on ${holder.host}` : ''}` : 'another process';
   return new KeysFileError(
     'KEYGATE_KEYS_LOCKED',
     `${file} is being edited by ${who} (lock file ${lock}); try again. If no keygate command is running, delete the lock file.`,

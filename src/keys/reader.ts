@@ -10,7 +10,21 @@ import type { KeyRecord } from './record.js';
 import type { Field, NodeReader } from '../reader/yamlReader.js';
 
 export const KEY_FIELDS = [
-  'id', 'user', 'name', 'hash', 'scope', 'allow', 'deny', 'sourceIPs', 'expires', 'notBefore', 'disabled', 'comment', 'created', 'legacy', 'rateLimit',
+  'id',
+  'user',
+  'name',
+  'hash',
+  'scope',
+  'allow',
+  'deny',
+  'sourceIPs',
+  'expires',
+  'notBefore',
+  'disabled',
+  'comment',
+  'created',
+  'legacy',
+  'rateLimit',
 ];
 const PLAINTEXT_FIELDS = ['secret', 'key', 'token', 'password', 'plaintext'];
 /** Most keys have no deny rules; a RuleMatcher never changes, so they can all share one. */
@@ -42,7 +56,7 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   if (!fields) return undefined;
   const f = (name: string): Field<N, N> | undefined => fields.get(name);
   const str = (name: string): string | undefined => (f(name) ? r.string(f(name)!.value, name) : undefined);
-  const flag = (name: string): boolean => (f(name) ? r.boolean(f(name)!.value, name) ?? false : false);
+  const flag = (name: string): boolean => (f(name) ? (r.boolean(f(name)!.value, name) ?? false) : false);
   const time = (name: string): number | undefined => (f(name) ? readTimestamp(r, f(name)!.value, name) : undefined);
   const id = str('id');
   if (id !== undefined && !isKeyId(id)) r.error(f('id')!.value, `key id "${id}" must be 12 letters or digits`);
@@ -54,7 +68,10 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   const deny = readRules(r, f('deny')?.value, `${owner} deny`, names);
   const user = str('user');
   const name = str('name');
-  for (const [field, text] of [['user', user], ['name', name]] as const) {
+  for (const [field, text] of [
+    ['user', user],
+    ['name', name],
+  ] as const) {
     const problem = text === undefined ? undefined : controlCharProblem(`${owner} ${field}`, text);
     if (problem) r.error(f(field)!.value, problem);
   }
@@ -66,15 +83,24 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false) return undefined;
   const pos = r.position(node);
   return Object.freeze({
-    id, user: r.interner.string(user), name: name ?? '', hash, scope,
-    allow: matcher(allow), deny: matcher(deny),
-    sourceIPs, disabled: flag('disabled'), legacy: flag('legacy'),
+    id,
+    user: r.interner.string(user),
+    name: name ?? '',
+    hash,
+    scope,
+    allow: matcher(allow),
+    deny: matcher(deny),
+    sourceIPs,
+    disabled: flag('disabled'),
+    legacy: flag('legacy'),
     ...(expires !== undefined ? { expires } : {}),
     ...(notBefore !== undefined ? { notBefore } : {}),
     ...(comment !== undefined ? { comment } : {}),
     ...(created !== undefined ? { created } : {}),
     ...(rateLimit !== undefined ? { rateLimit: Object.freeze(rateLimit.map((n) => r.interner.string(n))) } : {}),
-    file: r.file, line: pos.line, col: pos.col,
+    file: r.file,
+    line: pos.line,
+    col: pos.col,
   });
 }
 

@@ -48,9 +48,19 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
   });
   const text = encodeStrings(strings.values);
   return {
-    count, ids, table: idTable(keys), fields, times, flags, digests,
-    rulePositions: Uint32Array.from(positions), strings: text.bytes, stringEnds: text.ends,
-    ruleSets: ruleSets.values.map((rules) => rules.map(withoutOrigin)), cidrSets: cidrSets.values, slowHashes,
+    count,
+    ids,
+    table: idTable(keys),
+    fields,
+    times,
+    flags,
+    digests,
+    rulePositions: Uint32Array.from(positions),
+    strings: text.bytes,
+    stringEnds: text.ends,
+    ruleSets: ruleSets.values.map((rules) => rules.map(withoutOrigin)),
+    cidrSets: cidrSets.values,
+    slowHashes,
   };
 }
 
@@ -71,7 +81,9 @@ class Interner<T> {
 
 /** Rule lists are equal when every rule matches the same requests: same order, service, methods, path, regions. */
 function addRules(sets: Interner<readonly CompiledRule[]>, rules: readonly CompiledRule[]): number {
-  const canonical = rules.map((r) => `${r.service} ${methodsText(r.methods)} ${r.path.text} ${r.regions ? [...r.regions].join(',') : '*'}`).join('\n');
+  const canonical = rules
+    .map((r) => `${r.service} ${methodsText(r.methods)} ${r.path.text} ${r.regions ? [...r.regions].join(',') : '*'}`)
+    .join('\n');
   return sets.add(canonical, rules);
 }
 

@@ -56,7 +56,17 @@ export interface KeyStoreData {
 
 /** The buffers to hand to postMessage's transfer list. */
 export function transferables(data: KeyStoreData): ArrayBuffer[] {
-  const views = [data.ids, data.table, data.fields, data.times, data.flags, data.digests, data.rulePositions, data.strings, data.stringEnds];
+  const views = [
+    data.ids,
+    data.table,
+    data.fields,
+    data.times,
+    data.flags,
+    data.digests,
+    data.rulePositions,
+    data.strings,
+    data.stringEnds,
+  ];
   return [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
 }
 

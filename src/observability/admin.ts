@@ -20,7 +20,11 @@ type AdminLogger = Pick<Logger, 'error'>;
  * (ready to take traffic). Served on their own listener so the proxy never serves
  * these paths and a scrape never competes with a client for a connection.
  */
-export function adminHandler(metrics: AdminMetrics, isReady: () => boolean, logger?: AdminLogger): (req: IncomingMessage, res: ServerResponse) => void {
+export function adminHandler(
+  metrics: AdminMetrics,
+  isReady: () => boolean,
+  logger?: AdminLogger,
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     void route(req, metrics, isReady, logger).then((reply) => send(req, res, reply));
   };
@@ -41,10 +45,14 @@ async function route(req: IncomingMessage, metrics: AdminMetrics, isReady: () =>
     return { status: 405, body: 'method not allowed', headers: { allow: 'GET, HEAD' } };
   }
   switch (pathWithoutQuery(req.url ?? '/')) {
-    case '/metrics': return metricsReply(metrics, logger);
-    case '/healthz': return { status: 200, body: 'ok' };
-    case '/readyz': return readyReply(isReady, logger);
-    default: return { status: 404, body: 'not found' };
+    case '/metrics':
+      return metricsReply(metrics, logger);
+    case '/healthz':
+      return { status: 200, body: 'ok' };
+    case '/readyz':
+      return readyReply(isReady, logger);
+    default:
+      return { status: 404, body: 'not found' };
   }
 }
 

@@ -5,9 +5,7 @@
  */
 
 /** RFC 9110 section 9 methods plus PATCH (RFC 5789). Methods are case-sensitive. */
-const KNOWN_METHODS: ReadonlySet<string> = new Set([
-  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
-]);
+const KNOWN_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH']);
 
 export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
 /** How an upstream failed; `proxy/upstreamError.ts` classifies errors into these. */

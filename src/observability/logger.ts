@@ -17,7 +17,12 @@ export interface CreateLoggerOptions {
 }
 
 /** Top-level fields pino passes through these; `secretCensor` leaves them to them. */
-const SERIALIZERS = { err: (e: unknown) => serializeError(e), error: (e: unknown) => serializeError(e), req: serializeRequest, res: serializeResponse };
+const SERIALIZERS = {
+  err: (e: unknown) => serializeError(e),
+  error: (e: unknown) => serializeError(e),
+  req: serializeRequest,
+  res: serializeResponse,
+};
 
 /**
  * The process logger: JSON lines, redaction compiled once here (see redaction.ts for

@@ -96,30 +96,45 @@ export class Metrics {
     this.#generationOf = options.generation;
     this.#isKnownKey = options.isKnownKey ?? (() => true);
     const registers = [this.registry];
-    this.#requests = this.#register(new FastCounter(
-      'keygate_requests_total',
-      'Requests answered, by service, method, decision, precise reason code and mode (proxy or check).',
-      ['service', 'method', 'decision', 'reason', 'mode'],
-    ));
-    this.#requestDuration = this.#register(new FastHistogram(
-      'keygate_request_duration_seconds',
-      'Time from request received to response finished (proxy) or answered (check).',
-      ['service', 'decision', 'mode'],
-      REQUEST_BUCKETS,
-    ));
-    const decision = this.#register(new FastHistogram('keygate_decision_duration_seconds', 'Time of the authentication and authorization step alone.', [], DECISION_BUCKETS));
+    this.#requests = this.#register(
+      new FastCounter(
+        'keygate_requests_total',
+        'Requests answered, by service, method, decision, precise reason code and mode (proxy or check).',
+        ['service', 'method', 'decision', 'reason', 'mode'],
+      ),
+    );
+    this.#requestDuration = this.#register(
+      new FastHistogram(
+        'keygate_request_duration_seconds',
+        'Time from request received to response finished (proxy) or answered (check).',
+        ['service', 'decision', 'mode'],
+        REQUEST_BUCKETS,
+      ),
+    );
+    const decision = this.#register(
+      new FastHistogram(
+        'keygate_decision_duration_seconds',
+        'Time of the authentication and authorization step alone.',
+        [],
+        DECISION_BUCKETS,
+      ),
+    );
     this.#decision = decision.seriesFor('', () => ({}));
-    this.#upstreamDuration = this.#register(new FastHistogram(
-      'keygate_upstream_duration_seconds',
-      'Time from forwarding a request to the upstream response headers, by upstream status class.',
-      ['service', 'status_class'],
-      REQUEST_BUCKETS,
-    ));
-    this.#upstreamErrors = this.#register(new FastCounter(
-      'keygate_upstream_errors_total',
-      'Upstream requests that failed without a response, by kind (connect, timeout, reset, other).',
-      ['service', 'kind'],
-    ));
+    this.#upstreamDuration = this.#register(
+      new FastHistogram(
+        'keygate_upstream_duration_seconds',
+        'Time from forwarding a request to the upstream response headers, by upstream status class.',
+        ['service', 'status_class'],
+        REQUEST_BUCKETS,
+      ),
+    );
+    this.#upstreamErrors = this.#register(
+      new FastCounter(
+        'keygate_upstream_errors_total',
+        'Upstream requests that failed without a response, by kind (connect, timeout, reset, other).',
+        ['service', 'kind'],
+      ),
+    );
     this.#terminated = new Counter({
       name: 'keygate_connections_terminated_total',
       help: 'Upgraded connections and streamed responses closed because their key lost access (reload or expiry), by reason and kind (upgrade, stream).',
@@ -187,7 +202,13 @@ export class Metrics {
       registers,
     });
     this.#keyRequests = options.perKeyLabels
-      ? this.#register(new FastCounter('keygate_key_requests_total', 'Requests by key id and decision (metrics.perKeyLabels; one series per key: mind the cardinality).', ['key_id', 'decision']))
+      ? this.#register(
+          new FastCounter(
+            'keygate_key_requests_total',
+            'Requests by key id and decision (metrics.perKeyLabels; one series per key: mind the cardinality).',
+            ['key_id', 'decision'],
+          ),
+        )
       : undefined;
     const build = options.build ?? { version: 'unknown', node: process.version };
     new Gauge({
@@ -254,7 +275,8 @@ export class Metrics {
     this.#finished(r.service, r.method, r.decision, r.reason, r.mode, r.keyId, r.totalMs / 1000);
     this.#decision.observe(r.decisionMs / 1000);
     if (r.service === undefined) return;
-    if (r.upstreamStatus !== undefined && r.upstreamMs !== undefined) this.upstreamFinished(r.service, r.upstreamStatus, r.upstreamMs / 1000);
+    if (r.upstreamStatus !== undefined && r.upstreamMs !== undefined)
+      this.upstreamFinished(r.service, r.upstreamStatus, r.upstreamMs / 1000);
     if (r.upstreamError !== undefined) this.upstreamError(r.service, r.upstreamError);
   }
 
@@ -297,7 +319,15 @@ export class Metrics {
     for (const state of KEY_STATES) this.#keys.set({ state }, counts[state]);
   }
 
-  #finished(service: string | undefined, method: string, decision: Decision, reason: Reason, mode: Mode, keyId: string | undefined, seconds: number): void {
+  #finished(
+    service: string | undefined,
+    method: string,
+    decision: Decision,
+    reason: Reason,
+    mode: Mode,
+    keyId: string | undefined,
+    seconds: number,
+  ): void {
     const s = serviceLabel(service);
     const m = methodLabel(method);
     const key = `${mode}|${s}|${m}|${decision}|${reason}`;
@@ -307,7 +337,10 @@ export class Metrics {
       this.#bySeriesKey.set(key, series);
     }
     series.requests.value++;
-    if (validSeconds(seconds)) (series.duration ??= this.#requestDuration.seriesFor(`${mode}|${s}|${decision}`, () => ({ service: s, decision, mode }))).observe(seconds);
+    if (validSeconds(seconds))
+      (series.duration ??= this.#requestDuration.seriesFor(`${mode}|${s}|${decision}`, () => ({ service: s, decision, mode }))).observe(
+        seconds,
+      );
     if (this.#keyRequests && keyId !== undefined && this.#isKnownKey(keyId)) {
       this.#keyRequests.seriesFor(`${keyId}|${decision}`, () => ({ key_id: keyId, decision })).value++;
     }

@@ -17,19 +17,21 @@ import { serializeError, serializeRequest } from './serializers.js';
 const SENSITIVE_HEADERS = ['authorization', 'proxy-authorization', 'x-api-key', 'cookie', 'set-cookie'];
 
 /** Header spellings used in code; pino paths are case-sensitive. */
-const HEADER_SPELLINGS = [
-  ...SENSITIVE_HEADERS, 'Authorization', 'Proxy-Authorization', 'X-API-Key', 'X-Api-Key', 'Cookie', 'Set-Cookie',
-];
+const HEADER_SPELLINGS = [...SENSITIVE_HEADERS, 'Authorization', 'Proxy-Authorization', 'X-API-Key', 'X-Api-Key', 'Cookie', 'Set-Cookie'];
 
 const HEADER_CONTAINERS = [
-  'headers', 'req.headers', 'res.headers', 'request.headers', 'response.headers', 'upstream.headers',
-  'err.headers', 'err.config.headers',
+  'headers',
+  'req.headers',
+  'res.headers',
+  'request.headers',
+  'response.headers',
+  'upstream.headers',
+  'err.headers',
+  'err.config.headers',
 ];
 
 /** Field names that hold a secret wherever they appear (matched case-insensitively by the walk). */
-const SECRET_FIELDS = [
-  'serviceToken', 'token', 'key', 'secret', 'password', 'apiKey', 'api_key', 'authorization', 'credential',
-];
+const SECRET_FIELDS = ['serviceToken', 'token', 'key', 'secret', 'password', 'apiKey', 'api_key', 'authorization', 'credential'];
 
 /** An HTTP field-name token: safe to embed in a quoted redaction path. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -63,7 +65,10 @@ const MAX_DEPTH = 6;
  *   response) becomes `serializeRequest(msg)`, instead of being dumped whole.
  * Top-level fields named in `serialized` are left to pino's serializers.
  */
-export function secretCensor(extraHeaders: readonly string[] = [], serialized: readonly string[] = []): (obj: Record<string, unknown>) => Record<string, unknown> {
+export function secretCensor(
+  extraHeaders: readonly string[] = [],
+  serialized: readonly string[] = [],
+): (obj: Record<string, unknown>) => Record<string, unknown> {
   const extra = checkedHeaders(extraHeaders).map((h) => h.toLowerCase());
   const headers = new Set([...SENSITIVE_HEADERS, ...extra]);
   const fields = new Set([...SECRET_FIELDS.map((f) => f.toLowerCase()), ...headers]);

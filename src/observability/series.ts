@@ -34,7 +34,10 @@ export class HistogramSeries {
   /** Not cumulative: counts[i] is the observations in (bounds[i-1], bounds[i]]. */
   readonly counts: Float64Array;
 
-  constructor(readonly labels: Labels, private readonly bounds: readonly number[]) {
+  constructor(
+    readonly labels: Labels,
+    private readonly bounds: readonly number[],
+  ) {
     this.counts = new Float64Array(bounds.length);
   }
 
@@ -56,7 +59,11 @@ abstract class SeriesMetric<S extends { readonly labels: Labels }> {
   readonly aggregator = 'sum' as const;
   protected readonly series = new Map<string, S>();
 
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+  ) {}
 
   /** The series for `key` (a string that determines `labels()`), created on first use. */
   seriesFor(key: string, labels: () => Labels): S {
@@ -98,7 +105,12 @@ export class FastCounter extends SeriesMetric<CounterSeries> {
 export class FastHistogram extends SeriesMetric<HistogramSeries> {
   readonly type = 'histogram' as const;
 
-  constructor(name: string, help: string, labelNames: readonly string[], private readonly bounds: readonly number[]) {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    private readonly bounds: readonly number[],
+  ) {
     super(name, help, labelNames);
   }
 

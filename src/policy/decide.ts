@@ -18,8 +18,20 @@ export const STEPS = {
 } as const;
 export type StepNumber = keyof typeof STEPS;
 
-export type Denial = { readonly allow: false; readonly reason: DenyReason; readonly step: StepNumber; readonly detail: string; readonly rule?: CompiledRule };
-export type Grant = { readonly allow: true; readonly reason: 'allow'; readonly step: 7; readonly userRule: CompiledRule; readonly keyRule?: CompiledRule };
+export type Denial = {
+  readonly allow: false;
+  readonly reason: DenyReason;
+  readonly step: StepNumber;
+  readonly detail: string;
+  readonly rule?: CompiledRule;
+};
+export type Grant = {
+  readonly allow: true;
+  readonly reason: 'allow';
+  readonly step: 7;
+  readonly userRule: CompiledRule;
+  readonly keyRule?: CompiledRule;
+};
 export type Decision = Grant | Denial;
 
 export interface AccessRequest extends RuleQuery {

@@ -25,9 +25,10 @@ export interface EffectivePermissions {
 export function effectivePermissions(policy: Policy, key: KeyPolicy): EffectivePermissions {
   const user = policy.users.get(key.user);
   const userRules = user ? user.rules.rules : [];
-  const allow = key.scope === 'inherit'
-    ? userRules.map((r) => fromRule(r))
-    : userRules.flatMap((u) => key.allow.rules.map((k) => intersectRules(u, k))).filter((r): r is EffectiveRule => r !== undefined);
+  const allow =
+    key.scope === 'inherit'
+      ? userRules.map((r) => fromRule(r))
+      : userRules.flatMap((u) => key.allow.rules.map((k) => intersectRules(u, k))).filter((r): r is EffectiveRule => r !== undefined);
   const merged = mergeSame(allow);
   const removesSomething = (rule: CompiledRule): boolean => merged.some((r) => canRemove(rule, r));
   return {
@@ -47,7 +48,9 @@ function canRemove(rule: CompiledRule, allowed: EffectiveRule): boolean {
   if (rule.regions !== null && allowed.regions !== null && ![...rule.regions].some((r) => allowed.regions!.has(r))) return false;
   const methods = intersectMethods(withHeadForGet(rule.methods), allowed.methods);
   if (methods !== null && methods.size === 0) return false;
-  return overlapsSomeReading(rule.path, allowed.path) && (allowed.alsoPath === undefined || overlapsSomeReading(rule.path, allowed.alsoPath));
+  return (
+    overlapsSomeReading(rule.path, allowed.path) && (allowed.alsoPath === undefined || overlapsSomeReading(rule.path, allowed.alsoPath))
+  );
 }
 
 function withHeadForGet(methods: MethodSet): MethodSet {
@@ -65,7 +68,6 @@ function mergeSame(rules: readonly EffectiveRule[]): EffectiveRule[] {
   return [...byText.values()];
 }
 
-
 function fromRule(r: CompiledRule): EffectiveRule {
   return { service: r.service, methods: r.methods, regions: r.regions, path: r.path, from: [[r]] };
 }
@@ -75,7 +77,8 @@ export function intersectRules(a: CompiledRule, b: CompiledRule): EffectiveRule 
   if (service === undefined) return undefined;
   const methods = intersectMethods(a.methods, b.methods);
   if (methods !== null && methods.size === 0) return undefined;
-  const regions = a.regions === null ? b.regions : b.regions === null ? a.regions : new Set([...a.regions].filter((x) => b.regions!.has(x)));
+  const regions =
+    a.regions === null ? b.regions : b.regions === null ? a.regions : new Set([...a.regions].filter((x) => b.regions!.has(x)));
   if (regions !== null && regions.size === 0) return undefined;
   if (!overlaps(a.path, b.path)) return undefined;
   const base = { service, methods, regions, from: [[a, b]] };

@@ -166,12 +166,27 @@ interface Search {
 }
 
 function search(
-  byService: Map<string, TrieNode>, q: RuleQuery, segments: readonly string[], readings: PathReadings, headAsGet: boolean, accept: Search['accept'],
+  byService: Map<string, TrieNode>,
+  q: RuleQuery,
+  segments: readonly string[],
+  readings: PathReadings,
+  headAsGet: boolean,
+  accept: Search['accept'],
 ): number {
   const { alternates, trailingEnd, dropsSegments } = readings;
   const s: Search = {
-    rank: Infinity, rule: undefined, accept, walk: ++walks, segments, alternates, trailingEnd, dropsSegments,
-    method: q.method, region: q.region, headAsGet, visited: dropsSegments ? new Set<number>() : undefined,
+    rank: Infinity,
+    rule: undefined,
+    accept,
+    walk: ++walks,
+    segments,
+    alternates,
+    trailingEnd,
+    dropsSegments,
+    method: q.method,
+    region: q.region,
+    headAsGet,
+    visited: dropsSegments ? new Set<number>() : undefined,
   };
   const named = byService.get(q.service);
   if (named) walk(named, s, 0);

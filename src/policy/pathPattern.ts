@@ -3,10 +3,7 @@
  * single segment, anything else a literal compared byte for byte. `.` and friends are
  * never wildcards.
  */
-export type PatternSegment =
-  | { kind: 'literal'; value: string }
-  | { kind: 'one'; name?: string }
-  | { kind: 'many' };
+export type PatternSegment = { kind: 'literal'; value: string } | { kind: 'one'; name?: string } | { kind: 'many' };
 
 export interface PathPattern {
   readonly text: string;
@@ -119,7 +116,8 @@ function overlapFrom(a: readonly PatternSegment[], i: number, b: readonly Patter
   const p = a[i];
   const q = b[j];
   if (p.kind === 'literal' && q.kind === 'literal' && !(loose ? literalsMeet(p.value, q.value) : p.value === q.value)) return false;
-  if ((p.kind === 'literal' && p.value === '' && q.kind === 'one') || (q.kind === 'literal' && q.value === '' && p.kind === 'one')) return false;
+  if ((p.kind === 'literal' && p.value === '' && q.kind === 'one') || (q.kind === 'literal' && q.value === '' && p.kind === 'one'))
+    return false;
   return overlapFrom(a, i + 1, b, j + 1, loose);
 }
 

@@ -29,7 +29,13 @@ export interface PathReadings {
 }
 
 /** The readings of a path no reading changes (shared: such a path allocates nothing). */
-export const LITERAL_READINGS: PathReadings = Object.freeze({ caseInsensitive: false, folded: undefined, alternates: undefined, trailingEnd: -1, dropsSegments: false });
+export const LITERAL_READINGS: PathReadings = Object.freeze({
+  caseInsensitive: false,
+  folded: undefined,
+  alternates: undefined,
+  trailingEnd: -1,
+  dropsSegments: false,
+});
 const LITERAL_CASE_INSENSITIVE: PathReadings = Object.freeze({ ...LITERAL_READINGS, caseInsensitive: true });
 
 const UPPER_A = 65;
@@ -58,7 +64,8 @@ export function readingsOf(segments: readonly string[], caseInsensitive = false)
   const trailingEnd = last !== -1 && trailing > 0 ? last + 1 : -1;
   const innerEmpty = segments.length > 1 && (last === -1 || empties > trailing || trailing > 1); // `//` anywhere, the end included
   const format = last !== -1 && hasFormat(segments[last]);
-  if (!upper && !semicolon && trailingEnd === -1 && !innerEmpty && !format) return caseInsensitive ? LITERAL_CASE_INSENSITIVE : LITERAL_READINGS;
+  if (!upper && !semicolon && trailingEnd === -1 && !innerEmpty && !format)
+    return caseInsensitive ? LITERAL_CASE_INSENSITIVE : LITERAL_READINGS;
   const folded = upper ? segments.map((s) => s.toLowerCase()) : undefined;
   const alternates = semicolon || format ? alternatesOf(folded ?? segments, last) : undefined;
   const dropsSegments = segments.length > 1 && (innerEmpty || (alternates?.some((a) => a?.includes('')) ?? false));

@@ -91,7 +91,12 @@ export interface LimitView {
 
 export function limitView(a: AppliedLimit): LimitView {
   return {
-    scope: a.scope, owner: a.owner, name: a.limit.name, rate: a.limit.rateText, burst: a.limit.burst, service: a.limit.service ?? '*',
+    scope: a.scope,
+    owner: a.owner,
+    name: a.limit.name,
+    rate: a.limit.rateText,
+    burst: a.limit.burst,
+    service: a.limit.service ?? '*',
     text: `${a.scope} ${a.owner}: "${a.limit.name}" ${limitText(a.limit)}`,
   };
 }

@@ -30,7 +30,11 @@ export const ROUTE_PROBLEMS = Object.freeze({
  * `/admin/users`, and nginx and Envoy prefixes are case-sensitive, so neither choice of
  * ours would be safe. A `caseInsensitive` service takes such a path instead.
  */
-export function routeRequest<S extends RouteSpec>(services: readonly S[], hostHeader: string | undefined, path: string): Routed<S> | RouteRefusal | undefined {
+export function routeRequest<S extends RouteSpec>(
+  services: readonly S[],
+  hostHeader: string | undefined,
+  path: string,
+): Routed<S> | RouteRefusal | undefined {
   const host = hostHeader === undefined ? undefined : parseHost(hostHeader);
   if (host === null) return { refused: ROUTE_PROBLEMS.malformedHost };
   for (const service of services) {

@@ -27,7 +27,12 @@ export interface CompiledRule {
   readonly except?: ReadonlySet<string>; // guardrails only: key ids let through
 }
 
-export function compileRule(spec: RuleSpec, origin: RuleOrigin, except?: readonly string[], extraMethods?: ExtraMethods): CompiledRule | { error: string } {
+export function compileRule(
+  spec: RuleSpec,
+  origin: RuleOrigin,
+  except?: readonly string[],
+  extraMethods?: ExtraMethods,
+): CompiledRule | { error: string } {
   const methods = compileMethods(spec.method, extraMethods);
   if (methods !== null && 'error' in methods) return { error: methods.error };
   const path = compilePattern(spec.path);

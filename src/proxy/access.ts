@@ -112,10 +112,25 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
   const { limiter } = guards;
   const wait = limiter.addressWait(req.clientIp, now);
   if (wait > 0) return limited(limiter.addressRefusal(snapshot.rateLimits, req.clientIp, wait, destination.service.name), 2, destination);
-  if (credential.kind === 'malformed') return authFailed(snapshot, limiter, req, now, refusal('malformed_credentials', 2, `malformed ${credential.header} header`, destination));
+  if (credential.kind === 'malformed')
+    return authFailed(
+      snapshot,
+      limiter,
+      req,
+      now,
+      refusal('malformed_credentials', 2, `malformed ${credential.header} header`, destination),
+    );
   const verified = await guards.verifier.verify(snapshot.keys, credential.value, req.clientIp);
-  if (!verified.ok && verified.reason === 'rate_limited') return refusal('rate_limited', 2, authDetail(verified.reason), destination, verified.keyId || undefined);
-  if (!verified.ok) return authFailed(snapshot, limiter, req, now, refusal(verified.reason, 2, authDetail(verified.reason), destination, verified.keyId || undefined));
+  if (!verified.ok && verified.reason === 'rate_limited')
+    return refusal('rate_limited', 2, authDetail(verified.reason), destination, verified.keyId || undefined);
+  if (!verified.ok)
+    return authFailed(
+      snapshot,
+      limiter,
+      req,
+      now,
+      refusal(verified.reason, 2, authDetail(verified.reason), destination, verified.keyId || undefined),
+    );
   const key = verified.key;
   const decision = decideFor(snapshot, key, destination, req.method, req.clientIp, now, snapshot.region);
   if (!decision.allow) return refusal(decision.reason, decision.step, decision.detail, destination, key.id, key, decision.rule);
@@ -134,17 +149,35 @@ function authFailed(snapshot: Snapshot, limiter: RateLimiter, req: InboundReques
 }
 
 function limited(verdict: LimitVerdict, step: 2 | 8, destination: Destination, key?: KeyRecord): Denied {
-  return { allow: false, reason: 'rate_limited', step, detail: verdict.detail, destination, keyId: key?.id, key, rule: undefined, limits: verdict };
+  return {
+    allow: false,
+    reason: 'rate_limited',
+    step,
+    detail: verdict.detail,
+    destination,
+    keyId: key?.id,
+    key,
+    rule: undefined,
+    limits: verdict,
+  };
 }
 
 /**
  * `methodOverride: authorize` (and `_method` found in a form body): the upstream runs
  * the overridden method, so the key must be allowed that one too. The first denial.
  */
-export function authorizeOverrides(snapshot: Snapshot, key: KeyRecord, dest: Destination, methods: readonly string[], clientIp: string, now: number): Denied | undefined {
+export function authorizeOverrides(
+  snapshot: Snapshot,
+  key: KeyRecord,
+  dest: Destination,
+  methods: readonly string[],
+  clientIp: string,
+  now: number,
+): Denied | undefined {
   for (const method of methods) {
     const also = decideFor(snapshot, key, dest, method, clientIp, now, snapshot.region);
-    if (!also.allow) return refusal(also.reason, also.step, `${also.detail} (the overridden method ${method})`, dest, key.id, key, also.rule);
+    if (!also.allow)
+      return refusal(also.reason, also.step, `${also.detail} (the overridden method ${method})`, dest, key.id, key, also.rule);
   }
   return undefined;
 }
@@ -153,7 +186,12 @@ export function authorizeOverrides(snapshot: Snapshot, key: KeyRecord, dest: Des
  * `strip` where nobody can strip: the decision API cannot rewrite the target, and nginx
  * and Traefik cannot remove headers on keygate's word, so such a request is refused.
  */
-function unstrippableOverride(req: InboundRequest, rules: RequestRules, found: HeaderFindings, overrides: OverrideCheck & { ok: true }): string | undefined {
+function unstrippableOverride(
+  req: InboundRequest,
+  rules: RequestRules,
+  found: HeaderFindings,
+  overrides: OverrideCheck & { ok: true },
+): string | undefined {
   if (req.mode !== 'check' || rules.methodOverride !== 'strip') return undefined;
   if (overrides.query !== undefined) return 'a _method query parameter the front proxy cannot remove';
   if (!req.removesHeaders && found.methodOverrides.length > 0) return 'a method-override header this front proxy cannot remove';
@@ -171,7 +209,15 @@ function withQuery(dest: Destination, query: string): Destination {
 }
 
 /** Steps 3-7 for a known key at a known destination (shared with `keygate explain`). */
-export function decideFor(snapshot: Snapshot, key: KeyRecord, dest: Destination, method: string, clientIp: string, now: number, region: string): Grant | Denial {
+export function decideFor(
+  snapshot: Snapshot,
+  key: KeyRecord,
+  dest: Destination,
+  method: string,
+  clientIp: string,
+  now: number,
+  region: string,
+): Grant | Denial {
   const segments = pathSegments(dest.path);
   return authorize(snapshot, key, {
     region,
@@ -189,7 +235,15 @@ export function decideFor(snapshot: Snapshot, key: KeyRecord, dest: Destination,
  * (`{ ...denied(), ...(keyId ? { keyId } : {}) }`) each denial cost ~1.5 µs on Node 20
  * and left objects of several shapes for `baseRecord` to read.
  */
-function refusal(reason: DenyReason, step: StepNumber | 0, detail: string, destination?: Destination, keyId?: string, key?: KeyRecord, rule?: CompiledRule): Denied {
+function refusal(
+  reason: DenyReason,
+  step: StepNumber | 0,
+  detail: string,
+  destination?: Destination,
+  keyId?: string,
+  key?: KeyRecord,
+  rule?: CompiledRule,
+): Denied {
   return { allow: false, reason, step, detail, destination, keyId, key, rule, limits: undefined };
 }
 

@@ -13,17 +13,20 @@ export function watchBodyIdle(req: IncomingMessage, idleMs: number, onIdle: () =
   const socket = req.socket;
   let seen = socket.bytesRead;
   let lastProgress = performance.now();
-  const timer = setInterval(() => {
-    if (req.complete || req.destroyed) return stop();
-    const now = performance.now();
-    if (socket.bytesRead !== seen || req.readableLength > 0) {
-      seen = socket.bytesRead;
-      lastProgress = now;
-    } else if (now - lastProgress >= idleMs) {
-      stop();
-      onIdle();
-    }
-  }, Math.max(1, Math.floor(idleMs / TICKS_PER_IDLE)));
+  const timer = setInterval(
+    () => {
+      if (req.complete || req.destroyed) return stop();
+      const now = performance.now();
+      if (socket.bytesRead !== seen || req.readableLength > 0) {
+        seen = socket.bytesRead;
+        lastProgress = now;
+      } else if (now - lastProgress >= idleMs) {
+        stop();
+        onIdle();
+      }
+    },
+    Math.max(1, Math.floor(idleMs / TICKS_PER_IDLE)),
+  );
   timer.unref();
   const stop = (): void => clearInterval(timer);
   return stop;

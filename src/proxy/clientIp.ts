@@ -9,7 +9,10 @@ import { normalizeAddress } from '../policy/cidr.js';
 export function clientAddress(peer: string | undefined, xff: string | string[] | undefined, trusted: CidrSet): string {
   const socketIp = normalizeAddress(peer ?? '');
   if (!trusted.text.length || !trusted.contains(socketIp) || xff === undefined) return socketIp;
-  const hops = (Array.isArray(xff) ? xff.join(',') : xff).split(',').map((h) => normalizeAddress(h.trim())).filter(Boolean);
+  const hops = (Array.isArray(xff) ? xff.join(',') : xff)
+    .split(',')
+    .map((h) => normalizeAddress(h.trim()))
+    .filter(Boolean);
   for (let i = hops.length - 1; i >= 0; i--) {
     if (!trusted.contains(hops[i])) return hops[i];
   }

@@ -64,8 +64,15 @@ export function explain(snapshot: Snapshot, q: ExplainQuery): Explanation | Unan
   const d = decideFor(snapshot, key, dest, q.method, q.clientIp, q.now, q.region);
   if (!d.allow) return { ...denial(key, d.reason, d.step, d.detail), ...base, ...(d.rule ? { rule: view(d.rule) } : {}) };
   return {
-    decision: 'allow', reason: 'allow', status: 200, step: d.step, stepName: 'allowed', detail: `allowed: ${keyState(snapshot, key, q.now)} key`,
-    ...base, userRule: view(d.userRule), ...(d.keyRule ? { keyRule: view(d.keyRule), rule: view(d.keyRule) } : { rule: view(d.userRule) }),
+    decision: 'allow',
+    reason: 'allow',
+    status: 200,
+    step: d.step,
+    stepName: 'allowed',
+    detail: `allowed: ${keyState(snapshot, key, q.now)} key`,
+    ...base,
+    userRule: view(d.userRule),
+    ...(d.keyRule ? { keyRule: view(d.keyRule), rule: view(d.keyRule) } : { rule: view(d.userRule) }),
     rateLimits: appliedLimits(snapshot.rateLimits, snapshot.users.get(key.user), key.id, dest.service.name).map(limitView),
   };
 }
@@ -81,7 +88,16 @@ function destinationFor(snapshot: Snapshot, q: ExplainQuery): ReturnType<typeof 
 }
 
 function denial(key: KeyRecord, reason: Reason, step: StepNumber | 0, detail: string): Explanation {
-  return { decision: 'deny', reason, status: statusOf(reason), step, stepName: step === 0 ? 'path safety' : STEPS[step], detail, key: key.id, user: key.user };
+  return {
+    decision: 'deny',
+    reason,
+    status: statusOf(reason),
+    step,
+    stepName: step === 0 ? 'path safety' : STEPS[step],
+    detail,
+    key: key.id,
+    user: key.user,
+  };
 }
 
 function view(rule: CompiledRule): RuleView {

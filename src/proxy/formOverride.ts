@@ -23,8 +23,7 @@ export function inspectsForm(rules: RequestRules, method: string, contentType: s
 
 export type FormPrefix =
   /** `ended`: the whole body was read (it is `prefix`); otherwise `prefix` was put back on `req`. */
-  | { readonly ok: true; readonly prefix: Buffer; readonly ended: boolean }
-  | { readonly ok: false };
+  { readonly ok: true; readonly prefix: Buffer; readonly ended: boolean } | { readonly ok: false };
 
 /**
  * Reads up to `maxBytes` of the body (or what arrives within `maxMs`), then pauses the

@@ -35,7 +35,13 @@ export interface ForwardOptions {
  * A client that goes away aborts the upstream request; an upstream that fails mid-body
  * ends the client's response by closing the connection (never a silent truncation).
  */
-export async function forward(upstreams: Upstreams, dest: Destination, req: IncomingMessage, res: ServerResponse, opts: ForwardOptions): Promise<ForwardResult> {
+export async function forward(
+  upstreams: Upstreams,
+  dest: Destination,
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: ForwardOptions,
+): Promise<ForwardResult> {
   const started = performance.now();
   const elapsed = (): number => performance.now() - started;
   // undici takes an EventEmitter as a signal: far cheaper per request than an AbortController.

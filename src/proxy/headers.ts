@@ -6,8 +6,15 @@ import { METHOD_OVERRIDE_HEADERS } from './requestMeaning.js';
 
 /** RFC 9110 §7.6.1: connection-specific fields that a proxy never forwards. */
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'proxy-authenticate', 'proxy-authorization',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authorization',
 ]);
 
 const CLIENT_CREDENTIALS: ReadonlySet<string> = new Set(CREDENTIAL_HEADERS);
@@ -126,12 +133,20 @@ export function hasBody(req: IncomingMessage): boolean {
  * or spoof them. `dropped`: canonical names the service's request rules remove (see
  * requestMeaning.ts).
  */
-export function upstreamRequestHeaders(rawHeaders: readonly string[], token: ServiceToken, who: Identity, facts: ForwardingFacts, dropped: ReadonlySet<string> = NONE): string[] {
+export function upstreamRequestHeaders(
+  rawHeaders: readonly string[],
+  token: ServiceToken,
+  who: Identity,
+  facts: ForwardingFacts,
+  dropped: ReadonlySet<string> = NONE,
+): string[] {
   const tokenHeader = canonicalName(token.header);
   const listed = connectionListed(rawHeaders);
   const out: string[] = [];
   const forwarded: Record<'x-forwarded-for' | 'x-forwarded-proto' | 'x-forwarded-host', string[]> = {
-    'x-forwarded-for': [], 'x-forwarded-proto': [], 'x-forwarded-host': [],
+    'x-forwarded-for': [],
+    'x-forwarded-proto': [],
+    'x-forwarded-host': [],
   };
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i];
@@ -172,7 +187,10 @@ function appendForwarded(out: string[], name: string, previous: string[], value:
 }
 
 /** The response headers the client receives: hop-by-hop removed, the request id added. */
-export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>, requestId: string): Record<string, string | string[]> {
+export function clientResponseHeaders(
+  upstream: Record<string, string | string[] | undefined>,
+  requestId: string,
+): Record<string, string | string[]> {
   const connection = upstream.connection;
   const listed = connection === undefined ? NONE : connectionTokens(Array.isArray(connection) ? connection : [connection]);
   const out: Record<string, string | string[]> = {};

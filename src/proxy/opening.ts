@@ -79,7 +79,12 @@ export class OpenedRequest {
  * pin the snapshot (a reload mid-request never changes its rules), decide, and fill in
  * its record. `read` is the request as the proxy sees it unless the entry point says otherwise.
  */
-export async function openRequest(rt: DecisionRuntime, req: IncomingMessage, mode: Mode, read: TargetRead = asProxied(req)): Promise<OpenedRequest> {
+export async function openRequest(
+  rt: DecisionRuntime,
+  req: IncomingMessage,
+  mode: Mode,
+  read: TargetRead = asProxied(req),
+): Promise<OpenedRequest> {
   const snapshot = rt.snapshot();
   const inbound = inboundOf(req, read, snapshot.listen.trustedProxies, mode);
   const record = new RequestRecord(mode, requestIdFrom(req.headers['x-request-id']), inbound.method, inbound.target, inbound.clientIp);
@@ -108,7 +113,17 @@ function inboundOf(req: IncomingMessage, read: TargetRead, trusted: Snapshot['li
 }
 
 function unreadable(detail: string): Denied {
-  return { allow: false, reason: 'bad_target', step: 0, detail, destination: undefined, keyId: undefined, key: undefined, rule: undefined, limits: undefined };
+  return {
+    allow: false,
+    reason: 'bad_target',
+    step: 0,
+    detail,
+    destination: undefined,
+    keyId: undefined,
+    key: undefined,
+    rule: undefined,
+    limits: undefined,
+  };
 }
 
 /** The decision, into the record: who asked, for which service, and the answer. */

@@ -83,7 +83,13 @@ type FormCheck = { kind: 'forward'; body?: Buffer } | { kind: 'denied'; denial: 
  * `_method` in the start of a form body: the upstream would run that method, so the key
  * must be allowed it too (whatever `methodOverride` says: a body cannot be stripped).
  */
-async function checkFormOverride(rt: ProxyRuntime, snapshot: Snapshot, outcome: Allowed, inbound: InboundRequest, req: IncomingMessage): Promise<FormCheck> {
+async function checkFormOverride(
+  rt: ProxyRuntime,
+  snapshot: Snapshot,
+  outcome: Allowed,
+  inbound: InboundRequest,
+  req: IncomingMessage,
+): Promise<FormCheck> {
   const form = await readFormPrefix(req);
   if (!form.ok) return { kind: 'client_gone' };
   const named = distinctOverrides(inbound.method, formMethodOverrides(form.prefix, req.headers['content-type'] ?? ''));
@@ -98,7 +104,12 @@ async function checkFormOverride(rt: ProxyRuntime, snapshot: Snapshot, outcome: 
  * trustedProxies: each hop appends whoever connected to it, or the chain would lose the
  * trusted proxy and repeat the client.
  */
-export function upstreamHeaders(outcome: Allowed, req: IncomingMessage, requestId: string, opened: { snapshot: Snapshot; inbound: InboundRequest }): string[] {
+export function upstreamHeaders(
+  outcome: Allowed,
+  req: IncomingMessage,
+  requestId: string,
+  opened: { snapshot: Snapshot; inbound: InboundRequest },
+): string[] {
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   const peerIp = normalizeAddress(req.socket.remoteAddress ?? '');
   const trusted = opened.snapshot.listen.trustedProxies;

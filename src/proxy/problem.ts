@@ -20,7 +20,16 @@ export interface Problem {
 }
 
 /** Details safe to show a client: path-safety explanations say nothing about keys. */
-const CLIENT_VISIBLE_DETAIL = new Set<Reason>(['bad_target', 'no_route', 'payload_too_large', 'headers_too_large', 'body_timeout', 'upgrade_not_allowed', 'method_override', 'method_not_allowed']);
+const CLIENT_VISIBLE_DETAIL = new Set<Reason>([
+  'bad_target',
+  'no_route',
+  'payload_too_large',
+  'headers_too_large',
+  'body_timeout',
+  'upgrade_not_allowed',
+  'method_override',
+  'method_not_allowed',
+]);
 
 export function problemFor(reason: Reason, requestId: string, detail?: string): Problem {
   const status = REASONS[reason].status;
@@ -72,7 +81,9 @@ export function rawProblem(reason: Reason, requestId: string, detail?: string, l
   const extra = limits && refusalLimitHeaders(limits);
   const body = JSON.stringify(problem);
   const headers = { ...problemHeaders(problem, Buffer.byteLength(body)), ...extra, connection: 'close' };
-  const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n');
+  const head = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('\r\n');
   return `HTTP/1.1 ${problem.status} ${REASONS[reason].title}\r\n${head}\r\n\r\n${body}`;
 }
 

@@ -42,16 +42,21 @@ export function scanHeaders(rawHeaders: readonly string[]): HeaderFindings {
       case 4:
         if (name.toLowerCase() === 'host') hosts++;
         break;
-      case 7: case 10: case 14: {
+      case 7:
+      case 10:
+      case 14: {
         const lower = name.toLowerCase();
         if (lower === 'upgrade') (upgrades ??= []).push(...upgradeProtocols(rawHeaders[i + 1]));
         else if (lower === 'http2-settings') h2cHint = true;
         else if (lower === 'connection' && /(^|[\s,])http2-settings($|[\s,])/i.test(rawHeaders[i + 1])) h2cHint = true;
         break;
       }
-      case 13: case 17: case 22:
+      case 13:
+      case 17:
+      case 22:
         // `Authorization` is 13 long too: look at the first letter (x/X) before lower-casing.
-        if ((name.charCodeAt(0) | 0x20) === 0x78 && METHOD_OVERRIDE_HEADERS.includes(name.toLowerCase().replaceAll('_', '-'))) (overrides ??= []).push(rawHeaders[i + 1]);
+        if ((name.charCodeAt(0) | 0x20) === 0x78 && METHOD_OVERRIDE_HEADERS.includes(name.toLowerCase().replaceAll('_', '-')))
+          (overrides ??= []).push(rawHeaders[i + 1]);
         break;
     }
   }
@@ -90,8 +95,7 @@ export type OverrideCheck =
    * too (`authorize`); `query`: the query to forward instead, when `strip` removed
    * `_method` from it.
    */
-  | { readonly ok: true; readonly methods: readonly string[]; readonly query?: string }
-  | { readonly ok: false; readonly detail: string };
+  { readonly ok: true; readonly methods: readonly string[]; readonly query?: string } | { readonly ok: false; readonly detail: string };
 
 const NO_OVERRIDE: OverrideCheck = { ok: true, methods: [] };
 
@@ -139,7 +143,7 @@ export function queryMethodOverrides(query: string): { values: string[]; rest: s
     const pair = parts[i];
     const eq = pair.indexOf('=');
     if (isMethodKey(eq === -1 ? pair : pair.slice(0, eq))) values.push(eq === -1 ? '' : formDecode(pair.slice(eq + 1)));
-    else rest += (rest === '' ? '' : parts[i - 1] ?? '&') + pair;
+    else rest += (rest === '' ? '' : (parts[i - 1] ?? '&')) + pair;
   }
   return values.length === 0 ? undefined : { values, rest: rest === '' ? '' : `?${rest}` };
 }

@@ -49,7 +49,14 @@ export async function handleUpgrade(rt: ProxyRuntime, req: IncomingMessage, clie
       // request) would get a connection keygate cannot check: close it.
       answer.socket.destroy();
       client.end(rawProblem('upstream_failed', requestId));
-      return opened.finish({ status: 502, reason: 'upstream_failed', upstreamStatus: 101, upstreamMs, upstreamError: 'other', upstreamErrorCode: 'UPGRADE_PROTOCOL_MISMATCH' });
+      return opened.finish({
+        status: 502,
+        reason: 'upstream_failed',
+        upstreamStatus: 101,
+        upstreamMs,
+        upstreamError: 'other',
+        upstreamErrorCode: 'UPGRADE_PROTOCOL_MISMATCH',
+      });
     }
     client.write(switchingProtocols(answer.headers, requestId));
     if (head.length) answer.socket.write(head);
@@ -96,7 +103,8 @@ function dispatchUpgrade(pool: Pool, opts: Dispatcher.DispatchOptions & { upgrad
       },
       onResponseData: (controller, chunk) => {
         size += chunk.length;
-        if (size > MAX_REFUSAL_BODY) controller.abort(Object.assign(new Error('upgrade refusal body too large'), { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' }));
+        if (size > MAX_REFUSAL_BODY)
+          controller.abort(Object.assign(new Error('upgrade refusal body too large'), { code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' }));
         else chunks.push(chunk);
       },
       onResponseEnd: () => resolve({ upgraded: false, status, headers, body: Buffer.concat(chunks) }),

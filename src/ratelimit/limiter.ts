@@ -37,7 +37,8 @@ export interface LimitVerdict {
 /** The buckets a request from `keyId` of `user` to `service` must fit in: the user's, then the key's own. */
 export function appliedLimits(settings: RateLimitSettings, user: UserPolicy | undefined, keyId: string, service: string): AppliedLimit[] {
   const out: AppliedLimit[] = [];
-  if (user?.rateLimits?.length) for (const limit of limitsFor(user.rateLimits, service)) out.push({ scope: 'user', owner: user.name, limit });
+  if (user?.rateLimits?.length)
+    for (const limit of limitsFor(user.rateLimits, service)) out.push({ scope: 'user', owner: user.name, limit });
   const own = settings.byKey.get(keyId);
   if (own) for (const limit of limitsFor(own, service)) out.push({ scope: 'key', owner: keyId, limit });
   return out;
@@ -81,7 +82,13 @@ export class RateLimiter {
   ) {}
 
   /** Undefined when no limit applies to this key on this service (the usual case costs one Map lookup). */
-  check(settings: RateLimitSettings, user: UserPolicy | undefined, keyId: string, service: string, now: number): LimitVerdict | Promise<LimitVerdict> | undefined {
+  check(
+    settings: RateLimitSettings,
+    user: UserPolicy | undefined,
+    keyId: string,
+    service: string,
+    now: number,
+  ): LimitVerdict | Promise<LimitVerdict> | undefined {
     if (!user?.rateLimits?.length && !settings.byKey.has(keyId)) return undefined;
     const applied = appliedLimits(settings, user, keyId, service);
     if (applied.length === 0) return undefined;
@@ -118,7 +125,13 @@ export class RateLimiter {
     const limit = settings.failedAuth!;
     const applied = { scope: 'address' as const, owner: address, limit };
     return {
-      allowed: false, applied: [], remaining: [], fullInMs: [], refusedBy: applied, retryAfter: Math.max(1, Math.ceil(waitMs / 1000)), headers: settings.headers,
+      allowed: false,
+      applied: [],
+      remaining: [],
+      fullInMs: [],
+      refusedBy: applied,
+      retryAfter: Math.max(1, Math.ceil(waitMs / 1000)),
+      headers: settings.headers,
       detail: `too many failed authentications from ${address} (failedAuth ${limitText(limit)})`,
     };
   }
@@ -182,8 +195,13 @@ function refusalDetail(a: AppliedLimit): string {
 /** failClosed with the shared store unreachable: refuse, and say why in the log. */
 function backendRefusal(settings: RateLimitSettings, applied: readonly AppliedLimit[]): LimitVerdict {
   return {
-    allowed: false, applied, remaining: applied.map(() => 0), fullInMs: applied.map(() => 1000), refusedBy: undefined, retryAfter: 1, headers: settings.headers,
+    allowed: false,
+    applied,
+    remaining: applied.map(() => 0),
+    fullInMs: applied.map(() => 1000),
+    refusedBy: undefined,
+    retryAfter: 1,
+    headers: settings.headers,
     detail: 'the rate-limit store (Redis) is unreachable and rateLimiting.redis.onError is failClosed',
   };
 }
-

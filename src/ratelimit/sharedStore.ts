@@ -13,7 +13,11 @@ export async function sharedStoreFor(settings: RateLimiting, logger: Logger): Pr
   return new RedisStore(settings.redis, {
     connection: (state, error) => {
       if (state === 'ready') logger.info({ event: 'ratelimit_backend_ready' }, 'rate-limit store (Redis) connected; shared limits apply');
-      else logger.warn({ event: 'ratelimit_backend_lost', error, onError }, `rate-limit store (Redis) unreachable; ${onError === 'failOpen' ? 'per-process limits apply' : 'limited requests are refused'} until it is back`);
+      else
+        logger.warn(
+          { event: 'ratelimit_backend_lost', error, onError },
+          `rate-limit store (Redis) unreachable; ${onError === 'failOpen' ? 'per-process limits apply' : 'limited requests are refused'} until it is back`,
+        );
     },
   });
 }

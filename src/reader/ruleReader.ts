@@ -46,7 +46,12 @@ export function readRules<N>(r: NodeReader<N>, node: N, owner: string, names: Ru
 }
 
 /** The node a compile error is about: the path, or the one bad entry of a method list. */
-function errorNode<N>(error: string, f: Map<string, Field<N, N>>, methods: { value: string; node: N }[] | undefined, names: RuleNames): N | undefined {
+function errorNode<N>(
+  error: string,
+  f: Map<string, Field<N, N>>,
+  methods: { value: string; node: N }[] | undefined,
+  names: RuleNames,
+): N | undefined {
   if (error.startsWith('path')) return f.get('path')?.value;
   const bad = methods?.find((m) => {
     const compiled = compileMethods(m.value, names.extraMethods);

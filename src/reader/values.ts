@@ -14,7 +14,16 @@ export function parseDuration(text: string): number | { error: string } {
 
 const SIZE = /^(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB|k|m|g)?$/i;
 const UNIT_BYTES: Record<string, number> = {
-  b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+  b: 1,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
 };
 
 /** `16KiB`, `10MiB`, `1048576` → bytes. */
@@ -65,5 +74,7 @@ function hasControlChar(text: string): boolean {
 
 /** An error when `text` (a user or key name, sent in identity headers) holds a control character. */
 export function controlCharProblem(what: string, text: string): string | undefined {
-  return hasControlChar(text) ? `${what} ${JSON.stringify(text)} contains a control character; names are sent in X-Keygate-* headers, which cannot carry one` : undefined;
+  return hasControlChar(text)
+    ? `${what} ${JSON.stringify(text)} contains a control character; names are sent in X-Keygate-* headers, which cannot carry one`
+    : undefined;
 }

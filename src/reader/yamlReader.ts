@@ -40,7 +40,10 @@ export class YamlReader implements NodeReader<YNode> {
   private readonly lines = new LineCounter();
   private readonly doc: Document.Parsed;
 
-  constructor(readonly file: string, text: string) {
+  constructor(
+    readonly file: string,
+    text: string,
+  ) {
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
     for (const e of this.doc.errors) {
       const pos = this.lines.linePos(e.pos[0]);

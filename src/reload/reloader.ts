@@ -161,7 +161,11 @@ export class Reloader {
     const current = this.#options.current();
     let result: LoadResult;
     try {
-      result = await this.#loader.load(this.#options.mainFile, { generation: current.generation + 1, env: this.#options.env, signal: this.#abort.signal });
+      result = await this.#loader.load(this.#options.mainFile, {
+        generation: current.generation + 1,
+        env: this.#options.env,
+        signal: this.#abort.signal,
+      });
     } catch (e) {
       if (this.#closed) return { result: 'closed', trigger };
       // Sources stay as they were, so the next check tries again.
@@ -174,7 +178,15 @@ export class Reloader {
     const next = result.snapshot;
     this.#options.apply(next);
     this.#watcher?.setTiming(next.reload);
-    const outcome: ReloadOutcome = { result: 'success', trigger, snapshot: next, warnings: result.warnings, restartRequired: restartRequired(this.#running, next), changed, durationMs };
+    const outcome: ReloadOutcome = {
+      result: 'success',
+      trigger,
+      snapshot: next,
+      warnings: result.warnings,
+      restartRequired: restartRequired(this.#running, next),
+      changed,
+      durationMs,
+    };
     this.#report(outcome);
     return outcome;
   }
@@ -189,7 +201,15 @@ export class Reloader {
     changed: readonly string[],
     detail: { errors?: readonly ConfigIssue[]; warnings: readonly ConfigIssue[]; cause?: Error; durationMs: number },
   ): ReloadOutcome {
-    const outcome: ReloadOutcome = { result: 'failure', trigger, errors: detail.errors ?? [], warnings: detail.warnings, changed, durationMs: detail.durationMs, ...(detail.cause ? { cause: detail.cause } : {}) };
+    const outcome: ReloadOutcome = {
+      result: 'failure',
+      trigger,
+      errors: detail.errors ?? [],
+      warnings: detail.warnings,
+      changed,
+      durationMs: detail.durationMs,
+      ...(detail.cause ? { cause: detail.cause } : {}),
+    };
     if (!this.#closed) this.#report(outcome);
     return outcome;
   }

@@ -118,8 +118,7 @@ export class ConfigWatcher {
       if (existing) {
         existing.names.clear();
         names.forEach((n) => existing.names.add(n));
-      }
-      else this.#watchDir(dir, names);
+      } else this.#watchDir(dir, names);
     }
   }
 

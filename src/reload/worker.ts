@@ -33,7 +33,7 @@ port.on('message', (msg: ToWorker) => {
   try {
     load(msg);
   } catch (e) {
-    send({ type: 'crashed', id: msg.id, message: e instanceof Error ? e.stack ?? e.message : String(e) });
+    send({ type: 'crashed', id: msg.id, message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
   }
 });
 

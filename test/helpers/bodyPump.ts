@@ -31,7 +31,12 @@ export async function pumpBody(port: number, head: string, opts: PumpOptions): P
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   const started = Date.now();
   let closed = false;
-  const closedP = new Promise<void>((resolve) => socket.once('close', () => { closed = true; resolve(); }));
+  const closedP = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      closed = true;
+      resolve();
+    }),
+  );
   socket.on('error', () => undefined);
   const response = readResponse(socket, opts.maxMs + 2_000).catch(() => undefined);
   socket.write(head);

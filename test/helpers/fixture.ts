@@ -31,7 +31,16 @@ export async function startStack(options: FixtureOptions = {}): Promise<StartedK
   try {
     options.prepare?.(cfg);
     const kg = await startKeygate(cfg.mainFile);
-    return { upstream, cfg, kg, close: async () => { await kg.close(); await upstream.close(); cfg.cleanup(); } };
+    return {
+      upstream,
+      cfg,
+      kg,
+      close: async () => {
+        await kg.close();
+        await upstream.close();
+        cfg.cleanup();
+      },
+    };
   } catch (e) {
     await upstream.close();
     cfg.cleanup();
@@ -53,8 +62,14 @@ export function useKeygate(options: FixtureOptions = {}): KeygateFixture {
     return stack;
   };
   return {
-    get upstream() { return started().upstream; },
-    get cfg() { return started().cfg; },
-    get kg() { return started().kg; },
+    get upstream() {
+      return started().upstream;
+    },
+    get cfg() {
+      return started().cfg;
+    },
+    get kg() {
+      return started().kg;
+    },
   };
 }

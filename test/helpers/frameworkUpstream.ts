@@ -21,7 +21,14 @@ export interface Readings {
   readonly headAsGet: boolean;
 }
 
-export const EVERY_READING: Readings = { caseInsensitive: true, trailingSlash: true, mergeSlashes: true, pathParameters: true, format: true, headAsGet: true };
+export const EVERY_READING: Readings = {
+  caseInsensitive: true,
+  trailingSlash: true,
+  mergeSlashes: true,
+  pathParameters: true,
+  format: true,
+  headAsGet: true,
+};
 
 /** One request the framework ran: the route it chose and the path as it read it. */
 export interface Executed {
@@ -46,7 +53,7 @@ export function frameworkUpstream(routes: readonly string[], readings: Readings 
   const handler: UpstreamHandler = (req, res) => {
     const url = req.url ?? '/';
     const readPath = readPathAs(url.split('?')[0], readings);
-    const method = readings.headAsGet && req.method === 'HEAD' ? 'GET' : req.method ?? 'GET';
+    const method = readings.headAsGet && req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const segments = readPath.slice(1).split('/');
     const route = compiled.find((r) => r.method === method && segmentsMatch(r.segments, segments, readings.caseInsensitive));
     if (!route) {
@@ -77,5 +84,7 @@ function readPathAs(path: string, r: Readings): string {
 
 function segmentsMatch(route: readonly string[], path: readonly string[], caseInsensitive: boolean): boolean {
   if (route.length !== path.length) return false;
-  return route.every((r, i) => (r.startsWith(':') ? path[i] !== '' : caseInsensitive ? r.toLowerCase() === path[i].toLowerCase() : r === path[i]));
+  return route.every((r, i) =>
+    r.startsWith(':') ? path[i] !== '' : caseInsensitive ? r.toLowerCase() === path[i].toLowerCase() : r === path[i],
+  );
 }

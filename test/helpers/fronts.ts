@@ -34,7 +34,10 @@ export interface SendOptions {
 export function send(origin: string, options: SendOptions = {}): Promise<HttpAnswer> {
   const url = new URL(origin);
   const headers = withHost(options.headers, url.host);
-  return httpExchange({ host: url.hostname, port: url.port, method: options.method ?? 'GET', path: options.path ?? '/', headers }, options.body);
+  return httpExchange(
+    { host: url.hostname, port: url.port, method: options.method ?? 'GET', path: options.path ?? '/', headers },
+    options.body,
+  );
 }
 
 /** Node adds Host for an object of headers but not for a flat list (and then the server says 400). */
@@ -81,7 +84,10 @@ export function envoyAuthz(): EnvoyAuthz {
   const envoy = readYaml('deploy/envoy/envoy.yaml');
   const hcm = at(envoy, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config');
   const filters = at(hcm, 'http_filters') as Json[];
-  const filter = at(filters.find((f) => f.name === 'envoy.filters.http.ext_authz'), 'typed_config') as Json;
+  const filter = at(
+    filters.find((f) => f.name === 'envoy.filters.http.ext_authz'),
+    'typed_config',
+  ) as Json;
   const upstream = at(filter, 'http_service', 'authorization_response', 'allowed_upstream_headers', 'patterns') as { exact: string }[];
   const service = at(filter, 'http_service') as Json;
   return {
@@ -111,7 +117,9 @@ export function traefikForwardAuth(): TraefikForwardAuth {
     authRequestHeaders: (fa.authRequestHeaders as string[]).map((h) => h.toLowerCase()),
     authResponseHeaders: (fa.authResponseHeaders as string[]).map((h) => h.toLowerCase()),
     authResponseHeadersRegex: regex === undefined ? undefined : goRegex(regex),
-    stripped: Object.entries(custom).filter(([, v]) => v === '').map(([k]) => k.toLowerCase()),
+    stripped: Object.entries(custom)
+      .filter(([, v]) => v === '')
+      .map(([k]) => k.toLowerCase()),
   };
 }
 
@@ -142,7 +150,10 @@ export function nginxSnippet(): NginxSnippet {
 }
 
 function setHeaders(block: string): [string, string][] {
-  return [...block.matchAll(/proxy_set_header\s+(\S+)\s+("[^"]*"|\S+)\s*;/g)].map((m) => [m[1].toLowerCase(), m[2].replace(/^"(.*)"$/, '$1')]);
+  return [...block.matchAll(/proxy_set_header\s+(\S+)\s+("[^"]*"|\S+)\s*;/g)].map((m) => [
+    m[1].toLowerCase(),
+    m[2].replace(/^"(.*)"$/, '$1'),
+  ]);
 }
 
 // ---- the models -------------------------------------------------------------------
@@ -194,7 +205,12 @@ async function handle(model: Model, req: IncomingMessage, checkOrigin: string, u
   const call = model.check(req, headers, req.socket.remoteAddress ?? '');
   const answer = await send(checkOrigin, call);
   if (answer.status < 200 || answer.status > 299) return model.denied(answer);
-  return send(upstreamOrigin, { method: req.method ?? 'GET', path: req.url ?? '/', headers: model.upstream(headers, answer, req, req.socket.remoteAddress ?? ''), body });
+  return send(upstreamOrigin, {
+    method: req.method ?? 'GET',
+    path: req.url ?? '/',
+    headers: model.upstream(headers, answer, req, req.socket.remoteAddress ?? ''),
+    body,
+  });
 }
 
 const MODELS: Record<Dialect, () => Model> = { envoy: envoyModel, nginx: nginxModel, traefik: traefikModel };
@@ -202,8 +218,9 @@ const MODELS: Record<Dialect, () => Model> = { envoy: envoyModel, nginx: nginxMo
 /** Envoy ext_authz HTTP service, as deploy/envoy/envoy.yaml configures it. */
 function envoyModel(): Model {
   const cfg = envoyAuthz();
-  const allowed = (name: string): boolean => ['authorization', 'host'].includes(name)
-    || cfg.allowedHeaders.some((p) => p.exact === name || (p.prefix !== undefined && name.startsWith(p.prefix)));
+  const allowed = (name: string): boolean =>
+    ['authorization', 'host'].includes(name) ||
+    cfg.allowedHeaders.some((p) => p.exact === name || (p.prefix !== undefined && name.startsWith(p.prefix)));
   return {
     accept: (h) => dropUnderscored(h), // headers_with_underscores_action: DROP_HEADER
     check: (req, h, peer) => ({
@@ -235,32 +252,48 @@ function nginxModel(): Model {
       method: 'GET', // a subrequest
       path: '/_keygate',
       // Host is nginx's default $proxy_host: keygate's own address, never the client's
-      headers: applySetHeaders(pick(h, (n) => n !== 'host'), cfg.checkHeaders, (v) => nginxVariable(v, req, h, peer)),
+      headers: applySetHeaders(
+        pick(h, (n) => n !== 'host'),
+        cfg.checkHeaders,
+        (v) => nginxVariable(v, req, h, peer),
+      ),
     }),
-    upstream: (h, answer, req, peer) => applySetHeaders(h, cfg.upstreamHeaders, (v) => {
-      const header = cfg.fromAnswer.get(v);
-      if (header === undefined) return nginxVariable(v, req, h, peer);
-      const value = answer.headers[header];
-      return typeof value === 'string' ? value : '';
-    }),
+    upstream: (h, answer, req, peer) =>
+      applySetHeaders(h, cfg.upstreamHeaders, (v) => {
+        const header = cfg.fromAnswer.get(v);
+        if (header === undefined) return nginxVariable(v, req, h, peer);
+        const value = answer.headers[header];
+        return typeof value === 'string' ? value : '';
+      }),
     // 401 and 403 pass (with WWW-Authenticate); 400, 404 and 405 via error_page @keygate_error; else 500.
     denied: (answer) => {
       const status = [400, 401, 403, 404, 405].includes(answer.status) ? answer.status : 500;
       const auth = answer.headers['www-authenticate'];
-      return { status, headers: { 'content-type': 'text/html', ...(status === 401 && auth ? { 'www-authenticate': auth } : {}) }, body: `<html>${status}</html>` };
+      return {
+        status,
+        headers: { 'content-type': 'text/html', ...(status === 401 && auth ? { 'www-authenticate': auth } : {}) },
+        body: `<html>${status}</html>`,
+      };
     },
   };
 }
 
 function nginxVariable(name: string, req: IncomingMessage, h: Headers, peer: string): string {
   switch (name) {
-    case 'request_uri': return req.url ?? '/';
-    case 'request_method': return req.method ?? 'GET';
-    case 'host': return String(h.host ?? '').replace(/:\d+$/, '');
-    case 'proxy_add_x_forwarded_for': return appendXff(h, peer);
-    case 'remote_addr': return peer.replace(/^::ffff:/, '');
-    case 'scheme': return 'http';
-    default: throw new Error(`nginx model: unknown variable $${name}`);
+    case 'request_uri':
+      return req.url ?? '/';
+    case 'request_method':
+      return req.method ?? 'GET';
+    case 'host':
+      return String(h.host ?? '').replace(/:\d+$/, '');
+    case 'proxy_add_x_forwarded_for':
+      return appendXff(h, peer);
+    case 'remote_addr':
+      return peer.replace(/^::ffff:/, '');
+    case 'scheme':
+      return 'http';
+    default:
+      throw new Error(`nginx model: unknown variable $${name}`);
   }
 }
 

@@ -10,9 +10,15 @@ export interface HttpResult {
  * node:http instead of fetch where fetch refuses (a Host header, a raw header list).
  * `headers` may be an object or a flat [name, value, …] list kept in order.
  */
-export function httpSend(url: string, options: { method?: string; headers?: OutgoingHttpHeaders | string[]; body?: string | Buffer } = {}): Promise<HttpResult> {
+export function httpSend(
+  url: string,
+  options: { method?: string; headers?: OutgoingHttpHeaders | string[]; body?: string | Buffer } = {},
+): Promise<HttpResult> {
   const u = new URL(url);
-  return httpExchange({ host: u.hostname, port: u.port, path: u.pathname + u.search, method: options.method ?? 'GET', headers: options.headers }, options.body);
+  return httpExchange(
+    { host: u.hostname, port: u.port, path: u.pathname + u.search, method: options.method ?? 'GET', headers: options.headers },
+    options.body,
+  );
 }
 
 /** One request on a fresh connection (no agent), the whole answer collected as text. */

@@ -17,7 +17,10 @@ export interface RunningKeygate {
 }
 
 /** The real keygate, in-process, on port 0, with its pino output captured. */
-export async function startKeygate(configFile: string, options: { env?: NodeJS.ProcessEnv; now?: () => number } = {}): Promise<RunningKeygate> {
+export async function startKeygate(
+  configFile: string,
+  options: { env?: NodeJS.ProcessEnv; now?: () => number } = {},
+): Promise<RunningKeygate> {
   const sink = new PassThrough();
   let text = '';
   sink.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
@@ -31,7 +34,11 @@ export async function startKeygate(configFile: string, options: { env?: NodeJS.P
   return {
     app,
     url: (listener = 'proxy') => `http://127.0.0.1:${app.port(listener)}`,
-    logs: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+    logs: () =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
     logText: () => text,
     close: () => app.shutdown('test'),
   };
@@ -56,7 +63,11 @@ export function spawnKeygate(args: string[], env: NodeJS.ProcessEnv = process.en
   child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ports = async (): Promise<Record<'proxy' | 'admin' | 'check', number>> => {
-    const line = await waitFor(() => out.split('\n').find((l) => l.includes('"event":"started"')), 30_000, () => `keygate did not start: ${err}`);
+    const line = await waitFor(
+      () => out.split('\n').find((l) => l.includes('"event":"started"')),
+      30_000,
+      () => `keygate did not start: ${err}`,
+    );
     const parsed = JSON.parse(line) as Record<string, string>;
     const port = (k: string): number => Number(parsed[k]?.split(':').pop() ?? 0);
     return { proxy: port('proxy'), admin: port('admin'), check: port('check') };
@@ -65,7 +76,11 @@ export function spawnKeygate(args: string[], env: NodeJS.ProcessEnv = process.en
 }
 
 /** Polls `probe` until it returns a value, or fails after `timeoutMs`. Never a fixed sleep. */
-export async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000, message: () => string = () => 'condition not met'): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 15_000,
+  message: () => string = () => 'condition not met',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();

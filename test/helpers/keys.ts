@@ -24,5 +24,7 @@ export function withWrongSecret(key: { readonly id: string }): string {
  * e.g. `['scope: inherit', 'disabled: true']`.
  */
 export function keyEntry(key: TestKey, user: string, name: string, fields: readonly string[] = []): string {
-  return [`  - id: ${key.id}`, `    user: ${user}`, `    name: ${name}`, `    hash: "${key.hash}"`, ...fields.map((f) => `    ${f}`)].join('\n');
+  return [`  - id: ${key.id}`, `    user: ${user}`, `    name: ${name}`, `    hash: "${key.hash}"`, ...fields.map((f) => `    ${f}`)].join(
+    '\n',
+  );
 }

@@ -1,4 +1,18 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 
 const DATA_DIR = '..data';
@@ -25,7 +39,9 @@ export function kubeletWrite(targetDir: string, payload: Readonly<Record<string,
     // (3) paths of the old version that the new payload no longer has
     pathsToRemove = readdirSync(oldTsPath).filter((p) => !(p in payload));
     // (4) nothing to do when every file is already there with the same bytes
-    const same = Object.entries(payload).every(([name, content]) => existsSync(join(oldTsPath, name)) && readFileSync(join(oldTsPath, name), 'utf8') === content);
+    const same = Object.entries(payload).every(
+      ([name, content]) => existsSync(join(oldTsPath, name)) && readFileSync(join(oldTsPath, name), 'utf8') === content,
+    );
     if (same && pathsToRemove.length === 0) return;
   }
   // (5) a new timestamped directory, 0755 whatever the umask
@@ -44,7 +60,8 @@ export function kubeletWrite(targetDir: string, payload: Readonly<Record<string,
   renameSync(newDataDirPath, dataDirPath);
   // (10) user-visible symlinks for new files
   for (const name of Object.keys(payload)) {
-    if (readlinkOrEmpty(join(targetDir, name)) === '' && !lstatExists(join(targetDir, name))) symlinkSync(join(DATA_DIR, name), join(targetDir, name));
+    if (readlinkOrEmpty(join(targetDir, name)) === '' && !lstatExists(join(targetDir, name)))
+      symlinkSync(join(DATA_DIR, name), join(targetDir, name));
   }
   // (11) user-visible paths no longer in the payload
   for (const p of pathsToRemove) unlinkSync(join(targetDir, p));

@@ -33,7 +33,10 @@ export async function rawRequest(port: number, request: string | Buffer, timeout
 export function readResponse(socket: Socket, timeoutMs = 5_000): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => finish(new Error(`no complete response within ${timeoutMs} ms: ${JSON.stringify(buf.toString('latin1'))}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`no complete response within ${timeoutMs} ms: ${JSON.stringify(buf.toString('latin1'))}`)),
+      timeoutMs,
+    );
     const finish = (err?: Error, res?: RawResponse): void => {
       clearTimeout(timer);
       socket.pause();

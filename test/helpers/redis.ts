@@ -31,21 +31,34 @@ export async function startRedis(binary: string): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-redis-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const command = (line: string): Promise<string> => new Promise((resolve, reject) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    let reply = '';
-    socket.setTimeout(2000, () => socket.destroy(new Error('redis did not answer')));
-    socket.on('data', (c: Buffer) => {
-      reply += c.toString();
-      if (reply.endsWith('\r\n')) socket.end();
+  const command = (line: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const socket = createConnection({ host: '127.0.0.1', port });
+      let reply = '';
+      socket.setTimeout(2000, () => socket.destroy(new Error('redis did not answer')));
+      socket.on('data', (c: Buffer) => {
+        reply += c.toString();
+        if (reply.endsWith('\r\n')) socket.end();
+      });
+      socket.on('end', () => resolve(reply));
+      socket.on('error', reject);
+      socket.write(`${line}\r\n`);
     });
-    socket.on('end', () => resolve(reply));
-    socket.on('error', reject);
-    socket.write(`${line}\r\n`);
-  });
   const launch = async (): Promise<void> => {
-    child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], { stdio: 'ignore' });
-    await waitFor(() => command('PING').then((r) => r.startsWith('+PONG') || undefined, () => undefined), 10_000, () => `redis-server did not answer on port ${port}`);
+    child = spawn(
+      binary,
+      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+      { stdio: 'ignore' },
+    );
+    await waitFor(
+      () =>
+        command('PING').then(
+          (r) => r.startsWith('+PONG') || undefined,
+          () => undefined,
+        ),
+      10_000,
+      () => `redis-server did not answer on port ${port}`,
+    );
   };
   const kill = async (): Promise<void> => {
     const c = child;

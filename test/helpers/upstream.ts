@@ -45,7 +45,15 @@ export async function startUpstream(handler: UpstreamHandler = echo): Promise<Te
       hash.update(chunk);
     });
     req.on('end', () => {
-      const s: SeenRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: bytes, bodySha256: hash.digest('hex'), bodyHead: head };
+      const s: SeenRequest = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        bodyBytes: bytes,
+        bodySha256: hash.digest('hex'),
+        bodyHead: head,
+      };
       seen.push(s);
       handler(req, res, s);
     });
@@ -56,9 +64,10 @@ export async function startUpstream(handler: UpstreamHandler = echo): Promise<Te
     server,
     origin,
     seen,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

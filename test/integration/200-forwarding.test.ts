@@ -34,21 +34,47 @@ describe('200: routed and forwarded', () => {
   const fx = useKeygate({ edit: (main, origin) => replaceServices(main, services(origin)) });
 
   /** node:http, because fetch will not send a Host header of our choosing. */
-  async function send(path: string, headers: Record<string, string>, method = 'GET'): Promise<{ res: HttpResult; seen: SeenRequest | undefined }> {
+  async function send(
+    path: string,
+    headers: Record<string, string>,
+    method = 'GET',
+  ): Promise<{ res: HttpResult; seen: SeenRequest | undefined }> {
     const before = fx.upstream.seen.length;
     const res = await httpSend(`${fx.kg.url()}${path}`, { method, headers });
     return { res, seen: fx.upstream.seen.length > before ? fx.upstream.seen.at(-1) : undefined };
   }
 
   const routes: { desc: string; path: string; host?: string; upstreamUrl: string; service: string }[] = [
-    { desc: 'prefix stripped, query kept', path: '/compute/v2/p1/servers/42?q=1&r=%2F', upstreamUrl: '/v2/p1/servers/42?q=1&r=%2F', service: 'compute' },
+    {
+      desc: 'prefix stripped, query kept',
+      path: '/compute/v2/p1/servers/42?q=1&r=%2F',
+      upstreamUrl: '/v2/p1/servers/42?q=1&r=%2F',
+      service: 'compute',
+    },
     { desc: 'the prefix alone becomes /', path: '/compute', upstreamUrl: '/', service: 'compute' },
     { desc: 'prefix with a trailing slash', path: '/compute/', upstreamUrl: '/', service: 'compute' },
-    { desc: 'prefix matches whole segments only: /computers is not /compute', path: '/computers/v2', upstreamUrl: '/fb/computers/v2', service: 'fallback' },
+    {
+      desc: 'prefix matches whole segments only: /computers is not /compute',
+      path: '/computers/v2',
+      upstreamUrl: '/fb/computers/v2',
+      service: 'fallback',
+    },
     { desc: 'upstream base path is prepended', path: '/identity/v3/users', upstreamUrl: '/identity/v3/users', service: 'identity' },
-    { desc: 'host route, base path with a trailing slash', path: '/x/y', host: 'api.example.com', upstreamUrl: '/base/x/y', service: 'hosted' },
+    {
+      desc: 'host route, base path with a trailing slash',
+      path: '/x/y',
+      host: 'api.example.com',
+      upstreamUrl: '/base/x/y',
+      service: 'hosted',
+    },
     { desc: 'host route ignores case and port', path: '/x', host: 'API.Example.COM:8443', upstreamUrl: '/base/x', service: 'hosted' },
-    { desc: 'an earlier prefix route wins over a later host route', path: '/compute/v2', host: 'api.example.com', upstreamUrl: '/v2', service: 'compute' },
+    {
+      desc: 'an earlier prefix route wins over a later host route',
+      path: '/compute/v2',
+      host: 'api.example.com',
+      upstreamUrl: '/v2',
+      service: 'compute',
+    },
     { desc: 'prefix not stripped when stripPrefix is off', path: '/keep/me/x', upstreamUrl: '/keep/me/x', service: 'kept' },
     { desc: 'multi-segment prefix, whole segments only', path: '/keep/meme', upstreamUrl: '/fb/keep/meme', service: 'fallback' },
     { desc: 'catch-all takes everything else', path: '/anything/else?x', upstreamUrl: '/fb/anything/else?x', service: 'fallback' },
@@ -76,7 +102,10 @@ describe('200: routed and forwarded', () => {
     { desc: 'Authorization: Bearer', headers: { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` } },
     { desc: 'Authorization: bearer (scheme is case-insensitive)', headers: { authorization: `bearer ${DEMO_KEYS.monitoring.key}` } },
     { desc: 'X-API-Key', headers: { 'x-api-key': DEMO_KEYS.monitoring.key } },
-    { desc: 'Bearer and X-API-Key carrying the same key', headers: { authorization: `Bearer ${DEMO_KEYS.monitoring.key}`, 'x-api-key': DEMO_KEYS.monitoring.key } },
+    {
+      desc: 'Bearer and X-API-Key carrying the same key',
+      headers: { authorization: `Bearer ${DEMO_KEYS.monitoring.key}`, 'x-api-key': DEMO_KEYS.monitoring.key },
+    },
     { desc: 'Basic with a user name', headers: { authorization: basic('grafana', DEMO_KEYS.monitoring.key) } },
     { desc: 'Basic with an empty user name', headers: { authorization: basic('', DEMO_KEYS.monitoring.key) } },
     { desc: 'Basic with a non-ASCII user name', headers: { authorization: basic('jörg', DEMO_KEYS.monitoring.key) } },
@@ -97,7 +126,11 @@ describe('200: routed and forwarded', () => {
 
   it('forwards the method, the body and the upstream status and headers unchanged', async () => {
     const body = JSON.stringify({ name: 'web-1' });
-    const res = await fetch(`${fx.kg.url()}/compute/v2/p1/servers`, { method: 'POST', headers: { ...deploy, 'content-type': 'application/json' }, body });
+    const res = await fetch(`${fx.kg.url()}/compute/v2/p1/servers`, {
+      method: 'POST',
+      headers: { ...deploy, 'content-type': 'application/json' },
+      body,
+    });
     expect(res.status).toBe(200);
     const seen = (await res.json()) as SeenRequest;
     expect(seen.method).toBe('POST');

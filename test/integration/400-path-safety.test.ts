@@ -31,12 +31,24 @@ const rejected: Rejection[] = [
   { desc: 'encoded NUL %00', target: '/compute/v2/p1/servers/1%00.json', detail: TARGET_PROBLEMS.encodedNul },
   { desc: 'raw NUL (refused by the HTTP parser)', target: '/compute/v2/p1/servers/1\0x' },
   { desc: 'absolute-form target', target: 'http://127.0.0.1/compute/v2/p1/servers/1', detail: TARGET_PROBLEMS.absoluteForm },
-  { desc: 'absolute-form target to another host', target: 'http://evil.example.com/compute/v2/p1/servers/1', detail: TARGET_PROBLEMS.absoluteForm },
+  {
+    desc: 'absolute-form target to another host',
+    target: 'http://evil.example.com/compute/v2/p1/servers/1',
+    detail: TARGET_PROBLEMS.absoluteForm,
+  },
   { desc: 'asterisk-form target', target: '*', method: 'OPTIONS', detail: TARGET_PROBLEMS.asteriskForm },
   { desc: 'a network-path reference //host/…', target: '//evil.example.com/compute/v2', detail: TARGET_PROBLEMS.leadingDoubleSlash },
-  { desc: 'an empty segment (//) on a service that does not allow them', target: '/compute/v2/p1/servers//x', detail: TARGET_PROBLEMS.emptySegment },
+  {
+    desc: 'an empty segment (//) on a service that does not allow them',
+    target: '/compute/v2/p1/servers//x',
+    detail: TARGET_PROBLEMS.emptySegment,
+  },
   { desc: 'stripPrefix would forward //host/… (issue 23)', target: '/compute//evil.example/admin/x', detail: TARGET_PROBLEMS.emptySegment },
-  { desc: 'the prefix in another case (issue 23: refused, not routed elsewhere)', target: '/Compute/v2/p1/servers/1', detail: ROUTE_PROBLEMS.prefixCase },
+  {
+    desc: 'the prefix in another case (issue 23: refused, not routed elsewhere)',
+    target: '/Compute/v2/p1/servers/1',
+    detail: ROUTE_PROBLEMS.prefixCase,
+  },
   { desc: 'a malformed escape', target: '/compute/v2/p1/servers/%zz', detail: TARGET_PROBLEMS.malformedEscape },
   { desc: 'a truncated escape', target: '/compute/v2/p1/servers/%4', detail: TARGET_PROBLEMS.malformedEscape },
   { desc: 'a raw non-ASCII byte (refused by the HTTP parser)', target: '/compute/v2/p1/servers/caf\xe9' },
@@ -47,11 +59,27 @@ type Accepted = { desc: string; target: string; upstreamUrl: string };
 const accepted: Accepted[] = [
   { desc: '%73 (s) is decoded and forwarded decoded', target: '/compute/v2/p1/%73ervers/42', upstreamUrl: '/v2/p1/servers/42' },
   { desc: '%63 in the route prefix is decoded before routing', target: '/%63ompute/v2/p1/servers/42', upstreamUrl: '/v2/p1/servers/42' },
-  { desc: 'every unreserved escape is decoded', target: '/compute/v2/p1/servers/%41%7a%30%2D%2e%5F%7E', upstreamUrl: '/v2/p1/servers/Az0-._~' },
-  { desc: 'other escapes are kept, hex upper-cased', target: '/compute/v2/p1/servers/a%20b%c3%a9', upstreamUrl: '/v2/p1/servers/a%20b%C3%A9' },
+  {
+    desc: 'every unreserved escape is decoded',
+    target: '/compute/v2/p1/servers/%41%7a%30%2D%2e%5F%7E',
+    upstreamUrl: '/v2/p1/servers/Az0-._~',
+  },
+  {
+    desc: 'other escapes are kept, hex upper-cased',
+    target: '/compute/v2/p1/servers/a%20b%c3%a9',
+    upstreamUrl: '/v2/p1/servers/a%20b%C3%A9',
+  },
   { desc: 'an encoded ? stays encoded in the path', target: '/compute/v2/p1/servers/a%3Fb', upstreamUrl: '/v2/p1/servers/a%3Fb' },
-  { desc: 'the query is forwarded unchanged, escapes and dots included', target: '/compute/v2/p1/servers/1?a=%2F..%2f&b=%5c;c=%63', upstreamUrl: '/v2/p1/servers/1?a=%2F..%2f&b=%5c;c=%63' },
-  { desc: 'a dot inside a segment is a literal, not a dot segment', target: '/compute/v2/p1/servers/a..b/.hidden', upstreamUrl: '/v2/p1/servers/a..b/.hidden' },
+  {
+    desc: 'the query is forwarded unchanged, escapes and dots included',
+    target: '/compute/v2/p1/servers/1?a=%2F..%2f&b=%5c;c=%63',
+    upstreamUrl: '/v2/p1/servers/1?a=%2F..%2f&b=%5c;c=%63',
+  },
+  {
+    desc: 'a dot inside a segment is a literal, not a dot segment',
+    target: '/compute/v2/p1/servers/a..b/.hidden',
+    upstreamUrl: '/v2/p1/servers/a..b/.hidden',
+  },
 ];
 
 describe('400: path safety, on a raw socket', () => {
@@ -59,7 +87,17 @@ describe('400: path safety, on a raw socket', () => {
   const port = (): number => fx.kg.app.port('proxy');
 
   const send = (method: string, target: string, auth = true): ReturnType<typeof rawRequest> =>
-    rawRequest(port(), Buffer.from(requestHead(method, target, [['Host', `127.0.0.1:${port()}`], ...(auth ? [['Authorization', AUTH] as const] : []), ['Connection', 'close']]), 'latin1'));
+    rawRequest(
+      port(),
+      Buffer.from(
+        requestHead(method, target, [
+          ['Host', `127.0.0.1:${port()}`],
+          ...(auth ? [['Authorization', AUTH] as const] : []),
+          ['Connection', 'close'],
+        ]),
+        'latin1',
+      ),
+    );
 
   describe.each([{ auth: true }, { auth: false }])('with credentials: $auth', ({ auth }) => {
     it.each(rejected)('$desc → 400 bad_target', async ({ target, method, detail }) => {
@@ -83,7 +121,14 @@ describe('400: path safety, on a raw socket', () => {
   });
 
   it('a decoded path is matched as decoded: %73ervers is inside the monitoring key scope', async () => {
-    const res = await rawRequest(port(), requestHead('GET', '/compute/v2/p1/%73ervers/1', [['Host', 'x'], ['Authorization', `Bearer ${DEMO_KEYS.monitoring.key}`], ['Connection', 'close']]));
+    const res = await rawRequest(
+      port(),
+      requestHead('GET', '/compute/v2/p1/%73ervers/1', [
+        ['Host', 'x'],
+        ['Authorization', `Bearer ${DEMO_KEYS.monitoring.key}`],
+        ['Connection', 'close'],
+      ]),
+    );
     expect(res.status).toBe(200);
     expect(fx.upstream.seen.at(-1)?.url).toBe('/v2/p1/servers/1');
   });

@@ -35,34 +35,122 @@ type Row = { desc: string; headers: Record<string, string | string[]>; shown: st
 
 const rows: Row[] = [
   { desc: 'no credential at all', headers: {}, shown: 'missing_credentials', logged: 'missing_credentials' },
-  { desc: 'a Proxy-Authorization header is not a credential', headers: { 'proxy-authorization': `Bearer ${DEMO_KEYS.deploy.key}` }, shown: 'missing_credentials', logged: 'missing_credentials' },
+  {
+    desc: 'a Proxy-Authorization header is not a credential',
+    headers: { 'proxy-authorization': `Bearer ${DEMO_KEYS.deploy.key}` },
+    shown: 'missing_credentials',
+    logged: 'missing_credentials',
+  },
   { desc: 'Bearer without a token', headers: { authorization: 'Bearer' }, shown: 'malformed_credentials', logged: 'malformed_credentials' },
-  { desc: 'an unknown scheme', headers: { authorization: `Token ${DEMO_KEYS.deploy.key}` }, shown: 'malformed_credentials', logged: 'malformed_credentials' },
-  { desc: 'Basic that is not base64', headers: { authorization: 'Basic !!!not-base64!!!' }, shown: 'malformed_credentials', logged: 'malformed_credentials' },
-  { desc: 'Basic without a colon', headers: { authorization: basic(DEMO_KEYS.deploy.key) }, shown: 'malformed_credentials', logged: 'malformed_credentials' },
-  { desc: 'Basic with an empty password', headers: { authorization: basic('user:') }, shown: 'malformed_credentials', logged: 'malformed_credentials' },
+  {
+    desc: 'an unknown scheme',
+    headers: { authorization: `Token ${DEMO_KEYS.deploy.key}` },
+    shown: 'malformed_credentials',
+    logged: 'malformed_credentials',
+  },
+  {
+    desc: 'Basic that is not base64',
+    headers: { authorization: 'Basic !!!not-base64!!!' },
+    shown: 'malformed_credentials',
+    logged: 'malformed_credentials',
+  },
+  {
+    desc: 'Basic without a colon',
+    headers: { authorization: basic(DEMO_KEYS.deploy.key) },
+    shown: 'malformed_credentials',
+    logged: 'malformed_credentials',
+  },
+  {
+    desc: 'Basic with an empty password',
+    headers: { authorization: basic('user:') },
+    shown: 'malformed_credentials',
+    logged: 'malformed_credentials',
+  },
   { desc: 'an empty X-API-Key', headers: { 'x-api-key': '' }, shown: 'malformed_credentials', logged: 'malformed_credentials' },
-  { desc: 'X-API-Key repeated', headers: { 'x-api-key': [DEMO_KEYS.deploy.key, DEMO_KEYS.deploy.key] }, shown: 'malformed_credentials', logged: 'malformed_credentials' },
-  { desc: 'two different keys in Bearer and X-API-Key', headers: { authorization: `Bearer ${DEMO_KEYS.deploy.key}`, 'x-api-key': DEMO_KEYS.monitoring.key }, shown: 'malformed_credentials', logged: 'malformed_credentials' },
-  { desc: 'a kg_ key with a broken checksum', headers: { authorization: `Bearer ${mangled}` }, shown: 'malformed_credentials', logged: 'malformed_credentials' },
-  { desc: 'a well-formed key with an unknown id', headers: { authorization: `Bearer ${newKey().key}` }, shown: 'invalid_key', logged: 'unknown_key' },
-  { desc: 'an unknown legacy-looking secret', headers: { 'x-api-key': 'hunter2-hunter2-hunter2' }, shown: 'invalid_key', logged: 'unknown_key' },
-  { desc: 'a known id with the wrong secret', headers: { authorization: `Bearer ${withWrongSecret(DEMO_KEYS.deploy)}` }, shown: 'invalid_key', logged: 'bad_secret' },
-  { desc: 'a wrong secret sent as X-API-Key', headers: { 'x-api-key': withWrongSecret(DEMO_KEYS.monitoring) }, shown: 'invalid_key', logged: 'bad_secret' },
-  { desc: 'a wrong secret sent as Basic', headers: { authorization: basic(`u:${withWrongSecret(DEMO_KEYS.deploy)}`) }, shown: 'invalid_key', logged: 'bad_secret' },
+  {
+    desc: 'X-API-Key repeated',
+    headers: { 'x-api-key': [DEMO_KEYS.deploy.key, DEMO_KEYS.deploy.key] },
+    shown: 'malformed_credentials',
+    logged: 'malformed_credentials',
+  },
+  {
+    desc: 'two different keys in Bearer and X-API-Key',
+    headers: { authorization: `Bearer ${DEMO_KEYS.deploy.key}`, 'x-api-key': DEMO_KEYS.monitoring.key },
+    shown: 'malformed_credentials',
+    logged: 'malformed_credentials',
+  },
+  {
+    desc: 'a kg_ key with a broken checksum',
+    headers: { authorization: `Bearer ${mangled}` },
+    shown: 'malformed_credentials',
+    logged: 'malformed_credentials',
+  },
+  {
+    desc: 'a well-formed key with an unknown id',
+    headers: { authorization: `Bearer ${newKey().key}` },
+    shown: 'invalid_key',
+    logged: 'unknown_key',
+  },
+  {
+    desc: 'an unknown legacy-looking secret',
+    headers: { 'x-api-key': 'hunter2-hunter2-hunter2' },
+    shown: 'invalid_key',
+    logged: 'unknown_key',
+  },
+  {
+    desc: 'a known id with the wrong secret',
+    headers: { authorization: `Bearer ${withWrongSecret(DEMO_KEYS.deploy)}` },
+    shown: 'invalid_key',
+    logged: 'bad_secret',
+  },
+  {
+    desc: 'a wrong secret sent as X-API-Key',
+    headers: { 'x-api-key': withWrongSecret(DEMO_KEYS.monitoring) },
+    shown: 'invalid_key',
+    logged: 'bad_secret',
+  },
+  {
+    desc: 'a wrong secret sent as Basic',
+    headers: { authorization: basic(`u:${withWrongSecret(DEMO_KEYS.deploy)}`) },
+    shown: 'invalid_key',
+    logged: 'bad_secret',
+  },
   { desc: 'a disabled key', headers: { authorization: `Bearer ${keys.disabled.key}` }, shown: 'invalid_key', logged: 'key_disabled' },
   { desc: 'an expired key', headers: { authorization: `Bearer ${keys.expired.key}` }, shown: 'invalid_key', logged: 'key_expired' },
-  { desc: 'a key before its notBefore', headers: { authorization: `Bearer ${keys.notYet.key}` }, shown: 'invalid_key', logged: 'key_not_yet_valid' },
-  { desc: 'a key whose user is not in the policy', headers: { authorization: `Bearer ${keys.orphan.key}` }, shown: 'invalid_key', logged: 'user_unknown' },
-  { desc: 'a key of a disabled user', headers: { authorization: `Bearer ${keys.mallory.key}` }, shown: 'invalid_key', logged: 'user_disabled' },
-  { desc: 'a key of an expired user', headers: { authorization: `Bearer ${keys.oldUser.key}` }, shown: 'invalid_key', logged: 'user_expired' },
+  {
+    desc: 'a key before its notBefore',
+    headers: { authorization: `Bearer ${keys.notYet.key}` },
+    shown: 'invalid_key',
+    logged: 'key_not_yet_valid',
+  },
+  {
+    desc: 'a key whose user is not in the policy',
+    headers: { authorization: `Bearer ${keys.orphan.key}` },
+    shown: 'invalid_key',
+    logged: 'user_unknown',
+  },
+  {
+    desc: 'a key of a disabled user',
+    headers: { authorization: `Bearer ${keys.mallory.key}` },
+    shown: 'invalid_key',
+    logged: 'user_disabled',
+  },
+  {
+    desc: 'a key of an expired user',
+    headers: { authorization: `Bearer ${keys.oldUser.key}` },
+    shown: 'invalid_key',
+    logged: 'user_expired',
+  },
 ];
 
 describe('401: authentication failures', () => {
   const fx = useKeygate({
     prepare: (c) => {
       c.write('keys.yaml', `${c.read('keys.yaml').trimEnd()}\n${extraKeys}\n`);
-      c.write('policy.yaml', c.read('policy.yaml').replace('\nusers:\n', '\nusers:\n  old:\n    roles: [reader]\n    expires: 2020-01-01T00:00:00Z\n'));
+      c.write(
+        'policy.yaml',
+        c.read('policy.yaml').replace('\nusers:\n', '\nusers:\n  old:\n    roles: [reader]\n    expires: 2020-01-01T00:00:00Z\n'),
+      );
     },
   });
 
@@ -87,11 +175,13 @@ describe('401: authentication failures', () => {
 
   it('an unknown key, a bad secret and a disabled key get byte-identical answers but for the request id', async () => {
     const variants = [newKey().key, withWrongSecret(DEMO_KEYS.deploy), keys.disabled.key, keys.orphan.key, keys.expired.key];
-    const answers = await Promise.all(variants.map(async (key) => {
-      const res = await httpSend(`${fx.kg.url()}${PATH}`, { headers: { authorization: `Bearer ${key}`, 'x-request-id': 'same-id' } });
-      const { date: _date, ...headers } = res.headers;
-      return { status: res.status, headers, body: res.body };
-    }));
+    const answers = await Promise.all(
+      variants.map(async (key) => {
+        const res = await httpSend(`${fx.kg.url()}${PATH}`, { headers: { authorization: `Bearer ${key}`, 'x-request-id': 'same-id' } });
+        const { date: _date, ...headers } = res.headers;
+        return { status: res.status, headers, body: res.body };
+      }),
+    );
     for (const a of answers) expect(a).toEqual(answers[0]);
     expect(answers[0].body).not.toMatch(/unknown|secret|disabled|expired|user/i);
     expect(fx.upstream.seen).toHaveLength(0);

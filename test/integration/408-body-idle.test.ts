@@ -38,19 +38,28 @@ async function startSlowReader(): Promise<{ origin: string; bodies: number[]; ab
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     bodies,
     aborted: () => aborted,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 describe('408 body_timeout', () => {
   let slow: Awaited<ReturnType<typeof startSlowReader>> | undefined;
-  beforeAll(async () => { slow = await startSlowReader(); });
-  afterAll(async () => { await slow?.close(); });
+  beforeAll(async () => {
+    slow = await startSlowReader();
+  });
+  afterAll(async () => {
+    await slow?.close();
+  });
   const upstream = (): NonNullable<typeof slow> => slow!;
   const fx = useKeygate({
-    edit: (main) => main
-      .replace('timeouts: { connect: 2s, response: 30s }', `timeouts: { connect: 2s, response: 30s, idle: ${IDLE_MS}ms }`)
-      .replace(/upstream: http:\/\/127\.0\.0\.1:\d+\n/, () => `upstream: ${upstream().origin}\n`),
+    edit: (main) =>
+      main
+        .replace('timeouts: { connect: 2s, response: 30s }', `timeouts: { connect: 2s, response: 30s, idle: ${IDLE_MS}ms }`)
+        .replace(/upstream: http:\/\/127\.0\.0\.1:\d+\n/, () => `upstream: ${upstream().origin}\n`),
   });
   const port = (): number => fx.kg.app.port('proxy');
 
@@ -104,7 +113,9 @@ describe('408 body_timeout', () => {
     const size = 16 * 1024 * 1024;
     const socket = await open();
     try {
-      socket.write(requestHead('POST', `${PATH}/slow-reader`, [['Host', 'x'], AUTH, ['Content-Length', String(size)], ['Connection', 'close']]));
+      socket.write(
+        requestHead('POST', `${PATH}/slow-reader`, [['Host', 'x'], AUTH, ['Content-Length', String(size)], ['Connection', 'close']]),
+      );
       socket.write(Buffer.alloc(size, 0x7a));
       const res = await readResponse(socket, 10_000);
       expect(res.status).toBe(200);

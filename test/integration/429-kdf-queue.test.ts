@@ -23,7 +23,9 @@ describe('429 rate_limited from the slow-hash queue', () => {
   });
   const fx = useKeygate({
     prepare: (cfg) => {
-      const entries = LEGACY.map((k, i) => `  - id: ${k.id}\n    user: joe\n    name: legacy-${i}\n    hash: "${hashes[i]}"\n    legacy: true\n    scope: inherit`);
+      const entries = LEGACY.map(
+        (k, i) => `  - id: ${k.id}\n    user: joe\n    name: legacy-${i}\n    hash: "${hashes[i]}"\n    legacy: true\n    scope: inherit`,
+      );
       cfg.write('keys.yaml', `${cfg.read('keys.yaml').replace(/\n?$/, '\n')}${entries.join('\n')}\n`);
     },
   });

@@ -66,7 +66,8 @@ ${keyEntry(k.right, 'bob', 'right', ['scope: inherit'])}
 }
 
 const fx = useKeygate({
-  edit: (main) => withRateLimiting(main.replace('listen:\n', 'listen:\n  trustedProxies: [127.0.0.1/32]\n'), '  failedAuth: { rate: 1/h, burst: 3 }'),
+  edit: (main) =>
+    withRateLimiting(main.replace('listen:\n', 'listen:\n  trustedProxies: [127.0.0.1/32]\n'), '  failedAuth: { rate: 1/h, burst: 3 }'),
   prepare: (cfg) => {
     cfg.write('policy.yaml', POLICY);
     cfg.write('keys.yaml', keysFile());
@@ -92,7 +93,7 @@ async function metric(name: string, labels: Record<string, string>): Promise<num
 }
 
 describe('429: rate limits', () => {
-  it('refuses once a key\'s own bucket is empty, with Retry-After and the RateLimit fields, and never forwards it', async () => {
+  it("refuses once a key's own bucket is empty, with Retry-After and the RateLimit fields, and never forwards it", async () => {
     const before = fx.upstream.seen.length;
     const first = await get(k.tiny.key);
     expect(first.status).toBe(200);
@@ -113,7 +114,7 @@ describe('429: rate limits', () => {
     expect(String(line?.detail)).toContain('key rate limit "tiny"');
   });
 
-  it('makes all keys of a user share the user\'s bucket', async () => {
+  it("makes all keys of a user share the user's bucket", async () => {
     expect((await get(k.shareA.key)).status).toBe(200);
     expect((await get(k.shareA.key)).status).toBe(200);
     const third = await get(k.shareB.key);
@@ -139,15 +140,16 @@ describe('429: rate limits', () => {
     expect(other.headers['ratelimit-policy']).toBeUndefined();
   });
 
-  it('caps a key limit looser than its user\'s to the user\'s', async () => {
+  it("caps a key limit looser than its user's to the user's", async () => {
     const r = await get(k.loose.key);
     expect(r.headers['ratelimit-policy']).toBe('"user.tiny";q=2;w=7200, "key.roomy";q=2;w=7200');
   });
 
   it('applies the same buckets on the decision API as on the proxy (one place decides)', async () => {
-    const check = (): Promise<HttpResult> => httpSend(`${fx.kg.url('check')}/`, {
-      headers: { authorization: `Bearer ${k.check.key}`, 'x-original-uri': '/compute/v2/p1/servers/1', 'x-original-method': 'GET' },
-    });
+    const check = (): Promise<HttpResult> =>
+      httpSend(`${fx.kg.url('check')}/`, {
+        headers: { authorization: `Bearer ${k.check.key}`, 'x-original-uri': '/compute/v2/p1/servers/1', 'x-original-method': 'GET' },
+      });
     const allowed = await check();
     expect(allowed.status).toBe(200);
     expect(allowed.headers.ratelimit).toMatch(/^"key\.tiny";r=1;/);
@@ -162,7 +164,10 @@ describe('429: rate limits', () => {
     const verifier = (fx.kg.app as unknown as { verifier: KeyVerifier }).verifier;
     const attacker = nextClient();
     const runsBefore = verifier.stats().kdfRuns;
-    const wrong = (i: number): Promise<HttpResult> => httpSend(`${fx.kg.url()}/compute/v2/p1/servers/1`, { headers: { 'x-api-key': `wrong-secret-number-${i}`, 'x-forwarded-for': attacker } });
+    const wrong = (i: number): Promise<HttpResult> =>
+      httpSend(`${fx.kg.url()}/compute/v2/p1/servers/1`, {
+        headers: { 'x-api-key': `wrong-secret-number-${i}`, 'x-forwarded-for': attacker },
+      });
     for (let i = 0; i < 3; i++) expect((await wrong(i)).status).toBe(401);
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => wrong(100 + i)));
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(429));
@@ -174,7 +179,9 @@ describe('429: rate limits', () => {
     expect((await get(k.right.key, '/compute/v2/p1/servers/1', attacker)).status).toBe(429);
     // …while other addresses are untouched, and the legacy key still works for them.
     expect((await get(k.right.key, '/compute/v2/p1/servers/1', nextClient())).status).toBe(200);
-    const legacy = await httpSend(`${fx.kg.url()}/compute/v2/p1/servers/1`, { headers: { 'x-api-key': legacySecret, 'x-forwarded-for': nextClient() } });
+    const legacy = await httpSend(`${fx.kg.url()}/compute/v2/p1/servers/1`, {
+      headers: { 'x-api-key': legacySecret, 'x-forwarded-for': nextClient() },
+    });
     expect(legacy.status).toBe(200);
     expect(await metric('keygate_rate_limited_total', { service: 'compute', scope: 'address' })).toBeGreaterThanOrEqual(20);
   });
@@ -193,7 +200,11 @@ describe('429: rate limits', () => {
     const app = fx.kg.app;
     const generation = app.snapshot().generation;
     fx.cfg.write('policy.yaml', POLICY.replace('reloadable: { rate: 1/h, burst: 2 }', 'reloadable: { rate: 1/h, burst: 4 }'));
-    await waitFor(() => app.snapshot().generation > generation || undefined, 10_000, () => 'the policy was not reloaded');
+    await waitFor(
+      () => app.snapshot().generation > generation || undefined,
+      10_000,
+      () => 'the policy was not reloaded',
+    );
     const after = await get(k.reload.key);
     expect(after.status).toBe(200);
     expect(after.headers['ratelimit-policy']).toBe('"key.reloadable";q=4;w=14400');

@@ -55,7 +55,11 @@ describe.skipIf(skip)(`rate limits shared through Redis${skip ? ` — SKIPPED: $
     b = await startKeygate(cfg.mainFile);
     closed = await startKeygate(cfg.path('closed.yaml'));
     running.push(a, b, closed);
-    await waitFor(() => running.every((kg) => kg.logs().some((l) => l.event === 'ratelimit_backend_ready')) || undefined, 10_000, () => 'a keygate never connected to Redis');
+    await waitFor(
+      () => running.every((kg) => kg.logs().some((l) => l.event === 'ratelimit_backend_ready')) || undefined,
+      10_000,
+      () => 'a keygate never connected to Redis',
+    );
   });
 
   afterAll(async () => {
@@ -76,7 +80,12 @@ describe.skipIf(skip)(`rate limits shared through Redis${skip ? ` — SKIPPED: $
     for (let i = 0; i < 6; i++) statuses.push(await get(i % 2 ? b : a, shared.key));
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
     // The user's bucket is shared by the user's keys across both keygates too.
-    expect([await get(a, userKeys[0].key), await get(b, userKeys[1].key), await get(a, userKeys[1].key), await get(b, userKeys[0].key)]).toEqual([200, 200, 200, 429]);
+    expect([
+      await get(a, userKeys[0].key),
+      await get(b, userKeys[1].key),
+      await get(a, userKeys[1].key),
+      await get(b, userKeys[0].key),
+    ]).toEqual([200, 200, 200, 429]);
     const stats = await redis.command('INFO commandstats');
     const evals = [...stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)].reduce((n, m) => n + Number(m[2]), 0);
     // One script call per limited request whatever the number of buckets, plus the one
@@ -89,7 +98,9 @@ describe.skipIf(skip)(`rate limits shared through Redis${skip ? ` — SKIPPED: $
     expect(keys).toContain('kgtest:user:team:three:');
     for (const k of [shared, ...userKeys]) expect(keys).not.toContain(k.key.slice(16));
     expect(await metric(a, 'keygate_ratelimit_backend_latency_seconds_count')).toBeGreaterThan(0);
-    expect(await metric(a, 'keygate_ratelimit_backend_errors_total') + await metric(b, 'keygate_ratelimit_backend_errors_total')).toBe(0);
+    expect((await metric(a, 'keygate_ratelimit_backend_errors_total')) + (await metric(b, 'keygate_ratelimit_backend_errors_total'))).toBe(
+      0,
+    );
   });
 
   it('Redis killed: failOpen keeps serving with per-process limits and counts errors; failClosed refuses; back: shared limits resume', async () => {
@@ -98,7 +109,11 @@ describe.skipIf(skip)(`rate limits shared through Redis${skip ? ` — SKIPPED: $
     for (const kg of running) expect(kg.app.snapshot().keys.byId.has(fresh.id)).toBe(false);
     const generations = running.map((kg) => kg.app.snapshot().generation);
     cfg.write('keys.yaml', `${KEYS}${keyEntry(fresh, 'bob', 'fresh', ['scope: inherit', 'rateLimit: four'])}\n`);
-    await waitFor(() => running.every((kg, i) => kg.app.snapshot().generation > generations[i]) || undefined, 10_000, () => 'the keys file was not reloaded');
+    await waitFor(
+      () => running.every((kg, i) => kg.app.snapshot().generation > generations[i]) || undefined,
+      10_000,
+      () => 'the keys file was not reloaded',
+    );
 
     await redis.kill();
     const errorsBefore = await metric(a, 'keygate_ratelimit_backend_errors_total');
@@ -108,13 +123,21 @@ describe.skipIf(skip)(`rate limits shared through Redis${skip ? ` — SKIPPED: $
     expect(await metric(a, 'keygate_ratelimit_backend_errors_total')).toBeGreaterThanOrEqual(errorsBefore + 5);
     expect(a.logs().some((l) => l.event === 'ratelimit_backend_lost')).toBe(true);
     // failClosed: a limited key is refused while Redis is away (an unlimited one would not be).
-    const refusedWhileDown = await httpSend(`${closed.url()}/compute/v2/p1/servers/1`, { headers: { authorization: `Bearer ${fresh.key}` } });
+    const refusedWhileDown = await httpSend(`${closed.url()}/compute/v2/p1/servers/1`, {
+      headers: { authorization: `Bearer ${fresh.key}` },
+    });
     expect(refusedWhileDown.status).toBe(429);
     expect(refusedWhileDown.headers['retry-after']).toBe('1');
 
     await redis.restart();
-    await waitFor(async () => (await get(closed, fresh.key)) === 200 || undefined, 10_000, () => 'keygate did not reconnect to Redis');
+    await waitFor(
+      async () => (await get(closed, fresh.key)) === 200 || undefined,
+      10_000,
+      () => 'keygate did not reconnect to Redis',
+    );
     // Shared again: the reconnected Redis is empty, the failClosed keygate took 1, so 3 are left for everyone.
-    expect([await get(a, fresh.key), await get(b, fresh.key), await get(a, fresh.key), await get(b, fresh.key)]).toEqual([200, 200, 200, 429]);
+    expect([await get(a, fresh.key), await get(b, fresh.key), await get(a, fresh.key), await get(b, fresh.key)]).toEqual([
+      200, 200, 200, 429,
+    ]);
   });
 });

@@ -44,7 +44,10 @@ describe('502 and 504', () => {
     await new Promise<void>((resolve) => slow.listen({ host: '127.0.0.1', port: 0 }, resolve));
     refusedPort = await closedPort();
     const slowOrigin = `http://127.0.0.1:${(slow.address() as AddressInfo).port}`;
-    cfg = tempConfig(slowOrigin, (main) => replaceServices(main, `
+    cfg = tempConfig(slowOrigin, (main) =>
+      replaceServices(
+        main,
+        `
   - name: compute
     route: { pathPrefix: /compute, stripPrefix: true }
     upstream: http://127.0.0.1:${refusedPort}
@@ -53,7 +56,9 @@ describe('502 and 504', () => {
     route: { pathPrefix: /identity, stripPrefix: true }
     upstream: ${slowOrigin}
     timeouts: { response: 300ms, idle: 300ms }
-`));
+`,
+      ),
+    );
     kg = await startKeygate(cfg.mainFile);
   });
   afterAll(async () => {
@@ -65,9 +70,27 @@ describe('502 and 504', () => {
 
   const rows = [
     { desc: 'connection refused', path: '/compute/v2/p1/servers/1', status: 502, reason: 'upstream_failed', logged: 'upstream_failed' },
-    { desc: 'upstream resets before answering', path: '/identity/v3/reset', status: 502, reason: 'upstream_failed', logged: 'upstream_failed' },
-    { desc: 'upstream answers something that is not HTTP', path: '/identity/v3/garbage', status: 502, reason: 'upstream_failed', logged: 'upstream_failed' },
-    { desc: 'no response headers within timeouts.response', path: '/identity/v3/hang', status: 504, reason: 'upstream_timeout', logged: 'upstream_timeout' },
+    {
+      desc: 'upstream resets before answering',
+      path: '/identity/v3/reset',
+      status: 502,
+      reason: 'upstream_failed',
+      logged: 'upstream_failed',
+    },
+    {
+      desc: 'upstream answers something that is not HTTP',
+      path: '/identity/v3/garbage',
+      status: 502,
+      reason: 'upstream_failed',
+      logged: 'upstream_failed',
+    },
+    {
+      desc: 'no response headers within timeouts.response',
+      path: '/identity/v3/hang',
+      status: 504,
+      reason: 'upstream_timeout',
+      logged: 'upstream_timeout',
+    },
   ];
 
   it.each(rows)('$desc → $status $reason, no upstream detail leaks', async ({ path, status, reason, logged }) => {
@@ -76,7 +99,13 @@ describe('502 and 504', () => {
     expect(res.status).toBe(status);
     expect(res.headers.get('content-type')).toBe('application/problem+json');
     const text = await res.text();
-    expect(JSON.parse(text)).toEqual({ type: 'about:blank', title: expect.any(String), status, reason, requestId: res.headers.get('x-request-id') });
+    expect(JSON.parse(text)).toEqual({
+      type: 'about:blank',
+      title: expect.any(String),
+      status,
+      reason,
+      requestId: res.headers.get('x-request-id'),
+    });
     expect(text).not.toMatch(/ECONN|UND_ERR|undici|socket|Headers Timeout|NOT-HTTP|banner|127\.0\.0\.1|\bat\s/i);
     expect(text).not.toContain(String(refusedPort));
     if (status === 504) expect(Date.now() - started).toBeGreaterThanOrEqual(250);
@@ -89,8 +118,12 @@ describe('502 and 504', () => {
       const req = request(`${kg.url()}/identity/v3/stall`, { headers: AUTH }, (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (c: string) => (body += c));
-        const done = (error?: string): void => resolve({ status: res.statusCode ?? 0, complete: res.complete, body, ...(error ? { error } : {}) });
-        res.on('end', () => done()).on('error', (e) => done(e.message)).on('aborted', () => done('aborted'));
+        const done = (error?: string): void =>
+          resolve({ status: res.statusCode ?? 0, complete: res.complete, body, ...(error ? { error } : {}) });
+        res
+          .on('end', () => done())
+          .on('error', (e) => done(e.message))
+          .on('aborted', () => done('aborted'));
       });
       req.on('error', (e) => resolve({ status: 0, complete: false, body: '', error: e.message }));
       req.end();
@@ -102,10 +135,17 @@ describe('502 and 504', () => {
   });
 
   it('a WebSocket upgrade to an unreachable upstream → 502, no upstream detail', async () => {
-    const res = await rawRequest(kg.app.port('proxy'), requestHead('GET', '/compute/v2/p1/servers/1/ws', [
-      ['Host', 'x'], ['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='], ['Sec-WebSocket-Version', '13'],
-      ['Authorization', AUTH.authorization],
-    ]));
+    const res = await rawRequest(
+      kg.app.port('proxy'),
+      requestHead('GET', '/compute/v2/p1/servers/1/ws', [
+        ['Host', 'x'],
+        ['Upgrade', 'websocket'],
+        ['Connection', 'Upgrade'],
+        ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='],
+        ['Sec-WebSocket-Version', '13'],
+        ['Authorization', AUTH.authorization],
+      ]),
+    );
     expect(res.status).toBe(502);
     expect(JSON.parse(res.body)).toMatchObject({ status: 502, reason: 'upstream_failed' });
     expect(res.body).not.toMatch(/ECONN|127\.0\.0\.1/);
@@ -113,10 +153,17 @@ describe('502 and 504', () => {
 
   it('a WebSocket upgrade that gets no answer within timeouts.response → 504', async () => {
     hanging.clear();
-    const res = await rawRequest(kg.app.port('proxy'), requestHead('GET', '/identity/v3/hang', [
-      ['Host', 'x'], ['Upgrade', 'websocket'], ['Connection', 'Upgrade'], ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='], ['Sec-WebSocket-Version', '13'],
-      ['Authorization', AUTH.authorization],
-    ]));
+    const res = await rawRequest(
+      kg.app.port('proxy'),
+      requestHead('GET', '/identity/v3/hang', [
+        ['Host', 'x'],
+        ['Upgrade', 'websocket'],
+        ['Connection', 'Upgrade'],
+        ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='],
+        ['Sec-WebSocket-Version', '13'],
+        ['Authorization', AUTH.authorization],
+      ]),
+    );
     expect(res.status).toBe(504);
     expect(JSON.parse(res.body)).toMatchObject({ status: 504, reason: 'upstream_timeout' });
   });

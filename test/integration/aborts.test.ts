@@ -82,7 +82,11 @@ describe('aborts and resets', () => {
     const life = await lifeOf('/v2/p1/servers/hang');
     ac.abort();
     await expect(pending).rejects.toThrow();
-    await waitFor(() => life.closedEarly, 3_000, () => 'upstream never saw the close');
+    await waitFor(
+      () => life.closedEarly,
+      3_000,
+      () => 'upstream never saw the close',
+    );
     const line = await waitFor(() => kg.logs().find((l) => l.path === '/compute/v2/p1/servers/hang'));
     expect(line.status).toBe(499);
   });
@@ -95,17 +99,28 @@ describe('aborts and resets', () => {
     expect(new TextDecoder().decode((await reader.read()).value)).toBe('first chunk\n');
     const life = await lifeOf('/v2/p1/servers/trickle');
     ac.abort();
-    await waitFor(() => life.closedEarly, 3_000, () => 'upstream never saw the close');
+    await waitFor(
+      () => life.closedEarly,
+      3_000,
+      () => 'upstream never saw the close',
+    );
   });
 
   it('client gone mid-upload → the upstream request is aborted', async () => {
-    const req = request(`${kg.url()}/compute/v2/p1/servers/upload-hang`, { method: 'POST', headers: { ...AUTH, 'content-length': '1000000' } });
+    const req = request(`${kg.url()}/compute/v2/p1/servers/upload-hang`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-length': '1000000' },
+    });
     req.on('error', () => undefined);
     req.write(Buffer.alloc(1000, 1));
     const life = await lifeOf('/v2/p1/servers/upload-hang');
     await waitFor(() => life.bytes >= 1000);
     req.destroy();
-    await waitFor(() => life.aborted || life.closedEarly, 3_000, () => 'upstream never saw the abort');
+    await waitFor(
+      () => life.aborted || life.closedEarly,
+      3_000,
+      () => 'upstream never saw the abort',
+    );
     expect(life.bytes).toBeLessThan(1_000_000);
   });
 
@@ -121,7 +136,9 @@ describe('aborts and resets', () => {
         let bytes = 0;
         res.on('data', (c: Buffer) => (bytes += c.length));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, complete: res.complete, bytes }));
-        res.on('error', (e) => resolve({ status: res.statusCode ?? 0, error: (e as NodeJS.ErrnoException).code ?? e.message, complete: res.complete, bytes }));
+        res.on('error', (e) =>
+          resolve({ status: res.statusCode ?? 0, error: (e as NodeJS.ErrnoException).code ?? e.message, complete: res.complete, bytes }),
+        );
         res.on('aborted', () => resolve({ status: res.statusCode ?? 0, error: 'aborted', complete: res.complete, bytes }));
       });
       req.on('error', (e) => resolve({ status: 0, error: (e as NodeJS.ErrnoException).code ?? e.message, complete: false, bytes: 0 }));

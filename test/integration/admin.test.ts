@@ -121,7 +121,9 @@ describe('admin listener', () => {
 
   it('refuses a port already in use', async () => {
     await start();
-    await expect(startAdmin(new Metrics({ defaultMetrics: false }), () => true, server!.port)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(startAdmin(new Metrics({ defaultMetrics: false }), () => true, server!.port)).rejects.toMatchObject({
+      code: 'EADDRINUSE',
+    });
   });
 
   it('exposes the routes as a handler for a listener the app owns', () => {

@@ -8,7 +8,10 @@ import { keyEntry, newKey } from '../helpers/keys.js';
 /** `check` in a CI pipeline: without the secrets (--offline), and with warnings failing (--strict). */
 
 function check(cfg: TempConfig, ...flags: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [join(REPO, 'bin/keygate.js'), 'check', '-c', cfg.mainFile, ...flags], { encoding: 'utf8', env: { ...process.env, KEYGATE_CONFIG: '' } });
+  const r = spawnSync(process.execPath, [join(REPO, 'bin/keygate.js'), 'check', '-c', cfg.mainFile, ...flags], {
+    encoding: 'utf8',
+    env: { ...process.env, KEYGATE_CONFIG: '' },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -54,7 +57,11 @@ describe('check --strict', () => {
     expect(strict.err).toMatch(/--strict/);
     const json = check(cfg, '--strict', '--json');
     expect(json.code).toBe(1);
-    expect(JSON.parse(json.out)).toMatchObject({ ok: false, errors: [], warnings: [expect.objectContaining({ file: cfg.path('keys.yaml') })] });
+    expect(JSON.parse(json.out)).toMatchObject({
+      ok: false,
+      errors: [],
+      warnings: [expect.objectContaining({ file: cfg.path('keys.yaml') })],
+    });
   });
 
   it('passes a config without warnings', () => {

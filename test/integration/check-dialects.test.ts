@@ -31,9 +31,23 @@ function checkRequest(dialect: Dialect, o: Original): { method: string; path: st
     case 'envoy':
       return { method, path: o.uri, headers: { host, ...o.headers } };
     case 'nginx':
-      return { method: 'GET', path: '/_keygate', headers: { 'x-original-uri': o.uri, 'x-original-method': method, 'x-forwarded-host': host, ...o.headers } };
+      return {
+        method: 'GET',
+        path: '/_keygate',
+        headers: { 'x-original-uri': o.uri, 'x-original-method': method, 'x-forwarded-host': host, ...o.headers },
+      };
     case 'traefik':
-      return { method: 'GET', path: '/', headers: { 'x-forwarded-uri': o.uri, 'x-forwarded-method': method, 'x-forwarded-host': host, 'x-forwarded-proto': 'http', ...o.headers } };
+      return {
+        method: 'GET',
+        path: '/',
+        headers: {
+          'x-forwarded-uri': o.uri,
+          'x-forwarded-method': method,
+          'x-forwarded-host': host,
+          'x-forwarded-proto': 'http',
+          ...o.headers,
+        },
+      };
   }
 }
 
@@ -47,29 +61,72 @@ interface Denial {
 }
 
 const DENIALS: readonly Denial[] = [
-  { what: 'a dot segment (400 bad_target)', original: { uri: '/compute/v2/p1/servers/%2e%2e/x', headers: { 'x-api-key': MON.key } }, status: 400, reason: 'bad_target' },
-  { what: 'an encoded slash (400 bad_target)', original: { uri: '/compute/v2/p1%2Fservers/1', headers: { 'x-api-key': MON.key } }, status: 400, reason: 'bad_target' },
+  {
+    what: 'a dot segment (400 bad_target)',
+    original: { uri: '/compute/v2/p1/servers/%2e%2e/x', headers: { 'x-api-key': MON.key } },
+    status: 400,
+    reason: 'bad_target',
+  },
+  {
+    what: 'an encoded slash (400 bad_target)',
+    original: { uri: '/compute/v2/p1%2Fservers/1', headers: { 'x-api-key': MON.key } },
+    status: 400,
+    reason: 'bad_target',
+  },
   { what: 'no key (401 missing_credentials)', original: { uri: '/compute/v2/p1/servers/1' }, status: 401, reason: 'missing_credentials' },
-  { what: 'a garbled Authorization (401 malformed_credentials)', original: { uri: '/compute/v2/p1/servers/1', headers: { authorization: 'Bearer' } }, status: 401, reason: 'malformed_credentials' },
-  { what: 'a wrong secret (401 invalid_key)', original: { uri: '/compute/v2/p1/servers/1', headers: { authorization: `Bearer ${BAD_SECRET}` } }, status: 401, reason: 'invalid_key' },
-  { what: 'a method outside the key scope (403 key_scope_denied)', original: { method: 'POST', uri: '/compute/v2/p1/servers', headers: { 'x-api-key': MON.key } }, status: 403, reason: 'key_scope_denied' },
-  { what: 'a key deny rule (403 key_deny_rule)', original: { method: 'DELETE', uri: '/compute/v2/p1/servers/1', headers: { 'x-api-key': DEPLOY.key } }, status: 403, reason: 'key_deny_rule' },
-  { what: 'a guardrail (403 guardrail)', original: { method: 'POST', uri: '/identity/v3/users/u1/credentials/x', headers: { 'x-api-key': ALICE.key } }, status: 403, reason: 'guardrail' },
-  { what: 'the key on another service (403 key_scope_denied)', original: { uri: '/identity/v3/users', headers: { 'x-api-key': MON.key } }, status: 403, reason: 'key_scope_denied' },
-  { what: 'a path no service routes (404 no_route)', original: { uri: '/computers/v2/p1', headers: { 'x-api-key': MON.key } }, status: 404, reason: 'no_route' },
+  {
+    what: 'a garbled Authorization (401 malformed_credentials)',
+    original: { uri: '/compute/v2/p1/servers/1', headers: { authorization: 'Bearer' } },
+    status: 401,
+    reason: 'malformed_credentials',
+  },
+  {
+    what: 'a wrong secret (401 invalid_key)',
+    original: { uri: '/compute/v2/p1/servers/1', headers: { authorization: `Bearer ${BAD_SECRET}` } },
+    status: 401,
+    reason: 'invalid_key',
+  },
+  {
+    what: 'a method outside the key scope (403 key_scope_denied)',
+    original: { method: 'POST', uri: '/compute/v2/p1/servers', headers: { 'x-api-key': MON.key } },
+    status: 403,
+    reason: 'key_scope_denied',
+  },
+  {
+    what: 'a key deny rule (403 key_deny_rule)',
+    original: { method: 'DELETE', uri: '/compute/v2/p1/servers/1', headers: { 'x-api-key': DEPLOY.key } },
+    status: 403,
+    reason: 'key_deny_rule',
+  },
+  {
+    what: 'a guardrail (403 guardrail)',
+    original: { method: 'POST', uri: '/identity/v3/users/u1/credentials/x', headers: { 'x-api-key': ALICE.key } },
+    status: 403,
+    reason: 'guardrail',
+  },
+  {
+    what: 'the key on another service (403 key_scope_denied)',
+    original: { uri: '/identity/v3/users', headers: { 'x-api-key': MON.key } },
+    status: 403,
+    reason: 'key_scope_denied',
+  },
+  {
+    what: 'a path no service routes (404 no_route)',
+    original: { uri: '/computers/v2/p1', headers: { 'x-api-key': MON.key } },
+    status: 404,
+    reason: 'no_route',
+  },
 ];
 
 describe('decision API dialects', () => {
   let cfg: TempConfig;
   let kg: RunningKeygate;
   // A host-routed service first (first match wins): shows where each dialect reads the host from.
-  const withHostedService = (main: string): string => main.replace('services:\n', [
-    'services:',
-    '  - name: hosted',
-    '    route: { host: hosted.example.com }',
-    '    upstream: http://127.0.0.1:1',
-    '',
-  ].join('\n'));
+  const withHostedService = (main: string): string =>
+    main.replace(
+      'services:\n',
+      ['services:', '  - name: hosted', '    route: { host: hosted.example.com }', '    upstream: http://127.0.0.1:1', ''].join('\n'),
+    );
   beforeAll(async () => {
     cfg = tempConfig('http://127.0.0.1:1', withHostedService);
     kg = await startKeygate(cfg.mainFile);
@@ -83,7 +140,10 @@ describe('decision API dialects', () => {
 
   describe.each(DIALECTS)('%s', (dialect) => {
     it('allows with the service token and identity headers for the upstream, and an empty body', async () => {
-      const res = await ask(dialect, { uri: '/compute/v2/p1/servers/42?q=1', headers: { authorization: `Bearer ${MON.key}`, 'x-request-id': 'trace-1' } });
+      const res = await ask(dialect, {
+        uri: '/compute/v2/p1/servers/42?q=1',
+        headers: { authorization: `Bearer ${MON.key}`, 'x-request-id': 'trace-1' },
+      });
       expect(res.status).toBe(200);
       expect(res.body).toBe('');
       expect(res.headers).toMatchObject({
@@ -96,7 +156,7 @@ describe('decision API dialects', () => {
       expect(JSON.stringify(res.headers)).not.toContain(MON.key);
     });
 
-    it('puts the token in the service\'s own header and scheme', async () => {
+    it("puts the token in the service's own header and scheme", async () => {
       const res = await ask(dialect, { uri: '/identity/v3/users', headers: { 'x-api-key': ALICE.key } });
       expect(res.status).toBe(200);
       expect(res.headers['x-service-token']).toBe(DEMO_TOKENS.identity); // scheme '' = raw value
@@ -115,7 +175,11 @@ describe('decision API dialects', () => {
     });
 
     it('routes on the original host', async () => {
-      const onHosted = await ask(dialect, { uri: '/compute/v2/p1/servers/1', host: 'hosted.example.com:8443', headers: { 'x-api-key': MON.key } });
+      const onHosted = await ask(dialect, {
+        uri: '/compute/v2/p1/servers/1',
+        host: 'hosted.example.com:8443',
+        headers: { 'x-api-key': MON.key },
+      });
       expect(onHosted.status).toBe(403); // the monitoring key is scoped to compute
       expect(JSON.parse(onHosted.body).reason).toBe('key_scope_denied');
     });
@@ -137,11 +201,26 @@ describe('decision API dialects', () => {
     it('also names every spoofed X-Keygate-* spelling it does not overwrite', async () => {
       const res = await send(kg.url('check'), {
         path: '/compute/v2/p1/servers/1',
-        headers: ['Host', 'api.test', 'X-API-Key', MON.key, 'X-Keygate-User', 'mallory', 'X_Keygate_User', 'mallory', 'x-keygate-admin', 'true', 'X-Keygate-Key_Id', 'x'],
+        headers: [
+          'Host',
+          'api.test',
+          'X-API-Key',
+          MON.key,
+          'X-Keygate-User',
+          'mallory',
+          'X_Keygate_User',
+          'mallory',
+          'x-keygate-admin',
+          'true',
+          'X-Keygate-Key_Id',
+          'x',
+        ],
       });
       expect(res.status).toBe(200);
       expect(res.headers['x-keygate-user']).toBe('joe');
-      expect(list(res.headers['x-envoy-auth-headers-to-remove'])).toEqual(['x-api-key', 'x-keygate-admin', 'x-keygate-key_id', 'x_keygate_user', ...ALWAYS_REMOVED].sort());
+      expect(list(res.headers['x-envoy-auth-headers-to-remove'])).toEqual(
+        ['x-api-key', 'x-keygate-admin', 'x-keygate-key_id', 'x_keygate_user', ...ALWAYS_REMOVED].sort(),
+      );
     });
 
     it('accepts any method on any path: the path is the original one', async () => {
@@ -158,9 +237,14 @@ describe('decision API dialects', () => {
   });
 
   describe('nginx', () => {
-    const nginxHeaders = (extra: Record<string, string>): Record<string, string> => ({ 'x-original-uri': '/compute/v2/p1/servers/1', 'x-original-method': 'GET', 'x-api-key': MON.key, ...extra });
+    const nginxHeaders = (extra: Record<string, string>): Record<string, string> => ({
+      'x-original-uri': '/compute/v2/p1/servers/1',
+      'x-original-method': 'GET',
+      'x-api-key': MON.key,
+      ...extra,
+    });
 
-    it('uses the check request\'s own method and path for nothing', async () => {
+    it("uses the check request's own method and path for nothing", async () => {
       const res = await send(kg.url('check'), { method: 'POST', path: '/anything/at/all', headers: nginxHeaders({}) });
       expect(res.status).toBe(200);
     });
@@ -177,8 +261,14 @@ describe('decision API dialects', () => {
     it.each([
       ['X-Original-Method is missing', ['X-Original-URI', '/compute/v2/p1/servers/1']],
       ['X-Original-Method is not a method', ['X-Original-URI', '/compute/v2/p1/servers/1', 'X-Original-Method', 'GET /admin']],
-      ['X-Original-URI is repeated', ['X-Original-URI', '/compute/v2/p1/servers/1', 'X-Original-URI', '/identity/v3', 'X-Original-Method', 'GET']],
-      ['X-Forwarded-Host lists two hosts', ['X-Original-URI', '/compute/v2/p1/servers/1', 'X-Original-Method', 'GET', 'X-Forwarded-Host', 'a.test, hosted.example.com']],
+      [
+        'X-Original-URI is repeated',
+        ['X-Original-URI', '/compute/v2/p1/servers/1', 'X-Original-URI', '/identity/v3', 'X-Original-Method', 'GET'],
+      ],
+      [
+        'X-Forwarded-Host lists two hosts',
+        ['X-Original-URI', '/compute/v2/p1/servers/1', 'X-Original-Method', 'GET', 'X-Forwarded-Host', 'a.test, hosted.example.com'],
+      ],
       ['X-Original-URI is not origin-form', ['X-Original-URI', 'http://evil/compute/v2/p1/servers/1', 'X-Original-Method', 'GET']],
     ])('refuses (400 bad_target) when %s', async (_what, headers) => {
       const res = await send(kg.url('check'), { headers: [...headers, 'X-API-Key', MON.key] });
@@ -188,16 +278,29 @@ describe('decision API dialects', () => {
   });
 
   describe('traefik', () => {
-    it('refuses a request that carries both dialects\' headers (a smuggled X-Original-URI)', async () => {
+    it("refuses a request that carries both dialects' headers (a smuggled X-Original-URI)", async () => {
       const res = await send(kg.url('check'), {
-        headers: { 'x-forwarded-uri': '/compute/v2/p1/servers', 'x-forwarded-method': 'POST', 'x-original-uri': '/compute/v2/p1/servers/1', 'x-original-method': 'GET', 'x-api-key': MON.key },
+        headers: {
+          'x-forwarded-uri': '/compute/v2/p1/servers',
+          'x-forwarded-method': 'POST',
+          'x-original-uri': '/compute/v2/p1/servers/1',
+          'x-original-method': 'GET',
+          'x-api-key': MON.key,
+        },
       });
       expect(res.status).toBe(400);
       expect(JSON.parse(res.body).reason).toBe('bad_target');
     });
 
     it('does not fall back to Host when X-Forwarded-Host is absent', async () => {
-      const res = await send(kg.url('check'), { headers: { host: 'hosted.example.com', 'x-forwarded-uri': '/compute/v2/p1/servers/1', 'x-forwarded-method': 'GET', 'x-api-key': MON.key } });
+      const res = await send(kg.url('check'), {
+        headers: {
+          host: 'hosted.example.com',
+          'x-forwarded-uri': '/compute/v2/p1/servers/1',
+          'x-forwarded-method': 'GET',
+          'x-api-key': MON.key,
+        },
+      });
       expect(res.status).toBe(200); // routed by path: compute
     });
 
@@ -209,8 +312,20 @@ describe('decision API dialects', () => {
 });
 
 /** Headers keygate owns that Envoy's allowed_headers may keep from it: listed on every answer. */
-const ALWAYS_REMOVED = ['x-original-url', 'x-rewrite-url', 'x-original-uri', 'x-forwarded-prefix', 'x-real-ip', 'forwarded', 'x-forwarded-host'];
+const ALWAYS_REMOVED = [
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-uri',
+  'x-forwarded-prefix',
+  'x-real-ip',
+  'forwarded',
+  'x-forwarded-host',
+];
 
 function list(value: string | string[] | undefined): string[] {
-  return String(value ?? '').split(',').map((s) => s.trim()).filter(Boolean).sort();
+  return String(value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort();
 }

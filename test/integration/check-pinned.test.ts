@@ -16,7 +16,7 @@ function pinned(dialect: string): (main: string) => string {
 describe('decision API pinned to envoy', () => {
   const stack = useKeygate({ edit: pinned('envoy') });
 
-  it('a client\'s X-Original-URI or X-Forwarded-Uri that reaches keygate is ignored: the check request\'s own path is decided', async () => {
+  it("a client's X-Original-URI or X-Forwarded-Uri that reaches keygate is ignored: the check request's own path is decided", async () => {
     for (const header of ['x-original-uri', 'x-forwarded-uri']) {
       const res = await send(stack.kg.url('check'), {
         path: '/identity/v3/users', // what Envoy forwards: outside MON's scope
@@ -24,7 +24,10 @@ describe('decision API pinned to envoy', () => {
       });
       expect(res.status, header).toBe(403);
     }
-    const allowed = await send(stack.kg.url('check'), { path: '/compute/v2/p1/servers/1', headers: { 'x-api-key': MON, 'x-original-uri': '/identity/v3/users', 'x-original-method': 'GET' } });
+    const allowed = await send(stack.kg.url('check'), {
+      path: '/compute/v2/p1/servers/1',
+      headers: { 'x-api-key': MON, 'x-original-uri': '/identity/v3/users', 'x-original-method': 'GET' },
+    });
     expect(allowed.status).toBe(200);
   });
 });
@@ -33,7 +36,15 @@ describe('decision API pinned to nginx', () => {
   const stack = useKeygate({ edit: pinned('nginx') });
 
   it('reads X-Original-URI and ignores a Traefik header instead of refusing both', async () => {
-    const res = await send(stack.kg.url('check'), { path: '/_keygate', headers: { 'x-api-key': MON, 'x-original-uri': '/compute/v2/p1/servers/1', 'x-original-method': 'GET', 'x-forwarded-uri': '/identity/v3/users' } });
+    const res = await send(stack.kg.url('check'), {
+      path: '/_keygate',
+      headers: {
+        'x-api-key': MON,
+        'x-original-uri': '/compute/v2/p1/servers/1',
+        'x-original-method': 'GET',
+        'x-forwarded-uri': '/identity/v3/users',
+      },
+    });
     expect(res.status).toBe(200);
   });
 
@@ -45,7 +56,15 @@ describe('decision API pinned to nginx', () => {
 
   it('methodOverride: strip cannot be honoured by nginx: an override header is refused there', async () => {
     // compute keeps the default (reject): 400 either way; the strip case is in the unit tests of access
-    const res = await send(stack.kg.url('check'), { path: '/_keygate', headers: { 'x-api-key': MON, 'x-original-uri': '/compute/v2/p1/servers/1', 'x-original-method': 'POST', 'x-http-method-override': 'GET' } });
+    const res = await send(stack.kg.url('check'), {
+      path: '/_keygate',
+      headers: {
+        'x-api-key': MON,
+        'x-original-uri': '/compute/v2/p1/servers/1',
+        'x-original-method': 'POST',
+        'x-http-method-override': 'GET',
+      },
+    });
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body).reason).toBe('method_override');
   });
@@ -56,21 +75,45 @@ describe('decision API with methodOverride: strip', () => {
   const DEPLOY = DEMO_KEYS.deploy.key;
 
   it('Envoy: the override headers are named for removal', async () => {
-    const res = await send(stack.kg.url('check'), { method: 'POST', path: '/compute/v2/p1/servers/1', headers: { 'x-api-key': DEPLOY, 'x-http-method-override': 'DELETE' } });
+    const res = await send(stack.kg.url('check'), {
+      method: 'POST',
+      path: '/compute/v2/p1/servers/1',
+      headers: { 'x-api-key': DEPLOY, 'x-http-method-override': 'DELETE' },
+    });
     expect(res.status).toBe(200);
     expect(String(res.headers['x-envoy-auth-headers-to-remove'])).toContain('x-http-method-override');
   });
 
   it('Envoy: a _method query parameter cannot be stripped from the path Envoy forwards: refused', async () => {
-    const res = await send(stack.kg.url('check'), { method: 'POST', path: '/compute/v2/p1/servers/1?_method=DELETE', headers: { 'x-api-key': DEPLOY } });
+    const res = await send(stack.kg.url('check'), {
+      method: 'POST',
+      path: '/compute/v2/p1/servers/1?_method=DELETE',
+      headers: { 'x-api-key': DEPLOY },
+    });
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body).reason).toBe('method_override');
   });
 
   it('nginx and Traefik cannot remove headers: an override header is refused', async () => {
-    const nginx = await send(stack.kg.url('check'), { path: '/_keygate', headers: { 'x-api-key': DEPLOY, 'x-original-uri': '/compute/v2/p1/servers/1', 'x-original-method': 'POST', 'x-http-method-override': 'DELETE' } });
+    const nginx = await send(stack.kg.url('check'), {
+      path: '/_keygate',
+      headers: {
+        'x-api-key': DEPLOY,
+        'x-original-uri': '/compute/v2/p1/servers/1',
+        'x-original-method': 'POST',
+        'x-http-method-override': 'DELETE',
+      },
+    });
     expect(nginx.status).toBe(400);
-    const traefik = await send(stack.kg.url('check'), { path: '/', headers: { 'x-api-key': DEPLOY, 'x-forwarded-uri': '/compute/v2/p1/servers/1', 'x-forwarded-method': 'POST', 'x-method-override': 'DELETE' } });
+    const traefik = await send(stack.kg.url('check'), {
+      path: '/',
+      headers: {
+        'x-api-key': DEPLOY,
+        'x-forwarded-uri': '/compute/v2/p1/servers/1',
+        'x-forwarded-method': 'POST',
+        'x-method-override': 'DELETE',
+      },
+    });
     expect(traefik.status).toBe(400);
   });
 });

@@ -63,9 +63,15 @@ describe('decision API: bodies and connections', () => {
   });
 
   it('answers a check that announces a 100 MB body at once, without waiting for it, then closes', async () => {
-    const res = await exchange(kg.app.port('check'), checkHead([
-      'POST /compute/v2/p1/servers HTTP/1.1', 'Host: api.test', `X-API-Key: ${DEMO_KEYS.deploy.key}`, 'Content-Length: 104857600',
-    ]) + 'only the first bytes');
+    const res = await exchange(
+      kg.app.port('check'),
+      checkHead([
+        'POST /compute/v2/p1/servers HTTP/1.1',
+        'Host: api.test',
+        `X-API-Key: ${DEMO_KEYS.deploy.key}`,
+        'Content-Length: 104857600',
+      ]) + 'only the first bytes',
+    );
     expect(res.text).toMatch(/^HTTP\/1\.1 200 /);
     expect(res.text.toLowerCase()).toContain('\r\nconnection: close\r\n');
     expect(res.firstByteMs).toBeLessThan(1_000);
@@ -73,19 +79,33 @@ describe('decision API: bodies and connections', () => {
   });
 
   it('never invites the body with 100 Continue', async () => {
-    const res = await exchange(kg.app.port('check'), checkHead([
-      'PUT /compute/v2/p1/servers/1 HTTP/1.1', 'Host: api.test', `X-API-Key: ${MON.key}`, 'Content-Length: 5000000', 'Expect: 100-continue',
-    ]));
+    const res = await exchange(
+      kg.app.port('check'),
+      checkHead([
+        'PUT /compute/v2/p1/servers/1 HTTP/1.1',
+        'Host: api.test',
+        `X-API-Key: ${MON.key}`,
+        'Content-Length: 5000000',
+        'Expect: 100-continue',
+      ]),
+    );
     expect(res.text).not.toContain(' 100 ');
     expect(res.text).toMatch(/^HTTP\/1\.1 403 /); // monitoring is read-only
     expect(res.closed).toBe(true);
   });
 
   it('answers a chunked body that never ends', async () => {
-    const res = await exchange(kg.app.port('check'), checkHead([
-      'POST /x HTTP/1.1', 'Host: api.test', 'Transfer-Encoding: chunked',
-      'X-Original-URI: /compute/v2/p1/servers/1', 'X-Original-Method: GET', `X-API-Key: ${MON.key}`,
-    ]) + '5\r\nhello\r\n');
+    const res = await exchange(
+      kg.app.port('check'),
+      checkHead([
+        'POST /x HTTP/1.1',
+        'Host: api.test',
+        'Transfer-Encoding: chunked',
+        'X-Original-URI: /compute/v2/p1/servers/1',
+        'X-Original-Method: GET',
+        `X-API-Key: ${MON.key}`,
+      ]) + '5\r\nhello\r\n',
+    );
     expect(res.text).toMatch(/^HTTP\/1\.1 200 /);
     expect(res.closed).toBe(true);
   });
@@ -93,24 +113,38 @@ describe('decision API: bodies and connections', () => {
   it('keeps bodiless check requests on one keep-alive connection', async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const sockets = new Set<unknown>();
-    const once = (): Promise<number> => new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: kg.app.port('check'), path: '/compute/v2/p1/servers/1', headers: { 'x-api-key': MON.key }, agent }, (res) => {
-        sockets.add(res.socket);
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
+    const once = (): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port: kg.app.port('check'), path: '/compute/v2/p1/servers/1', headers: { 'x-api-key': MON.key }, agent },
+          (res) => {
+            sockets.add(res.socket);
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
+        req.on('error', reject);
+        req.end();
       });
-      req.on('error', reject);
-      req.end();
-    });
     expect([await once(), await once(), await once()]).toEqual([200, 200, 200]);
     expect(sockets.size).toBe(1);
     agent.destroy();
   });
 
   it('counts checks in keygate_requests_total with mode="check" and logs them with the original method and path', async () => {
-    await send(kg.url('check'), { headers: { 'x-original-uri': '/compute/v2/p1/servers?secret=1', 'x-original-method': 'POST', 'x-api-key': MON.key } });
+    await send(kg.url('check'), {
+      headers: { 'x-original-uri': '/compute/v2/p1/servers?secret=1', 'x-original-method': 'POST', 'x-api-key': MON.key },
+    });
     const metrics = await (await fetch(`${kg.url('admin')}/metrics`)).text();
-    const line = metrics.split('\n').find((l) => l.startsWith('keygate_requests_total{') && l.includes('mode="check"') && l.includes('method="POST"') && l.includes('decision="deny"'));
+    const line = metrics
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('keygate_requests_total{') &&
+          l.includes('mode="check"') &&
+          l.includes('method="POST"') &&
+          l.includes('decision="deny"'),
+      );
     expect(line).toMatch(/service="compute"/);
     expect(line).toMatch(/reason="key_scope_denied"/);
     expect(Number(line!.split(' ').pop())).toBeGreaterThanOrEqual(1);

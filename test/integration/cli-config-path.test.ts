@@ -8,7 +8,10 @@ import { DEMO_KEYS, REPO, tempConfig, type TempConfig } from '../helpers/config.
 
 const BIN = join(REPO, 'bin/keygate.js');
 
-function keygate(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { code: number | null; out: string; err: string } {
+function keygate(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): { code: number | null; out: string; err: string } {
   const env = { ...process.env, KEYGATE_CONFIG: '', ...options.env };
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: options.cwd ?? REPO, env });
   return { code: r.status, out: r.stdout, err: r.stderr };

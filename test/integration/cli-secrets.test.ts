@@ -44,8 +44,18 @@ const config = (): TempConfig => (cfg = tempConfig('http://127.0.0.1:3000'));
 
 describe('a whole key string where a key id is expected', () => {
   it.each([
-    { cmd: 'explain --key', args: (c: string) => ['explain', '-c', c, '--key', KEY, '--method', 'GET', '--path', '/compute/v2/p1/servers/1'], code: 0, out: /decision: ALLOW/ },
-    { cmd: 'explain --key (JSON)', args: (c: string) => ['explain', '-c', c, '--key', KEY, '--method', 'POST', '--path', '/compute/v2/p1/servers', '--json'], code: 1, out: /"key_scope_denied"/ },
+    {
+      cmd: 'explain --key',
+      args: (c: string) => ['explain', '-c', c, '--key', KEY, '--method', 'GET', '--path', '/compute/v2/p1/servers/1'],
+      code: 0,
+      out: /decision: ALLOW/,
+    },
+    {
+      cmd: 'explain --key (JSON)',
+      args: (c: string) => ['explain', '-c', c, '--key', KEY, '--method', 'POST', '--path', '/compute/v2/p1/servers', '--json'],
+      code: 1,
+      out: /"key_scope_denied"/,
+    },
     { cmd: 'permissions', args: (c: string) => ['permissions', '-c', c, KEY], code: 0, out: new RegExp(`key ${ID} "monitoring"`) },
     { cmd: 'key revoke', args: (c: string) => ['key', 'revoke', '-c', c, KEY], code: 0, out: new RegExp(`Revoked key ${ID}`) },
     { cmd: 'key rotate', args: (c: string) => ['key', 'rotate', '-c', c, KEY], code: 0, out: new RegExp(`Rotated key ${ID}`) },
@@ -75,10 +85,30 @@ describe('secrets in failing commands', () => {
   it.each([
     { desc: 'a key string as a command', args: () => [KEY], code: 2, secret: KEY },
     { desc: 'a key string as an extra argument', args: (c: string) => ['check', '-c', c, KEY], code: 2, secret: KEY },
-    { desc: 'a mangled key string', args: (c: string) => ['explain', '-c', c, '--key', mangled, '--method', 'GET', '--path', '/compute/x'], code: 1, secret: mangled },
-    { desc: 'the key string of an unknown key', args: (c: string) => ['explain', '-c', c, '--key', unknown, '--method', 'GET', '--path', '/compute/x'], code: 1, secret: unknown },
-    { desc: 'a legacy secret as --key', args: (c: string) => ['explain', '-c', c, '--key', 'hunter2-legacy-secret-abc', '--method', 'GET', '--path', '/x'], code: 2, secret: 'hunter2-legacy-secret-abc' },
-    { desc: 'a legacy secret as a key id', args: (c: string) => ['key', 'revoke', '-c', c, 'hunter2-legacy-secret-abc'], code: 2, secret: 'hunter2-legacy-secret-abc' },
+    {
+      desc: 'a mangled key string',
+      args: (c: string) => ['explain', '-c', c, '--key', mangled, '--method', 'GET', '--path', '/compute/x'],
+      code: 1,
+      secret: mangled,
+    },
+    {
+      desc: 'the key string of an unknown key',
+      args: (c: string) => ['explain', '-c', c, '--key', unknown, '--method', 'GET', '--path', '/compute/x'],
+      code: 1,
+      secret: unknown,
+    },
+    {
+      desc: 'a legacy secret as --key',
+      args: (c: string) => ['explain', '-c', c, '--key', 'hunter2-legacy-secret-abc', '--method', 'GET', '--path', '/x'],
+      code: 2,
+      secret: 'hunter2-legacy-secret-abc',
+    },
+    {
+      desc: 'a legacy secret as a key id',
+      args: (c: string) => ['key', 'revoke', '-c', c, 'hunter2-legacy-secret-abc'],
+      code: 2,
+      secret: 'hunter2-legacy-secret-abc',
+    },
     { desc: 'a key string as an option value', args: (c: string) => ['key', 'list', '-c', c, '--user', KEY], code: 0, secret: KEY },
   ])('$desc: exit $code, the secret appears nowhere in stdout or stderr', ({ args, code, secret }) => {
     const run = keygate(...args(config().mainFile));

@@ -26,7 +26,11 @@ describe('keygate demo', () => {
     cfg = tempConfig(`http://127.0.0.1:${echoPort}`);
     kg = spawnKeygate(['demo', '-c', cfg.mainFile]);
     proxy = `http://127.0.0.1:${(await kg.ports()).proxy}`;
-    await waitFor(() => kg.stderr().includes('curl') || undefined, 5_000, () => kg.stderr());
+    await waitFor(
+      () => kg.stderr().includes('curl') || undefined,
+      5_000,
+      () => kg.stderr(),
+    );
   });
   afterAll(async () => {
     if (kg?.child.exitCode === null) kg.child.kill('SIGKILL');
@@ -38,16 +42,73 @@ describe('keygate demo', () => {
     expect(kg.stderr()).toContain(DEMO_KEYS.monitoring.key);
   });
 
-  type Row = { desc: string; method: string; path: string; headers: Record<string, string>; status: number; upstreamUrl?: string; reason?: string };
+  type Row = {
+    desc: string;
+    method: string;
+    path: string;
+    headers: Record<string, string>;
+    status: number;
+    upstreamUrl?: string;
+    reason?: string;
+  };
   const rows: Row[] = [
-    { desc: 'monitoring key reads a server', method: 'GET', path: '/compute/v2/p1/servers/42', headers: { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` }, status: 200, upstreamUrl: '/v2/p1/servers/42' },
-    { desc: 'deploy key creates a server', method: 'POST', path: '/compute/v2/p1/servers', headers: { 'x-api-key': DEMO_KEYS.deploy.key }, status: 200, upstreamUrl: '/v2/p1/servers' },
-    { desc: 'alice-admin reads users from this host', method: 'GET', path: '/identity/v3/users', headers: { authorization: `Bearer ${DEMO_KEYS.aliceAdmin.key}` }, status: 200, upstreamUrl: '/identity/v3/users' },
-    { desc: 'monitoring key may not write', method: 'POST', path: '/compute/v2/p1/servers', headers: { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` }, status: 403, reason: 'key_scope_denied' },
-    { desc: 'deploy key never deletes', method: 'DELETE', path: '/compute/v2/p1/servers/42', headers: { authorization: `Bearer ${DEMO_KEYS.deploy.key}` }, status: 403, reason: 'key_deny_rule' },
-    { desc: 'guardrail on credential management', method: 'POST', path: '/identity/v3/users/u1/credentials/x', headers: { authorization: `Bearer ${DEMO_KEYS.aliceAdmin.key}` }, status: 403, reason: 'guardrail' },
+    {
+      desc: 'monitoring key reads a server',
+      method: 'GET',
+      path: '/compute/v2/p1/servers/42',
+      headers: { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` },
+      status: 200,
+      upstreamUrl: '/v2/p1/servers/42',
+    },
+    {
+      desc: 'deploy key creates a server',
+      method: 'POST',
+      path: '/compute/v2/p1/servers',
+      headers: { 'x-api-key': DEMO_KEYS.deploy.key },
+      status: 200,
+      upstreamUrl: '/v2/p1/servers',
+    },
+    {
+      desc: 'alice-admin reads users from this host',
+      method: 'GET',
+      path: '/identity/v3/users',
+      headers: { authorization: `Bearer ${DEMO_KEYS.aliceAdmin.key}` },
+      status: 200,
+      upstreamUrl: '/identity/v3/users',
+    },
+    {
+      desc: 'monitoring key may not write',
+      method: 'POST',
+      path: '/compute/v2/p1/servers',
+      headers: { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` },
+      status: 403,
+      reason: 'key_scope_denied',
+    },
+    {
+      desc: 'deploy key never deletes',
+      method: 'DELETE',
+      path: '/compute/v2/p1/servers/42',
+      headers: { authorization: `Bearer ${DEMO_KEYS.deploy.key}` },
+      status: 403,
+      reason: 'key_deny_rule',
+    },
+    {
+      desc: 'guardrail on credential management',
+      method: 'POST',
+      path: '/identity/v3/users/u1/credentials/x',
+      headers: { authorization: `Bearer ${DEMO_KEYS.aliceAdmin.key}` },
+      status: 403,
+      reason: 'guardrail',
+    },
     { desc: 'no key', method: 'GET', path: '/compute/v2/p1/servers/42', headers: {}, status: 401, reason: 'missing_credentials' },
-    { desc: 'a made-up key', method: 'GET', path: '/compute/v2/p1/servers/42', headers: { authorization: 'Bearer not-a-real-key' }, status: 401, reason: 'invalid_key' },
+    {
+      desc: 'a made-up key',
+      method: 'GET',
+      path: '/compute/v2/p1/servers/42',
+      headers: { authorization: 'Bearer not-a-real-key' },
+      status: 401,
+      reason: 'invalid_key',
+    },
   ];
 
   it.each(rows)('$desc → $status', async ({ method, path, headers, status, upstreamUrl, reason }) => {

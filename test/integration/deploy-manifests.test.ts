@@ -29,7 +29,9 @@ function loadOk(mainFile: string): Snapshot {
 
 /** The example config that the Envoy, nginx and Traefik examples front. */
 const example = loadOk(join(REPO, 'config/keygate.yaml'));
-const tokenHeaders = (s: Snapshot): string[] => [...new Set(s.services.filter((x) => x.serviceToken.source.kind !== 'none').map((x) => x.serviceToken.header))];
+const tokenHeaders = (s: Snapshot): string[] => [
+  ...new Set(s.services.filter((x) => x.serviceToken.source.kind !== 'none').map((x) => x.serviceToken.header)),
+];
 const upstreamPort = (s: ServiceConfig): number => Number(s.upstream.port || 80);
 
 // ---- Kubernetes --------------------------------------------------------------------------
@@ -42,8 +44,17 @@ interface Kustomization {
   configMapGenerator?: Generator[];
   secretGenerator?: Generator[];
 }
-interface Generator { name: string; files: string[] }
-interface Container { name: string; image: string; args?: string[]; ports?: { name?: string; containerPort: number }[]; [k: string]: unknown }
+interface Generator {
+  name: string;
+  files: string[];
+}
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  ports?: { name?: string; containerPort: number }[];
+  [k: string]: unknown;
+}
 
 const kustomization = readYaml(`${K8S}/kustomization.yaml`) as unknown as Kustomization;
 const objects = kustomization.resources.flatMap((r) => readYamlDocuments(`${K8S}/${r}`));
@@ -67,17 +78,21 @@ function matches(selector: Record<string, string>): boolean {
 
 /** Lays out what the keygate container sees at its mount paths, from the generators' source files. */
 function materialiseMounts(root: string): void {
-  const generators = new Map([...(kustomization.configMapGenerator ?? []), ...(kustomization.secretGenerator ?? [])].map((g) => [g.name, g]));
+  const generators = new Map(
+    [...(kustomization.configMapGenerator ?? []), ...(kustomization.secretGenerator ?? [])].map((g) => [g.name, g]),
+  );
   const volumes = at(podSpec, 'volumes') as Json[];
   for (const mount of at(keygate, 'volumeMounts') as { name: string; mountPath: string; subPath?: string }[]) {
     expect(mount.subPath, 'subPath mounts never update: hot reload would not see a change').toBeUndefined();
     const volume = volumes.find((v) => v.name === mount.name)!;
-    const sources = volume.projected ? at(volume, 'projected', 'sources') as Json[] : [volume];
+    const sources = volume.projected ? (at(volume, 'projected', 'sources') as Json[]) : [volume];
     for (const source of sources) {
       const ref = (source.configMap ?? source.secret) as { name: string; items?: { key: string; path: string }[] };
       const generator = generators.get(ref.name);
       if (!generator) throw new Error(`volume source ${ref.name} has no generator in kustomization.yaml`);
-      const files = new Map(generator.files.map((f) => (f.includes('=') ? [f.split('=')[0], f.split('=')[1]] : [posix.basename(f), f]) as [string, string]));
+      const files = new Map(
+        generator.files.map((f) => (f.includes('=') ? [f.split('=')[0], f.split('=')[1]] : [posix.basename(f), f]) as [string, string]),
+      );
       for (const item of ref.items ?? [...files.keys()].map((key) => ({ key, path: key }))) {
         const file = files.get(item.key);
         if (!file) throw new Error(`${ref.name} has no key ${item.key}`);
@@ -126,7 +141,7 @@ describe('deploy/kubernetes', () => {
     expect(snapshot.services.every((s) => s.serviceToken.source.kind === 'file')).toBe(true);
   });
 
-  it('keygate\'s user can read what is mounted for it', () => {
+  it("keygate's user can read what is mounted for it", () => {
     const volume = (at(podSpec, 'volumes') as Json[]).find((v) => v.name === (at(keygate, 'volumeMounts', 0, 'name') as string))!;
     const mode = (at(volume, 'projected') as { defaultMode?: number }).defaultMode ?? 0o644;
     const fsGroup = at(podSpec, 'securityContext', 'fsGroup');
@@ -134,7 +149,7 @@ describe('deploy/kubernetes', () => {
     expect((mode & 0o004) !== 0 || groupReads).toBe(true);
   });
 
-  it('the container ports are keygate\'s listen ports, reachable on the pod IP', () => {
+  it("the container ports are keygate's listen ports, reachable on the pod IP", () => {
     expect(containerPort('http')).toBe(snapshot.listen.proxy.port);
     expect(containerPort('admin')).toBe(snapshot.listen.admin.port);
     expect(snapshot.listen.proxy.host).toBe('0.0.0.0');
@@ -157,7 +172,7 @@ describe('deploy/kubernetes', () => {
     expect(app.ports ?? []).toEqual([]);
   });
 
-  it('the Service targets keygate\'s proxy port', () => {
+  it("the Service targets keygate's proxy port", () => {
     const svc = byKind('Service')[0];
     expect(matches(at(svc, 'spec', 'selector') as Record<string, string>)).toBe(true);
     const ports = at(svc, 'spec', 'ports') as { targetPort: unknown }[];
@@ -172,7 +187,7 @@ describe('deploy/kubernetes', () => {
     expect(endpoint.path).toBe('/metrics');
   });
 
-  it('the NetworkPolicy admits keygate\'s ports and never the app\'s', () => {
+  it("the NetworkPolicy admits keygate's ports and never the app's", () => {
     const policy = byKind('NetworkPolicy')[0];
     expect(matches(at(policy, 'spec', 'podSelector', 'matchLabels') as Record<string, string>)).toBe(true);
     const ports = (at(policy, 'spec', 'ingress') as { ports?: { port: number }[] }[]).flatMap((r) => r.ports ?? []).map((p) => p.port);
@@ -184,13 +199,17 @@ describe('deploy/kubernetes', () => {
   it('every container is locked down and has resources', () => {
     expect(at(podSpec, 'securityContext', 'runAsNonRoot')).toBe(true);
     for (const c of containers) {
-      expect(c.securityContext, c.name).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(c.securityContext, c.name).toMatchObject({
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
       expect(at(c, 'resources', 'requests', 'memory'), c.name).toBeTruthy();
       expect(at(c, 'resources', 'limits', 'memory'), c.name).toBeTruthy();
     }
   });
 
-  it('the grace period outlasts keygate\'s shutdown.delay + shutdown.timeout', () => {
+  it("the grace period outlasts keygate's shutdown.delay + shutdown.timeout", () => {
     const grace = at(podSpec, 'terminationGracePeriodSeconds') as number;
     expect(grace * 1000).toBeGreaterThan(snapshot.shutdown.delay + snapshot.shutdown.timeout);
   });
@@ -206,12 +225,24 @@ describe('deploy/kubernetes', () => {
       const ref = (source.configMap ?? source.secret) as { name: string };
       expect(names).toContain(`${source.configMap ? 'ConfigMap' : 'Secret'}/${ref.name}`);
     }
-    const image = (at(rendered.find((o) => o.kind === 'Deployment'), 'spec', 'template', 'spec', 'containers') as Container[]).find((c) => c.name === keygate.name)!.image;
+    const image = (
+      at(
+        rendered.find((o) => o.kind === 'Deployment'),
+        'spec',
+        'template',
+        'spec',
+        'containers',
+      ) as Container[]
+    ).find((c) => c.name === keygate.name)!.image;
     expect(image).toMatch(/keygate:\d+\.\d+\.\d+$/);
   });
 
   it('every metric named in docs/deploy.md and deploy/kubernetes is exported', () => {
-    const exported = new Set([...metricsText.matchAll(/^# TYPE (\S+) (\w+)/gm)].flatMap(([, name, type]) => (type === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name])));
+    const exported = new Set(
+      [...metricsText.matchAll(/^# TYPE (\S+) (\w+)/gm)].flatMap(([, name, type]) =>
+        type === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name],
+      ),
+    );
     const texts = [readFileSync(join(REPO, 'docs/deploy.md'), 'utf8'), ...filesUnder(join(REPO, K8S)).map((f) => readFileSync(f, 'utf8'))];
     const named = new Set(texts.flatMap((t) => [...t.matchAll(/(?<![\w$@-])(keygate_[a-z_]+)(?=\{|\[|`|\s|\)|$)/gm)].map((m) => m[1])));
     const notMetrics = new Set(envoyClusterNames());
@@ -223,7 +254,10 @@ describe('deploy/kubernetes', () => {
 
 /** `kubectl kustomize` or `kustomize build`, whichever is installed. */
 function findKustomize(): string[] | undefined {
-  for (const cmd of [['kubectl', 'kustomize'], ['kustomize', 'build']]) {
+  for (const cmd of [
+    ['kubectl', 'kustomize'],
+    ['kustomize', 'build'],
+  ]) {
     if (spawnSync(cmd[0], ['version', ...(cmd[0] === 'kubectl' ? ['--client'] : [])], { encoding: 'utf8' }).status === 0) return cmd;
   }
   return undefined;
@@ -249,7 +283,7 @@ describe('deploy/envoy', () => {
   const authz = envoyAuthz();
   const hcm = at(envoy, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config') as Json;
 
-  it('asks keygate\'s check port, with the client\'s own path, and fails closed', () => {
+  it("asks keygate's check port, with the client's own path, and fails closed", () => {
     const uri = at(authz.filter, 'http_service', 'server_uri') as { uri: string; cluster: string };
     expect(clusterPort(uri.cluster)).toBe(example.listen.check!.port);
     expect(Number(new URL(uri.uri).port)).toBe(example.listen.check!.port);
@@ -257,19 +291,21 @@ describe('deploy/envoy', () => {
     expect(authz.filter.failure_mode_allow).toBe(false);
   });
 
-  it('sends keygate the credential headers and X-Forwarded-For, never another dialect\'s headers', () => {
-    const sent = (name: string): boolean => authz.allowedHeaders.some((p) => p.exact === name || (p.prefix !== undefined && name.startsWith(p.prefix)));
+  it("sends keygate the credential headers and X-Forwarded-For, never another dialect's headers", () => {
+    const sent = (name: string): boolean =>
+      authz.allowedHeaders.some((p) => p.exact === name || (p.prefix !== undefined && name.startsWith(p.prefix)));
     for (const name of ['x-api-key', 'x-forwarded-for']) expect(sent(name), name).toBe(true);
-    for (const name of ['x-original-uri', 'x-original-method', 'x-forwarded-uri', 'x-forwarded-method', 'x-forwarded-host']) expect(sent(name), name).toBe(false);
+    for (const name of ['x-original-uri', 'x-original-method', 'x-forwarded-uri', 'x-forwarded-method', 'x-forwarded-host'])
+      expect(sent(name), name).toBe(false);
     expect(hcm.use_remote_address).toBe(true);
     expect(['DROP_HEADER', 'REJECT_REQUEST']).toContain(at(hcm, 'common_http_protocol_options', 'headers_with_underscores_action'));
   });
 
-  it('copies every service\'s token header and the identity headers upstream', () => {
+  it("copies every service's token header and the identity headers upstream", () => {
     for (const h of [...tokenHeaders(example), ...IDENTITY_HEADERS]) expect(authz.allowedUpstreamHeaders).toContain(h);
   });
 
-  it('routes each service\'s prefix to a cluster on its upstream port', () => {
+  it("routes each service's prefix to a cluster on its upstream port", () => {
     const routes = at(hcm, 'route_config', 'virtual_hosts', 0, 'routes') as { match: { prefix: string }; route: { cluster: string } }[];
     for (const s of example.services) {
       const route = routes.find((r) => r.match.prefix === `${s.pathPrefix}/`);
@@ -282,7 +318,7 @@ describe('deploy/envoy', () => {
 describe('deploy/nginx', () => {
   const snippet = nginxSnippet();
 
-  it('sends the subrequest to keygate\'s check port, in the nginx dialect, without the body', () => {
+  it("sends the subrequest to keygate's check port, in the nginx dialect, without the body", () => {
     const m = /location = \/_keygate \{[^}]*proxy_pass http:\/\/127\.0\.0\.1:(\d+);/.exec(snippet.text);
     expect(Number(m?.[1])).toBe(example.listen.check!.port);
     expect(snippet.text).toMatch(/proxy_pass_request_body off;/);
@@ -292,7 +328,7 @@ describe('deploy/nginx', () => {
     expect(check.get('content-length')).toBe('');
   });
 
-  it('sets every service\'s token header and the identity headers from keygate\'s answer, and drops X-Api-Key', () => {
+  it("sets every service's token header and the identity headers from keygate's answer, and drops X-Api-Key", () => {
     const upstream = new Map(snippet.upstreamHeaders);
     for (const h of [...tokenHeaders(example), ...IDENTITY_HEADERS]) {
       const variable = /^\$(\w+)$/.exec(upstream.get(h) ?? '')?.[1];
@@ -307,14 +343,14 @@ describe('deploy/traefik', () => {
   const fa = traefikForwardAuth();
   const crds = readYamlDocuments('deploy/traefik/middleware.yaml');
 
-  it('asks keygate\'s check port with only the credential headers, never trusting client X-Forwarded-*', () => {
+  it("asks keygate's check port with only the credential headers, never trusting client X-Forwarded-*", () => {
     expect(Number(new URL(fa.address).port)).toBe(example.listen.check!.port);
     expect(fa.authRequestHeaders).toEqual(expect.arrayContaining(['authorization', 'x-api-key']));
     expect(fa.authRequestHeaders).not.toContain('x-original-uri');
     expect(at(readYaml('deploy/traefik/dynamic.yaml'), 'http', 'middlewares', 'keygate', 'forwardAuth', 'trustForwardHeader')).toBe(false);
   });
 
-  it('copies every service\'s token header and the identity headers, and strips X-Api-Key', () => {
+  it("copies every service's token header and the identity headers, and strips X-Api-Key", () => {
     for (const h of [...tokenHeaders(example), ...IDENTITY_HEADERS]) expect(fa.authResponseHeaders).toContain(h);
     expect(fa.stripped).toContain('x-api-key');
   });
@@ -328,17 +364,31 @@ describe('deploy/traefik', () => {
   });
 
   it('the CRD variant carries the same header lists', () => {
-    const crd = at(crds.find((d) => at(d, 'metadata', 'name') === 'keygate'), 'spec', 'forwardAuth') as Json;
+    const crd = at(
+      crds.find((d) => at(d, 'metadata', 'name') === 'keygate'),
+      'spec',
+      'forwardAuth',
+    ) as Json;
     const file = at(readYaml('deploy/traefik/dynamic.yaml'), 'http', 'middlewares', 'keygate', 'forwardAuth') as Json;
-    for (const field of ['authRequestHeaders', 'authResponseHeaders', 'authResponseHeadersRegex', 'trustForwardHeader']) expect(crd[field], field).toEqual(file[field]);
-    const strip = at(crds.find((d) => at(d, 'metadata', 'name') === 'keygate-strip-key'), 'spec', 'headers', 'customRequestHeaders');
-    expect(strip).toEqual(at(readYaml('deploy/traefik/dynamic.yaml'), 'http', 'middlewares', 'keygate-strip-key', 'headers', 'customRequestHeaders'));
+    for (const field of ['authRequestHeaders', 'authResponseHeaders', 'authResponseHeadersRegex', 'trustForwardHeader'])
+      expect(crd[field], field).toEqual(file[field]);
+    const strip = at(
+      crds.find((d) => at(d, 'metadata', 'name') === 'keygate-strip-key'),
+      'spec',
+      'headers',
+      'customRequestHeaders',
+    );
+    expect(strip).toEqual(
+      at(readYaml('deploy/traefik/dynamic.yaml'), 'http', 'middlewares', 'keygate-strip-key', 'headers', 'customRequestHeaders'),
+    );
     expect(strip).toMatchObject({ 'X-Api-Key': '', 'X-Original-URL': '', Forwarded: '' });
   });
 });
 
 it('every YAML file under deploy/ parses', () => {
-  const files = ['deploy/kubernetes', 'deploy/envoy', 'deploy/traefik'].flatMap((d) => filesUnder(join(REPO, d))).filter((f) => /\.ya?ml$/.test(f));
+  const files = ['deploy/kubernetes', 'deploy/envoy', 'deploy/traefik']
+    .flatMap((d) => filesUnder(join(REPO, d)))
+    .filter((f) => /\.ya?ml$/.test(f));
   expect(files.length).toBeGreaterThan(6);
   for (const f of files) expect(() => readYamlDocuments(relative(REPO, f)), f).not.toThrow();
   expect(existsSync(join(REPO, 'deploy/nginx/keygate.conf'))).toBe(true);

@@ -44,7 +44,13 @@ async function exportedMetrics(): Promise<{ text: string; exp: Exposition }> {
   const snapshot = {
     generation: 3,
     users: new Map([['joe', { name: 'joe', disabled: false }]]),
-    keys: Object.assign([{ id: 'k1', user: 'joe', disabled: false }, { id: 'k2', user: 'gone', disabled: false }], { byId: new Map([['k1', {}]]) }),
+    keys: Object.assign(
+      [
+        { id: 'k1', user: 'joe', disabled: false },
+        { id: 'k2', user: 'gone', disabled: false },
+      ],
+      { byId: new Map([['k1', {}]]) },
+    ),
   } as unknown as Snapshot;
   const m = new Metrics({ ...metricsSources(() => snapshot), perKeyLabels: true });
   m.requestFinished({ service: 'compute', method: 'GET', decision: 'allow', reason: 'allow', mode: 'proxy', keyId: 'k1' }, 0.01);
@@ -100,7 +106,9 @@ function deployExpressions(): Expression[] {
   return deployFiles().flatMap((f) => parsedDocuments(f).flatMap((doc) => expressionsIn(doc, f.slice(DEPLOY.length + 1))));
 }
 
-interface RuleFile { groups: { name: string; rules: { record?: string; alert?: string; expr: string }[] }[] }
+interface RuleFile {
+  groups: { name: string; rules: { record?: string; alert?: string; expr: string }[] }[];
+}
 
 function ruleExpressions(): Expression[] {
   const rules = parseYaml(readFileSync(RULES, 'utf8')) as RuleFile;
@@ -201,7 +209,10 @@ describe('deploy/ uses only metrics keygate exports', () => {
       if (names.some((n) => recorded.has(n))) continue; // labels of recorded series are the rule's own
       const labels = new Set([...TARGET_LABELS, ...names.flatMap((n) => [...labelsOf(n, exported.exp)])]);
       for (const [, list] of e.expr.matchAll(GROUPING)) {
-        for (const label of list.split(',').map((l) => l.trim()).filter(Boolean)) {
+        for (const label of list
+          .split(',')
+          .map((l) => l.trim())
+          .filter(Boolean)) {
           if (!labels.has(label)) wrong.push(`${e.where}: by/on (${label})`);
         }
       }
@@ -210,9 +221,13 @@ describe('deploy/ uses only metrics keygate exports', () => {
   });
 
   it('exports every keygate_keys state and both reload results', () => {
-    const states = samplesOf(exported.exp, 'keygate_keys').map((s) => s.labels.state).sort();
+    const states = samplesOf(exported.exp, 'keygate_keys')
+      .map((s) => s.labels.state)
+      .sort();
     expect(states).toEqual(['active', 'disabled', 'expired', 'not_yet_valid', 'orphaned']);
-    const results = samplesOf(exported.exp, 'keygate_config_reloads_total').map((s) => s.labels.result).sort();
+    const results = samplesOf(exported.exp, 'keygate_config_reloads_total')
+      .map((s) => s.labels.result)
+      .sort();
     expect(results).toEqual(['failure', 'success']);
   });
 });

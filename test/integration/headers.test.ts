@@ -18,7 +18,8 @@ const identity: Header = ['X-API-Key', DEMO_KEYS.aliceAdmin.key];
 function values(seen: SeenRequest, name: string): string[] {
   const canonical = (n: string): string => n.toLowerCase().replaceAll('_', '-');
   const out: string[] = [];
-  for (let i = 0; i < seen.rawHeaders.length; i += 2) if (canonical(seen.rawHeaders[i]) === canonical(name)) out.push(seen.rawHeaders[i + 1]);
+  for (let i = 0; i < seen.rawHeaders.length; i += 2)
+    if (canonical(seen.rawHeaders[i]) === canonical(name)) out.push(seen.rawHeaders[i + 1]);
   return out;
 }
 
@@ -27,8 +28,18 @@ describe('headers the upstream receives', () => {
     handler: (req, res, seen) => {
       if (!req.url?.endsWith('/hop')) return echo(req, res, seen);
       res.writeHead(200, [
-        'Connection', 'keep-alive, X-Upstream-Private', 'Keep-Alive', 'timeout=5', 'X-Upstream-Private', 'secret',
-        'X-Request-Id', 'upstream-chose-this', 'X-Public', 'yes', 'Content-Length', '2',
+        'Connection',
+        'keep-alive, X-Upstream-Private',
+        'Keep-Alive',
+        'timeout=5',
+        'X-Upstream-Private',
+        'secret',
+        'X-Request-Id',
+        'upstream-chose-this',
+        'X-Public',
+        'yes',
+        'Content-Length',
+        '2',
       ]);
       res.end('ok');
     },
@@ -45,7 +56,8 @@ describe('headers the upstream receives', () => {
 
   /** keygate's own headers, exactly once each, whatever the client sent. */
   function expectKeygateHeaders(seen: SeenRequest, res: RawResponse, service: 'compute' | 'identity'): void {
-    const [user, id, name] = service === 'compute' ? ['joe', DEMO_KEYS.deploy.id, 'deploy'] : ['alice', DEMO_KEYS.aliceAdmin.id, 'alice-admin'];
+    const [user, id, name] =
+      service === 'compute' ? ['joe', DEMO_KEYS.deploy.id, 'deploy'] : ['alice', DEMO_KEYS.aliceAdmin.id, 'alice-admin'];
     expect(values(seen, 'x-keygate-user')).toEqual([user]);
     expect(values(seen, 'x-keygate-key-id')).toEqual([id]);
     expect(values(seen, 'x-keygate-key-name')).toEqual([name]);
@@ -71,13 +83,37 @@ describe('headers the upstream receives', () => {
   type Row = { desc: string; path: string; headers: Header[] };
   const tricks: Row[] = [
     { desc: 'Connection: X-Keygate-User', path: COMPUTE, headers: [compute, ['Connection', 'X-Keygate-User']] },
-    { desc: 'Connection lists every identity header', path: COMPUTE, headers: [compute, ['Connection', 'keep-alive, X-Keygate-User, X-Keygate-Key-Id, x-keygate-key-name']] },
+    {
+      desc: 'Connection lists every identity header',
+      path: COMPUTE,
+      headers: [compute, ['Connection', 'keep-alive, X-Keygate-User, X-Keygate-Key-Id, x-keygate-key-name']],
+    },
     { desc: 'Connection: Authorization (the service-token header)', path: COMPUTE, headers: [compute, ['Connection', 'Authorization']] },
-    { desc: 'Connection: X-Service-Token on a service whose token goes there', path: IDENTITY, headers: [identity, ['Connection', 'X-Service-Token']] },
-    { desc: 'Connection: X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host', path: COMPUTE, headers: [compute, ['X-Forwarded-For', 'forged'], ['Connection', 'X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host']] },
-    { desc: 'Connection: X-Request-Id', path: COMPUTE, headers: [compute, ['X-Request-Id', 'client-id-1'], ['Connection', 'X-Request-Id']] },
-    { desc: 'two Connection headers', path: COMPUTE, headers: [compute, ['Connection', 'X-Keygate-User'], ['Connection', 'Authorization, X-Keygate-Key-Id']] },
-    { desc: 'Connection with odd spacing and case', path: COMPUTE, headers: [compute, ['Connection', ' ,x-KEYGATE-user ,,AUTHORIZATION ']] },
+    {
+      desc: 'Connection: X-Service-Token on a service whose token goes there',
+      path: IDENTITY,
+      headers: [identity, ['Connection', 'X-Service-Token']],
+    },
+    {
+      desc: 'Connection: X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host',
+      path: COMPUTE,
+      headers: [compute, ['X-Forwarded-For', 'forged'], ['Connection', 'X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host']],
+    },
+    {
+      desc: 'Connection: X-Request-Id',
+      path: COMPUTE,
+      headers: [compute, ['X-Request-Id', 'client-id-1'], ['Connection', 'X-Request-Id']],
+    },
+    {
+      desc: 'two Connection headers',
+      path: COMPUTE,
+      headers: [compute, ['Connection', 'X-Keygate-User'], ['Connection', 'Authorization, X-Keygate-Key-Id']],
+    },
+    {
+      desc: 'Connection with odd spacing and case',
+      path: COMPUTE,
+      headers: [compute, ['Connection', ' ,x-KEYGATE-user ,,AUTHORIZATION ']],
+    },
     { desc: 'Connection lists the X-API-Key credential header', path: IDENTITY, headers: [identity, ['Connection', 'X-API-Key']] },
   ];
 
@@ -88,14 +124,40 @@ describe('headers the upstream receives', () => {
 
   const spoofs: Row[] = [
     { desc: 'X-Keygate-User', path: COMPUTE, headers: [compute, ['X-Keygate-User', 'forged-admin']] },
-    { desc: 'every identity header, repeated', path: COMPUTE, headers: [compute, ['X-Keygate-User', 'forged'], ['X-Keygate-Key-Id', 'forged'], ['X-Keygate-Key-Name', 'forged'], ['x-keygate-user', 'forged']] },
+    {
+      desc: 'every identity header, repeated',
+      path: COMPUTE,
+      headers: [
+        compute,
+        ['X-Keygate-User', 'forged'],
+        ['X-Keygate-Key-Id', 'forged'],
+        ['X-Keygate-Key-Name', 'forged'],
+        ['x-keygate-user', 'forged'],
+      ],
+    },
     { desc: 'x_keygate_user (CGI servers read it as X-Keygate-User)', path: COMPUTE, headers: [compute, ['x_keygate_user', 'forged']] },
-    { desc: 'X_KEYGATE_KEY_ID and X-Keygate_Key-Name', path: COMPUTE, headers: [compute, ['X_KEYGATE_KEY_ID', 'forged'], ['X-Keygate_Key-Name', 'forged']] },
-    { desc: 'any other X-Keygate-* header', path: COMPUTE, headers: [compute, ['X-Keygate-Role', 'forged'], ['x_keygate_admin', 'forged']] },
+    {
+      desc: 'X_KEYGATE_KEY_ID and X-Keygate_Key-Name',
+      path: COMPUTE,
+      headers: [compute, ['X_KEYGATE_KEY_ID', 'forged'], ['X-Keygate_Key-Name', 'forged']],
+    },
+    {
+      desc: 'any other X-Keygate-* header',
+      path: COMPUTE,
+      headers: [compute, ['X-Keygate-Role', 'forged'], ['x_keygate_admin', 'forged']],
+    },
     { desc: 'an inbound copy of the service-token header', path: IDENTITY, headers: [identity, ['X-Service-Token', 'forged']] },
     { desc: 'an underscore copy of the service-token header', path: IDENTITY, headers: [identity, ['x_service_token', 'forged']] },
-    { desc: 'the client key presented in Authorization on an X-Service-Token service', path: IDENTITY, headers: [['Authorization', `Bearer ${DEMO_KEYS.aliceAdmin.key}`]] },
-    { desc: 'the key in both Authorization and X-API-Key', path: IDENTITY, headers: [identity, ['Authorization', `Bearer ${DEMO_KEYS.aliceAdmin.key}`]] },
+    {
+      desc: 'the client key presented in Authorization on an X-Service-Token service',
+      path: IDENTITY,
+      headers: [['Authorization', `Bearer ${DEMO_KEYS.aliceAdmin.key}`]],
+    },
+    {
+      desc: 'the key in both Authorization and X-API-Key',
+      path: IDENTITY,
+      headers: [identity, ['Authorization', `Bearer ${DEMO_KEYS.aliceAdmin.key}`]],
+    },
     { desc: 'X_API_Key alongside the real credential', path: COMPUTE, headers: [compute, ['X_API_Key', 'forged']] },
   ];
 
@@ -117,7 +179,8 @@ describe('headers the upstream receives', () => {
       ['X-Custom', 'kept'],
       ['Accept', 'application/json'],
     ]);
-    for (const name of ['keep-alive', 'x-hop-only', 'te', 'trailer', 'proxy-authorization', 'proxy-connection']) expect(values(seen, name), name).toEqual([]);
+    for (const name of ['keep-alive', 'x-hop-only', 'te', 'trailer', 'proxy-authorization', 'proxy-connection'])
+      expect(values(seen, name), name).toEqual([]);
     expect(values(seen, 'x-custom')).toEqual(['kept']);
     expect(values(seen, 'accept')).toEqual(['application/json']);
   });
@@ -130,7 +193,7 @@ describe('headers the upstream receives', () => {
     expect(values(seen, 'host')).toEqual([new URL(fx.upstream.origin).host]);
   });
 
-  it('X-Forwarded-For is appended to (repeats folded); an untrusted peer\'s X-Forwarded-Proto/-Host are replaced', async () => {
+  it("X-Forwarded-For is appended to (repeats folded); an untrusted peer's X-Forwarded-Proto/-Host are replaced", async () => {
     const { seen } = await send(COMPUTE, [
       compute,
       ['X-Forwarded-For', '203.0.113.1'],
@@ -167,7 +230,14 @@ describe('headers the upstream receives', () => {
   });
 
   it('request id: kept and echoed on a denial too, in the header and the body', async () => {
-    const res = await rawRequest(port(), requestHead('GET', COMPUTE, [['Host', 'x'], ['X-Request-Id', 'denied-1'], ['Connection', 'close']]));
+    const res = await rawRequest(
+      port(),
+      requestHead('GET', COMPUTE, [
+        ['Host', 'x'],
+        ['X-Request-Id', 'denied-1'],
+        ['Connection', 'close'],
+      ]),
+    );
     expect(res.status).toBe(401);
     expect(res.headers['x-request-id']).toBe('denied-1');
     expect(JSON.parse(res.body)).toMatchObject({ requestId: 'denied-1' });
@@ -179,7 +249,7 @@ describe('headers the upstream receives', () => {
     expect(a.res.headers['x-request-id']).not.toBe(b.res.headers['x-request-id']);
   });
 
-  it('response: hop-by-hop and Connection-listed headers are dropped; keygate\'s request id wins', async () => {
+  it("response: hop-by-hop and Connection-listed headers are dropped; keygate's request id wins", async () => {
     const { res } = await send('/compute/v2/p1/servers/hop', [compute, ['X-Request-Id', 'mine-1']]);
     expect(res.body).toBe('ok');
     expect(res.headers['x-upstream-private']).toBeUndefined();

@@ -33,7 +33,18 @@ describe('names with control characters', () => {
 
   it('key create with a non-ASCII name works', async () => {
     cfg = tempConfig('http://127.0.0.1:9');
-    const run = await keygate(['key', 'create', '-c', cfg.mainFile, '--user', 'joe', '--name', 'tägliche Prüfung', '--read-only', '--json']);
+    const run = await keygate([
+      'key',
+      'create',
+      '-c',
+      cfg.mainFile,
+      '--user',
+      'joe',
+      '--name',
+      'tägliche Prüfung',
+      '--read-only',
+      '--json',
+    ]);
     expect(run.code, run.err).toBe(0);
     expect(cfg.read('keys.yaml')).toContain('tägliche Prüfung');
   });

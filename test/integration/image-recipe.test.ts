@@ -1,5 +1,18 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +44,11 @@ interface Stage {
 }
 
 function readDockerfile(text: string): Stage[] {
-  const logical = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const logical = text
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: Stage[] = [];
   for (const line of logical) {
     const [, keyword, args] = /^(\S+)\s*(.*)$/.exec(line)!;
@@ -95,7 +112,11 @@ function replay(stage: Stage, root: FakeRoot, stages: ReadonlyMap<string, FakeRo
       case 'RUN':
         run(step.args, root);
         break;
-      case 'USER': case 'EXPOSE': case 'HEALTHCHECK': case 'ENTRYPOINT': case 'CMD':
+      case 'USER':
+      case 'EXPOSE':
+      case 'HEALTHCHECK':
+      case 'ENTRYPOINT':
+      case 'CMD':
         break; // checked, not replayed
       default:
         throw new Error(`image-recipe.test.ts cannot replay ${step.keyword}: teach it`);
@@ -133,7 +154,11 @@ function runRuntimeStep(npmCache: string) {
     for (const part of command.split('&&').map((p) => p.trim())) {
       if (/^npm (ci|cache clean)\b/.test(part)) {
         // A fresh cache, as in `docker build`; never clean the developer's own.
-        execOk('npm', part.split(/\s+/).slice(1), root.host('.'), { ...root.env, npm_config_cache: npmCache, npm_config_update_notifier: 'false' });
+        execOk('npm', part.split(/\s+/).slice(1), root.host('.'), {
+          ...root.env,
+          npm_config_cache: npmCache,
+          npm_config_update_notifier: 'false',
+        });
       } else if (/^ln -s \S+ \S+$/.test(part)) {
         const [, , target, link] = part.split(/\s+/);
         mkdirSync(dirname(root.host(link)), { recursive: true });
@@ -167,12 +192,15 @@ const build = stages[0];
 const runtime = stages.at(-1)!;
 const example = parse(readFileSync(join(REPO, 'config/keygate.yaml'), 'utf8')) as { listen: Record<string, string> };
 /** `listen.*` as written: `host:port`, or (listen.check) `{ address: host:port, dialect }`. */
-const portOf = (listen: string | { address: string }): number => Number((typeof listen === 'string' ? listen : listen.address).split(':').pop());
+const portOf = (listen: string | { address: string }): number =>
+  Number((typeof listen === 'string' ? listen : listen.address).split(':').pop());
 
 describe('Dockerfile', () => {
   it('builds in one stage and ships from another, on the same Node major as package.json', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    const major = /(\d+)/.exec((JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node)![1];
+    const major = /(\d+)/.exec(
+      (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node,
+    )![1];
     for (const s of stages) expect(s.from).toMatch(new RegExp(`^node:${major}[.-]`));
     for (const c of all(runtime, 'COPY').map((s) => readCopy(s.args))) {
       if (c.from) expect(c.from).toBe(build.name);
@@ -181,17 +209,21 @@ describe('Dockerfile', () => {
   });
 
   it('installs production dependencies only, without lifecycle scripts', () => {
-    const installs = all(runtime, 'RUN').map((r) => r.args).filter((a) => a.includes('npm ci'));
+    const installs = all(runtime, 'RUN')
+      .map((r) => r.args)
+      .filter((a) => a.includes('npm ci'));
     expect(installs).toHaveLength(1);
     expect(installs[0]).toMatch(/--omit=dev/);
     expect(installs[0]).toMatch(/--ignore-scripts/); // `prepare` would run tsc
   });
 
-  it('runs as a numeric non-root user, exposes keygate\'s ports and probes /healthz with node', () => {
+  it("runs as a numeric non-root user, exposes keygate's ports and probes /healthz with node", () => {
     const user = last(runtime, 'USER')!.args;
     expect(user).toMatch(/^\d+(:\d+)?$/); // numeric, so Kubernetes can verify runAsNonRoot
     expect(Number(user.split(':')[0])).toBeGreaterThan(0);
-    const exposed = all(runtime, 'EXPOSE').flatMap((e) => e.args.split(/\s+/)).map(Number);
+    const exposed = all(runtime, 'EXPOSE')
+      .flatMap((e) => e.args.split(/\s+/))
+      .map(Number);
     expect(exposed.sort()).toEqual(Object.values(example.listen).map(portOf).sort());
     const health = last(runtime, 'HEALTHCHECK')!.args;
     expect(health).toMatch(/\bCMD \["node"/);
@@ -203,9 +235,15 @@ describe('Dockerfile', () => {
     expect(jsonArray(last(runtime, 'CMD')!.args)).toEqual(['serve', '-c', '/etc/keygate/keygate.yaml']);
   });
 
-  it('sends .dockerignore\'d files nowhere the image needs them', () => {
-    const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    const copied = stages.flatMap((s) => all(s, 'COPY').map((c) => readCopy(c.args))).filter((c) => !c.from).flatMap((c) => c.sources);
+  it("sends .dockerignore'd files nowhere the image needs them", () => {
+    const ignored = readFileSync(join(REPO, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    const copied = stages
+      .flatMap((s) => all(s, 'COPY').map((c) => readCopy(c.args)))
+      .filter((c) => !c.from)
+      .flatMap((c) => c.sources);
     for (const source of copied) expect(ignored, source).not.toContain(source.replace(/\/$/, ''));
     for (const heavy of ['node_modules', 'dist', '.git']) expect(ignored).toContain(heavy);
   });
@@ -228,14 +266,21 @@ describe('the image recipe, replayed', () => {
     // what Kubernetes or `docker run -v` mounts at /etc/keygate: the example, on free ports
     const etc = app.host('/etc/keygate');
     cpSync(join(REPO, 'config'), etc, { recursive: true });
-    const main = readFileSync(join(etc, 'keygate.yaml'), 'utf8').replace(/(proxy|admin|check|address): 127\.0\.0\.1:\d+/g, '$1: 127.0.0.1:0');
+    const main = readFileSync(join(etc, 'keygate.yaml'), 'utf8').replace(
+      /(proxy|admin|check|address): 127\.0\.0\.1:\d+/g,
+      '$1: 127.0.0.1:0',
+    );
     writeFileSync(join(etc, 'keygate.yaml'), main);
   }, 150_000);
   afterAll(() => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  const env = (): NodeJS.ProcessEnv => ({ ...process.env, ...app.env, PATH: `${dirname(entrypoint)}:${dirname(process.execPath)}:/usr/bin:/bin` });
+  const env = (): NodeJS.ProcessEnv => ({
+    ...process.env,
+    ...app.env,
+    PATH: `${dirname(entrypoint)}:${dirname(process.execPath)}:/usr/bin:/bin`,
+  });
 
   it('links an executable `keygate` onto PATH', () => {
     expect(existsSync(entrypoint)).toBe(true);
@@ -246,13 +291,15 @@ describe('the image recipe, replayed', () => {
 
   it('holds production dependencies only', () => {
     const modules = readdirSync(app.host('node_modules'));
-    const deps = Object.keys((JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies);
+    const deps = Object.keys(
+      (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }).dependencies,
+    );
     for (const d of deps) expect(modules).toContain(d.split('/')[0]);
     for (const dev of ['typescript', 'vitest', 'tsx', '@types']) expect(modules).not.toContain(dev);
     expect(existsSync(app.host('src'))).toBe(false);
   });
 
-  it('`keygate check -c config/keygate.yaml` passes from the image\'s workdir', () => {
+  it("`keygate check -c config/keygate.yaml` passes from the image's workdir", () => {
     const r = spawnSync(entrypoint, ['check', '-c', 'config/keygate.yaml'], { cwd: app.host('.'), env: env(), encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -270,7 +317,11 @@ describe('the image recipe, replayed', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let admin = 0;
     try {
-      const started = await waitFor(() => out.split('\n').find((l) => l.includes('"event":"started"')), 15_000, () => `keygate did not start: ${err}`);
+      const started = await waitFor(
+        () => out.split('\n').find((l) => l.includes('"event":"started"')),
+        15_000,
+        () => `keygate did not start: ${err}`,
+      );
       admin = Number((JSON.parse(started) as { admin: string }).admin.split(':').pop());
       expect((await fetch(`http://127.0.0.1:${admin}/readyz`)).status).toBe(200);
       expect(healthcheck(admin)).toBe(0);

@@ -22,7 +22,7 @@ afterEach(() => {
 const config = (): string => (cfg = tempConfig('http://127.0.0.1:3000')).mainFile;
 
 describe('key enable', () => {
-  it('re-enables a revoked key, keeping the file\'s comments; the key is active again', async () => {
+  it("re-enables a revoked key, keeping the file's comments; the key is active again", async () => {
     const c = config();
     expect((await keygate('key', 'revoke', '-c', c, MON)).code).toBe(0);
     expect(JSON.parse((await keygate('key', 'show', '-c', c, MON, '--json')).out)).toMatchObject({ state: 'disabled', disabled: true });
@@ -65,7 +65,10 @@ describe('key list --state', () => {
     await keygate('key', 'revoke', '-c', c, MON);
     const disabled = JSON.parse((await keygate('key', 'list', '-c', c, '--state', 'disabled', '--json')).out) as { id: string }[];
     expect(disabled.map((k) => k.id)).toEqual([MON]);
-    const active = JSON.parse((await keygate('key', 'list', '-c', c, '--state', 'active', '--json')).out) as { id: string; state: string }[];
+    const active = JSON.parse((await keygate('key', 'list', '-c', c, '--state', 'active', '--json')).out) as {
+      id: string;
+      state: string;
+    }[];
     expect(active.length).toBe(2);
     expect(active.every((k) => k.state === 'active')).toBe(true);
   });

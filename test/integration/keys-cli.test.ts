@@ -1,6 +1,17 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,7 +120,17 @@ function withoutEntry(text: string, id: string): string[] {
 describe('key create', () => {
   it('prints the key once as JSON, stores only its hash, and the key verifies', async () => {
     const c = tempConfig();
-    const created = await create(c, '--user', 'joe', '--name', 'ci', '--allow', 'compute read /v2/**', '--allow', 'compute GET,POST /v2/*/servers/** region=eu-west-1');
+    const created = await create(
+      c,
+      '--user',
+      'joe',
+      '--name',
+      'ci',
+      '--allow',
+      'compute read /v2/**',
+      '--allow',
+      'compute GET,POST /v2/*/servers/** region=eu-west-1',
+    );
     expect(created).toMatchObject({ user: 'joe', name: 'ci', scope: 'restricted', file: c.keys, warnings: [] });
     expect(created.key).toMatch(new RegExp(`^kg_${created.id}_[0-9A-Za-z]{49}$`));
     const secret = created.key.slice(16, 59);
@@ -134,10 +155,37 @@ describe('key create', () => {
 
   it('writes every flag into the entry', async () => {
     const c = tempConfig();
-    const { id } = await create(c, '--user', 'joe', '--name', 'ci', '--allow', 'compute read /v2/**', '--deny', 'compute GET /v2/secret/**',
-      '--source-ip', '10.0.0.0/8', '--source-ip', '::1/128', '--expires', '30d', '--not-before', '12h', '--comment', 'CI: nightly # builds');
+    const { id } = await create(
+      c,
+      '--user',
+      'joe',
+      '--name',
+      'ci',
+      '--allow',
+      'compute read /v2/**',
+      '--deny',
+      'compute GET /v2/secret/**',
+      '--source-ip',
+      '10.0.0.0/8',
+      '--source-ip',
+      '::1/128',
+      '--expires',
+      '30d',
+      '--not-before',
+      '12h',
+      '--comment',
+      'CI: nightly # builds',
+    );
     const key = load(c).keys.byId.get(id)!;
-    expect(key).toMatchObject({ user: 'joe', name: 'ci', scope: 'restricted', disabled: false, legacy: false, comment: 'CI: nightly # builds', created: '2026-11-23T12:00:00Z' });
+    expect(key).toMatchObject({
+      user: 'joe',
+      name: 'ci',
+      scope: 'restricted',
+      disabled: false,
+      legacy: false,
+      comment: 'CI: nightly # builds',
+      created: '2026-11-23T12:00:00Z',
+    });
     expect(key.allow.rules.map((r) => r.path.text)).toEqual(['/v2/**']);
     expect(key.deny.rules.map((r) => r.path.text)).toEqual(['/v2/secret/**']);
     expect(key.sourceIPs?.text).toEqual(['10.0.0.0/8', '::1/128']);
@@ -165,7 +213,18 @@ describe('key create', () => {
 
   it('--expires and --not-before take dates as well as durations', async () => {
     const c = tempConfig();
-    const { id } = await create(c, '--user', 'joe', '--name', 'x', '--read-only', '--not-before', '2027-01-01', '--expires', '2027-06-30T12:00:00+02:00');
+    const { id } = await create(
+      c,
+      '--user',
+      'joe',
+      '--name',
+      'x',
+      '--read-only',
+      '--not-before',
+      '2027-01-01',
+      '--expires',
+      '2027-06-30T12:00:00+02:00',
+    );
     const key = load(c).keys.byId.get(id)!;
     expect(key.notBefore).toBe(Date.parse('2027-01-01T00:00:00Z'));
     expect(key.expires).toBe(Date.parse('2027-06-30T10:00:00Z'));
@@ -185,10 +244,27 @@ describe('key create', () => {
 
   it('allows a key that asks for more than its user can do, warning with what is effective', async () => {
     const c = tempConfig();
-    const run = await keygate(['key', 'create', '-c', c.main, '--user', 'joe', '--name', 'wide', '--allow', 'compute * /v2/**', '--allow', 'identity write /**']);
+    const run = await keygate([
+      'key',
+      'create',
+      '-c',
+      c.main,
+      '--user',
+      'joe',
+      '--name',
+      'wide',
+      '--allow',
+      'compute * /v2/**',
+      '--allow',
+      'identity write /**',
+    ]);
     expect(run.code).toBe(0);
-    expect(run.err).toContain('warning: allow rule "compute * /v2/**" asks for more than user joe can do; effective: compute * /v2/*/servers/**; compute GET,HEAD /v2/**');
-    expect(run.err).toContain('warning: allow rule "identity POST,PUT,PATCH,DELETE /**" asks for more than user joe can do; effective: nothing');
+    expect(run.err).toContain(
+      'warning: allow rule "compute * /v2/**" asks for more than user joe can do; effective: compute * /v2/*/servers/**; compute GET,HEAD /v2/**',
+    );
+    expect(run.err).toContain(
+      'warning: allow rule "identity POST,PUT,PATCH,DELETE /**" asks for more than user joe can do; effective: nothing',
+    );
   });
 
   it('warns that a key of a disabled user does not work', async () => {
@@ -200,21 +276,46 @@ describe('key create', () => {
   it.each([
     ['an unknown user', ['--user', 'nobody', '--name', 'x', '--read-only'], 1, /unknown user "nobody"/],
     ['a rule naming an unknown service', ['--user', 'joe', '--name', 'x', '--allow', 'billing GET /x'], 1, /unknown service "billing"/],
-    ['a bad CIDR', ['--user', 'joe', '--name', 'x', '--read-only', '--source-ip', '10.0.0.0/33'], 2, /--source-ip: "10.0.0.0\/33" has a bad prefix length/],
+    [
+      'a bad CIDR',
+      ['--user', 'joe', '--name', 'x', '--read-only', '--source-ip', '10.0.0.0/33'],
+      2,
+      /--source-ip: "10.0.0.0\/33" has a bad prefix length/,
+    ],
     ['a CIDR that is not an address', ['--user', 'joe', '--name', 'x', '--read-only', '--source-ip', 'intranet'], 2, /not an IP address/],
     ['a bad duration', ['--user', 'joe', '--name', 'x', '--read-only', '--expires', '30x'], 2, /--expires "30x" is neither a duration/],
     ['a bad --not-before', ['--user', 'joe', '--name', 'x', '--read-only', '--not-before', 'soon'], 2, /--not-before "soon"/],
     ['an expiry in the past', ['--user', 'joe', '--name', 'x', '--read-only', '--expires', '2020-01-01'], 2, /in the past/],
-    ['--not-before after --expires', ['--user', 'joe', '--name', 'x', '--read-only', '--expires', '1d', '--not-before', '2d'], 2, /--not-before must be earlier/],
-    ['a malformed rule string', ['--user', 'joe', '--name', 'x', '--allow', 'compute /v2/**'], 2, /--allow "compute \/v2\/\*\*": has 2 part\(s\); expected "SERVICE METHOD PATH/],
-    ['a rule with a bad method', ['--user', 'joe', '--name', 'x', '--deny', 'compute G@T /x', '--read-only'], 2, /"G@T" is not an HTTP method/],
+    [
+      '--not-before after --expires',
+      ['--user', 'joe', '--name', 'x', '--read-only', '--expires', '1d', '--not-before', '2d'],
+      2,
+      /--not-before must be earlier/,
+    ],
+    [
+      'a malformed rule string',
+      ['--user', 'joe', '--name', 'x', '--allow', 'compute /v2/**'],
+      2,
+      /--allow "compute \/v2\/\*\*": has 2 part\(s\); expected "SERVICE METHOD PATH/,
+    ],
+    [
+      'a rule with a bad method',
+      ['--user', 'joe', '--name', 'x', '--deny', 'compute G@T /x', '--read-only'],
+      2,
+      /"G@T" is not an HTTP method/,
+    ],
     ['a rule with a bad region part', ['--user', 'joe', '--name', 'x', '--allow', 'compute GET /x eu'], 2, /region=NAME/],
     ['no scope at all', ['--user', 'joe', '--name', 'x'], 2, /--allow RULE .*--read-only.*--inherit/],
     ['two scopes', ['--user', 'joe', '--name', 'x', '--inherit', '--allow', 'compute GET /x'], 2, /cannot be combined/],
     ['no --user', ['--name', 'x', '--read-only'], 2, /--user is required/],
     ['no --name', ['--user', 'joe', '--read-only'], 2, /--name is required/],
     ['an unknown flag', ['--user', 'joe', '--name', 'x', '--read-only', '--admin'], 2, /--admin/],
-    ['a --keys-file that is not listed', ['--user', 'joe', '--name', 'x', '--read-only', '--keys-file', '/etc/passwd'], 2, /not one of the keys files/],
+    [
+      'a --keys-file that is not listed',
+      ['--user', 'joe', '--name', 'x', '--read-only', '--keys-file', '/etc/passwd'],
+      2,
+      /not one of the keys files/,
+    ],
   ])('fails on %s without writing anything', async (_what, args, exit, message) => {
     const c = tempConfig();
     const before = c.read();
@@ -253,12 +354,19 @@ describe('key list', () => {
     const expiring = await create(c, '--user', 'joe', '--name', 'short', '--read-only', '--expires', '1h');
     const later = await create(c, '--user', 'joe', '--name', 'later', '--read-only', '--not-before', '1d');
     expect((await keygate(['key', 'revoke', '-c', c.main, 'ZzPjRE9uyI9s'])).code).toBe(0);
-    writeFileSync(c.keys, appendKeys(c.read(), [{ id: 'GhostGhost00', user: 'ghost', name: 'left over', hash: hashFast('x'), scope: 'inherit' }]));
+    writeFileSync(
+      c.keys,
+      appendKeys(c.read(), [{ id: 'GhostGhost00', user: 'ghost', name: 'left over', hash: hashFast('x'), scope: 'inherit' }]),
+    );
     const states = async (now: number): Promise<Record<string, string>> =>
       Object.fromEntries((await json<Listing[]>(['key', 'list', '-c', c.main], now)).map((k) => [k.id, k.state]));
     expect(await states(NOW)).toEqual({
-      DT7nOCBZHjkw: 'active', ZzPjRE9uyI9s: 'disabled', J5fIC0OTO4Co: 'active',
-      [expiring.id]: 'active', [later.id]: 'not_yet_valid', GhostGhost00: 'orphaned',
+      DT7nOCBZHjkw: 'active',
+      ZzPjRE9uyI9s: 'disabled',
+      J5fIC0OTO4Co: 'active',
+      [expiring.id]: 'active',
+      [later.id]: 'not_yet_valid',
+      GhostGhost00: 'orphaned',
     });
     expect(await states(NOW + 2 * HOUR)).toMatchObject({ [expiring.id]: 'expired' });
     const table = (await keygate(['key', 'list', '-c', c.main])).out;
@@ -271,7 +379,14 @@ describe('key list', () => {
     const run = await keygate(['key', 'list', '-c', c.main, '--json']);
     const list = JSON.parse(run.out) as Listing[];
     expect(list.map((k) => k.id)).toEqual(['DT7nOCBZHjkw', 'ZzPjRE9uyI9s', 'J5fIC0OTO4Co']);
-    expect(list[0]).toMatchObject({ user: 'joe', name: 'monitoring', scope: 'restricted', state: 'active', expires: null, comment: 'grafana scraper (demo)' });
+    expect(list[0]).toMatchObject({
+      user: 'joe',
+      name: 'monitoring',
+      scope: 'restricted',
+      state: 'active',
+      expires: null,
+      comment: 'grafana scraper (demo)',
+    });
     expect(list.every((k) => !('hash' in k))).toBe(true);
     expect(run.out).not.toMatch(/sha256|scrypt|\$/);
   });
@@ -348,9 +463,16 @@ describe('key rotate', () => {
     expect(rotated.key.startsWith(`kg_${created.id}_`)).toBe(true);
     expect(await verifies(c, created.key)).toBe(false);
     expect(await verifies(c, rotated.key)).toBe(true);
-    const changed = c.read().split('\n').filter((l, i) => l !== before.split('\n')[i]);
+    const changed = c
+      .read()
+      .split('\n')
+      .filter((l, i) => l !== before.split('\n')[i]);
     expect(changed).toEqual([`    hash: "${hashFast(rotated.key.slice(16, 59))}"`]);
-    expect(load(c).keys.byId.get(created.id)!.allow.rules.map((r) => r.path.text)).toEqual(['/v2/**']);
+    expect(
+      load(c)
+        .keys.byId.get(created.id)!
+        .allow.rules.map((r) => r.path.text),
+    ).toEqual(['/v2/**']);
   });
 
   it('says in human output that the new key will not be shown again', async () => {
@@ -405,10 +527,22 @@ describe('key import', () => {
       expect(run.out + run.err).not.toContain(secret);
     }
     expect(readFileSync(from, 'utf8')).toBe(listText);
-    const imported = load(c).keys.list().filter((k) => k.legacy);
-    expect(imported.map((k) => [k.name, k.hash.algorithm])).toEqual([['legacy.txt:2', 'scrypt'], ['legacy.txt:4', 'sha256'], ['legacy.txt:6', 'scrypt']]);
+    const imported = load(c)
+      .keys.list()
+      .filter((k) => k.legacy);
+    expect(imported.map((k) => [k.name, k.hash.algorithm])).toEqual([
+      ['legacy.txt:2', 'scrypt'],
+      ['legacy.txt:4', 'sha256'],
+      ['legacy.txt:6', 'scrypt'],
+    ]);
     for (const key of imported) {
-      expect(key).toMatchObject({ user: 'alice', scope: 'restricted', disabled: true, legacy: true, comment: 'imported 2026-11-23; awaiting review' });
+      expect(key).toMatchObject({
+        user: 'alice',
+        scope: 'restricted',
+        disabled: true,
+        legacy: true,
+        comment: 'imported 2026-11-23; awaiting review',
+      });
       expect(key.allow.size).toBe(0);
       expect(run.out).toContain(`key ${key.id}`);
     }
@@ -420,9 +554,20 @@ describe('key import', () => {
 
   it('imported secrets verify as presented, each to its own key', async () => {
     const c = tempConfig();
-    const result = await json<{ imported: { line: number; id: string; lowEntropy: boolean }[] }>(
-      ['key', 'import', '-c', c.main, '--user', 'alice', '--from', legacyList(c, [LOW[0], HIGH])]);
-    expect(result.imported.map((k) => [k.line, k.lowEntropy])).toEqual([[1, true], [2, false]]);
+    const result = await json<{ imported: { line: number; id: string; lowEntropy: boolean }[] }>([
+      'key',
+      'import',
+      '-c',
+      c.main,
+      '--user',
+      'alice',
+      '--from',
+      legacyList(c, [LOW[0], HIGH]),
+    ]);
+    expect(result.imported.map((k) => [k.line, k.lowEntropy])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
     const verifier = new KeyVerifier();
     const index = load(c).keys;
     expect(await verifier.verify(index, LOW[0])).toMatchObject({ ok: true, key: { id: result.imported[0].id } });
@@ -433,19 +578,50 @@ describe('key import', () => {
   it('skips secrets already imported or repeated, so it can be re-run', async () => {
     const c = tempConfig();
     const from = legacyList(c, [LOW[0], HIGH, LOW[0]]);
-    const first = await json<{ imported: unknown[]; skipped: { line: number; reason: string }[] }>(['key', 'import', '-c', c.main, '--user', 'alice', '--from', from]);
+    const first = await json<{ imported: unknown[]; skipped: { line: number; reason: string }[] }>([
+      'key',
+      'import',
+      '-c',
+      c.main,
+      '--user',
+      'alice',
+      '--from',
+      from,
+    ]);
     expect(first.imported).toHaveLength(2);
     expect(first.skipped).toEqual([{ line: 3, reason: 'same secret as line 1' }]);
     const before = c.read();
-    const second = await json<{ imported: unknown[]; skipped: { reason: string }[] }>(['key', 'import', '-c', c.main, '--user', 'alice', '--from', from]);
+    const second = await json<{ imported: unknown[]; skipped: { reason: string }[] }>([
+      'key',
+      'import',
+      '-c',
+      c.main,
+      '--user',
+      'alice',
+      '--from',
+      from,
+    ]);
     expect(second.imported).toEqual([]);
-    expect(second.skipped.map((s) => s.reason.replace(/\w{12}$/, 'ID'))).toEqual(['already imported as key ID', 'already imported as key ID', 'same secret as line 1']);
+    expect(second.skipped.map((s) => s.reason.replace(/\w{12}$/, 'ID'))).toEqual([
+      'already imported as key ID',
+      'already imported as key ID',
+      'same secret as line 1',
+    ]);
     expect(c.read()).toBe(before);
   });
 
   it('rotating an imported key turns it into a normal keygate key; the legacy secret stops working', async () => {
     const c = tempConfig();
-    const { imported } = await json<{ imported: { id: string }[] }>(['key', 'import', '-c', c.main, '--user', 'alice', '--from', legacyList(c, [HIGH])]);
+    const { imported } = await json<{ imported: { id: string }[] }>([
+      'key',
+      'import',
+      '-c',
+      c.main,
+      '--user',
+      'alice',
+      '--from',
+      legacyList(c, [HIGH]),
+    ]);
     const rotated = await json<Created & { wasLegacy: boolean }>(['key', 'rotate', '-c', c.main, imported[0].id]);
     expect(rotated.wasLegacy).toBe(true);
     expect(load(c).keys.byId.get(imported[0].id)).toMatchObject({ legacy: false, disabled: true });
@@ -488,7 +664,8 @@ describe('key import', () => {
 describe('the keys file', () => {
   it('keeps comments and formatting of untouched entries byte for byte through every command', async () => {
     const c = tempConfig();
-    const commented = c.read()
+    const commented = c
+      .read()
       .replace('  - id: DT7nOCBZHjkw', '  # monitoring, owned by the SRE team\n  - id: DT7nOCBZHjkw          # grafana')
       .replace('    scope: inherit\n    deny:', '    scope:   inherit        # everything joe can do\n    deny:')
       .concat('# end of keys — add new ones above\n');
@@ -496,7 +673,10 @@ describe('the keys file', () => {
     const created = await create(c, '--user', 'joe', '--name', 'ci', '--read-only');
     let text = c.read();
     expect(withoutEntry(text, created.id)).toEqual(commented.split('\n'));
-    for (const args of [['revoke', 'J5fIC0OTO4Co'], ['rotate', created.id]]) {
+    for (const args of [
+      ['revoke', 'J5fIC0OTO4Co'],
+      ['rotate', created.id],
+    ]) {
       const before = text;
       expect((await keygate(['key', args[0], '-c', c.main, args[1]])).code).toBe(0);
       text = c.read();
@@ -517,7 +697,11 @@ describe('the keys file', () => {
     symlinkSync('..2026_11_23', join(c.dir, '..data'));
     symlinkSync('..data/keys.yaml', c.keys);
     const before = c.read();
-    for (const args of [['create', '--user', 'joe', '--name', 'x', '--read-only'], ['revoke', 'DT7nOCBZHjkw'], ['delete', 'DT7nOCBZHjkw']]) {
+    for (const args of [
+      ['create', '--user', 'joe', '--name', 'x', '--read-only'],
+      ['revoke', 'DT7nOCBZHjkw'],
+      ['delete', 'DT7nOCBZHjkw'],
+    ]) {
       const run = await keygate(['key', args[0], '-c', c.main, ...args.slice(1)]);
       expect(run.code).toBe(1);
       expect(run.err).toMatch(/is a symbolic link \(-> \.\.data\/keys\.yaml\).*Kubernetes ConfigMap or Secret volume/);
@@ -529,10 +713,17 @@ describe('the keys file', () => {
   it('writes nothing when the edited configuration would not load', async () => {
     const c = tempConfig();
     const before = c.read();
-    const plaintext = writeKeys(c.main, c.keys, { out: () => undefined, err: () => undefined, env: process.env, now: () => NOW },
-      (current) => current.replace('    name: monitoring\n', '    name: monitoring\n    secret: hunter2\n'));
+    const plaintext = writeKeys(
+      c.main,
+      c.keys,
+      { out: () => undefined, err: () => undefined, env: process.env, now: () => NOW },
+      (current) => current.replace('    name: monitoring\n', '    name: monitoring\n    secret: hunter2\n'),
+    );
     await expect(plaintext).rejects.toThrow(CommandFailed);
-    await expect(plaintext).rejects.toMatchObject({ code: 'KEYGATE_FAILED', cause: { code: 'KEYGATE_CONFIG_INVALID', issues: [expect.objectContaining({ file: c.keys })] } });
+    await expect(plaintext).rejects.toMatchObject({
+      code: 'KEYGATE_FAILED',
+      cause: { code: 'KEYGATE_CONFIG_INVALID', issues: [expect.objectContaining({ file: c.keys })] },
+    });
     expect(c.read()).toBe(before);
     expect(existsSync(`${c.keys}.lock`)).toBe(false);
   });
@@ -541,8 +732,9 @@ describe('the keys file', () => {
     const c = tempConfig();
     const rounds = 8;
     const go = join(c.dir, 'go');
-    const writer = (w: number): Promise<number> => new Promise((resolve, reject) => {
-      const script = `
+    const writer = (w: number): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const script = `
         const { existsSync } = await import('node:fs');
         const { main } = await import(${JSON.stringify(MAIN)});
         const io = { out() {}, err: (t) => process.stderr.write(t + '\\n'), env: process.env, now: () => Date.now() };
@@ -552,17 +744,21 @@ describe('the keys file', () => {
           const code = await main(['key', 'create', '-c', ${JSON.stringify(c.main)}, '--user', 'joe', '--name', 'w${w}-' + i, '--read-only'], io);
           if (code !== 0) process.exit(10 + code);
         }`;
-      const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-      child.stdout.once('data', () => ready.push(w));
-      child.on('error', reject);
-      child.on('exit', (code) => resolve(code ?? -1));
-    });
+        const child = spawn(process.execPath, ['--import', TSX, '--input-type=module', '-e', script], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        child.stdout.once('data', () => ready.push(w));
+        child.on('error', reject);
+        child.on('exit', (code) => resolve(code ?? -1));
+      });
     const ready: number[] = [];
     const exits = Promise.all([writer(0), writer(1)]);
     while (ready.length < 2) await new Promise((r) => setTimeout(r, 10));
     writeFileSync(go, '');
     expect(await exits).toEqual([0, 0]);
-    const names = load(c).keys.list().map((k) => k.name);
+    const names = load(c)
+      .keys.list()
+      .map((k) => k.name);
     for (let i = 0; i < rounds; i++) expect(names).toEqual(expect.arrayContaining([`w0-${i}`, `w1-${i}`]));
     expect(names).toHaveLength(3 + 2 * rounds);
     expect(readdirSync(c.dir).filter((f) => f.includes('.lock') || f.endsWith('.tmp'))).toEqual([]);
@@ -580,7 +776,6 @@ describe('the keys file', () => {
   }, 30_000);
 });
 
-
 describe('commands that never forward do not need the service token', () => {
   it('key create, key list and explain work without the token file; check still requires it', async () => {
     const c = tempConfig();
@@ -588,7 +783,9 @@ describe('commands that never forward do not need the service token', () => {
     const created = await create(c, '--user', 'joe', '--name', 'no-token', '--read-only');
     expect(created.id).toMatch(/^[0-9A-Za-z]{12}$/);
     expect((await keygate(['key', 'list', '-c', c.main])).code).toBe(0);
-    expect((await keygate(['explain', '-c', c.main, '--key', created.id, '--method', 'GET', '--path', '/compute/v2/x/servers'])).code).toBe(0);
+    expect((await keygate(['explain', '-c', c.main, '--key', created.id, '--method', 'GET', '--path', '/compute/v2/x/servers'])).code).toBe(
+      0,
+    );
     const check = await keygate(['check', '-c', c.main]);
     expect(check.code).toBe(1);
     expect(check.err).toContain('service token');

@@ -18,7 +18,12 @@ describe('key lifecycle through a running proxy', () => {
   };
   const status = async (key: string): Promise<number> =>
     (await fetch(`${fx.kg.url()}/compute/v2/p1/servers/7`, { headers: { authorization: `Bearer ${key}` } })).status;
-  const becomes = (key: string, want: number): Promise<number> => waitFor(async () => ((await status(key)) === want ? want : undefined), 10_000, () => `status of key never became ${want}`);
+  const becomes = (key: string, want: number): Promise<number> =>
+    waitFor(
+      async () => ((await status(key)) === want ? want : undefined),
+      10_000,
+      () => `status of key never became ${want}`,
+    );
 
   it('create → works → rotate → old 401, new works → revoke → 401 → delete stays 401', async () => {
     const created = await cli('create', '--user', 'joe', '--name', 'e2e', '--allow', 'compute read /v2/**');
@@ -34,14 +39,24 @@ describe('key lifecycle through a running proxy', () => {
 
     await cli('revoke', created.id);
     await becomes(rotated.key, 401);
-    const line = fx.kg.logs().filter((l) => l.key_id === created.id && l.status === 401).at(-1);
+    const line = fx.kg
+      .logs()
+      .filter((l) => l.key_id === created.id && l.status === 401)
+      .at(-1);
     expect(line?.reason).toBe('key_disabled');
 
     await cli('delete', created.id);
-    await waitFor(async () => {
-      await status(rotated.key);
-      const last = fx.kg.logs().filter((l) => l.msg === 'request' && l.key_id === created.id).at(-1);
-      return last?.reason === 'unknown_key' ? true : undefined;
-    }, 10_000, () => 'deleted key never answered unknown_key');
+    await waitFor(
+      async () => {
+        await status(rotated.key);
+        const last = fx.kg
+          .logs()
+          .filter((l) => l.msg === 'request' && l.key_id === created.id)
+          .at(-1);
+        return last?.reason === 'unknown_key' ? true : undefined;
+      },
+      10_000,
+      () => 'deleted key never answered unknown_key',
+    );
   });
 });

@@ -42,7 +42,12 @@ describe.concurrent('lifecycle of keygate serve', () => {
     return kg;
   }
 
-  const drainingLogged = (kg: KeygateProcess): Promise<true> => waitFor(() => kg.stdout().includes('"event":"draining"') || undefined, 5_000, () => kg.stdout());
+  const drainingLogged = (kg: KeygateProcess): Promise<true> =>
+    waitFor(
+      () => kg.stdout().includes('"event":"draining"') || undefined,
+      5_000,
+      () => kg.stdout(),
+    );
 
   it.for(['SIGTERM', 'SIGINT'] as const)('%s with a request in flight: the request completes, then exit 0', async (signal, { expect }) => {
     const kg = serve();
@@ -71,12 +76,45 @@ describe.concurrent('lifecycle of keygate serve', () => {
     }
     kg.child.kill('SIGTERM');
     expect(await kg.exited).toBe(0);
-    const lines = kg.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = kg
+      .stdout()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const access = lines.filter((l) => l.msg === 'request');
     expect(access.map((l) => l.request_id)).toEqual(ids);
     for (const line of access) {
-      expect(Object.keys(line)).toEqual(['level', 'time', 'pid', 'hostname', 'request_id', 'mode', 'method', 'path', 'client_ip', 'service', 'key_id', 'key_name', 'user', 'decision', 'reason', 'status', 'decision_ms', 'upstream_ms', 'total_ms', 'msg']);
-      expect(line).toMatchObject({ mode: 'proxy', method: 'GET', service: 'compute', key_id: DEMO_KEYS.deploy.id, user: 'joe', decision: 'allow', status: 200 });
+      expect(Object.keys(line)).toEqual([
+        'level',
+        'time',
+        'pid',
+        'hostname',
+        'request_id',
+        'mode',
+        'method',
+        'path',
+        'client_ip',
+        'service',
+        'key_id',
+        'key_name',
+        'user',
+        'decision',
+        'reason',
+        'status',
+        'decision_ms',
+        'upstream_ms',
+        'total_ms',
+        'msg',
+      ]);
+      expect(line).toMatchObject({
+        mode: 'proxy',
+        method: 'GET',
+        service: 'compute',
+        key_id: DEMO_KEYS.deploy.id,
+        user: 'joe',
+        decision: 'allow',
+        status: 200,
+      });
     }
     // Access lines come before the drain's own lines.
     expect(lines.findIndex((l) => l.event === 'draining')).toBeGreaterThan(lines.indexOf(access.at(-1)!));
@@ -87,7 +125,11 @@ describe.concurrent('lifecycle of keygate serve', () => {
     const { proxy, admin } = await kg.ports();
     expect((await fetch(`http://127.0.0.1:${admin}/readyz`)).status).toBe(200);
     kg.child.kill('SIGTERM');
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${admin}/readyz`)).status === 503 || undefined, 1_000, () => 'readyz never failed');
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${admin}/readyz`)).status === 503 || undefined,
+      1_000,
+      () => 'readyz never failed',
+    );
     expect((await fetch(`http://127.0.0.1:${admin}/healthz`)).status).toBe(200);
     // Still inside shutdown.delay: a brand-new connection is served.
     const during = await fetch(`http://127.0.0.1:${proxy}/compute/v2/p1/servers/1`, { headers: { ...AUTH, connection: 'close' } });
@@ -99,7 +141,12 @@ describe.concurrent('lifecycle of keygate serve', () => {
   it('a request still running at shutdown.timeout is cut off, and the exit is still 0', async ({ expect }) => {
     const kg = serve((main) => appendTopLevel(main, 'shutdown: { timeout: 300ms }'));
     const { proxy } = await kg.ports();
-    const inFlight = fetch(`http://127.0.0.1:${proxy}${slowPath('cut')}`, { headers: AUTH }).then((r) => r.text()).then(() => 'completed', () => 'cut off');
+    const inFlight = fetch(`http://127.0.0.1:${proxy}${slowPath('cut')}`, { headers: AUTH })
+      .then((r) => r.text())
+      .then(
+        () => 'completed',
+        () => 'cut off',
+      );
     await waitFor(() => held.get('/v2/p1/servers/slow-cut'));
     kg.child.kill('SIGTERM');
     expect(await kg.exited).toBe(0);
@@ -128,7 +175,9 @@ describe.concurrent('lifecycle of keygate serve', () => {
   });
 
   it('refuses to start on a config with several errors, reporting each', async ({ expect }) => {
-    const kg = serve((main) => main.replace('region: eu-west-1', 'region: eu-west-1\nbogusField: true').replace('connect: 2s', 'connect: soon'));
+    const kg = serve((main) =>
+      main.replace('region: eu-west-1', 'region: eu-west-1\nbogusField: true').replace('connect: 2s', 'connect: soon'),
+    );
     expect(await kg.exited).toBe(1);
     expect(kg.stderr()).toContain('bogusField');
     expect(kg.stderr()).toContain('soon');

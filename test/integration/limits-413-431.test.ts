@@ -25,13 +25,28 @@ describe('413 and 431', () => {
   const port = (): number => fx.kg.app.port('proxy');
 
   const bodies = [
-    { desc: 'Content-Length at the limit', headers: [AUTH, ['Content-Length', String(BODY_LIMIT)]], body: 'b'.repeat(BODY_LIMIT), status: 200 },
-    { desc: 'Content-Length one byte over', headers: [AUTH, ['Content-Length', String(BODY_LIMIT + 1)]], body: 'b'.repeat(BODY_LIMIT + 1), status: 413 },
+    {
+      desc: 'Content-Length at the limit',
+      headers: [AUTH, ['Content-Length', String(BODY_LIMIT)]],
+      body: 'b'.repeat(BODY_LIMIT),
+      status: 200,
+    },
+    {
+      desc: 'Content-Length one byte over',
+      headers: [AUTH, ['Content-Length', String(BODY_LIMIT + 1)]],
+      body: 'b'.repeat(BODY_LIMIT + 1),
+      status: 413,
+    },
     { desc: 'Content-Length far over, body never sent', headers: [AUTH, ['Content-Length', '1000000000']], body: '', status: 413 },
     { desc: 'chunked, under the limit', headers: [AUTH, ['Transfer-Encoding', 'chunked']], body: chunked(1000), status: 200 },
     { desc: 'chunked, at the limit', headers: [AUTH, ['Transfer-Encoding', 'chunked']], body: chunked(BODY_LIMIT), status: 200 },
     { desc: 'chunked, over the limit', headers: [AUTH, ['Transfer-Encoding', 'chunked']], body: chunked(5000), status: 413 },
-    { desc: 'over the limit without a key: authentication comes first', headers: [['Content-Length', '5000']], body: 'b'.repeat(5000), status: 401 },
+    {
+      desc: 'over the limit without a key: authentication comes first',
+      headers: [['Content-Length', '5000']],
+      body: 'b'.repeat(5000),
+      status: 401,
+    },
   ] as const;
 
   it.each(bodies)('$desc → $status', async ({ headers, body, status }) => {
@@ -50,13 +65,23 @@ describe('413 and 431', () => {
   });
 
   it('Expect: 100-continue over the limit → 413 and no 100 Continue', async () => {
-    const res = await rawRequest(port(), requestHead('POST', PATH, [['Host', 'x'], AUTH, ['Content-Length', '5000'], ['Expect', '100-continue']]));
+    const res = await rawRequest(
+      port(),
+      requestHead('POST', PATH, [['Host', 'x'], AUTH, ['Content-Length', '5000'], ['Expect', '100-continue']]),
+    );
     expect(res.status).toBe(413);
     expect(res.raw).not.toContain('100 Continue');
   });
 
   it('Expect: 100-continue without a key → 401 and no 100 Continue', async () => {
-    const res = await rawRequest(port(), requestHead('POST', PATH, [['Host', 'x'], ['Content-Length', '10'], ['Expect', '100-continue']]));
+    const res = await rawRequest(
+      port(),
+      requestHead('POST', PATH, [
+        ['Host', 'x'],
+        ['Content-Length', '10'],
+        ['Expect', '100-continue'],
+      ]),
+    );
     expect(res.status).toBe(401);
     expect(res.raw).not.toContain('100 Continue');
   });
@@ -65,7 +90,9 @@ describe('413 and 431', () => {
     const before = fx.upstream.seen.length;
     const socket = connect({ host: '127.0.0.1', port: port() });
     try {
-      socket.write(requestHead('POST', PATH, [['Host', 'x'], AUTH, ['Content-Length', '10'], ['Expect', '100-continue'], ['Connection', 'close']]));
+      socket.write(
+        requestHead('POST', PATH, [['Host', 'x'], AUTH, ['Content-Length', '10'], ['Expect', '100-continue'], ['Connection', 'close']]),
+      );
       const interim = await readResponse(socket);
       expect(interim.status).toBe(100);
       socket.write('0123456789');
@@ -88,7 +115,9 @@ describe('413 and 431', () => {
 
   it.each(headerRows)('$desc → $status', async ({ size, many, status }) => {
     const before = fx.upstream.seen.length;
-    const extra: [string, string][] = many ? Array.from({ length: many }, (_, i) => [`X-Pad-${i}`, 'p'.repeat(100)]) : [['X-Big', 'h'.repeat(size)]];
+    const extra: [string, string][] = many
+      ? Array.from({ length: many }, (_, i) => [`X-Pad-${i}`, 'p'.repeat(100)])
+      : [['X-Big', 'h'.repeat(size)]];
     const res = await rawRequest(port(), requestHead('GET', `${PATH}/1`, [['Host', 'x'], AUTH, ...extra]));
     expect(res.status).toBe(status);
     if (status === 200) {
@@ -96,7 +125,12 @@ describe('413 and 431', () => {
       return;
     }
     expect(res.headers['content-type']).toBe('application/problem+json');
-    expect(JSON.parse(res.body)).toMatchObject({ type: 'about:blank', status: 431, reason: 'headers_too_large', requestId: expect.any(String) });
+    expect(JSON.parse(res.body)).toMatchObject({
+      type: 'about:blank',
+      status: 431,
+      reason: 'headers_too_large',
+      requestId: expect.any(String),
+    });
     expect(res.raw).not.toContain('hhhhhhhh');
     expect(fx.upstream.seen).toHaveLength(before);
   });

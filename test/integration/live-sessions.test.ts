@@ -30,7 +30,9 @@ describe('live connections after revocation and expiry', () => {
       req.resume();
     });
     wss = new WebSocketServer({ noServer: true });
-    http.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d, binary) => ws.send(d, { binary }))));
+    http.on('upgrade', (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => ws.on('message', (d, binary) => ws.send(d, { binary }))),
+    );
     await new Promise<void>((resolve) => http.listen({ host: '127.0.0.1', port: 0 }, resolve));
     origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   });
@@ -50,7 +52,11 @@ describe('live connections after revocation and expiry', () => {
     cfg = undefined;
   });
 
-  async function start(keyLines: (key: TestKey) => string, key: TestKey, edit: (main: string) => string = (m) => m): Promise<{ cfg: TempConfig; kg: RunningKeygate }> {
+  async function start(
+    keyLines: (key: TestKey) => string,
+    key: TestKey,
+    edit: (main: string) => string = (m) => m,
+  ): Promise<{ cfg: TempConfig; kg: RunningKeygate }> {
     cfg = tempConfig(origin, edit);
     cfg.write('keys.yaml', `${cfg.read('keys.yaml').trimEnd()}\n${keyLines(key)}\n`);
     kg = await startKeygate(cfg.mainFile);
@@ -91,13 +97,43 @@ describe('live connections after revocation and expiry', () => {
     return valueOf(parseExposition(text), 'keygate_connections_terminated_total', { reason, kind }) ?? 0;
   }
 
-  const inherit = (name: string, fields: string[] = []) => (key: TestKey) => keyEntry(key, 'joe', name, ['scope: inherit', ...fields]);
+  const inherit =
+    (name: string, fields: string[] = []) =>
+    (key: TestKey) =>
+      keyEntry(key, 'joe', name, ['scope: inherit', ...fields]);
 
   const revocations = [
-    { desc: 'key revoked (disabled: true)', reason: 'key_disabled', edit: (c: TempConfig) => c.write('keys.yaml', c.read('keys.yaml').replace(`    name: live\n`, `    name: live\n    disabled: true\n`)) },
-    { desc: 'key deleted', reason: 'unknown_key', edit: (c: TempConfig, key: TestKey) => c.write('keys.yaml', c.read('keys.yaml').replace(keyEntry(key, 'joe', 'live', ['scope: inherit']), '')) },
-    { desc: 'user disabled', reason: 'user_disabled', edit: (c: TempConfig) => c.write('policy.yaml', c.read('policy.yaml').replace(/(\n {2}joe:\n)/, '$1    disabled: true\n')) },
-    { desc: 'route now out of scope (a deny rule)', reason: 'key_deny_rule', edit: (c: TempConfig, key: TestKey) => c.write('keys.yaml', c.read('keys.yaml').replace(keyEntry(key, 'joe', 'live', ['scope: inherit']), keyEntry(key, 'joe', 'live', ['scope: inherit', 'deny:', '  - { service: compute, path: "/v2/*/servers/*/console" }']))) },
+    {
+      desc: 'key revoked (disabled: true)',
+      reason: 'key_disabled',
+      edit: (c: TempConfig) =>
+        c.write('keys.yaml', c.read('keys.yaml').replace(`    name: live\n`, `    name: live\n    disabled: true\n`)),
+    },
+    {
+      desc: 'key deleted',
+      reason: 'unknown_key',
+      edit: (c: TempConfig, key: TestKey) =>
+        c.write('keys.yaml', c.read('keys.yaml').replace(keyEntry(key, 'joe', 'live', ['scope: inherit']), '')),
+    },
+    {
+      desc: 'user disabled',
+      reason: 'user_disabled',
+      edit: (c: TempConfig) => c.write('policy.yaml', c.read('policy.yaml').replace(/(\n {2}joe:\n)/, '$1    disabled: true\n')),
+    },
+    {
+      desc: 'route now out of scope (a deny rule)',
+      reason: 'key_deny_rule',
+      edit: (c: TempConfig, key: TestKey) =>
+        c.write(
+          'keys.yaml',
+          c
+            .read('keys.yaml')
+            .replace(
+              keyEntry(key, 'joe', 'live', ['scope: inherit']),
+              keyEntry(key, 'joe', 'live', ['scope: inherit', 'deny:', '  - { service: compute, path: "/v2/*/servers/*/console" }']),
+            ),
+        ),
+    },
   ];
 
   it.each(revocations)('$desc: an open WebSocket gets close 1008 on the reload, counted', async ({ reason, edit }) => {
@@ -150,7 +186,12 @@ describe('live connections after revocation and expiry', () => {
 
   it('terminateStreamsOnRevoke: false keeps a streamed response running', async () => {
     const key = newKey();
-    const { cfg: c, kg: k } = await start(inherit('live'), key, (m) => m.replace('    timeouts: { connect: 2s, response: 30s }', '    timeouts: { connect: 2s, response: 30s }\n    terminateStreamsOnRevoke: false'));
+    const { cfg: c, kg: k } = await start(inherit('live'), key, (m) =>
+      m.replace(
+        '    timeouts: { connect: 2s, response: 30s }',
+        '    timeouts: { connect: 2s, response: 30s }\n    terminateStreamsOnRevoke: false',
+      ),
+    );
     const before = streams.length;
     const stream = await openStream(k, key);
     revocations[0].edit(c, key);

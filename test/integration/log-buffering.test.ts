@@ -20,7 +20,15 @@ function run(body: string): { lines: () => Record<string, unknown>[]; exited: Pr
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { lines: () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), exited, kill: () => child.kill() };
+  return {
+    lines: () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    exited,
+    kill: () => child.kill(),
+  };
 }
 
 /** The real stdout of a real process: access lines are batched, other lines are not, and order holds. */
@@ -32,8 +40,17 @@ describe('stdout log sink', () => {
       sink.writeBatched('{"n":2}\\n');
       setTimeout(() => {}, 2000);`);
     await waitFor(() => (p.lines().length >= 2 ? true : undefined), 10_000);
-    expect(p.lines().slice(0, 2).map((l) => l.n ?? l.event)).toEqual([1, 'reloaded']);
-    await waitFor(() => (p.lines().length === 3 ? true : undefined), 1_500, () => 'the batched access line was never flushed');
+    expect(
+      p
+        .lines()
+        .slice(0, 2)
+        .map((l) => l.n ?? l.event),
+    ).toEqual([1, 'reloaded']);
+    await waitFor(
+      () => (p.lines().length === 3 ? true : undefined),
+      1_500,
+      () => 'the batched access line was never flushed',
+    );
     p.kill();
   });
 

@@ -7,13 +7,15 @@ import { parseExposition, valueOf } from '../helpers/promText.js';
 describe('metrics and access logs after real traffic', () => {
   const fx = useKeygate();
 
-  const scrape = async (): Promise<ReturnType<typeof parseExposition>> => parseExposition(await (await fetch(`${fx.kg.url('admin')}/metrics`)).text());
+  const scrape = async (): Promise<ReturnType<typeof parseExposition>> =>
+    parseExposition(await (await fetch(`${fx.kg.url('admin')}/metrics`)).text());
   const requests = (m: ReturnType<typeof parseExposition>, labels: Record<string, string>): number =>
     valueOf(m, 'keygate_requests_total', { mode: 'proxy', ...labels }) ?? 0;
 
   it('counts allowed and denied requests by precise reason and observes durations', async () => {
     const before = await scrape();
-    const get = (path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> => fetch(`${fx.kg.url()}${path}`, { method, headers });
+    const get = (path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Response> =>
+      fetch(`${fx.kg.url()}${path}`, { method, headers });
     expect((await get('/compute/v2/p/servers/1', { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` })).status).toBe(200);
     expect((await get('/compute/v2/p/servers/1', { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` })).status).toBe(200);
     expect((await get('/compute/v2/p/servers', { 'x-api-key': DEMO_KEYS.monitoring.key }, 'POST')).status).toBe(403);
@@ -28,7 +30,8 @@ describe('metrics and access logs after real traffic', () => {
     expect(delta({ service: 'compute', method: 'GET', decision: 'deny', reason: 'malformed_credentials' })).toBe(1);
     expect(delta({ service: 'compute', method: 'GET', decision: 'deny', reason: 'unknown_key' })).toBe(1);
     expect(delta({ service: 'none', method: 'GET', decision: 'deny', reason: 'no_route' })).toBe(1);
-    const histCount = (name: string, labels: Record<string, string>): number => (valueOf(after, `${name}_count`, labels) ?? 0) - (valueOf(before, `${name}_count`, labels) ?? 0);
+    const histCount = (name: string, labels: Record<string, string>): number =>
+      (valueOf(after, `${name}_count`, labels) ?? 0) - (valueOf(before, `${name}_count`, labels) ?? 0);
     expect(histCount('keygate_request_duration_seconds', { service: 'compute', decision: 'allow', mode: 'proxy' })).toBe(2);
     expect(histCount('keygate_upstream_duration_seconds', { service: 'compute', status_class: '2xx' })).toBe(2);
     expect(histCount('keygate_decision_duration_seconds', {})).toBe(6);
@@ -37,12 +40,23 @@ describe('metrics and access logs after real traffic', () => {
   });
 
   it('writes one access line per request with the precise reason', async () => {
-    const res = await fetch(`${fx.kg.url()}/compute/v2/p/servers/9?secret=query`, { headers: { authorization: `Bearer ${DEMO_KEYS.deploy.key}`, 'x-request-id': 'trace-123' } });
+    const res = await fetch(`${fx.kg.url()}/compute/v2/p/servers/9?secret=query`, {
+      headers: { authorization: `Bearer ${DEMO_KEYS.deploy.key}`, 'x-request-id': 'trace-123' },
+    });
     expect(res.status).toBe(200);
     const line = fx.kg.logs().find((l) => l.request_id === 'trace-123');
     expect(line).toMatchObject({
-      msg: 'request', mode: 'proxy', method: 'GET', path: '/compute/v2/p/servers/9', service: 'compute',
-      key_id: DEMO_KEYS.deploy.id, key_name: 'deploy', user: 'joe', decision: 'allow', reason: 'allow', status: 200,
+      msg: 'request',
+      mode: 'proxy',
+      method: 'GET',
+      path: '/compute/v2/p/servers/9',
+      service: 'compute',
+      key_id: DEMO_KEYS.deploy.id,
+      key_name: 'deploy',
+      user: 'joe',
+      decision: 'allow',
+      reason: 'allow',
+      status: 200,
     });
     expect(typeof line?.decision_ms).toBe('number');
     expect(typeof line?.upstream_ms).toBe('number');
@@ -60,7 +74,8 @@ describe('metrics and access logs after real traffic', () => {
       ['/compute/v2/%2e%2e/servers', { authorization: `Bearer ${DEMO_KEYS.deploy.key}` }],
       ['/compute/v2/p/servers/1', { authorization: `Bearer ${DEMO_KEYS.deploy.key}`, 'x-api-key': DEMO_KEYS.monitoring.key }],
     ];
-    for (const [path, headers, method] of attempts) await (await fetch(`${fx.kg.url()}${path}`, { method: method ?? 'GET', headers })).arrayBuffer();
+    for (const [path, headers, method] of attempts)
+      await (await fetch(`${fx.kg.url()}${path}`, { method: method ?? 'GET', headers })).arrayBuffer();
     const text = fx.kg.logText();
     expect(text.length).toBeGreaterThan(0);
     for (const s of [...secrets, basic]) expect(text).not.toContain(s);

@@ -63,12 +63,17 @@ const services = (origin: string): string => `  - name: compute
 `;
 
 const framework = frameworkUpstream([
-  'GET /admin', 'GET /admin/x', 'GET /admin/users',
-  'DELETE /items/:id', 'GET /items/:id',
+  'GET /admin',
+  'GET /admin/x',
+  'GET /admin/users',
+  'DELETE /items/:id',
+  'GET /items/:id',
   'GET /secret/:x',
-  'POST /v3/users/:u/credentials', 'POST /v3/users/:u/credentials/:c',
+  'POST /v3/users/:u/credentials',
+  'POST /v3/users/:u/credentials/:c',
   'GET /v2/servers/:id',
-  'GET /img/x', 'GET /x',
+  'GET /img/x',
+  'GET /x',
   'GET /evil.example/admin/x',
 ]);
 
@@ -95,28 +100,161 @@ interface Row {
 
 const ROWS: readonly Row[] = [
   // issue 21
-  { what: 'deny /admin/** vs a capitalised segment', method: 'GET', path: '/compute/Admin/x', key: ops, status: 403, reason: 'key_deny_rule' },
-  { what: '…its neighbour that no deny rule names', method: 'GET', path: '/compute/items/1', key: ops, status: 200, reason: 'allow', executed: 'GET /items/:id' },
-  { what: 'a guardrail vs a capitalised segment', method: 'POST', path: '/identity/v3/users/u1/Credentials/c1', key: ops, status: 403, reason: 'guardrail' },
-  { what: 'deny DELETE /items/* vs a trailing slash', method: 'DELETE', path: '/compute/items/1/', key: ops, status: 403, reason: 'key_deny_rule' },
-  { what: 'deny DELETE /items/* vs "//" (the service does not allow empty segments)', method: 'DELETE', path: '/compute/items//1', key: ops, status: 400, reason: 'bad_target' },
-  { what: 'deny DELETE /items/* vs "//" on a service that allows them', method: 'DELETE', path: '/java/items//1', key: ops, status: 403, reason: 'key_deny_rule' },
-  { what: '"//" on a service that allows them, where no rule denies', method: 'GET', path: '/java/items//1', key: ops, status: 200, reason: 'allow', executed: 'GET /items/:id' },
+  {
+    what: 'deny /admin/** vs a capitalised segment',
+    method: 'GET',
+    path: '/compute/Admin/x',
+    key: ops,
+    status: 403,
+    reason: 'key_deny_rule',
+  },
+  {
+    what: '…its neighbour that no deny rule names',
+    method: 'GET',
+    path: '/compute/items/1',
+    key: ops,
+    status: 200,
+    reason: 'allow',
+    executed: 'GET /items/:id',
+  },
+  {
+    what: 'a guardrail vs a capitalised segment',
+    method: 'POST',
+    path: '/identity/v3/users/u1/Credentials/c1',
+    key: ops,
+    status: 403,
+    reason: 'guardrail',
+  },
+  {
+    what: 'deny DELETE /items/* vs a trailing slash',
+    method: 'DELETE',
+    path: '/compute/items/1/',
+    key: ops,
+    status: 403,
+    reason: 'key_deny_rule',
+  },
+  {
+    what: 'deny DELETE /items/* vs "//" (the service does not allow empty segments)',
+    method: 'DELETE',
+    path: '/compute/items//1',
+    key: ops,
+    status: 400,
+    reason: 'bad_target',
+  },
+  {
+    what: 'deny DELETE /items/* vs "//" on a service that allows them',
+    method: 'DELETE',
+    path: '/java/items//1',
+    key: ops,
+    status: 403,
+    reason: 'key_deny_rule',
+  },
+  {
+    what: '"//" on a service that allows them, where no rule denies',
+    method: 'GET',
+    path: '/java/items//1',
+    key: ops,
+    status: 200,
+    reason: 'allow',
+    executed: 'GET /items/:id',
+  },
   { what: 'deny GET /secret/** vs HEAD', method: 'HEAD', path: '/compute/secret/x', key: ops, status: 403, reason: 'key_deny_rule' },
   // issue 23
-  { what: 'deny /admin/** vs a ;param on a service with allowSemicolon', method: 'GET', path: '/java/admin;jsessionid=x/users', key: ops, status: 403, reason: 'key_deny_rule' },
-  { what: 'deny /admin/** vs a .format suffix', method: 'GET', path: '/compute/admin.json', key: ops, status: 403, reason: 'key_deny_rule' },
-  { what: 'a guardrail vs a .format suffix', method: 'POST', path: '/identity/v3/users/u1/credentials.json', key: ops, status: 403, reason: 'guardrail' },
-  { what: 'a route prefix matched only when case is ignored', method: 'GET', path: '/Admin/users', key: ops, status: 400, reason: 'bad_target' },
-  { what: 'a Host with a trailing dot routes as the name', method: 'GET', path: '/x', host: 'images.example.com.', key: ops, status: 200, reason: 'allow', executed: 'GET /img/x' },
+  {
+    what: 'deny /admin/** vs a ;param on a service with allowSemicolon',
+    method: 'GET',
+    path: '/java/admin;jsessionid=x/users',
+    key: ops,
+    status: 403,
+    reason: 'key_deny_rule',
+  },
+  {
+    what: 'deny /admin/** vs a .format suffix',
+    method: 'GET',
+    path: '/compute/admin.json',
+    key: ops,
+    status: 403,
+    reason: 'key_deny_rule',
+  },
+  {
+    what: 'a guardrail vs a .format suffix',
+    method: 'POST',
+    path: '/identity/v3/users/u1/credentials.json',
+    key: ops,
+    status: 403,
+    reason: 'guardrail',
+  },
+  {
+    what: 'a route prefix matched only when case is ignored',
+    method: 'GET',
+    path: '/Admin/users',
+    key: ops,
+    status: 400,
+    reason: 'bad_target',
+  },
+  {
+    what: 'a Host with a trailing dot routes as the name',
+    method: 'GET',
+    path: '/x',
+    host: 'images.example.com.',
+    key: ops,
+    status: 200,
+    reason: 'allow',
+    executed: 'GET /img/x',
+  },
   { what: 'a malformed Host', method: 'GET', path: '/x', host: 'images..example.com', key: ops, status: 400, reason: 'bad_target' },
-  { what: 'stripPrefix leaving "//host/…" (empty segments refused)', method: 'GET', path: '/compute//evil.example/admin/x', key: ops, status: 400, reason: 'bad_target' },
-  { what: 'stripPrefix leaving "//host/…" (empty segments allowed)', method: 'GET', path: '/java//evil.example/admin/x', key: ops, status: 400, reason: 'bad_target' },
+  {
+    what: 'stripPrefix leaving "//host/…" (empty segments refused)',
+    method: 'GET',
+    path: '/compute//evil.example/admin/x',
+    key: ops,
+    status: 400,
+    reason: 'bad_target',
+  },
+  {
+    what: 'stripPrefix leaving "//host/…" (empty segments allowed)',
+    method: 'GET',
+    path: '/java//evil.example/admin/x',
+    key: ops,
+    status: 400,
+    reason: 'bad_target',
+  },
   // allow rules: byte for byte, or case-folded on a caseInsensitive service
-  { what: 'an allow rule does not stretch to another case', method: 'GET', path: '/compute/V2/Servers/1', key: reader, status: 403, reason: 'key_scope_denied' },
-  { what: 'an allow rule compares case-folded on a caseInsensitive service', method: 'GET', path: '/legacy/V2/Servers/1', key: reader, status: 200, reason: 'allow', executed: 'GET /v2/servers/:id' },
-  { what: 'a caseInsensitive service matches its prefix ignoring case', method: 'GET', path: '/LEGACY/v2/servers/1', key: reader, status: 200, reason: 'allow', executed: 'GET /v2/servers/:id' },
-  { what: 'a trailing slash under an allowed "/**" is still allowed', method: 'GET', path: '/legacy/v2/servers/1/', key: reader, status: 200, reason: 'allow', executed: 'GET /v2/servers/:id' },
+  {
+    what: 'an allow rule does not stretch to another case',
+    method: 'GET',
+    path: '/compute/V2/Servers/1',
+    key: reader,
+    status: 403,
+    reason: 'key_scope_denied',
+  },
+  {
+    what: 'an allow rule compares case-folded on a caseInsensitive service',
+    method: 'GET',
+    path: '/legacy/V2/Servers/1',
+    key: reader,
+    status: 200,
+    reason: 'allow',
+    executed: 'GET /v2/servers/:id',
+  },
+  {
+    what: 'a caseInsensitive service matches its prefix ignoring case',
+    method: 'GET',
+    path: '/LEGACY/v2/servers/1',
+    key: reader,
+    status: 200,
+    reason: 'allow',
+    executed: 'GET /v2/servers/:id',
+  },
+  {
+    what: 'a trailing slash under an allowed "/**" is still allowed',
+    method: 'GET',
+    path: '/legacy/v2/servers/1/',
+    key: reader,
+    status: 200,
+    reason: 'allow',
+    executed: 'GET /v2/servers/:id',
+  },
 ];
 
 const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
@@ -130,12 +268,22 @@ describe('path readings: deny rules, guardrails and routing hold however the ups
   describe.each(['proxy', 'decision API (nginx dialect)'] as const)('%s', (entry) => {
     it.each(ROWS)('$what: $method $path → $status $reason', async (row) => {
       const before = framework.executed.length;
-      const res = entry === 'proxy'
-        ? await send(fx.kg.url('proxy'), { method: row.method, path: row.path, headers: { ...bearer(row.key.key), ...(row.host ? { host: row.host } : {}) } })
-        : await send(fx.kg.url('check'), {
-          path: '/_keygate',
-          headers: { ...bearer(row.key.key), 'x-original-method': row.method, 'x-original-uri': row.path, ...(row.host ? { 'x-forwarded-host': row.host } : {}) },
-        });
+      const res =
+        entry === 'proxy'
+          ? await send(fx.kg.url('proxy'), {
+              method: row.method,
+              path: row.path,
+              headers: { ...bearer(row.key.key), ...(row.host ? { host: row.host } : {}) },
+            })
+          : await send(fx.kg.url('check'), {
+              path: '/_keygate',
+              headers: {
+                ...bearer(row.key.key),
+                'x-original-method': row.method,
+                'x-original-uri': row.path,
+                ...(row.host ? { 'x-forwarded-host': row.host } : {}),
+              },
+            });
       expect(res.status).toBe(row.status);
       if (row.method !== 'HEAD' || entry !== 'proxy') expect(reasonOf(res)).toBe(row.reason);
       if (entry === 'proxy') {
@@ -146,7 +294,14 @@ describe('path readings: deny rules, guardrails and routing hold however the ups
 
   it.each(ROWS)('explain agrees: $what', (row) => {
     const e = explain(fx.kg.app.snapshot(), {
-      keyId: row.key.id, method: row.method, path: row.path, host: row.host, region: 'eu-west-1', service: undefined, clientIp: '127.0.0.1', now: Date.now(),
+      keyId: row.key.id,
+      method: row.method,
+      path: row.path,
+      host: row.host,
+      region: 'eu-west-1',
+      service: undefined,
+      clientIp: '127.0.0.1',
+      now: Date.now(),
     });
     if ('problem' in e) throw new Error(e.message);
     expect({ status: e.status, reason: e.reason }).toEqual({ status: row.status, reason: row.reason });
@@ -154,7 +309,8 @@ describe('path readings: deny rules, guardrails and routing hold however the ups
 
   it('shows what a denied row would have run: the upstream reads each path as the route the deny rule names', async () => {
     // Sent straight to the upstream (no keygate): the framework really runs the denied routes.
-    const direct = (method: string, path: string): Promise<HttpAnswer> => send(fx.kg.app.snapshot().services[0].upstream.origin, { method, path });
+    const direct = (method: string, path: string): Promise<HttpAnswer> =>
+      send(fx.kg.app.snapshot().services[0].upstream.origin, { method, path });
     const runs = async (method: string, path: string): Promise<string | undefined> => {
       const before = framework.executed.length;
       await direct(method, path);

@@ -34,7 +34,12 @@ interface Permissions {
 async function cli<T>(...args: string[]): Promise<{ code: number; body: T }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main([...args, '-c', CONFIG, '--json'], { out: (t) => void out.push(t), err: (t) => void err.push(t), env: {}, now: () => AT });
+  const code = await main([...args, '-c', CONFIG, '--json'], {
+    out: (t) => void out.push(t),
+    err: (t) => void err.push(t),
+    env: {},
+    now: () => AT,
+  });
   if (code === 2) throw new Error(`usage error: ${err.join('\n')}`);
   return { code, body: JSON.parse(out.join('\n')) as T };
 }
@@ -43,11 +48,13 @@ const pattern = (text: string): PathPattern => compilePattern(text) as PathPatte
 
 function admits(rule: PermRule, service: string, method: string, path: string, region: string): boolean {
   const segments = pathSegments(path);
-  return (rule.service === '*' || rule.service === service)
-    && (rule.method === '*' || rule.method.split(',').includes(method))
-    && (rule.region === '*' || rule.region.includes(region))
-    && matchesPattern(pattern(rule.path), segments)
-    && (rule.alsoPath === undefined || matchesPattern(pattern(rule.alsoPath), segments));
+  return (
+    (rule.service === '*' || rule.service === service) &&
+    (rule.method === '*' || rule.method.split(',').includes(method)) &&
+    (rule.region === '*' || rule.region.includes(region)) &&
+    matchesPattern(pattern(rule.path), segments) &&
+    (rule.alsoPath === undefined || matchesPattern(pattern(rule.alsoPath), segments))
+  );
 }
 
 /** What permissions says about one request. */
@@ -85,24 +92,43 @@ describe('permissions and explain agree', () => {
   const requests = everyRule(snapshot).flatMap((rule) => {
     const methods = rule.methods ? [...rule.methods, 'HEAD', 'PATCH'] : ['GET', 'HEAD', 'POST', 'DELETE'];
     const targets = rule.service === '*' ? services : [rule.service];
-    return targets.flatMap((service) => samplePaths(rule.path.text).flatMap((path) => methods.map((method) => ({ service, method, path }))));
+    return targets.flatMap((service) =>
+      samplePaths(rule.path.text).flatMap((path) => methods.map((method) => ({ service, method, path }))),
+    );
   });
   const unique = [...new Map(requests.map((r) => [`${r.service} ${r.method} ${r.path}`, r])).values()];
 
-  it.each(snapshot.keys.list().map((k) => ({ id: k.id, name: k.name })))('on every rule of the example config, for key $id ($name)', async ({ id }) => {
-    expect(unique.length).toBeGreaterThan(20);
-    const { body: perms } = await cli<Permissions>('permissions', id);
-    const disagreements: string[] = [];
-    let allowed = 0;
-    for (const r of unique) {
-      const { code, body } = await cli<{ decision: string; reason: string }>('explain', '--key', id, '--service', r.service, '--method', r.method, '--path', r.path, '--at', new Date(AT).toISOString());
-      const expected = predicted(perms, r.service, r.method, r.path, snapshot.region);
-      if (body.decision !== expected || code !== (expected === 'allow' ? 0 : 1)) {
-        disagreements.push(`${r.service} ${r.method} ${r.path}: permissions says ${expected}, explain says ${body.decision} (${body.reason})`);
+  it.each(snapshot.keys.list().map((k) => ({ id: k.id, name: k.name })))(
+    'on every rule of the example config, for key $id ($name)',
+    async ({ id }) => {
+      expect(unique.length).toBeGreaterThan(20);
+      const { body: perms } = await cli<Permissions>('permissions', id);
+      const disagreements: string[] = [];
+      let allowed = 0;
+      for (const r of unique) {
+        const { code, body } = await cli<{ decision: string; reason: string }>(
+          'explain',
+          '--key',
+          id,
+          '--service',
+          r.service,
+          '--method',
+          r.method,
+          '--path',
+          r.path,
+          '--at',
+          new Date(AT).toISOString(),
+        );
+        const expected = predicted(perms, r.service, r.method, r.path, snapshot.region);
+        if (body.decision !== expected || code !== (expected === 'allow' ? 0 : 1)) {
+          disagreements.push(
+            `${r.service} ${r.method} ${r.path}: permissions says ${expected}, explain says ${body.decision} (${body.reason})`,
+          );
+        }
+        if (expected === 'allow') allowed++;
       }
-      if (expected === 'allow') allowed++;
-    }
-    expect(disagreements).toEqual([]);
-    expect(allowed).toBeGreaterThan(0); // each example key can do something, so both answers were exercised
-  });
+      expect(disagreements).toEqual([]);
+      expect(allowed).toBeGreaterThan(0); // each example key can do something, so both answers were exercised
+    },
+  );
 });

@@ -65,7 +65,8 @@ function splitComment(text: string): [string, string] {
 
 const skipReason = (c: Command): string | undefined => NOT_RUN.find(([re]) => re.test(c.line))?.[1];
 const isDemo = (c: Command): boolean => /^npx keygate demo\b|^npm run demo\b/.test(c.line);
-const expectedStatus = (c: Command): number | undefined => (c.line.startsWith('curl ') && /^\d{3}\b/.test(c.comment) ? Number(c.comment.slice(0, 3)) : undefined);
+const expectedStatus = (c: Command): number | undefined =>
+  c.line.startsWith('curl ') && /^\d{3}\b/.test(c.comment) ? Number(c.comment.slice(0, 3)) : undefined;
 
 describe('the README, followed from a fresh clone', () => {
   const commands = readmeCommands(readFileSync(join(REPO, 'README.md'), 'utf8'));
@@ -80,7 +81,13 @@ describe('the README, followed from a fresh clone', () => {
     work = mkdtempSync(join(tmpdir(), 'keygate-readme-'));
     ports = new Map();
     for (const p of DEMO_PORTS) ports.set(p, await freePort());
-    localize = (text) => text.replaceAll(SCRATCH, join(work, 'scratch')).replace(/\b(localhost|127\.0\.0\.1):(8080|9090|9191|3000)\b/g, (_, host: string, port: string) => `${host}:${ports.get(Number(port))}`);
+    localize = (text) =>
+      text
+        .replaceAll(SCRATCH, join(work, 'scratch'))
+        .replace(
+          /\b(localhost|127\.0\.0\.1):(8080|9090|9191|3000)\b/g,
+          (_, host: string, port: string) => `${host}:${ports.get(Number(port))}`,
+        );
     // The reader's clone; the scratch copy sits outside it, as /tmp/keygate-demo does.
     cpSync(join(REPO, 'config'), join(work, 'clone/config'), { recursive: true });
     const main = join(work, 'clone/config/keygate.yaml');
@@ -188,12 +195,14 @@ function script(commands: readonly Command[], work: string, localize: (t: string
 function normalize(text: string): string[] {
   return text
     .split('\n')
-    .map((l) => l
-      .replace(/kg_[0-9A-Za-z_]+/g, 'KEY')
-      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/g, 'TIME')
-      .replace(/\b[0-9A-Za-z]{12}\b/g, (id) => (DEMO_IDS.includes(id) ? id : 'ID'))
-      .replace(/\s+/g, ' ')
-      .trim())
+    .map((l) =>
+      l
+        .replace(/kg_[0-9A-Za-z_]+/g, 'KEY')
+        .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/g, 'TIME')
+        .replace(/\b[0-9A-Za-z]{12}\b/g, (id) => (DEMO_IDS.includes(id) ? id : 'ID'))
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
     .filter((l) => l !== '');
 }
 
@@ -212,7 +221,12 @@ function digestOf(dir: string): string {
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<number | null> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs, env: { ...process.env, KEYGATE_CONFIG: '' } });
+    const child = spawn(cmd, args, {
+      cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: timeoutMs,
+      env: { ...process.env, KEYGATE_CONFIG: '' },
+    });
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     child.once('exit', (code) => {

@@ -25,8 +25,16 @@ describe('refused requests with a body', () => {
 
   const refusals = [
     { desc: '401, no key', status: 401, headers: [] as [string, string][] },
-    { desc: '403, key outside its scope', status: 403, headers: [['Authorization', `Bearer ${DEMO_KEYS.monitoring.key}`]] as [string, string][] },
-    { desc: '413, Content-Length over limits.body', status: 413, headers: [['Authorization', `Bearer ${DEMO_KEYS.deploy.key}`]] as [string, string][] },
+    {
+      desc: '403, key outside its scope',
+      status: 403,
+      headers: [['Authorization', `Bearer ${DEMO_KEYS.monitoring.key}`]] as [string, string][],
+    },
+    {
+      desc: '413, Content-Length over limits.body',
+      status: 413,
+      headers: [['Authorization', `Bearer ${DEMO_KEYS.deploy.key}`]] as [string, string][],
+    },
   ];
 
   it.each(refusals)('$desc: a 1 GB body is not read; the socket closes', async ({ status, headers }) => {
@@ -41,7 +49,10 @@ describe('refused requests with a body', () => {
   });
 
   it('a chunked body the key may not send is not read either', async () => {
-    const head = requestHead('POST', PATH, [['Host', 'x'], ['Transfer-Encoding', 'chunked']]);
+    const head = requestHead('POST', PATH, [
+      ['Host', 'x'],
+      ['Transfer-Encoding', 'chunked'],
+    ]);
     const result = await pumpBody(port(), `${head}10000000\r\n`, PUMP);
     expect(result.response?.status).toBe(401);
     expect(result.closedByServer).toBe(true);
@@ -49,7 +60,10 @@ describe('refused requests with a body', () => {
   });
 
   it('a half-sent body is not held open: the socket closes within the linger', async () => {
-    const head = requestHead('POST', PATH, [['Host', 'x'], ['Content-Length', GB]]);
+    const head = requestHead('POST', PATH, [
+      ['Host', 'x'],
+      ['Content-Length', GB],
+    ]);
     const result = await pumpBody(port(), head, { prefix: 1000, stallAfterPrefix: true, maxBytes: 0, maxMs: 4_000 });
     expect(result.response?.status).toBe(401);
     expect(result.closedByServer).toBe(true);
@@ -57,7 +71,12 @@ describe('refused requests with a body', () => {
   });
 
   it('the decision API closes a connection whose body it will never read', async () => {
-    const head = requestHead('POST', '/any', [['Host', 'x'], ['X-Original-URI', PATH], ['X-Original-Method', 'GET'], ['Content-Length', GB]]);
+    const head = requestHead('POST', '/any', [
+      ['Host', 'x'],
+      ['X-Original-URI', PATH],
+      ['X-Original-Method', 'GET'],
+      ['Content-Length', GB],
+    ]);
     const result = await pumpBody(port('check'), head, PUMP);
     expect(result.response?.status).toBe(401);
     expect(result.closedByServer).toBe(true);
@@ -71,7 +90,12 @@ describe('refused requests with a body', () => {
       const first = await readResponse(socket);
       expect(first.status).toBe(401);
       expect(first.headers.connection).not.toBe('close');
-      socket.write(requestHead('GET', `${PATH}/1`, [['Host', 'x'], ['Authorization', `Bearer ${DEMO_KEYS.deploy.key}`]]));
+      socket.write(
+        requestHead('GET', `${PATH}/1`, [
+          ['Host', 'x'],
+          ['Authorization', `Bearer ${DEMO_KEYS.deploy.key}`],
+        ]),
+      );
       const second = await readResponse(socket);
       expect(second.status).toBe(200);
     } finally {
@@ -84,7 +108,12 @@ describe('refused requests with a body', () => {
     let closed = false;
     socket.on('close', () => (closed = true)).on('error', () => undefined);
     try {
-      socket.write(requestHead('POST', PATH, [['Host', 'x'], ['Content-Length', '100000']]) + 'x'.repeat(10));
+      socket.write(
+        requestHead('POST', PATH, [
+          ['Host', 'x'],
+          ['Content-Length', '100000'],
+        ]) + 'x'.repeat(10),
+      );
       const res = await readResponse(socket);
       expect(res.status).toBe(401);
       expect(res.headers.connection).toBe('close');

@@ -26,7 +26,9 @@ afterEach(async () => {
 /** The example config with its keys.yaml moved into keys.d/ (as demo.yaml, or projected by kubelet). */
 async function start(project: boolean): Promise<{ cfg: TempConfig; kg: RunningKeygate }> {
   const upstream = await startUpstream();
-  const cfg = tempConfig(upstream.origin, (m) => appendTopLevel(m.replace('keys: [./keys.yaml]', 'keys: [./keys.d/]'), 'reload: { interval: 300ms, debounce: 20ms }'));
+  const cfg = tempConfig(upstream.origin, (m) =>
+    appendTopLevel(m.replace('keys: [./keys.yaml]', 'keys: [./keys.d/]'), 'reload: { interval: 300ms, debounce: 20ms }'),
+  );
   if (project) kubeletWrite(cfg.path('keys.d'), { 'demo.yaml': cfg.read('keys.yaml') });
   else {
     mkdirSync(cfg.path('keys.d'));
@@ -43,7 +45,8 @@ async function status(kg: RunningKeygate, key: string): Promise<number> {
   return res.status;
 }
 
-const keysFile = (...keys: TestKey[]): string => `keys:\n${keys.map((k) => keyEntry(k, 'joe', `k-${k.id}`, ['scope: inherit'])).join('\n')}\n`;
+const keysFile = (...keys: TestKey[]): string =>
+  `keys:\n${keys.map((k) => keyEntry(k, 'joe', `k-${k.id}`, ['scope: inherit'])).join('\n')}\n`;
 
 describe('a keys directory on a running keygate', () => {
   it('a file that arrives is applied, one that leaves is dropped; a duplicate id keeps the last good keys', async () => {
@@ -56,7 +59,10 @@ describe('a keys directory on a running keygate', () => {
     const other = newKey();
     cfg.write('keys.d/twin.yaml', keysFile(other, key));
     await waitFor(() => kg.logs().filter((l) => l.event === 'reload_failed').length > failuresBefore || undefined);
-    const failed = kg.logs().filter((l) => l.event === 'reload_failed').at(-1)!;
+    const failed = kg
+      .logs()
+      .filter((l) => l.event === 'reload_failed')
+      .at(-1)!;
     expect(failed).toMatchObject({ file: cfg.path('keys.d/twin.yaml') });
     expect(String(failed.msg)).toContain(cfg.path('keys.d/team.yaml'));
     expect(await status(kg, key.key)).toBe(200);

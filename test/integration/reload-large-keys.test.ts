@@ -34,7 +34,12 @@ function expectedStatus(method: string, path: string): number {
   return read && /^\/compute\/v2\/[^/]+\/servers(\/.*)?$/.test(path) ? 200 : 403;
 }
 
-const PROBES = [['GET', PATH], ['DELETE', PATH], ['GET', '/compute/v1/p1/servers/42'], ['HEAD', '/compute/v2/p9/servers']] as const;
+const PROBES = [
+  ['GET', PATH],
+  ['DELETE', PATH],
+  ['GET', '/compute/v1/p1/servers/42'],
+  ['HEAD', '/compute/v2/p9/servers'],
+] as const;
 
 /** Each sampled key's answers through the running proxy, next to the naive reference. */
 async function decisions(kg: StartedKeygate['kg'], sample: readonly number[]): Promise<{ got: number[]; want: number[] }> {
@@ -56,11 +61,15 @@ describe('hot reload of a large keys file', () => {
   it('100,000 keys reloaded under traffic: zero failed requests, sampled decisions match a naive reference before and after', async () => {
     const count = 100_000;
     const { cfg, kg } = await start(
-      (m) => appendTopLevel(m.replace('keys: [./keys.yaml]', 'keys: [./keys.yaml, ./large-keys.yaml]'), 'reload: { interval: 1h, debounce: 20ms }'),
+      (m) =>
+        appendTopLevel(
+          m.replace('keys: [./keys.yaml]', 'keys: [./keys.yaml, ./large-keys.yaml]'),
+          'reload: { interval: 1h, debounce: 20ms }',
+        ),
       (c) => writeLargeKeysFile(c.path('large-keys.yaml'), count),
     );
     expect(kg.app.snapshot().keys.size).toBe(count + 3);
-    const sample = Array.from({ length: 12 }, (_, k) => Math.floor(((k * 7919) % 1000) / 1000 * count));
+    const sample = Array.from({ length: 12 }, (_, k) => Math.floor((((k * 7919) % 1000) / 1000) * count));
     const before = await decisions(kg, sample);
     expect(before.got).toEqual(before.want);
     const load = requestLoop(kg, [DEMO_KEYS.deploy.key, formatKey(keyIdFor(sample[0]), secretFor(sample[0]))], 1);

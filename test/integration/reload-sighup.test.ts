@@ -21,7 +21,11 @@ afterEach(async () => {
 });
 
 function logLines(p: KeygateProcess, event: string): Record<string, unknown>[] {
-  return p.stdout().split('\n').filter((l) => l.includes(`"event":"${event}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return p
+    .stdout()
+    .split('\n')
+    .filter((l) => l.includes(`"event":"${event}"`))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 async function status(port: number, key: string): Promise<number> {
@@ -37,7 +41,11 @@ describe('SIGHUP', () => {
     kp = spawnKeygate(['serve', '-c', cfg.mainFile]);
     const { proxy } = await kp.ports();
     kp.child.kill('SIGHUP');
-    const reloaded = await waitFor(() => logLines(kp!, 'reloaded')[0], 10_000, () => kp!.stdout() + kp!.stderr());
+    const reloaded = await waitFor(
+      () => logLines(kp!, 'reloaded')[0],
+      10_000,
+      () => kp!.stdout() + kp!.stderr(),
+    );
     expect(reloaded).toMatchObject({ trigger: 'signal', generation: 2, changed: [] });
     expect(kp.child.exitCode).toBeNull();
     expect(await status(proxy, DEMO_KEYS.deploy.key)).toBe(200);
@@ -56,7 +64,11 @@ describe('SIGHUP', () => {
     const good = cfg.read('keys.yaml');
     cfg.write('keys.yaml', `${good}  - id: not-an-id\n`);
     kp.child.kill('SIGHUP');
-    const failed = await waitFor(() => logLines(kp!, 'reload_failed')[0], 10_000, () => kp!.stdout());
+    const failed = await waitFor(
+      () => logLines(kp!, 'reload_failed')[0],
+      10_000,
+      () => kp!.stdout(),
+    );
     expect(failed).toMatchObject({ level: 'error', file: cfg.path('keys.yaml') });
     expect(String(failed.msg)).toMatch(/keys\.yaml:\d+:\d+: /);
     expect(await status(proxy, DEMO_KEYS.deploy.key)).toBe(200);

@@ -65,7 +65,7 @@ describe('reloads read regular files only', () => {
     expect((await kg.app.reload('signal')).result).not.toBe('failure');
   });
 
-  it('the CLI\'s loader reports a FIFO keys file as an error naming it, without blocking', () => {
+  it("the CLI's loader reports a FIFO keys file as an error naming it, without blocking", () => {
     const cfg = tempConfig('http://127.0.0.1:9');
     try {
       rmSync(cfg.path('keys.yaml'));
@@ -73,7 +73,9 @@ describe('reloads read regular files only', () => {
       const result = loadConfig(cfg.mainFile);
       expect(result.ok).toBe(false);
       if (result.ok) return;
-      expect(result.errors).toContainEqual(expect.objectContaining({ file: cfg.path('keys.yaml'), message: expect.stringContaining('not a regular file (a FIFO)') }));
+      expect(result.errors).toContainEqual(
+        expect.objectContaining({ file: cfg.path('keys.yaml'), message: expect.stringContaining('not a regular file (a FIFO)') }),
+      );
     } finally {
       cfg.cleanup();
     }

@@ -21,7 +21,8 @@ afterEach(async () => {
 
 async function start(edit: (main: string) => string): Promise<StartedKeygate> {
   // The loop runs flat out: the demo monitoring key's own rate limit (20/s) would answer 429.
-  const unlimited = (cfg: TempConfig): void => cfg.write('keys.yaml', cfg.read('keys.yaml').replace(/\n +# 20\/s[^\n]*\n +rateLimit: scraper/, ''));
+  const unlimited = (cfg: TempConfig): void =>
+    cfg.write('keys.yaml', cfg.read('keys.yaml').replace(/\n +# 20\/s[^\n]*\n +rateLimit: scraper/, ''));
   const stack = await startStack({ edit, prepare: unlimited });
   cleanup = stack.close;
   return stack;
@@ -46,7 +47,11 @@ describe('reloads under traffic', () => {
     for (let i = 0; i < 50; i++) {
       const generation = kg.app.snapshot().generation;
       edits[i % edits.length](i);
-      await waitFor(() => kg.app.snapshot().generation > generation || undefined, 15_000, () => `reload ${i} did not happen`);
+      await waitFor(
+        () => kg.app.snapshot().generation > generation || undefined,
+        15_000,
+        () => `reload ${i} did not happen`,
+      );
     }
     await load.stop();
     expect(non2xx(load)).toEqual({});

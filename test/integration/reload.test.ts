@@ -60,7 +60,8 @@ function keysWith(cfg: TempConfig, ...extra: string[]): string {
   return `${cfg.read('keys.yaml').trimEnd()}\n${extra.join('\n')}\n`;
 }
 
-const inherit = (key: TestKey, user = 'joe', fields: string[] = []): string => keyEntry(key, user, `k-${key.id}`, ['scope: inherit', ...fields]);
+const inherit = (key: TestKey, user = 'joe', fields: string[] = []): string =>
+  keyEntry(key, user, `k-${key.id}`, ['scope: inherit', ...fields]);
 
 describe('hot reload: each way a file changes', () => {
   const ways: { name: string; write: (cfg: TempConfig, name: string, text: string) => void }[] = [
@@ -109,9 +110,16 @@ describe('hot reload: each way a file changes', () => {
   });
 
   it('Kubernetes ConfigMap and Secret volumes: ..data swapped exactly as kubelet does', async () => {
-    const policyAndKeys = (cfg: TempConfig, extra: string[] = []): Record<string, string> => ({ 'policy.yaml': cfg.read('policy.yaml'), 'keys.yaml': keysWith(cfg, ...extra) });
+    const policyAndKeys = (cfg: TempConfig, extra: string[] = []): Record<string, string> => ({
+      'policy.yaml': cfg.read('policy.yaml'),
+      'keys.yaml': keysWith(cfg, ...extra),
+    });
     const { cfg, kg, upstream } = await start(
-      (m) => m.replace('policy: ./policy.yaml', 'policy: ./configmap/policy.yaml').replace('keys: [./keys.yaml]', 'keys: [./configmap/keys.yaml]').replace('file: ./secrets/compute.token', 'file: ./secret/token'),
+      (m) =>
+        m
+          .replace('policy: ./policy.yaml', 'policy: ./configmap/policy.yaml')
+          .replace('keys: [./keys.yaml]', 'keys: [./configmap/keys.yaml]')
+          .replace('file: ./secrets/compute.token', 'file: ./secret/token'),
       (c) => {
         kubeletWrite(c.path('configmap'), policyAndKeys(c));
         kubeletWrite(c.path('secret'), { token: 'k8s-token-1\n' }, 0o600);
@@ -127,7 +135,9 @@ describe('hot reload: each way a file changes', () => {
     await waitFor(async () => (await status(kg, key.key)) === 200);
 
     kubeletWrite(cfg.path('secret'), { token: 'k8s-token-2\n' }, 0o600);
-    await waitFor(async () => (await status(kg, DEMO_KEYS.deploy.key)) === 200 && upstream.seen.at(-1)!.headers.authorization === 'Bearer k8s-token-2');
+    await waitFor(
+      async () => (await status(kg, DEMO_KEYS.deploy.key)) === 200 && upstream.seen.at(-1)!.headers.authorization === 'Bearer k8s-token-2',
+    );
 
     // A second swap of the same volume: the watch survived the first one.
     kubeletWrite(cfg.path('configmap'), policyAndKeys(cfg));
@@ -142,15 +152,26 @@ describe('hot reload: what applies live', () => {
     expect(await status(kg, DEMO_KEYS.deploy.key)).toBe(200);
     expect(upstream.seen.at(-1)!.headers.authorization).toBe(`Bearer ${DEMO_TOKENS.compute}`);
     cfg.write('secrets/compute.token', 'rotated-compute-token\n');
-    await waitFor(async () => (await status(kg, DEMO_KEYS.deploy.key)) === 200 && upstream.seen.at(-1)!.headers.authorization === 'Bearer rotated-compute-token');
+    await waitFor(
+      async () =>
+        (await status(kg, DEMO_KEYS.deploy.key)) === 200 && upstream.seen.at(-1)!.headers.authorization === 'Bearer rotated-compute-token',
+    );
   });
 
   const victims = newKey();
   const revocations: { desc: string; file: 'keys.yaml' | 'policy.yaml'; edit: (text: string) => string }[] = [
     { desc: 'a revoked key (disabled: true)', file: 'keys.yaml', edit: (t) => `${t.trimEnd()}\n    disabled: true\n` }, // the victim's entry is the last
     { desc: 'a deleted key', file: 'keys.yaml', edit: (t) => t.slice(0, t.indexOf(`  - id: ${victims.id}`)) },
-    { desc: 'a disabled user', file: 'policy.yaml', edit: (t) => t.replace('  victim:\n    roles: [reader]', '  victim:\n    roles: [reader]\n    disabled: true') },
-    { desc: 'an expired user', file: 'policy.yaml', edit: (t) => t.replace('  victim:\n    roles: [reader]', '  victim:\n    roles: [reader]\n    expires: 2020-01-01T00:00:00Z') },
+    {
+      desc: 'a disabled user',
+      file: 'policy.yaml',
+      edit: (t) => t.replace('  victim:\n    roles: [reader]', '  victim:\n    roles: [reader]\n    disabled: true'),
+    },
+    {
+      desc: 'an expired user',
+      file: 'policy.yaml',
+      edit: (t) => t.replace('  victim:\n    roles: [reader]', '  victim:\n    roles: [reader]\n    expires: 2020-01-01T00:00:00Z'),
+    },
     { desc: 'a deleted user', file: 'policy.yaml', edit: (t) => t.replace('  victim:\n    roles: [reader]\n', '') },
   ];
   it.each(revocations)('$desc stops working within one reload', async ({ file, edit }) => {
@@ -172,7 +193,10 @@ describe('hot reload: what applies live', () => {
   it('invalid YAML: the last good config keeps serving, the failure is counted and located; fixing it recovers', async () => {
     const { cfg, kg } = await start();
     const good = cfg.read('policy.yaml');
-    cfg.write('policy.yaml', good.replace('  joe:\n    roles: [compute-admin, reader]', '  joe:\n    roles: [compute-admin, reader\n    colour: blue'));
+    cfg.write(
+      'policy.yaml',
+      good.replace('  joe:\n    roles: [compute-admin, reader]', '  joe:\n    roles: [compute-admin, reader\n    colour: blue'),
+    );
     await waitFor(async () => (await reloadsTotal(kg, 'failure')) === 1);
     const failed = logsOf(kg, 'reload_failed');
     expect(failed.length).toBeGreaterThan(0);
@@ -203,7 +227,12 @@ describe('hot reload: what applies live', () => {
   it('a changed listen address needs a restart: warned, still serving, the rest applied', async () => {
     const { cfg, kg, upstream } = await start();
     const main = cfg.read('keygate.yaml');
-    cfg.write('keygate.yaml', main.replace('proxy: 127.0.0.1:0', 'proxy: 127.0.0.1:18080').replace('file: ./secrets/compute.token', 'file: ./secrets/identity.token'));
+    cfg.write(
+      'keygate.yaml',
+      main
+        .replace('proxy: 127.0.0.1:0', 'proxy: 127.0.0.1:18080')
+        .replace('file: ./secrets/compute.token', 'file: ./secrets/identity.token'),
+    );
     await waitFor(() => logsOf(kg, 'restart_required')[0]);
     expect(logsOf(kg, 'restart_required')[0]).toMatchObject({ level: 'warn', fields: ['listen.proxy'] });
     expect(await status(kg, DEMO_KEYS.deploy.key)).toBe(200); // same port as before

@@ -40,12 +40,14 @@ interface Row {
   readonly notFor?: { readonly entryPoints: readonly EntryPointName[]; readonly why: string };
 }
 
-const noLeak = (key: string) => (seen: SeenRequest): void => {
-  const all = JSON.stringify(seen.rawHeaders) + seen.url;
-  expect(all).not.toContain(key);
-  expect(all).not.toContain(SECRET_OF(key));
-  expect(seen.headers['x-api-key']).toBeUndefined();
-};
+const noLeak =
+  (key: string) =>
+  (seen: SeenRequest): void => {
+    const all = JSON.stringify(seen.rawHeaders) + seen.url;
+    expect(all).not.toContain(key);
+    expect(all).not.toContain(SECRET_OF(key));
+    expect(seen.headers['x-api-key']).toBeUndefined();
+  };
 
 const asJoe = (seen: SeenRequest): void => {
   expect(seen.headers).toMatchObject({ 'x-keygate-user': 'joe', 'x-keygate-key-id': MON.id, 'x-keygate-key-name': 'monitoring' });
@@ -61,11 +63,21 @@ const H2_PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00
 const DEPLOY = DEMO_KEYS.deploy; // joe, inherit, deny compute DELETE /**: may POST, never DELETE
 const DEPLOY_AUTH = `Bearer ${DEPLOY.key}`;
 const CHECK_ENTRY_POINTS = ['check-envoy', 'check-nginx', 'check-traefik'] as const;
-const NO_BODY_ON_CHECK = { entryPoints: CHECK_ENTRY_POINTS, why: 'the decision API never sees a body; docs/deploy.md: turn off _method in bodies upstream' };
+const NO_BODY_ON_CHECK = {
+  entryPoints: CHECK_ENTRY_POINTS,
+  why: 'the decision API never sees a body; docs/deploy.md: turn off _method in bodies upstream',
+};
 /** Fronts that drop `_` header spellings before anything (nginx's underscores_in_headers off, Envoy's DROP_HEADER). */
 const UNDERSCORES_DROPPED = { 'check-envoy': 200, 'check-nginx': 200 } as const;
-const form = (body: string): SendOptions => ({ method: 'POST', headers: { authorization: DEPLOY_AUTH, 'content-type': 'application/x-www-form-urlencoded' }, body });
-const FRONT_OWNS_UPGRADES = { entryPoints: ['check-envoy', 'check-nginx', 'check-traefik'] as const, why: 'the front proxy decides which upgrades it forwards' };
+const form = (body: string): SendOptions => ({
+  method: 'POST',
+  headers: { authorization: DEPLOY_AUTH, 'content-type': 'application/x-www-form-urlencoded' },
+  body,
+});
+const FRONT_OWNS_UPGRADES = {
+  entryPoints: ['check-envoy', 'check-nginx', 'check-traefik'] as const,
+  why: 'the front proxy decides which upgrades it forwards',
+};
 
 /** joe, inherit, with deny rules for the path-reading rows (issues 21 and 23). */
 const GUARDED = newKey();
@@ -81,19 +93,73 @@ const asGuarded = { 'x-api-key': GUARDED.key };
 const ROWS: readonly Row[] = [
   // no key, wrong key
   { what: 'no key', request: { path: ALLOWED }, status: 401, reason: 'missing_credentials' },
-  { what: 'a wrong secret for a real key id', request: { path: ALLOWED, headers: { authorization: `Bearer ${formatKey(MON.id, generateSecret())}` } }, status: 401, reason: 'invalid_key' },
-  { what: 'an unknown key id', request: { path: ALLOWED, headers: { 'x-api-key': formatKey('AAAAAAAAAAAA', generateSecret()) } }, status: 401, reason: 'invalid_key' },
-  { what: 'a mangled key (bad checksum)', request: { path: ALLOWED, headers: { 'x-api-key': `${MON.key.slice(0, -1)}x` } }, status: 401, reason: 'malformed_credentials' },
-  { what: 'two different keys at once', request: { path: ALLOWED, headers: { authorization: `Bearer ${MON.key}`, 'x-api-key': DEMO_KEYS.deploy.key } }, status: 401, reason: 'malformed_credentials' },
+  {
+    what: 'a wrong secret for a real key id',
+    request: { path: ALLOWED, headers: { authorization: `Bearer ${formatKey(MON.id, generateSecret())}` } },
+    status: 401,
+    reason: 'invalid_key',
+  },
+  {
+    what: 'an unknown key id',
+    request: { path: ALLOWED, headers: { 'x-api-key': formatKey('AAAAAAAAAAAA', generateSecret()) } },
+    status: 401,
+    reason: 'invalid_key',
+  },
+  {
+    what: 'a mangled key (bad checksum)',
+    request: { path: ALLOWED, headers: { 'x-api-key': `${MON.key.slice(0, -1)}x` } },
+    status: 401,
+    reason: 'malformed_credentials',
+  },
+  {
+    what: 'two different keys at once',
+    request: { path: ALLOWED, headers: { authorization: `Bearer ${MON.key}`, 'x-api-key': DEMO_KEYS.deploy.key } },
+    status: 401,
+    reason: 'malformed_credentials',
+  },
   // key on the wrong route
-  { what: 'the key on another service', request: { path: '/identity/v3/users', headers: { 'x-api-key': MON.key } }, status: 403, reason: 'key_scope_denied' },
-  { what: 'the key with a method outside its scope', request: { method: 'DELETE', path: ALLOWED, headers: { 'x-api-key': MON.key } }, status: 403, reason: 'key_scope_denied' },
-  { what: 'the key on a path no service routes', request: { path: '/computers/v2/p1/servers/42', headers: { 'x-api-key': MON.key } }, status: 404, reason: 'no_route' },
-  { what: 'a dot segment climbing out of the allowed path', request: { path: '/compute/v2/p1/servers/%2e%2e/%2e%2e/admin', headers: { 'x-api-key': MON.key } }, status: 400, reason: 'bad_target' },
+  {
+    what: 'the key on another service',
+    request: { path: '/identity/v3/users', headers: { 'x-api-key': MON.key } },
+    status: 403,
+    reason: 'key_scope_denied',
+  },
+  {
+    what: 'the key with a method outside its scope',
+    request: { method: 'DELETE', path: ALLOWED, headers: { 'x-api-key': MON.key } },
+    status: 403,
+    reason: 'key_scope_denied',
+  },
+  {
+    what: 'the key on a path no service routes',
+    request: { path: '/computers/v2/p1/servers/42', headers: { 'x-api-key': MON.key } },
+    status: 404,
+    reason: 'no_route',
+  },
+  {
+    what: 'a dot segment climbing out of the allowed path',
+    request: { path: '/compute/v2/p1/servers/%2e%2e/%2e%2e/admin', headers: { 'x-api-key': MON.key } },
+    status: 400,
+    reason: 'bad_target',
+  },
   // spoofed headers
   {
     what: 'spoofed identity headers (both spellings)',
-    request: { path: ALLOWED, headers: ['Authorization', `Bearer ${MON.key}`, 'X-Keygate-User', 'mallory', 'X-Keygate-Key-Id', 'mallory', 'X_Keygate_User', 'mallory', 'X-Keygate-Key_Name', 'mallory'] },
+    request: {
+      path: ALLOWED,
+      headers: [
+        'Authorization',
+        `Bearer ${MON.key}`,
+        'X-Keygate-User',
+        'mallory',
+        'X-Keygate-Key-Id',
+        'mallory',
+        'X_Keygate_User',
+        'mallory',
+        'X-Keygate-Key_Name',
+        'mallory',
+      ],
+    },
     status: 200,
     upstream: (seen) => {
       asJoe(seen);
@@ -114,10 +180,30 @@ const ROWS: readonly Row[] = [
     upstream: (seen) => expect(JSON.stringify(seen.rawHeaders)).not.toContain('forged'),
   },
   // the credential never leaks
-  { what: 'a key in Authorization: Bearer', request: { path: ALLOWED, headers: { authorization: `Bearer ${MON.key}` } }, status: 200, upstream: (s) => (asJoe(s), noLeak(MON.key)(s)) },
-  { what: 'a key in X-API-Key', request: { path: ALLOWED, headers: { 'x-api-key': MON.key } }, status: 200, upstream: (s) => (asJoe(s), noLeak(MON.key)(s)) },
-  { what: 'a key as the Basic password', request: { path: ALLOWED, headers: { authorization: basic(MON.key) } }, status: 200, upstream: (s) => (asJoe(s), noLeak(MON.key)(s)) },
-  { what: 'the same key in both headers', request: { path: ALLOWED, headers: { authorization: `Bearer ${MON.key}`, 'x-api-key': MON.key } }, status: 200, upstream: (s) => (asJoe(s), noLeak(MON.key)(s)) },
+  {
+    what: 'a key in Authorization: Bearer',
+    request: { path: ALLOWED, headers: { authorization: `Bearer ${MON.key}` } },
+    status: 200,
+    upstream: (s) => (asJoe(s), noLeak(MON.key)(s)),
+  },
+  {
+    what: 'a key in X-API-Key',
+    request: { path: ALLOWED, headers: { 'x-api-key': MON.key } },
+    status: 200,
+    upstream: (s) => (asJoe(s), noLeak(MON.key)(s)),
+  },
+  {
+    what: 'a key as the Basic password',
+    request: { path: ALLOWED, headers: { authorization: basic(MON.key) } },
+    status: 200,
+    upstream: (s) => (asJoe(s), noLeak(MON.key)(s)),
+  },
+  {
+    what: 'the same key in both headers',
+    request: { path: ALLOWED, headers: { authorization: `Bearer ${MON.key}`, 'x-api-key': MON.key } },
+    status: 200,
+    upstream: (s) => (asJoe(s), noLeak(MON.key)(s)),
+  },
   {
     what: 'a key in Authorization for a service whose token goes elsewhere',
     request: { path: '/identity/v3/users', headers: { authorization: `Bearer ${ALICE.key}` } },
@@ -129,17 +215,70 @@ const ROWS: readonly Row[] = [
     },
   },
   // deny rules and guardrails hold however the upstream reads the path (issues 21 and 23; README "Path readings")
-  { what: 'deny /v2/*/admin/** vs a capitalised segment', request: { path: '/compute/v2/p1/Admin/x', headers: asGuarded }, status: 403, reason: 'key_deny_rule' },
-  { what: 'deny DELETE /v2/*/servers/* vs a trailing slash', request: { method: 'DELETE', path: '/compute/v2/p1/servers/42/', headers: asGuarded }, status: 403, reason: 'key_deny_rule' },
-  { what: 'deny DELETE /v2/*/servers/* vs "//" (refused: the service does not allow empty segments)', request: { method: 'DELETE', path: '/compute/v2/p1/servers//42', headers: asGuarded }, status: 400, reason: 'bad_target' },
-  { what: 'deny GET /v2/*/secrets/** vs HEAD', request: { method: 'HEAD', path: '/compute/v2/p1/secrets/x', headers: asGuarded }, status: 403 },
-  { what: 'deny /v2/*/admin/** vs a .format suffix', request: { path: '/compute/v2/p1/admin.json', headers: asGuarded }, status: 403, reason: 'key_deny_rule' },
-  { what: 'the same key where no reading is denied (control)', request: { method: 'PUT', path: '/compute/v2/p1/servers/42', headers: asGuarded }, status: 200 },
-  { what: 'a guardrail vs a capitalised segment', request: { method: 'POST', path: '/identity/v3/users/u1/Credentials/c1', headers: { 'x-api-key': ALICE.key } }, status: 403, reason: 'guardrail' },
-  { what: 'a guardrail vs a .format suffix', request: { method: 'POST', path: '/identity/v3/users/u1/credentials.json', headers: { 'x-api-key': ALICE.key } }, status: 403, reason: 'guardrail' },
-  { what: 'a route prefix in another case', request: { path: '/Compute/v2/p1/servers/42', headers: { 'x-api-key': MON.key } }, status: 400, reason: 'bad_target' },
-  { what: 'stripPrefix would forward "//host/…"', request: { path: '/compute//evil.example/v2/p1/servers/42', headers: { 'x-api-key': MON.key } }, status: 400, reason: 'bad_target' },
-  { what: 'a malformed Host', request: { path: ALLOWED, headers: { 'x-api-key': MON.key, host: 'keygate..example' } }, status: 400, reason: 'bad_target' },
+  {
+    what: 'deny /v2/*/admin/** vs a capitalised segment',
+    request: { path: '/compute/v2/p1/Admin/x', headers: asGuarded },
+    status: 403,
+    reason: 'key_deny_rule',
+  },
+  {
+    what: 'deny DELETE /v2/*/servers/* vs a trailing slash',
+    request: { method: 'DELETE', path: '/compute/v2/p1/servers/42/', headers: asGuarded },
+    status: 403,
+    reason: 'key_deny_rule',
+  },
+  {
+    what: 'deny DELETE /v2/*/servers/* vs "//" (refused: the service does not allow empty segments)',
+    request: { method: 'DELETE', path: '/compute/v2/p1/servers//42', headers: asGuarded },
+    status: 400,
+    reason: 'bad_target',
+  },
+  {
+    what: 'deny GET /v2/*/secrets/** vs HEAD',
+    request: { method: 'HEAD', path: '/compute/v2/p1/secrets/x', headers: asGuarded },
+    status: 403,
+  },
+  {
+    what: 'deny /v2/*/admin/** vs a .format suffix',
+    request: { path: '/compute/v2/p1/admin.json', headers: asGuarded },
+    status: 403,
+    reason: 'key_deny_rule',
+  },
+  {
+    what: 'the same key where no reading is denied (control)',
+    request: { method: 'PUT', path: '/compute/v2/p1/servers/42', headers: asGuarded },
+    status: 200,
+  },
+  {
+    what: 'a guardrail vs a capitalised segment',
+    request: { method: 'POST', path: '/identity/v3/users/u1/Credentials/c1', headers: { 'x-api-key': ALICE.key } },
+    status: 403,
+    reason: 'guardrail',
+  },
+  {
+    what: 'a guardrail vs a .format suffix',
+    request: { method: 'POST', path: '/identity/v3/users/u1/credentials.json', headers: { 'x-api-key': ALICE.key } },
+    status: 403,
+    reason: 'guardrail',
+  },
+  {
+    what: 'a route prefix in another case',
+    request: { path: '/Compute/v2/p1/servers/42', headers: { 'x-api-key': MON.key } },
+    status: 400,
+    reason: 'bad_target',
+  },
+  {
+    what: 'stripPrefix would forward "//host/…"',
+    request: { path: '/compute//evil.example/v2/p1/servers/42', headers: { 'x-api-key': MON.key } },
+    status: 400,
+    reason: 'bad_target',
+  },
+  {
+    what: 'a malformed Host',
+    request: { path: ALLOWED, headers: { 'x-api-key': MON.key, host: 'keygate..example' } },
+    status: 400,
+    reason: 'bad_target',
+  },
   {
     what: 'a user and key named outside ASCII: percent-encoded UTF-8 identity headers',
     request: { path: ALLOWED, headers: { authorization: `Bearer ${LI.key.key}` } },
@@ -154,7 +293,15 @@ const ROWS: readonly Row[] = [
   // requests that change their meaning after the check: upgrades
   {
     what: 'an h2c upgrade with the HTTP/2 preface smuggled after it',
-    request: { path: ALLOWED, headers: [['Authorization', MON_AUTH], ['Upgrade', 'h2c'], ['HTTP2-Settings', 'AAMAAABkAARAAAAAAAIAAAAA'], ['Connection', 'Upgrade, HTTP2-Settings']].flat() },
+    request: {
+      path: ALLOWED,
+      headers: [
+        ['Authorization', MON_AUTH],
+        ['Upgrade', 'h2c'],
+        ['HTTP2-Settings', 'AAMAAABkAARAAAAAAAIAAAAA'],
+        ['Connection', 'Upgrade, HTTP2-Settings'],
+      ].flat(),
+    },
     smuggle: H2_PREFACE,
     status: 400,
     reason: 'upgrade_not_allowed',
@@ -176,7 +323,14 @@ const ROWS: readonly Row[] = [
   },
   {
     what: 'an upgrade to a protocol the service does not allow',
-    request: { path: ALLOWED, headers: [['Authorization', MON_AUTH], ['Upgrade', 'IRC/6.9'], ['Connection', 'Upgrade']].flat() },
+    request: {
+      path: ALLOWED,
+      headers: [
+        ['Authorization', MON_AUTH],
+        ['Upgrade', 'IRC/6.9'],
+        ['Connection', 'Upgrade'],
+      ].flat(),
+    },
     smuggle: 'PRIVMSG #ops :hello\r\n',
     status: 400,
     reason: 'upgrade_not_allowed',
@@ -184,7 +338,13 @@ const ROWS: readonly Row[] = [
   },
   {
     what: 'an h2c upgrade without a key is refused before the key is looked at',
-    request: { path: ALLOWED, headers: [['Upgrade', 'h2c'], ['Connection', 'Upgrade']].flat() },
+    request: {
+      path: ALLOWED,
+      headers: [
+        ['Upgrade', 'h2c'],
+        ['Connection', 'Upgrade'],
+      ].flat(),
+    },
     status: 400,
     reason: 'upgrade_not_allowed',
     notFor: FRONT_OWNS_UPGRADES,
@@ -208,17 +368,49 @@ const ROWS: readonly Row[] = [
     reason: 'method_override',
     statusFor: UNDERSCORES_DROPPED,
   },
-  { what: 'POST with ?_method=DELETE', request: { method: 'POST', path: `${ALLOWED}?a=1&_method=DELETE`, headers: { authorization: DEPLOY_AUTH } }, status: 400, reason: 'method_override' },
-  { what: 'POST with ?%5Fmethod=delete (encoded key, lower-case value)', request: { method: 'POST', path: `${ALLOWED}?%5Fmethod=delete`, headers: { authorization: DEPLOY_AUTH } }, status: 400, reason: 'method_override' },
-  { what: 'POST with ?.method=DELETE (PHP reads it as _method)', request: { method: 'POST', path: `${ALLOWED}?.method=DELETE`, headers: { authorization: DEPLOY_AUTH } }, status: 400, reason: 'method_override' },
-  { what: 'an override that is not a method', request: { method: 'POST', path: ALLOWED, headers: { authorization: DEPLOY_AUTH, 'x-http-method-override': 'DELETE /admin' } }, status: 400, reason: 'method_override' },
   {
-    what: 'an override naming the request\'s own method changes nothing',
+    what: 'POST with ?_method=DELETE',
+    request: { method: 'POST', path: `${ALLOWED}?a=1&_method=DELETE`, headers: { authorization: DEPLOY_AUTH } },
+    status: 400,
+    reason: 'method_override',
+  },
+  {
+    what: 'POST with ?%5Fmethod=delete (encoded key, lower-case value)',
+    request: { method: 'POST', path: `${ALLOWED}?%5Fmethod=delete`, headers: { authorization: DEPLOY_AUTH } },
+    status: 400,
+    reason: 'method_override',
+  },
+  {
+    what: 'POST with ?.method=DELETE (PHP reads it as _method)',
+    request: { method: 'POST', path: `${ALLOWED}?.method=DELETE`, headers: { authorization: DEPLOY_AUTH } },
+    status: 400,
+    reason: 'method_override',
+  },
+  {
+    what: 'an override that is not a method',
+    request: { method: 'POST', path: ALLOWED, headers: { authorization: DEPLOY_AUTH, 'x-http-method-override': 'DELETE /admin' } },
+    status: 400,
+    reason: 'method_override',
+  },
+  {
+    what: "an override naming the request's own method changes nothing",
     request: { method: 'POST', path: ALLOWED, headers: { authorization: DEPLOY_AUTH, 'x-http-method-override': 'post' } },
     status: 200,
   },
-  { what: '_method=DELETE first in a urlencoded POST body', request: { path: ALLOWED, ...form('_method=DELETE&name=x') }, status: 403, reason: 'key_deny_rule', notFor: NO_BODY_ON_CHECK },
-  { what: '_method=delete with an encoded key in a urlencoded body', request: { path: ALLOWED, ...form('name=x&%5Fmethod=delete') }, status: 403, reason: 'key_deny_rule', notFor: NO_BODY_ON_CHECK },
+  {
+    what: '_method=DELETE first in a urlencoded POST body',
+    request: { path: ALLOWED, ...form('_method=DELETE&name=x') },
+    status: 403,
+    reason: 'key_deny_rule',
+    notFor: NO_BODY_ON_CHECK,
+  },
+  {
+    what: '_method=delete with an encoded key in a urlencoded body',
+    request: { path: ALLOWED, ...form('name=x&%5Fmethod=delete') },
+    status: 403,
+    reason: 'key_deny_rule',
+    notFor: NO_BODY_ON_CHECK,
+  },
   {
     what: '_method=DELETE in a multipart POST body',
     request: {
@@ -231,7 +423,12 @@ const ROWS: readonly Row[] = [
     reason: 'key_deny_rule',
     notFor: NO_BODY_ON_CHECK,
   },
-  { what: 'a urlencoded POST body without _method is forwarded whole', request: { path: ALLOWED, ...form(`name=x&${'a'.repeat(9000)}`) }, status: 200, upstream: (seen) => expect(seen.bodyBytes).toBe(9007) },
+  {
+    what: 'a urlencoded POST body without _method is forwarded whole',
+    request: { path: ALLOWED, ...form(`name=x&${'a'.repeat(9000)}`) },
+    status: 200,
+    upstream: (seen) => expect(seen.bodyBytes).toBe(9007),
+  },
   // URL overrides and client-address headers: keygate's, never the client's
   ...['X-Original-URL', 'X-Rewrite-URL', 'X-Original-URI', 'X-Forwarded-Prefix'].map((name): Row => ({
     what: `${name} naming another path on an allowed request`,
@@ -240,7 +437,7 @@ const ROWS: readonly Row[] = [
     upstream: (seen) => expect(seen.headers[name.toLowerCase()]).toBeUndefined(),
   })),
   {
-    what: 'a client\'s X-Real-IP and Forwarded',
+    what: "a client's X-Real-IP and Forwarded",
     request: { path: ALLOWED, headers: { authorization: MON_AUTH, 'x-real-ip': '6.6.6.6', forwarded: 'for=1.2.3.4;host=evil.example' } },
     status: 200,
     upstream: (seen) => {
@@ -265,7 +462,12 @@ const ROWS: readonly Row[] = [
     notFor: { entryPoints: CHECK_ENTRY_POINTS, why: 'the front proxy parses Host (nginx and Envoy answer 400 themselves)' },
   },
   // TRACE echoes the request back: never with the service token
-  { what: 'TRACE on an allowed path', request: { method: 'TRACE', path: ALLOWED, headers: { authorization: MON_AUTH } }, status: 405, reason: 'method_not_allowed' },
+  {
+    what: 'TRACE on an allowed path',
+    request: { method: 'TRACE', path: ALLOWED, headers: { authorization: MON_AUTH } },
+    status: 405,
+    reason: 'method_not_allowed',
+  },
   { what: 'TRACE without a key', request: { method: 'TRACE', path: ALLOWED }, status: 405, reason: 'method_not_allowed' },
 ];
 
@@ -290,7 +492,11 @@ describe.each(ENTRY_POINTS)('security suite: %s', (entryPoint) => {
     if (entryPoint === 'proxy') {
       entry = kg.url('proxy');
     } else {
-      front = await startFront(entryPoint === 'check-envoy' ? 'envoy' : entryPoint === 'check-nginx' ? 'nginx' : 'traefik', kg.url('check'), upstream.origin);
+      front = await startFront(
+        entryPoint === 'check-envoy' ? 'envoy' : entryPoint === 'check-nginx' ? 'nginx' : 'traefik',
+        kg.url('check'),
+        upstream.origin,
+      );
       entry = front.url;
     }
   });
@@ -315,7 +521,8 @@ describe.each(ENTRY_POINTS)('security suite: %s', (entryPoint) => {
       if (status !== 200) {
         expect(upstream.seen.length).toBe(before); // the upstream never saw it
         if (row.status === 401) expect(res.headers['www-authenticate']).toMatch(/^Bearer realm="keygate"/);
-        if (row.reason && res.body !== '' && String(res.headers['content-type']).startsWith('application/problem+json')) expect(JSON.parse(res.body).reason).toBe(row.reason);
+        if (row.reason && res.body !== '' && String(res.headers['content-type']).startsWith('application/problem+json'))
+          expect(JSON.parse(res.body).reason).toBe(row.reason);
         return;
       }
       expect(upstream.seen.length).toBe(before + 1);

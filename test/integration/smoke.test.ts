@@ -6,7 +6,9 @@ describe('keygate in front of a real upstream', () => {
   const fx = useKeygate();
 
   it('forwards an allowed request with the service token instead of the key', async () => {
-    const res = await fetch(`${fx.kg.url()}/compute/v2/p1/servers/42?q=1`, { headers: { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` } });
+    const res = await fetch(`${fx.kg.url()}/compute/v2/p1/servers/42?q=1`, {
+      headers: { authorization: `Bearer ${DEMO_KEYS.monitoring.key}` },
+    });
     expect(res.status).toBe(200);
     const seen = fx.upstream.seen.at(-1)!;
     expect(seen.url).toBe('/v2/p1/servers/42?q=1');

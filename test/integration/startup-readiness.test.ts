@@ -40,7 +40,9 @@ describe('start-up readiness', () => {
     const here = { host: '127.0.0.1', port: 0, text: '127.0.0.1:0' };
     let started = false;
     const starting = KeygateApp.start({
-      configFile: cfg.mainFile, logDestination: new PassThrough().resume(), watch: false,
+      configFile: cfg.mainFile,
+      logDestination: new PassThrough().resume(),
+      watch: false,
       listen: { proxy: here, check: here, admin: { host: '127.0.0.1', port, text: `127.0.0.1:${port}` } },
     }).then((a) => {
       started = true;

@@ -85,13 +85,27 @@ class Upstream {
 }
 
 /** Sends `total` bytes of `chunk`s with backpressure; `sent` counts what the socket accepted. */
-function upload(port: number, total: number, chunkOf: (offset: number) => Buffer, progress: { sent: number }): Promise<Record<string, unknown>> {
+function upload(
+  port: number,
+  total: number,
+  chunkOf: (offset: number) => Buffer,
+  progress: { sent: number },
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/compute/v2/p1/servers/upload', headers: { ...AUTH, 'transfer-encoding': 'chunked' } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString()) as Record<string, unknown>));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/compute/v2/p1/servers/upload',
+        headers: { ...AUTH, 'transfer-encoding': 'chunked' },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString()) as Record<string, unknown>));
+      },
+    );
     req.on('error', reject);
     const pump = (): void => {
       while (progress.sent < total) {
@@ -109,15 +123,19 @@ function upload(port: number, total: number, chunkOf: (offset: number) => Buffer
 async function stalled(read: () => number, quietMs = 250, timeoutMs = 5_000): Promise<number> {
   let last = -1;
   let since = Date.now();
-  return waitFor(() => {
-    const now = read();
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-      return undefined;
-    }
-    return Date.now() - since >= quietMs ? now : undefined;
-  }, timeoutMs, () => `still moving: ${read()}`);
+  return waitFor(
+    () => {
+      const now = read();
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+        return undefined;
+      }
+      return Date.now() - since >= quietMs ? now : undefined;
+    },
+    timeoutMs,
+    () => `still moving: ${read()}`,
+  );
 }
 
 describe('streaming through keygate (child process)', () => {
@@ -180,7 +198,9 @@ describe('streaming through keygate (child process)', () => {
       request({ host: '127.0.0.1', port, path: `/compute/v2/p1/servers/flood?bytes=${total}`, headers: AUTH }, (r) => {
         r.pause();
         resolve(r);
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     const writtenWhileBlocked = await stalled(() => up.flooded);
     expect(writtenWhileBlocked).toBeLessThan(total / 2);

@@ -21,9 +21,13 @@ interface Switch {
 
 function websocketHead(target: string, key: string, extra: [string, string][] = []): string {
   return requestHead('GET', target, [
-    ['Host', 'localhost'], ['Upgrade', 'websocket'], ['Connection', 'Upgrade'],
-    ['Sec-WebSocket-Key', randomBytes(16).toString('base64')], ['Sec-WebSocket-Version', '13'],
-    ['X-API-Key', key], ...extra,
+    ['Host', 'localhost'],
+    ['Upgrade', 'websocket'],
+    ['Connection', 'Upgrade'],
+    ['Sec-WebSocket-Key', randomBytes(16).toString('base64')],
+    ['Sec-WebSocket-Version', '13'],
+    ['X-API-Key', key],
+    ...extra,
   ]);
 }
 
@@ -70,7 +74,10 @@ describe('upgrades', () => {
   it('a 101 for a protocol the client did not ask for closes the connection (502), nothing reaches the upstream', async () => {
     upstreamSwitchesTo('h2c');
     const before = switches.length;
-    const res = await rawRequest(stack.kg.app.port('proxy'), websocketHead('/compute/v2/p1/servers/1/console', MON.key) + 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    const res = await rawRequest(
+      stack.kg.app.port('proxy'),
+      websocketHead('/compute/v2/p1/servers/1/console', MON.key) + 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+    );
     expect(res.status).toBe(502);
     expect(res.headers.connection).toBe('close');
     expect(res.raw).not.toContain('101');

@@ -49,7 +49,9 @@ describe('WebSocket through keygate', () => {
     http.on('upgrade', (req, socket, head) => {
       upgrades.push({ url: req.url ?? '', headers: req.headers });
       if (!req.url?.endsWith('/console')) {
-        socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nKeep-Alive: timeout=5\r\nX-Upstream: yes\r\nContent-Length: 21\r\nConnection: close\r\n\r\n{"error":"not yours"}');
+        socket.end(
+          'HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nKeep-Alive: timeout=5\r\nX-Upstream: yes\r\nContent-Length: 21\r\nConnection: close\r\n\r\n{"error":"not yours"}',
+        );
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
@@ -94,7 +96,11 @@ describe('WebSocket through keygate', () => {
 
     const closed = upstreamClosed;
     ws.close(1000, 'bye');
-    await waitFor(() => upstreamClosed > closed, 3_000, () => 'upstream never saw the close');
+    await waitFor(
+      () => upstreamClosed > closed,
+      3_000,
+      () => 'upstream never saw the close',
+    );
   });
 
   it('the 101 response carries the request id', async () => {
@@ -110,27 +116,66 @@ describe('WebSocket through keygate', () => {
 
   const denied = [
     { desc: 'no key', target: WS_PATH, headers: [] as [string, string][], status: 401, reason: 'missing_credentials' },
-    { desc: 'a truncated key', target: WS_PATH, headers: [['Authorization', `Bearer ${DEMO_KEYS.monitoring.key.slice(0, 20)}`]] as [string, string][], status: 401, reason: 'malformed_credentials' },
-    { desc: 'a wrong secret', target: WS_PATH, headers: [['Authorization', `Bearer ${withWrongSecret(DEMO_KEYS.monitoring)}`]] as [string, string][], status: 401, reason: 'invalid_key' },
-    { desc: 'a key outside its scope', target: '/identity/v3/stream', headers: [['X-API-Key', DEMO_KEYS.monitoring.key]] as [string, string][], status: 403, reason: 'key_scope_denied' },
-    { desc: 'an unsafe path', target: '/compute/v2/p1/servers/%2e%2e/console', headers: [['X-API-Key', DEMO_KEYS.monitoring.key]] as [string, string][], status: 400, reason: 'bad_target' },
-    { desc: 'no route', target: '/elsewhere/console', headers: [['X-API-Key', DEMO_KEYS.monitoring.key]] as [string, string][], status: 404, reason: 'no_route' },
+    {
+      desc: 'a truncated key',
+      target: WS_PATH,
+      headers: [['Authorization', `Bearer ${DEMO_KEYS.monitoring.key.slice(0, 20)}`]] as [string, string][],
+      status: 401,
+      reason: 'malformed_credentials',
+    },
+    {
+      desc: 'a wrong secret',
+      target: WS_PATH,
+      headers: [['Authorization', `Bearer ${withWrongSecret(DEMO_KEYS.monitoring)}`]] as [string, string][],
+      status: 401,
+      reason: 'invalid_key',
+    },
+    {
+      desc: 'a key outside its scope',
+      target: '/identity/v3/stream',
+      headers: [['X-API-Key', DEMO_KEYS.monitoring.key]] as [string, string][],
+      status: 403,
+      reason: 'key_scope_denied',
+    },
+    {
+      desc: 'an unsafe path',
+      target: '/compute/v2/p1/servers/%2e%2e/console',
+      headers: [['X-API-Key', DEMO_KEYS.monitoring.key]] as [string, string][],
+      status: 400,
+      reason: 'bad_target',
+    },
+    {
+      desc: 'no route',
+      target: '/elsewhere/console',
+      headers: [['X-API-Key', DEMO_KEYS.monitoring.key]] as [string, string][],
+      status: 404,
+      reason: 'no_route',
+    },
   ];
 
-  it.each(denied)('denied upgrade ($desc): $status on the raw socket, upstream never saw it', async ({ target, headers, status, reason }) => {
-    const before = upgrades.length;
-    const res = await rawRequest(kg.app.port('proxy'), upgradeHead(target, headers));
-    expect(res.status).toBe(status);
-    expect(res.headers['content-type']).toBe('application/problem+json');
-    expect(res.headers.upgrade).toBeUndefined();
-    expect(JSON.parse(res.body)).toMatchObject({ status, reason, requestId: res.headers['x-request-id'] });
-    if (status === 401) expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
-    expect(upgrades.length).toBe(before);
-  });
+  it.each(denied)(
+    'denied upgrade ($desc): $status on the raw socket, upstream never saw it',
+    async ({ target, headers, status, reason }) => {
+      const before = upgrades.length;
+      const res = await rawRequest(kg.app.port('proxy'), upgradeHead(target, headers));
+      expect(res.status).toBe(status);
+      expect(res.headers['content-type']).toBe('application/problem+json');
+      expect(res.headers.upgrade).toBeUndefined();
+      expect(JSON.parse(res.body)).toMatchObject({ status, reason, requestId: res.headers['x-request-id'] });
+      if (status === 401) expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
+      expect(upgrades.length).toBe(before);
+    },
+  );
 
   it('an upstream that refuses the upgrade: its answer is relayed, not a 101 and not a 502', async () => {
     const before = upgrades.length;
-    const res = await rawRequest(kg.app.port('proxy'), upgradeHead('/compute/v2/p1/servers/1/other', [['X-API-Key', DEMO_KEYS.monitoring.key], ['X-Request-Id', 'refused-1']]));
+    const res = await rawRequest(
+      kg.app.port('proxy'),
+      upgradeHead('/compute/v2/p1/servers/1/other', [
+        ['X-API-Key', DEMO_KEYS.monitoring.key],
+        ['X-Request-Id', 'refused-1'],
+      ]),
+    );
     expect(upgrades.length).toBe(before + 1);
     expect(res.status).toBe(403);
     expect(res.body).toBe('{"error":"not yours"}');

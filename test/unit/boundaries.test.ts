@@ -83,7 +83,10 @@ describe('import boundaries', () => {
   it('finds the imports it checks (the reader of this test works)', () => {
     expect(FOLDERS).toEqual(expect.arrayContaining(['policy', 'proxy', 'check', 'observability']));
     expect(READERS.size).toBeGreaterThan(0);
-    expect(FILES.some((f) => !READERS.has(f) && [...reachable(f)].some((r) => READERS.has(r))), 'some file reaches a reader through another').toBe(true);
+    expect(
+      FILES.some((f) => !READERS.has(f) && [...reachable(f)].some((r) => READERS.has(r))),
+      'some file reaches a reader through another',
+    ).toBe(true);
     const pipeline = FILES.find((f) => show(f).startsWith('proxy') && GRAPH.get(f)!.some((i) => folderOf(i.file ?? '') === 'policy'));
     expect(pipeline, 'some proxy/ file imports policy/').toBeDefined();
   });
@@ -98,8 +101,13 @@ describe('import boundaries', () => {
   });
 
   it('policy/ does no I/O: no file system, network server, logger or metrics', () => {
-    const io = /^(node:)?(fs|fs\/promises|http|https|http2|net\/server|child_process|worker_threads)$|^(pino|prom-client|undici|yaml|js-yaml)$/;
-    const found = filesIn('policy').flatMap((f) => GRAPH.get(f)!.filter((i) => io.test(i.specifier)).map((i) => `${show(f)} → ${i.specifier}`));
+    const io =
+      /^(node:)?(fs|fs\/promises|http|https|http2|net\/server|child_process|worker_threads)$|^(pino|prom-client|undici|yaml|js-yaml)$/;
+    const found = filesIn('policy').flatMap((f) =>
+      GRAPH.get(f)!
+        .filter((i) => io.test(i.specifier))
+        .map((i) => `${show(f)} → ${i.specifier}`),
+    );
     expect(found).toEqual([]);
   });
 
@@ -117,15 +125,24 @@ describe('import boundaries', () => {
     expect(found).toEqual([]);
   });
 
-  it('every folder of src/ has its one job written in the README\'s layout list', () => {
+  it("every folder of src/ has its one job written in the README's layout list", () => {
     const readme = readFileSync(resolve(SRC, '../README.md'), 'utf8');
     const listed = [...readme.matchAll(/^- `src\/([a-z]+)\/` — \S/gm)].map((m) => m[1]);
     expect(FOLDERS.filter((f) => !listed.includes(f))).toEqual([]);
-    expect(listed.filter((f) => !FOLDERS.includes(f)), 'listed but gone').toEqual([]);
+    expect(
+      listed.filter((f) => !FOLDERS.includes(f)),
+      'listed but gone',
+    ).toEqual([]);
   });
 
   it('check/ uses at most three files of proxy/: the opening, the header builder and the problem answer', () => {
-    const used = new Set(filesIn('check').flatMap((f) => GRAPH.get(f)!.filter((i) => i.file && folderOf(i.file) === 'proxy').map((i) => show(i.file!))));
+    const used = new Set(
+      filesIn('check').flatMap((f) =>
+        GRAPH.get(f)!
+          .filter((i) => i.file && folderOf(i.file) === 'proxy')
+          .map((i) => show(i.file!)),
+      ),
+    );
     expect(used.size, [...used].join(', ')).toBeLessThanOrEqual(3);
   });
 });

@@ -36,7 +36,7 @@ const ROWS: Record<Reason, Row> = {
   user_expired: { status: 401, title: 'Invalid API key', client: 'invalid_key' },
   source_ip_not_allowed: { status: 403, title: 'Source address not allowed', client: 'source_ip_not_allowed' },
   user_denied: { status: 403, title: 'Not permitted for this user', client: 'user_denied' },
-  key_scope_denied: { status: 403, title: 'Outside this key\'s scope', client: 'key_scope_denied' },
+  key_scope_denied: { status: 403, title: "Outside this key's scope", client: 'key_scope_denied' },
   key_deny_rule: { status: 403, title: 'Denied by a rule of this key', client: 'key_deny_rule' },
   guardrail: { status: 403, title: 'Denied by a guardrail', client: 'guardrail' },
   body_timeout: { status: 408, title: 'Request body timed out', client: 'body_timeout' },
@@ -54,8 +54,7 @@ const INVALID_KEY_ROW = { status: 401, title: 'Invalid API key' };
  * Reasons in the table that no code produces yet. Each entry is a promise with an issue
  * number; the table must not keep a reason nobody can be answered with.
  */
-const NOT_YET_PRODUCED: ReadonlySet<Reason> = new Set<Reason>([
-]);
+const NOT_YET_PRODUCED: ReadonlySet<Reason> = new Set<Reason>([]);
 
 const reasons = Object.keys(REASONS) as Reason[];
 
@@ -71,7 +70,12 @@ const PRODUCERS = sourceFiles(join(ROOT, 'src'))
   .map((f) => readFileSync(f, 'utf8'))
   .join('\n');
 
-const DOCS = [join(ROOT, 'README.md'), ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join(ROOT, 'docs', f))]
+const DOCS = [
+  join(ROOT, 'README.md'),
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join(ROOT, 'docs', f)),
+]
   .map((f) => readFileSync(f, 'utf8'))
   .join('\n');
 
@@ -80,11 +84,14 @@ describe('the reason table', () => {
     expect(reasons.sort()).toEqual(Object.keys(ROWS).sort());
   });
 
-  it.each(reasons.map((reason) => ({ reason, ...ROWS[reason] })))('$reason answers $status "$title" and shows the client $client', ({ reason, status, title, client }) => {
-    expect(REASONS[reason]).toEqual({ status, title });
-    expect(statusOf(reason)).toBe(status);
-    expect(clientReason(reason)).toBe(client);
-  });
+  it.each(reasons.map((reason) => ({ reason, ...ROWS[reason] })))(
+    '$reason answers $status "$title" and shows the client $client',
+    ({ reason, status, title, client }) => {
+      expect(REASONS[reason]).toEqual({ status, title });
+      expect(statusOf(reason)).toBe(status);
+      expect(clientReason(reason)).toBe(client);
+    },
+  );
 
   it('invalid_key is what every other 401 shows, with one status and one title', () => {
     const collapsed = reasons.filter((r) => clientReason(r) === 'invalid_key');
@@ -116,10 +123,13 @@ describe('the reason table', () => {
     expect(DOCS).toContain(`\`${reason}\``);
   });
 
-  it('every reason code the README\'s decision table names is a reason', () => {
+  it("every reason code the README's decision table names is a reason", () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('## How a request is decided'));
-    const table = section.slice(0, section.indexOf('\n## ')).split('\n').filter((line) => line.startsWith('| '));
+    const table = section
+      .slice(0, section.indexOf('\n## '))
+      .split('\n')
+      .filter((line) => line.startsWith('| '));
     const named = table.flatMap((line) => [...(line.split('|').at(-2) ?? '').matchAll(/`([a-z_]+)`/g)].map((m) => m[1]));
     expect(named.length).toBeGreaterThan(10);
     for (const code of named) expect(isReason(code), code).toBe(true);

@@ -2,14 +2,7 @@ import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BASE62_ALPHABET, encodeBase62 } from '../../../src/auth/base62.js';
-import {
-  KEY_PREFIX,
-  formatKey,
-  generateKeyId,
-  generateSecret,
-  isKeyId,
-  parseKey,
-} from '../../../src/auth/keyFormat.js';
+import { KEY_PREFIX, formatKey, generateKeyId, generateSecret, isKeyId, parseKey } from '../../../src/auth/keyFormat.js';
 
 const ID = '7Hq2pXw9LmZ4';
 const SECRET = 'a'.repeat(20) + 'B'.repeat(20) + '012';

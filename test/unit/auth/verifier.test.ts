@@ -44,8 +44,12 @@ describe('buildKeyIndex', () => {
 
   it('refuses duplicate ids and duplicate legacy secrets', () => {
     const a = key('a', hashFast('x'), true, 'AAAAAAAAAAAA');
-    expect(() => buildKeyIndex([a, key('b', hashFast('y'), false, a.id)])).toThrow(expect.objectContaining({ code: 'KEYGATE_DUPLICATE_KEY_ID' }));
-    expect(() => buildKeyIndex([a, key('c', hashFast('x'), true)])).toThrow(expect.objectContaining({ code: 'KEYGATE_SAME_LEGACY_SECRET' }));
+    expect(() => buildKeyIndex([a, key('b', hashFast('y'), false, a.id)])).toThrow(
+      expect.objectContaining({ code: 'KEYGATE_DUPLICATE_KEY_ID' }),
+    );
+    expect(() => buildKeyIndex([a, key('c', hashFast('x'), true)])).toThrow(
+      expect.objectContaining({ code: 'KEYGATE_SAME_LEGACY_SECRET' }),
+    );
   });
 });
 
@@ -183,7 +187,7 @@ describe('KeyVerifier with legacy secrets', () => {
     await expect(verifier.verify(buildKeyIndex([bob]), 'alice-pw')).resolves.toEqual({ ok: false, reason: 'unknown_key' });
   });
 
-  it('returns the key object of the caller\'s index after a reload', async () => {
+  it("returns the key object of the caller's index after a reload", async () => {
     const verifier = new KeyVerifier();
     await verifier.verify(buildKeyIndex([alice]), 'alice-pw');
     const reloaded = { ...alice, name: 'alice (reloaded)' };
@@ -216,7 +220,7 @@ describe('KeyVerifier with legacy secrets', () => {
     await expect(verifier.verify(index, 'alice-pw')).resolves.toEqual({ ok: true, key: alice });
   });
 
-  it('bounds each client\'s share of the queue, so one flooding client cannot starve another', async () => {
+  it("bounds each client's share of the queue, so one flooding client cannot starve another", async () => {
     const verifier = new KeyVerifier({ kdfConcurrency: 1, maxQueuedKdf: 8, maxKdfPerClient: 2 });
     const index = buildKeyIndex([alice]);
     const flood = Array.from({ length: 10 }, (_, i) => verifier.verify(index, `junk-${i}`, '198.51.100.7'));

@@ -11,7 +11,17 @@ function allowed(token: { header: string; scheme: string; value: string; none?: 
   return {
     allow: true,
     key: { id: 'KEYID', name: 'ci', user: 'joe' },
-    destination: { service: { requests: DEFAULT_REQUEST_RULES, serviceToken: { header: token.header, scheme: token.scheme, value: token.value, source: token.none ? { kind: 'none' } : { kind: 'env', name: 'T' } } } },
+    destination: {
+      service: {
+        requests: DEFAULT_REQUEST_RULES,
+        serviceToken: {
+          header: token.header,
+          scheme: token.scheme,
+          value: token.value,
+          source: token.none ? { kind: 'none' } : { kind: 'env', name: 'T' },
+        },
+      },
+    },
   } as unknown as Allowed;
 }
 
@@ -19,7 +29,7 @@ const BEARER = allowed({ header: 'authorization', scheme: 'Bearer', value: 'tok'
 const RAW = allowed({ header: 'x-service-token', scheme: '', value: 'tok' });
 
 describe('allowHeaders', () => {
-  it('carries the token in the service\'s header and scheme, and who called', () => {
+  it("carries the token in the service's header and scheme, and who called", () => {
     expect(allowHeaders(BEARER, 'nginx', [], 'rid')).toEqual({
       authorization: 'Bearer tok',
       'x-keygate-user': 'joe',
@@ -39,9 +49,24 @@ describe('allowHeaders', () => {
   });
 
   it.each([
-    { what: 'the credential header the token does not overwrite', outcome: BEARER, raw: ['Authorization', 'Bearer k'], remove: 'x-api-key' },
-    { what: 'Authorization when the token goes elsewhere', outcome: RAW, raw: ['Authorization', 'Bearer k'], remove: 'authorization, x-api-key' },
-    { what: 'spoofed spellings, never a header keygate sets', outcome: RAW, raw: ['X-Keygate-User', 'm', 'X_Keygate_User', 'm', 'X_Service_Token', 'f', 'X-Keygate-Admin', '1'], remove: 'authorization, x-api-key, x_keygate_user, x_service_token, x-keygate-admin' },
+    {
+      what: 'the credential header the token does not overwrite',
+      outcome: BEARER,
+      raw: ['Authorization', 'Bearer k'],
+      remove: 'x-api-key',
+    },
+    {
+      what: 'Authorization when the token goes elsewhere',
+      outcome: RAW,
+      raw: ['Authorization', 'Bearer k'],
+      remove: 'authorization, x-api-key',
+    },
+    {
+      what: 'spoofed spellings, never a header keygate sets',
+      outcome: RAW,
+      raw: ['X-Keygate-User', 'm', 'X_Keygate_User', 'm', 'X_Service_Token', 'f', 'X-Keygate-Admin', '1'],
+      remove: 'authorization, x-api-key, x_keygate_user, x_service_token, x-keygate-admin',
+    },
   ])('Envoy: removes $what', ({ outcome, raw, remove }) => {
     expect(allowHeaders(outcome, 'envoy', raw, 'rid')[ENVOY_REMOVE_HEADER]).toBe(`${remove}, ${ALWAYS}`);
   });

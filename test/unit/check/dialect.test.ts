@@ -23,7 +23,16 @@ describe('readOriginal', () => {
     },
     {
       what: 'nginx: X-Original-*, host from X-Forwarded-Host over Host',
-      req: req('GET', '/_keygate', ['Host', '127.0.0.1:9191', 'X-Original-URI', '/compute/v2/x', 'X-Original-Method', 'PUT', 'X-Forwarded-Host', 'api.example.com']),
+      req: req('GET', '/_keygate', [
+        'Host',
+        '127.0.0.1:9191',
+        'X-Original-URI',
+        '/compute/v2/x',
+        'X-Original-Method',
+        'PUT',
+        'X-Forwarded-Host',
+        'api.example.com',
+      ]),
       original: { dialect: 'nginx', method: 'PUT', target: '/compute/v2/x', host: 'api.example.com', removesHeaders: false },
     },
     {
@@ -41,14 +50,22 @@ describe('readOriginal', () => {
   });
 
   it.each([
-    ['both dialects at once', ['X-Original-URI', '/a', 'X-Original-Method', 'GET', 'X-Forwarded-Uri', '/b', 'X-Forwarded-Method', 'GET'], 'nginx'],
+    [
+      'both dialects at once',
+      ['X-Original-URI', '/a', 'X-Original-Method', 'GET', 'X-Forwarded-Uri', '/b', 'X-Forwarded-Method', 'GET'],
+      'nginx',
+    ],
     ['a repeated X-Original-URI', ['X-Original-URI', '/a', 'X-Original-URI', '/b', 'X-Original-Method', 'GET'], 'nginx'],
     ['no X-Original-Method', ['X-Original-URI', '/a'], 'nginx'],
     ['a method with a space', ['X-Original-URI', '/a', 'X-Original-Method', 'GET /b'], 'nginx'],
     ['a 33-character method', ['X-Original-URI', '/a', 'X-Original-Method', 'M'.repeat(33)], 'nginx'],
     ['a repeated X-Forwarded-Method', ['X-Forwarded-Uri', '/a', 'X-Forwarded-Method', 'GET', 'X-Forwarded-Method', 'POST'], 'traefik'],
     ['a host list', ['X-Forwarded-Uri', '/a', 'X-Forwarded-Method', 'GET', 'X-Forwarded-Host', 'a, b'], 'traefik'],
-    ['two X-Forwarded-Host headers', ['X-Forwarded-Uri', '/a', 'X-Forwarded-Method', 'GET', 'X-Forwarded-Host', 'a', 'X-Forwarded-Host', 'b'], 'traefik'],
+    [
+      'two X-Forwarded-Host headers',
+      ['X-Forwarded-Uri', '/a', 'X-Forwarded-Method', 'GET', 'X-Forwarded-Host', 'a', 'X-Forwarded-Host', 'b'],
+      'traefik',
+    ],
   ])('refuses %s', (_what, raw, dialect) => {
     const read = readOriginal(req('GET', '/', ['Host', 'h', ...(raw as string[])]));
     expect(read).toMatchObject({ ok: false, dialect });

@@ -114,25 +114,66 @@ describe('keygate explain', () => {
     expect(body.rule).toMatchObject({ text: 'compute GET,HEAD /v2/*/servers/**' });
     expect((body.rule as { source: string }).source).toMatch(/key DT7nOCBZHjkw allow rule 1 at .*config\/keys\.yaml:\d+:\d+$/);
     expect(body.userRule).toMatchObject({ text: 'compute * /v2/*/servers/**' });
-    expect(body.rateLimits).toEqual([expect.objectContaining({ scope: 'key', owner: MONITORING, name: 'scraper', rate: '20/s', burst: 40, service: '*' })]);
+    expect(body.rateLimits).toEqual([
+      expect.objectContaining({ scope: 'key', owner: MONITORING, name: 'scraper', rate: '20/s', burst: 40, service: '*' }),
+    ]);
   });
 
-  it('names the rate limits an allowed request meets: the user\'s shared bucket, or none', async () => {
+  it("names the rate limits an allowed request meets: the user's shared bucket, or none", async () => {
     expect((await explainJson('--key', ALICE, '--method', 'GET', '--path', '/identity/v3/users')).body.rateLimits).toEqual([
       expect.objectContaining({ scope: 'user', owner: 'alice', name: 'standard', rate: '100/s', burst: 200 }),
     ]);
     expect((await explainJson('--key', DEPLOY, '--method', 'GET', '--path', '/compute/v2/x')).body.rateLimits).toEqual([]);
-    const run = await keygate('explain', '-c', CONFIG, ...AT, '--key', MONITORING, '--method', 'GET', '--path', '/compute/v2/p1/servers/s1');
+    const run = await keygate(
+      'explain',
+      '-c',
+      CONFIG,
+      ...AT,
+      '--key',
+      MONITORING,
+      '--method',
+      'GET',
+      '--path',
+      '/compute/v2/p1/servers/s1',
+    );
     expect(run.stdout).toContain('limits:   key DT7nOCBZHjkw: "scraper" 20/s, burst 40');
   });
 
   it.each([
-    { desc: 'a restricted key outside its allow rules', key: MONITORING, method: 'POST', path: '/compute/v2/p1/servers/s1', reason: 'key_scope_denied', step: 6, rule: undefined },
-    { desc: 'an inherit key on its deny rule', key: DEPLOY, method: 'DELETE', path: '/compute/v2/p1/servers/s1', reason: 'key_deny_rule', step: 6, rule: 'compute DELETE /**' },
-    { desc: 'a write outside the user\'s roles', key: DEPLOY, method: 'POST', path: '/compute/v2/p1/images', reason: 'user_denied', step: 5, rule: undefined },
+    {
+      desc: 'a restricted key outside its allow rules',
+      key: MONITORING,
+      method: 'POST',
+      path: '/compute/v2/p1/servers/s1',
+      reason: 'key_scope_denied',
+      step: 6,
+      rule: undefined,
+    },
+    {
+      desc: 'an inherit key on its deny rule',
+      key: DEPLOY,
+      method: 'DELETE',
+      path: '/compute/v2/p1/servers/s1',
+      reason: 'key_deny_rule',
+      step: 6,
+      rule: 'compute DELETE /**',
+    },
+    {
+      desc: "a write outside the user's roles",
+      key: DEPLOY,
+      method: 'POST',
+      path: '/compute/v2/p1/images',
+      reason: 'user_denied',
+      step: 5,
+      rule: undefined,
+    },
     {
       desc: 'a guarded route',
-      key: ALICE, method: 'POST', path: '/identity/v3/users/u1/credentials/c1', reason: 'guardrail', step: 7,
+      key: ALICE,
+      method: 'POST',
+      path: '/identity/v3/users/u1/credentials/c1',
+      reason: 'guardrail',
+      step: 7,
       rule: 'identity POST,PUT,PATCH,DELETE /v3/users/*/credentials/**',
     },
     { desc: 'a path no service routes', key: DEPLOY, method: 'GET', path: '/computers/x', reason: 'no_route', step: 1, rule: undefined },
@@ -154,8 +195,17 @@ describe('keygate explain', () => {
     expect(body).toMatchObject({ decision: 'deny', reason: 'user_expired', step: 4 });
   });
 
-  it('takes --path as the service\'s own path with --service', async () => {
-    const { code, body } = await explainJson('--key', MONITORING, '--method', 'HEAD', '--service', 'compute', '--path', '/v2/p1/servers/s1');
+  it("takes --path as the service's own path with --service", async () => {
+    const { code, body } = await explainJson(
+      '--key',
+      MONITORING,
+      '--method',
+      'HEAD',
+      '--service',
+      'compute',
+      '--path',
+      '/v2/p1/servers/s1',
+    );
     expect(code).toBe(0);
     expect(body).toMatchObject({ decision: 'allow', service: 'compute', path: '/v2/p1/servers/s1' });
   });
@@ -188,7 +238,7 @@ describe('keygate explain', () => {
 });
 
 describe('keygate permissions', () => {
-  it('shows a restricted key\'s effective rules as text', async () => {
+  it("shows a restricted key's effective rules as text", async () => {
     const run = await keygate('permissions', '-c', CONFIG, MONITORING);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('scope: restricted');

@@ -1,5 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -19,7 +31,10 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const code = (e: unknown): KeysFileErrorCode | undefined => (e as { code?: KeysFileErrorCode }).code;
-const append = (line: string) => (current: string): string => `${current}# ${line}\n`;
+const append =
+  (line: string) =>
+  (current: string): string =>
+    `${current}# ${line}\n`;
 
 /** A pid that certainly belonged to a process that has exited. */
 function deadPid(): number {
@@ -51,7 +66,11 @@ describe('editKeysFile', () => {
 
   it('writes nothing and releases the lock when the edit throws', async () => {
     const refused = new Error('invalid');
-    await expect(editKeysFile(file, () => { throw refused; })).rejects.toBe(refused);
+    await expect(
+      editKeysFile(file, () => {
+        throw refused;
+      }),
+    ).rejects.toBe(refused);
     expect(readFileSync(file, 'utf8')).toBe('keys: []\n');
     expect(readdirSync(dir)).toEqual(['keys.yaml']);
   });

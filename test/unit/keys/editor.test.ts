@@ -82,7 +82,15 @@ describe('appendKeys', () => {
 
   it('writes an entry the loader reads back exactly', () => {
     const key = parse(appendKeys(FILE, [ENTRY])).find((k) => k.id === ENTRY.id)!;
-    expect(key).toMatchObject({ user: 'joe', name: 'ci', scope: 'restricted', comment: ENTRY.comment, created: ENTRY.created, disabled: false, legacy: false });
+    expect(key).toMatchObject({
+      user: 'joe',
+      name: 'ci',
+      scope: 'restricted',
+      comment: ENTRY.comment,
+      created: ENTRY.created,
+      disabled: false,
+      legacy: false,
+    });
     expect(key.hash.text).toBe(ENTRY.hash);
     expect(key.allow.rules.map((r) => [r.service, r.methods && [...r.methods], r.path.text, r.regions && [...r.regions]])).toEqual([
       ['compute', ['GET', 'HEAD'], '/v2/**', null],
@@ -122,7 +130,10 @@ describe('appendKeys', () => {
     ['an empty list', '# nothing yet\nkeys: []\n'],
     ['a null list', 'keys:\n'],
     ['an empty file', ''],
-    ['a flow list', 'keys: [{ id: AAAAAAAAAAAA, user: joe, hash: "sha256$1SkTEyf2RSvByvzd3cjRzJESu-k0ld3pFQmsiYtGX8c", scope: inherit }]\n'],
+    [
+      'a flow list',
+      'keys: [{ id: AAAAAAAAAAAA, user: joe, hash: "sha256$1SkTEyf2RSvByvzd3cjRzJESu-k0ld3pFQmsiYtGX8c", scope: inherit }]\n',
+    ],
   ])('renders %s as a block list, keeping its comments', (_what, text) => {
     const after = appendKeys(text, [ENTRY]);
     expect(parse(after).at(-1)?.id).toBe(ENTRY.id);
@@ -201,7 +212,8 @@ describe('removeKey', () => {
   });
 
   it('leaves an empty (valid) list when the last key goes', () => {
-    const one = 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    hash: "sha256$1SkTEyf2RSvByvzd3cjRzJESu-k0ld3pFQmsiYtGX8c"\n    scope: inherit\n# footer\n';
+    const one =
+      'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    hash: "sha256$1SkTEyf2RSvByvzd3cjRzJESu-k0ld3pFQmsiYtGX8c"\n    scope: inherit\n# footer\n';
     const after = removeKey(one, 'AAAAAAAAAAAA');
     expect(after).toBe('keys: []\n# footer\n');
     expect(parse(after)).toEqual([]);

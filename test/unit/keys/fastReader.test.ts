@@ -36,13 +36,44 @@ function key(i: number): string[] {
     case 0:
       return [...head, '    allow:', '      - { service: compute, method: read, path: "/v2/**" }', '    deny: []', '    comment: plain'];
     case 1:
-      return [...head, `    name: n${i}`, '    scope: inherit', '    deny:', '      # a comment', '      - service: compute', '        method: [DELETE, PATCH]', '        path: /v2/*/admin/**', '      - { service: "*", path: "/secret/**" }'];
+      return [
+        ...head,
+        `    name: n${i}`,
+        '    scope: inherit',
+        '    deny:',
+        '      # a comment',
+        '      - service: compute',
+        '        method: [DELETE, PATCH]',
+        '        path: /v2/*/admin/**',
+        '      - { service: "*", path: "/secret/**" }',
+      ];
     case 2:
-      return [...head, '    allow:', '    - { service: compute, path: "/v2/{project}/servers/*" }', '    - { service: compute, method: write, path: /v3/** }', '    sourceIPs: [10.0.0.0/8, "fd00::/8"]', '    expires: 2030-01-01T00:00:00Z'];
+      return [
+        ...head,
+        '    allow:',
+        '    - { service: compute, path: "/v2/{project}/servers/*" }',
+        '    - { service: compute, method: write, path: /v3/** }',
+        '    sourceIPs: [10.0.0.0/8, "fd00::/8"]',
+        '    expires: 2030-01-01T00:00:00Z',
+      ];
     case 3:
-      return [...head, '    scope: restricted', '    allow: []', '    disabled: true', '    notBefore: 2020-01-01T00:00:00Z', `    created: 2026-11-23T10:00:00Z`];
+      return [
+        ...head,
+        '    scope: restricted',
+        '    allow: []',
+        '    disabled: true',
+        '    notBefore: 2020-01-01T00:00:00Z',
+        `    created: 2026-11-23T10:00:00Z`,
+      ];
     default:
-      return [...head, '', '    allow:  # inline comment', '', '      - { region: eu-west-1, service: compute, method: "*", path: "/**" }', `    comment: "quoted: ${i}"`];
+      return [
+        ...head,
+        '',
+        '    allow:  # inline comment',
+        '',
+        '      - { region: eu-west-1, service: compute, method: "*", path: "/**" }',
+        `    comment: "quoted: ${i}"`,
+      ];
   }
 }
 
@@ -82,7 +113,15 @@ describe('keys files on the fast path', () => {
     const now = Date.parse('2027-01-01T00:00:00Z');
     for (const [i, k] of snapshot.keys.list().entries()) {
       for (const r of requests) {
-        const req = { region: 'eu-west-1', service: 'compute', method: r.method, segments: r.path, clientIp: '10.1.2.3', now, readings: readingsOf(r.path) };
+        const req = {
+          region: 'eu-west-1',
+          service: 'compute',
+          method: r.method,
+          segments: r.path,
+          clientIp: '10.1.2.3',
+          now,
+          readings: readingsOf(r.path),
+        };
         const got = authorize(snapshot, k, req);
         const want = authorize(snapshot, expected[i], req);
         expect(got).toEqual(want);
@@ -138,9 +177,15 @@ describe('keys files that fall back to the positioned path', () => {
   it.each([
     ['flow-style keys', 'keys:\n  - { id: AAAAAAAAAAAA, user: joe, hash: "H", allow: [{ service: compute, path: "/x" }] }\n'],
     ['an inline rule list', 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    hash: "H"\n    allow: [{ service: compute, path: "/x" }]\n'],
-    ['a rule shared through an alias', 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    hash: "H"\n    allow:\n      - &r { service: compute, path: "/x" }\n  - id: BBBBBBBBBBBB\n    user: joe\n    hash: "H"\n    allow:\n      - *r\n'],
+    [
+      'a rule shared through an alias',
+      'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    hash: "H"\n    allow:\n      - &r { service: compute, path: "/x" }\n  - id: BBBBBBBBBBBB\n    user: joe\n    hash: "H"\n    allow:\n      - *r\n',
+    ],
     ['a duplicate field', 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    user: ann\n    hash: "H"\n'],
-    ['a number where a string is expected (parsers differ on 0b101)', 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    name: 0b101\n    hash: "H"\n'],
+    [
+      'a number where a string is expected (parsers differ on 0b101)',
+      'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    name: 0b101\n    hash: "H"\n',
+    ],
     ['an unknown field', 'keys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    colour: red\n    hash: "H"\n'],
   ])('%s: not on the fast path', (_desc, text) => {
     expect(readKeysFast('keys.yaml', text.replaceAll('"H"', `"${hashFast('x')}"`), SERVICES)).toBeUndefined();

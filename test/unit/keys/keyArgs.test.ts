@@ -10,7 +10,11 @@ describe('parseRuleArg', () => {
     ['a method list', 'compute GET,POST /v2/*/servers/**', { service: 'compute', method: ['GET', 'POST'], path: '/v2/*/servers/**' }],
     ['any service and method', '* * /**', { service: '*', method: '*', path: '/**' }],
     ['one region', 'identity write /v3/** region=eu-west-1', { region: 'eu-west-1', service: 'identity', method: 'write', path: '/v3/**' }],
-    ['two regions', 'compute GET /x region=eu-west-1,us-east-1', { region: ['eu-west-1', 'us-east-1'], service: 'compute', method: 'GET', path: '/x' }],
+    [
+      'two regions',
+      'compute GET /x region=eu-west-1,us-east-1',
+      { region: ['eu-west-1', 'us-east-1'], service: 'compute', method: 'GET', path: '/x' },
+    ],
     ['extra spaces', '  compute   GET   /{id}  ', { service: 'compute', method: 'GET', path: '/{id}' }],
   ])('reads %s', (_what, text, spec) => {
     expect(parseRuleArg(text, '--allow')).toEqual(spec);

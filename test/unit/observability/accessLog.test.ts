@@ -6,7 +6,16 @@ const NOW = Date.parse('2026-06-01T12:00:00.123Z');
 
 function allowed(): RequestRecord {
   const r = new RequestRecord('proxy', 'req-1', 'GET', '/compute/v2/servers?api_key=leaked&x=1', '10.0.0.7');
-  Object.assign(r, { service: 'compute', keyId: '7Hq2pXw9LmZ4', keyName: 'monitoring', user: 'joe', decisionMs: 0.0421234, upstreamMs: 12.3456789, upstreamStatus: 200, totalMs: 12.5 });
+  Object.assign(r, {
+    service: 'compute',
+    keyId: '7Hq2pXw9LmZ4',
+    keyName: 'monitoring',
+    user: 'joe',
+    decisionMs: 0.0421234,
+    upstreamMs: 12.3456789,
+    upstreamStatus: 200,
+    totalMs: 12.5,
+  });
   return r;
 }
 
@@ -42,7 +51,28 @@ describe('AccessLog', () => {
       total_ms: 12.5,
       msg: 'request',
     });
-    expect(Object.keys(line)).toEqual(['level', 'time', 'pid', 'hostname', 'request_id', 'mode', 'method', 'path', 'client_ip', 'service', 'key_id', 'key_name', 'user', 'decision', 'reason', 'status', 'decision_ms', 'upstream_ms', 'total_ms', 'msg']);
+    expect(Object.keys(line)).toEqual([
+      'level',
+      'time',
+      'pid',
+      'hostname',
+      'request_id',
+      'mode',
+      'method',
+      'path',
+      'client_ip',
+      'service',
+      'key_id',
+      'key_name',
+      'user',
+      'decision',
+      'reason',
+      'status',
+      'decision_ms',
+      'upstream_ms',
+      'total_ms',
+      'msg',
+    ]);
   });
 
   it('keeps every field, null when unknown, for a denial before any key was found', () => {
@@ -55,8 +85,23 @@ describe('AccessLog', () => {
 
   it('logs the presented key id of an unverified key, the precise reason, and the detail', () => {
     const r = allowed();
-    Object.assign(r, { keyName: undefined, user: undefined, decision: 'deny', reason: 'bad_secret', status: 401, detail: 'the secret does not verify', upstreamMs: undefined });
-    expect(lineOf(r)).toMatchObject({ key_id: '7Hq2pXw9LmZ4', key_name: null, user: null, reason: 'bad_secret', status: 401, detail: 'the secret does not verify' });
+    Object.assign(r, {
+      keyName: undefined,
+      user: undefined,
+      decision: 'deny',
+      reason: 'bad_secret',
+      status: 401,
+      detail: 'the secret does not verify',
+      upstreamMs: undefined,
+    });
+    expect(lineOf(r)).toMatchObject({
+      key_id: '7Hq2pXw9LmZ4',
+      key_name: null,
+      user: null,
+      reason: 'bad_secret',
+      status: 401,
+      detail: 'the secret does not verify',
+    });
   });
 
   it('adds the upstream error code of a failed upstream', () => {

@@ -17,7 +17,15 @@ describe('label values', () => {
   });
 
   it.each([
-    [100, '1xx'], [101, '1xx'], [200, '2xx'], [299, '2xx'], [304, '3xx'], [404, '4xx'], [499, '4xx'], [500, '5xx'], [599, '5xx'],
+    [100, '1xx'],
+    [101, '1xx'],
+    [200, '2xx'],
+    [299, '2xx'],
+    [304, '3xx'],
+    [404, '4xx'],
+    [499, '4xx'],
+    [500, '5xx'],
+    [599, '5xx'],
   ] as const)('classifies status %i as %s', (status, cls) => {
     expect(statusClass(status)).toBe(cls);
   });

@@ -10,10 +10,23 @@ const SERVICE_TOKEN = 'svc-token-9f8e7d6c5b4a';
 const COOKIE = 'session=cookie-value-123';
 const SECRETS = [KEY, KEY.slice(3, 40), LEGACY, SERVICE_TOKEN, 'cookie-value-123', 'qs-secret-value'];
 
-function memoryLogger(options: { redactHeaders?: string[] } = {}): { logger: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
+function memoryLogger(options: { redactHeaders?: string[] } = {}): {
+  logger: Logger;
+  lines: () => Record<string, unknown>[];
+  text: () => string;
+} {
   const chunks: string[] = [];
   const logger = createLogger({ level: 'trace', destination: { write: (s: string) => void chunks.push(s) }, ...options });
-  return { logger, text: () => chunks.join(''), lines: () => chunks.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    text: () => chunks.join(''),
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 function expectNoSecrets(text: string): void {
@@ -31,15 +44,27 @@ const inboundHeaders = {
 describe('createLogger redaction', () => {
   it.each([
     { desc: 'headers at the top level', obj: { headers: inboundHeaders } },
-    { desc: 'upstream request headers, canonical case', obj: { upstream: { headers: { Authorization: `Bearer ${SERVICE_TOKEN}`, Cookie: COOKIE } } } },
+    {
+      desc: 'upstream request headers, canonical case',
+      obj: { upstream: { headers: { Authorization: `Bearer ${SERVICE_TOKEN}`, Cookie: COOKIE } } },
+    },
     { desc: 'headers one object down', obj: { forwarded: { headers: { 'X-API-Key': KEY, 'set-cookie': COOKIE } } } },
     { desc: 'a service token field', obj: { serviceToken: SERVICE_TOKEN } },
     { desc: 'a service config with its token', obj: { service: { name: 'compute', serviceToken: SERVICE_TOKEN } } },
     { desc: 'token, key and secret fields', obj: { token: SERVICE_TOKEN, key: KEY, credential: { secret: LEGACY } } },
     { desc: 'a nested key field', obj: { presented: { key: KEY, password: LEGACY } } },
-    { desc: 'secrets deep down, in any letter case', obj: { a: { b: [{ c: { AUTHORIZATION: `Bearer ${SERVICE_TOKEN}`, ServiceToken: SERVICE_TOKEN } }] } } },
-    { desc: 'raw headers as a name/value list', obj: { upstreamHeaders: ['host', 'x', 'Authorization', `Bearer ${SERVICE_TOKEN}`, 'x-api-key', LEGACY] } },
-    { desc: 'headers of a non-plain object at a known place', obj: { headers: Object.assign(new (class Headers {})(), { authorization: `Bearer ${SERVICE_TOKEN}` }) } },
+    {
+      desc: 'secrets deep down, in any letter case',
+      obj: { a: { b: [{ c: { AUTHORIZATION: `Bearer ${SERVICE_TOKEN}`, ServiceToken: SERVICE_TOKEN } }] } },
+    },
+    {
+      desc: 'raw headers as a name/value list',
+      obj: { upstreamHeaders: ['host', 'x', 'Authorization', `Bearer ${SERVICE_TOKEN}`, 'x-api-key', LEGACY] },
+    },
+    {
+      desc: 'headers of a non-plain object at a known place',
+      obj: { headers: Object.assign(new (class Headers {})(), { authorization: `Bearer ${SERVICE_TOKEN}` }) },
+    },
   ])('redacts $desc', ({ obj }) => {
     const { logger, text, lines } = memoryLogger();
     logger.info(obj, 'event');
@@ -50,7 +75,12 @@ describe('createLogger redaction', () => {
 
   it('serializes a request as method, path without query and peer, never headers', () => {
     const { logger, text, lines } = memoryLogger();
-    const req = { method: 'GET', url: '/v2/servers?api_key=qs-secret-value', headers: inboundHeaders, socket: { remoteAddress: '10.0.0.7' } };
+    const req = {
+      method: 'GET',
+      url: '/v2/servers?api_key=qs-secret-value',
+      headers: inboundHeaders,
+      socket: { remoteAddress: '10.0.0.7' },
+    };
     logger.info({ req }, 'request');
     expectNoSecrets(text());
     expect(lines()[0].req).toEqual({ method: 'GET', path: '/v2/servers', remoteAddress: '10.0.0.7' });
@@ -85,14 +115,34 @@ describe('createLogger redaction', () => {
     logger.warn({ detail: `client sent ${KEY} twice`, list: [KEY] }, `presented ${KEY}`);
     logger.warn('saw %s with Bearer %s', KEY, SERVICE_TOKEN);
     expectNoSecrets(text());
-    expect(lines()[0]).toMatchObject({ detail: 'client sent kg_[REDACTED] twice', list: ['kg_[REDACTED]'], msg: 'presented kg_[REDACTED]' });
+    expect(lines()[0]).toMatchObject({
+      detail: 'client sent kg_[REDACTED] twice',
+      list: ['kg_[REDACTED]'],
+      msg: 'presented kg_[REDACTED]',
+    });
   });
 
   it('serializes errors and HTTP messages nested anywhere instead of dumping them', () => {
     const { logger, text, lines } = memoryLogger();
-    const leaky = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', options: { headers: { 'x-service-token': SERVICE_TOKEN } }, token: SERVICE_TOKEN });
-    class FakeIncoming { method = 'GET'; url = '/x?k=qs-secret-value'; headers = { 'x-api-key': KEY, 'x-custom': SERVICE_TOKEN }; }
-    logger.warn({ cause: leaky, attempts: [{ err: leaky }], ctx: { request: new FakeIncoming() }, res: { statusCode: 502, headers: { 'set-cookie': COOKIE } } }, 'x');
+    const leaky = Object.assign(new Error('connect ECONNREFUSED'), {
+      code: 'ECONNREFUSED',
+      options: { headers: { 'x-service-token': SERVICE_TOKEN } },
+      token: SERVICE_TOKEN,
+    });
+    class FakeIncoming {
+      method = 'GET';
+      url = '/x?k=qs-secret-value';
+      headers = { 'x-api-key': KEY, 'x-custom': SERVICE_TOKEN };
+    }
+    logger.warn(
+      {
+        cause: leaky,
+        attempts: [{ err: leaky }],
+        ctx: { request: new FakeIncoming() },
+        res: { statusCode: 502, headers: { 'set-cookie': COOKIE } },
+      },
+      'x',
+    );
     expectNoSecrets(text());
     expect(lines()[0]).toMatchObject({
       cause: { type: 'Error', code: 'ECONNREFUSED' },
@@ -137,7 +187,6 @@ describe('helpers', () => {
     expect(out).toEqual({ h: { authorization: '[REDACTED]', host: 'h' }, t: { 'x-service-token': '[REDACTED]' } });
     expect(headers.authorization).toBe('Bearer x');
   });
-
 
   it('scrubs key strings and scheme credentials from free text', () => {
     expect(scrubSecrets(`bad key ${KEY} seen`)).toBe('bad key kg_[REDACTED] seen');

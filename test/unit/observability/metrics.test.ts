@@ -14,7 +14,13 @@ function allowed(overrides: Partial<RequestLabels> = {}): RequestLabels {
   return { service: 'compute', method: 'GET', decision: 'allow', reason: 'allow', mode: 'proxy', ...overrides };
 }
 
-interface FakeKey { id: string; user: string; disabled?: boolean; expires?: number; notBefore?: number }
+interface FakeKey {
+  id: string;
+  user: string;
+  disabled?: boolean;
+  expires?: number;
+  notBefore?: number;
+}
 
 /** Only the parts of a snapshot that metrics read: users, keys, generation. */
 function fakeSnapshot(generation: number, users: Record<string, { disabled?: boolean; expires?: number }>, keys: FakeKey[]): Snapshot {

@@ -26,7 +26,7 @@ function realTokenErrors(): string[] {
 }
 
 describe('scrubSecrets', () => {
-  it('leaves keygate\'s service-token errors as they are, in the text and in a logged error', () => {
+  it("leaves keygate's service-token errors as they are, in the text and in a logged error", () => {
     const messages = realTokenErrors();
     expect(messages).toHaveLength(3);
     expect(messages.join('\n')).toMatch(/cannot read service token file .*compute\.token/);

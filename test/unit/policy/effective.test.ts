@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  effectivePermissions, effectiveSources, effectiveText, intersectRules, overreachingAllowRules, ruleCovers, withoutSubsumed, type EffectiveRule,
+  effectivePermissions,
+  effectiveSources,
+  effectiveText,
+  intersectRules,
+  overreachingAllowRules,
+  ruleCovers,
+  withoutSubsumed,
+  type EffectiveRule,
 } from '../../../src/policy/effective.js';
 import { methodsText } from '../../../src/policy/methods.js';
 import { key, policy, rule, user } from './build.js';
@@ -20,11 +27,31 @@ describe('intersectRules', () => {
     { desc: 'different services do not intersect', a: 'compute * /**', b: 'identity * /**', expected: undefined },
     { desc: 'methods intersect', a: 'compute read /**', b: 'compute GET,POST /**', expected: 'compute GET /**' },
     { desc: 'disjoint methods do not intersect', a: 'compute read /**', b: 'compute write /**', expected: undefined },
-    { desc: 'the narrower path is kept when one covers the other', a: 'compute * /v2/**', b: 'compute * /v2/*/servers/*', expected: 'compute * /v2/*/servers/*' },
-    { desc: 'overlapping paths are shown as an intersection', a: 'compute * /v2/*/x', b: 'compute * /v2/y/*', expected: 'compute * /v2/*/x ∩ /v2/y/*' },
+    {
+      desc: 'the narrower path is kept when one covers the other',
+      a: 'compute * /v2/**',
+      b: 'compute * /v2/*/servers/*',
+      expected: 'compute * /v2/*/servers/*',
+    },
+    {
+      desc: 'overlapping paths are shown as an intersection',
+      a: 'compute * /v2/*/x',
+      b: 'compute * /v2/y/*',
+      expected: 'compute * /v2/*/x ∩ /v2/y/*',
+    },
     { desc: 'disjoint paths do not intersect', a: 'compute * /v2/**', b: 'compute * /v3/**', expected: undefined },
-    { desc: 'regions intersect', a: 'compute * /** @eu-west-1,us-east-1', b: 'compute * /** @us-east-1', expected: 'compute * /** @us-east-1' },
-    { desc: 'an omitted region takes the other side\'s', a: 'compute * /**', b: 'compute * /** @eu-west-1', expected: 'compute * /** @eu-west-1' },
+    {
+      desc: 'regions intersect',
+      a: 'compute * /** @eu-west-1,us-east-1',
+      b: 'compute * /** @us-east-1',
+      expected: 'compute * /** @us-east-1',
+    },
+    {
+      desc: "an omitted region takes the other side's",
+      a: 'compute * /**',
+      b: 'compute * /** @eu-west-1',
+      expected: 'compute * /** @eu-west-1',
+    },
     { desc: 'disjoint regions do not intersect', a: 'compute * /** @eu-west-1', b: 'compute * /** @us-east-1', expected: undefined },
   ])('$desc', ({ a, b, expected }) => {
     expect(text(intersectRules(rule(a), rule(b)))).toBe(expected);
@@ -48,19 +75,26 @@ describe('effectivePermissions', () => {
     expect(perms.allow.map(text)).toEqual(['compute GET,HEAD /v2/*/servers/**', 'compute GET,HEAD /v2/**']);
   });
 
-  it('inherit: all of the user\'s rules, minus deny rules listed separately', () => {
+  it("inherit: all of the user's rules, minus deny rules listed separately", () => {
     const perms = effectivePermissions(p, key({ scope: 'inherit', deny: ['compute DELETE /**'] }));
     expect(perms.allow.map(text)).toEqual(['compute * /v2/*/servers/**', '* GET,HEAD /**']);
     expect(perms.deny.map((r) => r.path.text)).toEqual(['/**']);
   });
 
   it('lists the guardrails that apply, leaving out those whose except names the key', () => {
-    const everything = policy([user('joe', ['* * /**'])], [rule('identity write /v3/users/*/credentials/**', 'guardrail', 0, ['BBBBBBBBBBBB']), rule('* DELETE /admin/**', 'guardrail', 1)]);
-    expect(effectivePermissions(everything, key({ id: 'AAAAAAAAAAAA', scope: 'inherit' })).guardrails.map((g) => g.origin.index)).toEqual([0, 1]);
-    expect(effectivePermissions(everything, key({ id: 'BBBBBBBBBBBB', scope: 'inherit' })).guardrails.map((g) => g.origin.index)).toEqual([1]);
+    const everything = policy(
+      [user('joe', ['* * /**'])],
+      [rule('identity write /v3/users/*/credentials/**', 'guardrail', 0, ['BBBBBBBBBBBB']), rule('* DELETE /admin/**', 'guardrail', 1)],
+    );
+    expect(effectivePermissions(everything, key({ id: 'AAAAAAAAAAAA', scope: 'inherit' })).guardrails.map((g) => g.origin.index)).toEqual([
+      0, 1,
+    ]);
+    expect(effectivePermissions(everything, key({ id: 'BBBBBBBBBBBB', scope: 'inherit' })).guardrails.map((g) => g.origin.index)).toEqual([
+      1,
+    ]);
   });
 
-  it('leaves out guardrails that cannot touch the key\'s scope (issue 14): another service, no shared method', () => {
+  it("leaves out guardrails that cannot touch the key's scope (issue 14): another service, no shared method", () => {
     expect(effectivePermissions(p, key({ allow: ['compute read /v2/**'] })).guardrails).toEqual([]);
     expect(effectivePermissions(p, key({ scope: 'inherit' })).guardrails).toEqual([]); // joe reads anywhere, writes only compute servers
   });
@@ -138,13 +172,13 @@ describe('effectiveText and effectiveSources', () => {
 describe('overreachingAllowRules', () => {
   const p = policy([user('joe', ['compute read /v2/**'])]);
 
-  it('names a restricted key\'s allow rule no user rule covers, with what it actually gives', () => {
+  it("names a restricted key's allow rule no user rule covers, with what it actually gives", () => {
     const found = overreachingAllowRules(p, key({ allow: ['compute GET /v2/x', 'compute * /v2/**'] }));
     expect(found.map((o) => o.rule.path.text)).toEqual(['/v2/**']);
     expect(found[0].effective.map(effectiveText)).toEqual(['compute GET,HEAD /v2/**']);
   });
 
-  it('is empty for a key that inherits its user\'s access', () => {
+  it("is empty for a key that inherits its user's access", () => {
     expect(overreachingAllowRules(p, key({ scope: 'inherit' }))).toEqual([]);
   });
 });

@@ -120,7 +120,9 @@ describe('RuleMatcher agrees with a naive linear matcher', () => {
   it('on random rule lists and requests', () => {
     fc.assert(
       fc.property(fc.array(ruleArb, { maxLength: 12 }), fc.array(queryArb, { minLength: 1, maxLength: 8 }), (specs, queries) => {
-        const rules = specs.map((s, i) => rule(`${s.service} ${s.method} /${s.segments.join('/')}${s.region ? ` ${s.region}` : ''}`, 'r', i));
+        const rules = specs.map((s, i) =>
+          rule(`${s.service} ${s.method} /${s.segments.join('/')}${s.region ? ` ${s.region}` : ''}`, 'r', i),
+        );
         const m = new RuleMatcher(rules);
         for (const q of queries) expect(m.match(q)).toBe(naiveMatch(rules, q));
       }),

@@ -20,7 +20,11 @@ describe('compileMethods', () => {
     { desc: 'write = POST, PUT, PATCH, DELETE', spec: 'write', expected: ['DELETE', 'PATCH', 'POST', 'PUT'] },
     { desc: 'GET alone is only GET', spec: 'GET', expected: ['GET'] },
     { desc: 'a list unions names and aliases', spec: ['read', 'OPTIONS'], expected: ['GET', 'HEAD', 'OPTIONS'] },
-    { desc: 'every standard method (RFC 9110 + PATCH)', spec: ['CONNECT', 'OPTIONS', 'TRACE', 'PUT'], expected: ['CONNECT', 'OPTIONS', 'PUT', 'TRACE'] },
+    {
+      desc: 'every standard method (RFC 9110 + PATCH)',
+      spec: ['CONNECT', 'OPTIONS', 'TRACE', 'PUT'],
+      expected: ['CONNECT', 'OPTIONS', 'PUT', 'TRACE'],
+    },
     { desc: 'a method listed in extraMethods is kept as written', spec: 'PROPFIND', extra: ['PROPFIND'], expected: ['PROPFIND'] },
     { desc: 'so is a lower-case one, when listed (case-sensitive)', spec: 'purge', extra: ['purge'], expected: ['purge'] },
   ])('$desc', ({ spec, extra, expected }) => {

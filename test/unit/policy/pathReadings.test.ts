@@ -7,26 +7,44 @@ import { LITERAL_READINGS, readingsOf, withoutFormat } from '../../../src/policy
 import type { CompiledRule } from '../../../src/policy/rules.js';
 import { key, matcher, policy, request, rule, user } from './build.js';
 
-const query = (method: string, path: string, service = 'compute'): RuleQuery => ({ region: 'eu-west-1', service, method, segments: pathSegments(path) });
+const query = (method: string, path: string, service = 'compute'): RuleQuery => ({
+  region: 'eu-west-1',
+  service,
+  method,
+  segments: pathSegments(path),
+});
 const denies = (ruleText: string, method: string, path: string, service?: string): boolean => {
   const q = query(method, path, service);
   return matcher('deny', [ruleText]).matchAnyReading(q, readingsOf(q.segments)) !== undefined;
 };
 
 describe('readingsOf', () => {
-  it.each([
-    '/v2/p1/servers/42', '/', '/a', '/v2/p1/servers/-_~', '/.well-known/x', '/x/a.', '/x.y/z',
-  ])('allocates nothing for %s (no reading changes it)', (path) => {
-    expect(readingsOf(pathSegments(path))).toBe(LITERAL_READINGS);
-  });
+  it.each(['/v2/p1/servers/42', '/', '/a', '/v2/p1/servers/-_~', '/.well-known/x', '/x/a.', '/x.y/z'])(
+    'allocates nothing for %s (no reading changes it)',
+    (path) => {
+      expect(readingsOf(pathSegments(path))).toBe(LITERAL_READINGS);
+    },
+  );
 
   it.each([
     { path: '/Admin/x', folded: ['admin', 'x'], alternates: undefined, trailingEnd: -1, dropsSegments: false },
     { path: '/items/1/', folded: undefined, alternates: undefined, trailingEnd: 2, dropsSegments: false },
     { path: '/items//1', folded: undefined, alternates: undefined, trailingEnd: -1, dropsSegments: true },
-    { path: '/admin;jsessionid=X/users', folded: ['admin;jsessionid=x', 'users'], alternates: [['admin'], undefined], trailingEnd: -1, dropsSegments: false },
+    {
+      path: '/admin;jsessionid=X/users',
+      folded: ['admin;jsessionid=x', 'users'],
+      alternates: [['admin'], undefined],
+      trailingEnd: -1,
+      dropsSegments: false,
+    },
     { path: '/admin.json', folded: undefined, alternates: [['admin']], trailingEnd: -1, dropsSegments: false },
-    { path: '/a/Admin.JSON/', folded: ['a', 'admin.json', ''], alternates: [undefined, ['admin'], undefined], trailingEnd: 2, dropsSegments: false },
+    {
+      path: '/a/Admin.JSON/',
+      folded: ['a', 'admin.json', ''],
+      alternates: [undefined, ['admin'], undefined],
+      trailingEnd: 2,
+      dropsSegments: false,
+    },
     { path: '/admin.json;v=1', folded: undefined, alternates: [['admin.json', 'admin']], trailingEnd: -1, dropsSegments: false },
     { path: '/a/;p/b', folded: undefined, alternates: [undefined, [''], undefined], trailingEnd: -1, dropsSegments: true },
     { path: '/items/1//', folded: undefined, alternates: undefined, trailingEnd: 2, dropsSegments: true },
@@ -34,13 +52,17 @@ describe('readingsOf', () => {
     expect(readingsOf(pathSegments(path))).toEqual({ caseInsensitive: false, folded, alternates, trailingEnd, dropsSegments });
   });
 
-  it('carries the service\'s caseInsensitive flag, even when nothing else changes', () => {
+  it("carries the service's caseInsensitive flag, even when nothing else changes", () => {
     expect(readingsOf(['a'], true).caseInsensitive).toBe(true);
     expect(readingsOf(['A'], true)).toMatchObject({ caseInsensitive: true, folded: ['a'] });
   });
 
   it.each([
-    ['admin.json', 'admin'], ['a.tar.gz', 'a.tar'], ['.well-known', undefined], ['admin.', undefined], ['admin', undefined],
+    ['admin.json', 'admin'],
+    ['a.tar.gz', 'a.tar'],
+    ['.well-known', undefined],
+    ['admin.', undefined],
+    ['admin', undefined],
   ])('withoutFormat(%s) = %s', (segment, base) => {
     expect(withoutFormat(segment)).toBe(base);
   });
@@ -49,7 +71,13 @@ describe('readingsOf', () => {
 describe('deny rules and guardrails match every reading (issues 21 and 23)', () => {
   it.each([
     { desc: 'lower-cased path', rule: 'compute * /admin/**', method: 'GET', path: '/Admin/x' },
-    { desc: 'lower-cased path (guardrail shape)', rule: 'identity write /v3/users/*/credentials/**', method: 'POST', path: '/v3/users/u1/Credentials/c1', service: 'identity' },
+    {
+      desc: 'lower-cased path (guardrail shape)',
+      rule: 'identity write /v3/users/*/credentials/**',
+      method: 'POST',
+      path: '/v3/users/u1/Credentials/c1',
+      service: 'identity',
+    },
     { desc: 'a rule written in upper case', rule: 'compute * /Admin/**', method: 'GET', path: '/admin/x' },
     { desc: 'without a trailing slash', rule: 'compute DELETE /items/*', method: 'DELETE', path: '/items/1/' },
     { desc: 'with repeated slashes merged', rule: 'compute DELETE /items/*', method: 'DELETE', path: '/items//1' },
@@ -60,7 +88,12 @@ describe('deny rules and guardrails match every reading (issues 21 and 23)', () 
     { desc: 'the last segment without .ext', rule: 'compute * /admin/**', method: 'GET', path: '/admin.json' },
     { desc: '.ext under a wildcard', rule: 'compute * /v3/users/*/credentials/**', method: 'GET', path: '/v3/users/u1/credentials.xml' },
     { desc: 'all at once', rule: 'compute GET /admin/*', method: 'HEAD', path: '/ADMIN;a=b//Users.json;v=2/' },
-    { desc: 'a dotted literal, case and trailing slash (not every reading drops .ext)', rule: 'compute * /files/report.pdf', method: 'GET', path: '/Files/Report.PDF/' },
+    {
+      desc: 'a dotted literal, case and trailing slash (not every reading drops .ext)',
+      rule: 'compute * /files/report.pdf',
+      method: 'GET',
+      path: '/Files/Report.PDF/',
+    },
     { desc: 'the literal path still', rule: 'compute * /a/b', method: 'GET', path: '/a/b' },
   ])('denies: $desc', ({ rule: text, method, path, service }) => {
     expect(denies(text, method, path, service)).toBe(true);
@@ -148,21 +181,31 @@ function foldedPattern(p: PathPattern): PathPattern {
   return folded;
 }
 
-function naiveAnyReading(rules: readonly CompiledRule[], q: { service: string; method: string; region: string }, path: string): CompiledRule | undefined {
+function naiveAnyReading(
+  rules: readonly CompiledRule[],
+  q: { service: string; method: string; region: string },
+  path: string,
+): CompiledRule | undefined {
   const readings = explicitReadings(path);
-  return rules.find((r) =>
-    (r.service === '*' || r.service === q.service)
-    && (r.methods === null || r.methods.has(q.method) || (q.method === 'HEAD' && r.methods.has('GET')))
-    && (r.regions === null || r.regions.has(q.region))
-    && readings.some((segs) => matchesPattern(foldedPattern(r.path), segs)));
+  return rules.find(
+    (r) =>
+      (r.service === '*' || r.service === q.service) &&
+      (r.methods === null || r.methods.has(q.method) || (q.method === 'HEAD' && r.methods.has('GET'))) &&
+      (r.regions === null || r.regions.has(q.region)) &&
+      readings.some((segs) => matchesPattern(foldedPattern(r.path), segs)),
+  );
 }
 
-const ruleArb = fc.record({
-  service: fc.constantFrom('compute', '*'),
-  method: fc.constantFrom('*', 'GET', 'HEAD', 'DELETE', 'read'),
-  segments: fc.array(fc.constantFrom('*', '**', '{id}', 'a', 'b', 'Admin', 'x.json', 'a;v', ''), { minLength: 1, maxLength: 4 }),
-}).map((r) => `${r.service} ${r.method} /${r.segments.join('/')}`);
-const pathArb = fc.array(fc.constantFrom('a', 'A', 'b', 'admin', 'ADMIN.json', 'x.json', 'a;v', ';p', 'B;q.xml', '', ''), { minLength: 1, maxLength: 6 }).map((s) => `/${s.join('/')}`);
+const ruleArb = fc
+  .record({
+    service: fc.constantFrom('compute', '*'),
+    method: fc.constantFrom('*', 'GET', 'HEAD', 'DELETE', 'read'),
+    segments: fc.array(fc.constantFrom('*', '**', '{id}', 'a', 'b', 'Admin', 'x.json', 'a;v', ''), { minLength: 1, maxLength: 4 }),
+  })
+  .map((r) => `${r.service} ${r.method} /${r.segments.join('/')}`);
+const pathArb = fc
+  .array(fc.constantFrom('a', 'A', 'b', 'admin', 'ADMIN.json', 'x.json', 'a;v', ';p', 'B;q.xml', '', ''), { minLength: 1, maxLength: 6 })
+  .map((s) => `/${s.join('/')}`);
 const methodArb = fc.constantFrom('GET', 'HEAD', 'DELETE', 'POST');
 
 describe('path readings (properties)', () => {
@@ -180,11 +223,19 @@ describe('path readings (properties)', () => {
   it('is monotone: a reading can only add denials, never allowances', () => {
     fc.assert(
       fc.property(
-        fc.array(ruleArb, { maxLength: 4 }), fc.array(ruleArb, { maxLength: 4 }), fc.array(ruleArb, { maxLength: 3 }), fc.array(ruleArb, { maxLength: 2 }),
-        fc.constantFrom('restricted' as const, 'inherit' as const), pathArb, methodArb,
+        fc.array(ruleArb, { maxLength: 4 }),
+        fc.array(ruleArb, { maxLength: 4 }),
+        fc.array(ruleArb, { maxLength: 3 }),
+        fc.array(ruleArb, { maxLength: 2 }),
+        fc.constantFrom('restricted' as const, 'inherit' as const),
+        pathArb,
+        methodArb,
         (roles, allow, deny, guardrails, scope, path, method) => {
           const joe = user('joe', roles);
-          const p = policy([joe], guardrails.map((g, i) => rule(g, 'guardrail', i)));
+          const p = policy(
+            [joe],
+            guardrails.map((g, i) => rule(g, 'guardrail', i)),
+          );
           const k = key({ scope, allow, deny });
           const req = request({ path, method });
           // What deny rules and guardrails match byte for byte, they match with every reading too.
@@ -192,7 +243,8 @@ describe('path readings (properties)', () => {
           if (p.guardrails.match(req) !== undefined) expect(p.guardrails.matchAnyReading(req, req.readings)).toBeDefined();
           // Allowed = allow rules byte for byte, and no reading denied: readings never widen access.
           const allowedByteForByte = joe.rules.match(req) !== undefined && (scope === 'inherit' || k.allow.match(req) !== undefined);
-          const deniedByReading = k.deny.matchAnyReading(req, req.readings) !== undefined || p.guardrails.matchAnyReading(req, req.readings) !== undefined;
+          const deniedByReading =
+            k.deny.matchAnyReading(req, req.readings) !== undefined || p.guardrails.matchAnyReading(req, req.readings) !== undefined;
           expect(authorize(p, k, req).allow).toBe(allowedByteForByte && !deniedByReading);
         },
       ),

@@ -31,12 +31,15 @@ const scenario = fc.record({
 });
 
 describe('a key never does more than its user (property)', () => {
-  it('never allows what the user\'s roles alone deny, and honours scope, deny rules and guardrails', () => {
+  it("never allows what the user's roles alone deny, and honours scope, deny rules and guardrails", () => {
     fc.assert(
       fc.property(scenario, (s) => {
         const joe = user('joe', s.roles);
         const except = s.exceptThisKey ? ['AAAAAAAAAAAA'] : [];
-        const p = policy([joe], s.guardrails.map((g, i) => rule(g, 'guardrail', i, except)));
+        const p = policy(
+          [joe],
+          s.guardrails.map((g, i) => rule(g, 'guardrail', i, except)),
+        );
         const k = key({ scope: s.scope, allow: s.allow, deny: s.deny });
         for (const r of s.requests) {
           const req = request(r);

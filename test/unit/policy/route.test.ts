@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { hostName, normalizePrefix, parseHost, ROUTE_PROBLEMS, routeRequest, type Routed, type RouteRefusal, type RouteSpec } from '../../../src/policy/route.js';
+import {
+  hostName,
+  normalizePrefix,
+  parseHost,
+  ROUTE_PROBLEMS,
+  routeRequest,
+  type Routed,
+  type RouteRefusal,
+  type RouteSpec,
+} from '../../../src/policy/route.js';
 
-const routed = <S extends RouteSpec>(r: Routed<S> | RouteRefusal | undefined): Routed<S> | undefined => (r && 'refused' in r ? undefined : r);
+const routed = <S extends RouteSpec>(r: Routed<S> | RouteRefusal | undefined): Routed<S> | undefined =>
+  r && 'refused' in r ? undefined : r;
 
 const SERVICES: RouteSpec[] = [
   { name: 'compute', pathPrefix: '/compute', stripPrefix: true },
@@ -16,13 +26,37 @@ describe('routeRequest', () => {
     { desc: 'the prefix itself', host: undefined, path: '/compute', service: 'compute', local: '/' },
     { desc: 'under the prefix, stripped', host: undefined, path: '/compute/v2/x', service: 'compute', local: '/v2/x' },
     { desc: 'the prefix with a trailing slash', host: undefined, path: '/compute/', service: 'compute', local: '/' },
-    { desc: '/computers is not under /compute (whole segments)', host: undefined, path: '/computers/x', service: 'fallback', local: '/computers/x' },
-    { desc: '/compute-raw is its own service, not /compute', host: undefined, path: '/compute-raw/x', service: 'compute-raw', local: '/compute-raw/x' },
-    { desc: 'stripPrefix false keeps the whole path', host: undefined, path: '/compute-raw', service: 'compute-raw', local: '/compute-raw' },
+    {
+      desc: '/computers is not under /compute (whole segments)',
+      host: undefined,
+      path: '/computers/x',
+      service: 'fallback',
+      local: '/computers/x',
+    },
+    {
+      desc: '/compute-raw is its own service, not /compute',
+      host: undefined,
+      path: '/compute-raw/x',
+      service: 'compute-raw',
+      local: '/compute-raw/x',
+    },
+    {
+      desc: 'stripPrefix false keeps the whole path',
+      host: undefined,
+      path: '/compute-raw',
+      service: 'compute-raw',
+      local: '/compute-raw',
+    },
     { desc: 'a host route', host: 'images.example.com', path: '/v1/a', service: 'images', local: '/v1/a' },
     { desc: 'a host route ignores the port', host: 'images.example.com:8443', path: '/a', service: 'images', local: '/a' },
     { desc: 'a host route ignores case', host: 'Images.EXAMPLE.com', path: '/a', service: 'images', local: '/a' },
-    { desc: 'first match wins: host-only listed before host+prefix', host: 'images.example.com', path: '/v2/a', service: 'images', local: '/v2/a' },
+    {
+      desc: 'first match wins: host-only listed before host+prefix',
+      host: 'images.example.com',
+      path: '/v2/a',
+      service: 'images',
+      local: '/v2/a',
+    },
     { desc: 'another host falls through to the catch-all', host: 'other.example.com', path: '/a', service: 'fallback', local: '/a' },
     { desc: 'no Host header skips host routes', host: undefined, path: '/a', service: 'fallback', local: '/a' },
     { desc: 'the catch-all takes the root', host: undefined, path: '/', service: 'fallback', local: '/' },
@@ -71,7 +105,18 @@ describe('route prefixes and case (issue 23)', () => {
   });
 
   it('folds only letters: "@" and "`" differ by the case bit but are not a case pair', () => {
-    expect(routed(routeRequest([{ name: 'at', pathPrefix: '/@x', stripPrefix: false }, { name: 'all', stripPrefix: false }], undefined, '/`x'))?.service.name).toBe('all');
+    expect(
+      routed(
+        routeRequest(
+          [
+            { name: 'at', pathPrefix: '/@x', stripPrefix: false },
+            { name: 'all', stripPrefix: false },
+          ],
+          undefined,
+          '/`x',
+        ),
+      )?.service.name,
+    ).toBe('all');
   });
 });
 
@@ -81,19 +126,34 @@ describe('Host (issue 23)', () => {
     { name: 'catch-all', stripPrefix: false },
   ];
 
-  it.each(['images.example.com.', 'IMAGES.example.com.:8443', 'images.example.com'])('routes %s to the host route (one trailing dot is the same name)', (host) => {
-    expect(routed(routeRequest(HOSTS, host, '/'))?.service.name).toBe('images');
-  });
-
-  it.each(['images.example.com..', 'images..example.com', 'a/b', 'a b', 'a:1:2', 'a:123456', '.images.example.com', '[::1', 'images.example.com%2e', '@evil'])(
-    'refuses the malformed Host %j',
+  it.each(['images.example.com.', 'IMAGES.example.com.:8443', 'images.example.com'])(
+    'routes %s to the host route (one trailing dot is the same name)',
     (host) => {
-      expect(routeRequest(HOSTS, host, '/')).toEqual({ refused: ROUTE_PROBLEMS.malformedHost });
+      expect(routed(routeRequest(HOSTS, host, '/'))?.service.name).toBe('images');
     },
   );
 
   it.each([
-    { host: 'Example.COM.', name: 'example.com' }, { host: '', name: '' }, { host: '[::1]', name: '[::1]' }, { host: 'my_svc:80', name: 'my_svc' }, { host: 'x..', name: null },
+    'images.example.com..',
+    'images..example.com',
+    'a/b',
+    'a b',
+    'a:1:2',
+    'a:123456',
+    '.images.example.com',
+    '[::1',
+    'images.example.com%2e',
+    '@evil',
+  ])('refuses the malformed Host %j', (host) => {
+    expect(routeRequest(HOSTS, host, '/')).toEqual({ refused: ROUTE_PROBLEMS.malformedHost });
+  });
+
+  it.each([
+    { host: 'Example.COM.', name: 'example.com' },
+    { host: '', name: '' },
+    { host: '[::1]', name: '[::1]' },
+    { host: 'my_svc:80', name: 'my_svc' },
+    { host: 'x..', name: null },
   ])('parseHost($host) = $name', ({ host, name }) => {
     expect(parseHost(host)).toBe(name);
   });

@@ -8,13 +8,24 @@ const snapshot = loaded.snapshot;
 
 const DEPLOY = 'ZzPjRE9uyI9s'; // joe, inherit, deny compute DELETE /**
 const base: ExplainQuery = {
-  keyId: DEPLOY, method: 'GET', path: '/compute/v2/p1/servers', host: undefined, region: snapshot.region, service: undefined,
-  clientIp: '127.0.0.1', now: Date.parse('2026-12-01T00:00:00Z'),
+  keyId: DEPLOY,
+  method: 'GET',
+  path: '/compute/v2/p1/servers',
+  host: undefined,
+  region: snapshot.region,
+  service: undefined,
+  clientIp: '127.0.0.1',
+  now: Date.parse('2026-12-01T00:00:00Z'),
 };
 
 describe('explain', () => {
   it('answers as the proxy decides, naming the rule', () => {
-    expect(explain(snapshot, { ...base, method: 'DELETE' })).toMatchObject({ decision: 'deny', reason: 'key_deny_rule', step: 6, rule: { text: 'compute DELETE /**' } });
+    expect(explain(snapshot, { ...base, method: 'DELETE' })).toMatchObject({
+      decision: 'deny',
+      reason: 'key_deny_rule',
+      step: 6,
+      rule: { text: 'compute DELETE /**' },
+    });
     expect(explain(snapshot, base)).toMatchObject({ decision: 'allow', reason: 'allow', service: 'compute', path: '/v2/p1/servers' });
   });
 

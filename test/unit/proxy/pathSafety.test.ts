@@ -53,7 +53,11 @@ const accepted: AcceptCase[] = [
   { description: 'non-ASCII in query passes', target: '/x?q=caf\u00e9', path: '/x', query: '?q=caf\u00e9' },
   { description: 'semicolon allowed when opted in', target: '/a;v=1/b', path: '/a;v=1/b', options: SEMICOLONS },
   { description: 'opted-in semicolon after a dot-prefixed name', target: '/.a;x', path: '/.a;x', options: SEMICOLONS },
-  { description: 'target at the length bound', target: `/${'a'.repeat(MAX_TARGET_LENGTH - 1)}`, path: `/${'a'.repeat(MAX_TARGET_LENGTH - 1)}` },
+  {
+    description: 'target at the length bound',
+    target: `/${'a'.repeat(MAX_TARGET_LENGTH - 1)}`,
+    path: `/${'a'.repeat(MAX_TARGET_LENGTH - 1)}`,
+  },
 ];
 
 const rejected: RejectCase[] = [
@@ -142,8 +146,36 @@ describe('parseTarget properties', () => {
   // form an escape or a dot segment.
   const piece = fc.oneof(
     fc.constantFrom(
-      '/', '//', 'a', 'B', '.', '..', '%2e', '%2E', '%2f', '%5C', '%63', '%7e', '%c3', '%A9',
-      '%25', '%3b', '%00', '%', '%4', '%zz', ';', '..;', '?', '#', '\\', ' ', '~', '=', '&', '\u00e9',
+      '/',
+      '//',
+      'a',
+      'B',
+      '.',
+      '..',
+      '%2e',
+      '%2E',
+      '%2f',
+      '%5C',
+      '%63',
+      '%7e',
+      '%c3',
+      '%A9',
+      '%25',
+      '%3b',
+      '%00',
+      '%',
+      '%4',
+      '%zz',
+      ';',
+      '..;',
+      '?',
+      '#',
+      '\\',
+      ' ',
+      '~',
+      '=',
+      '&',
+      '\u00e9',
     ),
     fc.string({ unit: 'binary-ascii', maxLength: 3 }),
   );

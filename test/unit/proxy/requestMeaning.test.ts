@@ -8,11 +8,27 @@ const rules = (over: Partial<RequestRules> = {}): RequestRules => ({ ...DEFAULT_
 
 describe('scanHeaders', () => {
   it('finds upgrades, h2c hints and every override spelling in one pass', () => {
-    const found = scanHeaders(['Host', 'x', 'Upgrade', 'WebSocket/13, h2c', 'X_HTTP_Method_Override', 'delete', 'x-method-override', 'PUT', 'Connection', 'Upgrade, HTTP2-Settings']);
+    const found = scanHeaders([
+      'Host',
+      'x',
+      'Upgrade',
+      'WebSocket/13, h2c',
+      'X_HTTP_Method_Override',
+      'delete',
+      'x-method-override',
+      'PUT',
+      'Connection',
+      'Upgrade, HTTP2-Settings',
+    ]);
     expect(found).toEqual({ upgrades: ['websocket', 'h2c'], h2cHint: true, methodOverrides: ['delete', 'PUT'], hosts: 1 });
   });
   it('an ordinary request finds nothing', () => {
-    expect(scanHeaders(['Host', 'x', 'Accept', '*/*', 'Connection', 'keep-alive'])).toEqual({ upgrades: [], h2cHint: false, methodOverrides: [], hosts: 1 });
+    expect(scanHeaders(['Host', 'x', 'Accept', '*/*', 'Connection', 'keep-alive'])).toEqual({
+      upgrades: [],
+      h2cHint: false,
+      methodOverrides: [],
+      hosts: 1,
+    });
   });
 });
 
@@ -54,12 +70,20 @@ describe('checkMethodOverrides', () => {
   it('reject refuses; authorize names the method; strip passes', () => {
     expect(checkMethodOverrides(rules(), found, 'POST', '').ok).toBe(false);
     expect(checkMethodOverrides(rules({ methodOverride: 'authorize' }), found, 'POST', '')).toEqual({ ok: true, methods: ['DELETE'] });
-    expect(checkMethodOverrides(rules({ methodOverride: 'strip' }), found, 'POST', '?_method=PUT&a')).toEqual({ ok: true, methods: [], query: '?a' });
+    expect(checkMethodOverrides(rules({ methodOverride: 'strip' }), found, 'POST', '?_method=PUT&a')).toEqual({
+      ok: true,
+      methods: [],
+      query: '?a',
+    });
   });
   it('an override of the same method passes; a value that is not a token never does', () => {
     expect(checkMethodOverrides(rules(), scanHeaders(['X-HTTP-Method', 'post']), 'POST', '')).toEqual({ ok: true, methods: [] });
-    expect(checkMethodOverrides(rules({ methodOverride: 'authorize' }), scanHeaders(['X-HTTP-Method', 'GET /x']), 'POST', '').ok).toBe(false);
-    expect(checkMethodOverrides(rules({ methodOverride: 'authorize' }), scanHeaders(['X-HTTP-Method', 'A'.repeat(33)]), 'POST', '').ok).toBe(false);
+    expect(checkMethodOverrides(rules({ methodOverride: 'authorize' }), scanHeaders(['X-HTTP-Method', 'GET /x']), 'POST', '').ok).toBe(
+      false,
+    );
+    expect(
+      checkMethodOverrides(rules({ methodOverride: 'authorize' }), scanHeaders(['X-HTTP-Method', 'A'.repeat(33)]), 'POST', '').ok,
+    ).toBe(false);
   });
 });
 
@@ -75,7 +99,12 @@ describe('_method in form bodies', () => {
     expect(formMethodOverrides(Buffer.from('a=1&_method=patch'), 'application/x-www-form-urlencoded')).toEqual(['patch']);
     const multipart = '--b\r\nContent-Disposition: form-data; name=_method\r\nContent-Type: text/plain\r\n\r\nDELETE\r\n--b--\r\n';
     expect(formMethodOverrides(Buffer.from(multipart), 'multipart/form-data; boundary=b')).toEqual(['DELETE']);
-    expect(formMethodOverrides(Buffer.from('--b\r\nContent-Disposition: form-data; name="title"\r\n\r\n_method=DELETE\r\n--b--'), 'multipart/form-data; boundary=b')).toEqual([]);
+    expect(
+      formMethodOverrides(
+        Buffer.from('--b\r\nContent-Disposition: form-data; name="title"\r\n\r\n_method=DELETE\r\n--b--'),
+        'multipart/form-data; boundary=b',
+      ),
+    ).toEqual([]);
   });
 });
 

@@ -43,7 +43,7 @@ describe('upstreamFailure', () => {
     expect(REASONS[failure.reason].status).toBe(status);
   });
 
-  it('keeps the error\'s own code, or its cause\'s', () => {
+  it("keeps the error's own code, or its cause's", () => {
     expect(upstreamFailure(coded('ECONNRESET')).code).toBe('ECONNRESET');
     expect(upstreamFailure(new TypeError('fetch failed', { cause: coded('ECONNREFUSED') })).code).toBe('ECONNREFUSED');
     expect(upstreamFailure(new Error('x')).code).toBe('UNKNOWN');

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { BucketSpec } from '../../../src/ratelimit/gcra.js';
 import { MemoryStore } from '../../../src/ratelimit/memoryStore.js';
 
-const bucket = (id: string, perSecond: number, burst: number): BucketSpec => ({ id, interval: 1000 / perSecond, capacity: burst * (1000 / perSecond) });
+const bucket = (id: string, perSecond: number, burst: number): BucketSpec => ({
+  id,
+  interval: 1000 / perSecond,
+  capacity: burst * (1000 / perSecond),
+});
 
 describe('MemoryStore (GCRA token buckets)', () => {
   it('allows a burst, then refills at the rate', () => {

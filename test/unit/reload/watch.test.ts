@@ -18,7 +18,11 @@ function setup(dir: string, files: string[], timing = { debounce: 20, interval: 
   /** Waits for a file event check, then answers what changed. */
   const nextChange = async (): Promise<string[]> => {
     const before = checks.length;
-    await waitFor(() => checks.length > before, 3_000, () => `no check after ${before} checks`);
+    await waitFor(
+      () => checks.length > before,
+      3_000,
+      () => `no check after ${before} checks`,
+    );
     return watcher.changed();
   };
   return { checks, watcher, follow, nextChange };

@@ -132,7 +132,8 @@ describe('the load worker rebuilds the same snapshot as loadConfig', () => {
     const main = join(dir, 'keygate.yaml');
     const direct = loadConfig(main, { generation: 7, env });
     const aside = await loader.load(main, { generation: 7, env });
-    if (!direct.ok || !aside.ok) throw new Error(`both loads must succeed: ${JSON.stringify([direct, aside].map((r) => (r.ok ? 'ok' : r.errors)))}`);
+    if (!direct.ok || !aside.ok)
+      throw new Error(`both loads must succeed: ${JSON.stringify([direct, aside].map((r) => (r.ok ? 'ok' : r.errors)))}`);
     expect(aside.snapshot.keys.size).toBe(164);
     expect(shape(aside.snapshot)).toEqual(shape(direct.snapshot));
     expect(aside.warnings).toEqual(direct.warnings);
@@ -144,7 +145,10 @@ describe('the load worker rebuilds the same snapshot as loadConfig', () => {
 
   it('for an invalid config: the same errors, located', async () => {
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, MAIN.replace('keys: [./keys.yaml, ./many.yaml]', 'keys: [./keys.yaml, ./missing.yaml]').replace('level: warn', 'level: loud'));
+    writeFileSync(
+      bad,
+      MAIN.replace('keys: [./keys.yaml, ./many.yaml]', 'keys: [./keys.yaml, ./missing.yaml]').replace('level: warn', 'level: loud'),
+    );
     const direct = loadConfig(bad, { env });
     const aside = await loader.load(bad, { env, generation: 2 });
     expect(aside.ok).toBe(false);
