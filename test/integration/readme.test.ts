@@ -35,6 +35,9 @@ interface Command {
   readonly documented: readonly string[];
 }
 
+/** `npm ci && X` is X here: the suite already runs after npm ci. */
+const withoutInstall = (line: string): string => line.replace(/^npm ci && /, '');
+
 function readmeCommands(markdown: string): Command[] {
   const commands: Command[] = [];
   for (const [, lang, body] of markdown.matchAll(/^```(sh|console)\n([\s\S]*?)^```/gm)) {
@@ -44,7 +47,8 @@ function readmeCommands(markdown: string): Command[] {
       if (text === undefined || text === '' || text.startsWith('#')) return;
       const documented: string[] = [];
       if (lang === 'console') for (let j = i + 1; j < lines.length && !lines[j].startsWith('$ '); j++) documented.push(lines[j]);
-      const [line, comment] = splitComment(text);
+      const [full, comment] = splitComment(text);
+      const line = withoutInstall(full);
       commands.push({ index: commands.length, line, comment, documented });
     });
   }
@@ -173,10 +177,13 @@ function script(commands: readonly Command[], work: string, localize: (t: string
     if (skipReason(c) !== undefined) continue;
     const line = localize(c.line);
     if (isDemo(c)) {
-      const demo = line.replace(/^npm run demo\b/, 'npx keygate demo -c config/keygate.yaml');
+      // `npm run demo` is package.json's script, run step by step: its scratch copy, then keygate.
+      const steps = (line.startsWith('npm run demo') ? localize(demoScript()) : line).split(' && ');
+      const demo = steps.pop()!;
       // exec in a subshell, so $! is the keygate process itself and afterAll's SIGTERM reaches it.
-      const direct = demo.replace(/^npx keygate\b/, `exec node ${JSON.stringify(join(REPO, 'bin/keygate.js'))}`);
+      const direct = demo.replace(/^(npx keygate|node bin\/keygate\.js)\b/, `exec node ${JSON.stringify(join(REPO, 'bin/keygate.js'))}`);
       lines.push(
+        ...steps,
         `( ${direct} ) > ../demo.out 2> ../demo.err &`,
         'echo $! > ../demo.pid',
         // Poll (bounded) until the demo has logged that it listens.
@@ -189,6 +196,11 @@ function script(commands: readonly Command[], work: string, localize: (t: string
     lines.push(`{ ${runnable}\n} > ../out.${c.index} 2> ../err.${c.index}; echo $? > ../rc.${c.index}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function demoScript(): string {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return pkg.scripts.demo;
 }
 
 /** Ids and keys minted while following the README, times and padding differ from the README's; the rest must not. */
