@@ -11,7 +11,7 @@ import { loadOrFail } from './loadOrFail.js';
 
 export const keyCreateHelp =
   'keygate key create -c FILE --user U --name N [--read-only | --allow RULE... | --inherit] [--deny RULE]... ' +
-  '[--expires 30d|DATE] [--not-before 12h|DATE] [--source-ip CIDR]... [--comment TEXT] [--keys-file PATH] [--json]';
+  '[--expires 30d|DATE] [--not-before 12h|DATE] [--source-ip CIDR]... [--rate-limit NAME] [--comment TEXT] [--keys-file PATH] [--json]';
 
 const READ_ONLY: RuleSpec = { service: '*', method: 'read', path: '/**' };
 
@@ -26,6 +26,7 @@ const OPTIONS = {
   expires: { type: 'string' },
   'not-before': { type: 'string' },
   'source-ip': { type: 'string', multiple: true },
+  'rate-limit': { type: 'string' },
   comment: { type: 'string' },
   'keys-file': { type: 'string' },
   json: { type: 'boolean' },
@@ -63,18 +64,20 @@ export async function runKeyCreate(argv: string[], io: CliIO): Promise<number> {
       ...showOnce(shown),
       '',
       ...permissionLines(after!, key),
-      ...limitLines(key),
+      ...limitLines(after!, key),
       RELOAD_NOTE,
     ].join('\n'),
   );
   return EXIT.ok;
 }
 
-function limitLines(key: KeyRecord): string[] {
+function limitLines(snapshot: Snapshot, key: KeyRecord): string[] {
+  const own = snapshot.rateLimits.byKey.get(key.id);
   const limits = [
     ...(key.notBefore !== undefined ? [`valid from ${isoSeconds(key.notBefore)}`] : []),
     ...(key.expires !== undefined ? [`expires ${isoSeconds(key.expires)}`] : []),
     ...(key.sourceIPs ? [`only from ${key.sourceIPs.text.join(', ')}`] : []),
+    ...(own?.length ? [`rate limit ${own.map((l) => l.name).join(', ')}`] : []),
   ];
   return limits.length ? [`Limits: ${limits.join('; ')}.`] : [];
 }
@@ -89,12 +92,14 @@ function readRequest(args: Parsed, now: number): Request {
     throw new UsageError('--not-before must be earlier than --expires');
   const sourceIPs = parseCidrArgs(stringList(args, 'source-ip'), '--source-ip');
   const comment = optionalString(args, 'comment');
+  const rateLimit = optionalString(args, 'rate-limit');
   return {
     user: requireString(args, 'user'),
     name: requireString(args, 'name'),
     ...scope,
     ...(deny.length ? { deny } : {}),
     ...(sourceIPs.length ? { sourceIPs } : {}),
+    ...(rateLimit !== undefined ? { rateLimit } : {}),
     ...(expires !== undefined ? { expires: isoSeconds(expires) } : {}),
     ...(notBefore !== undefined ? { notBefore: isoSeconds(notBefore) } : {}),
     ...(comment !== undefined ? { comment } : {}),
@@ -128,6 +133,11 @@ function checkAgainstConfig(snapshot: Snapshot, request: Request): void {
   const services = new Set(snapshot.services.map((s) => s.name));
   for (const rule of request.allow ?? []) checkRuleMethods(rule, '--allow', snapshot.extraMethods);
   for (const rule of request.deny ?? []) checkRuleMethods(rule, '--deny', snapshot.extraMethods);
+  const limits = snapshot.rateLimits.named;
+  if (request.rateLimit !== undefined && !limits.has(request.rateLimit)) {
+    const defined = limits.size ? `defined: ${[...limits.keys()].join(', ')}` : 'the policy defines no rateLimits';
+    throw new CommandFailed(`unknown rate limit "${request.rateLimit}" (${defined})`);
+  }
   for (const rule of [...(request.allow ?? []), ...(request.deny ?? [])]) {
     if (rule.service !== '*' && !services.has(rule.service)) {
       throw new CommandFailed(`unknown service "${rule.service}" in a rule (services: ${[...services].join(', ')})`);

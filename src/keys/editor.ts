@@ -21,6 +21,8 @@ export interface KeyEntry {
   allow?: readonly RuleSpec[];
   deny?: readonly RuleSpec[];
   sourceIPs?: readonly string[];
+  /** The name of a policy `rateLimits` entry: the key's own bucket, capped to its user's. */
+  rateLimit?: string;
   expires?: string;
   notBefore?: string;
   disabled?: boolean;

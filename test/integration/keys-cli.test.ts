@@ -194,6 +194,23 @@ describe('key create', () => {
     expect(c.read()).toContain('      - { service: compute, method: read, path: "/v2/**" }\n');
   });
 
+  it('--rate-limit names a policy limit: the key gets its own bucket; an unknown name writes nothing', async () => {
+    const c = tempConfig();
+    const { id } = await create(c, '--user', 'joe', '--name', 'scraper', '--read-only', '--rate-limit', 'scraper');
+    expect(withoutEntry(c.read(), id)).not.toContain('rateLimit: scraper');
+    expect(c.read()).toContain('rateLimit: scraper');
+    expect(
+      load(c)
+        .rateLimits.byKey.get(id)
+        ?.map((l) => l.name),
+    ).toEqual(['scraper']);
+    const before = c.read();
+    const run = await keygate(['key', 'create', '-c', c.main, '--user', 'joe', '--name', 'x', '--read-only', '--rate-limit', 'scrapr']);
+    expect(run.code).toBe(1);
+    expect(run.err).toContain('unknown rate limit "scrapr"');
+    expect(c.read()).toBe(before);
+  });
+
   it('--read-only is a restricted key with { service: "*", method: read, path: "/**" }', async () => {
     const c = tempConfig();
     const { id, scope } = await create(c, '--user', 'alice', '--name', 'ro', '--read-only');
