@@ -57,6 +57,7 @@ import { decisionMicrobench, type DecisionResult } from './scenarios/decision.js
 import type { Peer, ScenarioResult } from './scenarios/harness.js';
 import { moderateRate, unknownKeyFlood } from './scenarios/latency.js';
 import { reloadUnderLoad, type ReloadResult } from './scenarios/reload.js';
+import { inProcessStages } from './micro/inProcess.js';
 import { KEYGATE_VARIANTS, stageTable, type StagesResult, type StageTarget } from './scenarios/stages.js';
 import { bigResponse, smallGet, upload, warmUp } from './scenarios/throughput.js';
 
@@ -251,6 +252,9 @@ async function main(): Promise<number> {
   const origin = `http://127.0.0.1:${upstream.port}`;
   const generated = generateKeys(keyCount);
   const serveYaml = generated.yaml(serveKeys);
+  // Before any peer runs, so only the machine's other tenants share the CPU with it.
+  log('per-stage cost in-process (bench/micro/inProcess.ts)');
+  const inProcess = await inProcessStages({ keysYaml: serveYaml, key: generated.all[0], ...(quick ? { batches: 5 } : {}) });
   const nodeFlags = args.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
   if (args.profile) {
     mkdirSync(PROFILE_DIR, { recursive: true });
@@ -343,7 +347,7 @@ async function main(): Promise<number> {
   const stageRounds = Number(args['stage-rounds'] ?? (quick ? 3 : 6));
   const sliceS = Number(args.slice ?? 1);
   log(`per-stage table: ${stagePeers.size} peers, ${sliceS} s slices x ${stageRounds} rounds`);
-  const stages: StagesResult = await stageTable({
+  const stagesEndToEnd: StagesResult = await stageTable({
     peers: stagePeers,
     keys: { allowed: ctx.keys.reader, unknown: ctx.keys.unknown },
     rounds: stageRounds,
@@ -352,6 +356,7 @@ async function main(): Promise<number> {
     useWrk,
     notes,
   });
+  const stages: StagesResult = { ...stagesEndToEnd, inProcess };
   checkErrors(stages);
   process.stdout.write(`\n${stagesText(stages)}\n`);
 
@@ -443,7 +448,7 @@ async function main(): Promise<number> {
       peakAfterReloadMiB: reload?.peakMiB && Math.round(reload.peakMiB),
     },
     targets,
-    stages: { ...withoutSamples(stages), stages: stages.stages, rows: stages.rows },
+    stages: { ...withoutSamples(stages), stages: stages.stages, rows: stages.rows, inProcess },
     scenarios: Object.fromEntries(scenarios.map((s) => [s.id, withoutSamples(s)])),
     reload: { skipped: reload?.skipped, reloadMs: reload?.reloadMs },
     decision: { ran: decision.ran, note: decision.note, seconds: decision.seconds, json: decision.json },

@@ -6,6 +6,7 @@
  * both measured in the same round. See bench/README.md, "Adding a row".
  */
 import { median } from '../lib/stats.js';
+import type { MicroResult } from '../micro/inProcess.js';
 import { closedLoop } from '../load/autocannon.js';
 import type { LoadResult } from '../load/result.js';
 import { wrk } from '../load/wrk.js';
@@ -36,7 +37,7 @@ export interface KeygateVariant {
  * joe (the bench keys' user) gets a memory-backed limit no bench run reaches, so every
  * request takes a token and gets the RateLimit headers, and none is refused.
  */
-function limitJoe(policy: string): string {
+export function limitJoe(policy: string): string {
   const limited = policy
     .replace(/^rateLimits:\n/m, 'rateLimits:\n  bench: { rate: 10000000/s, burst: 10000000 }\n')
     .replace(/^( {2}joe:\n {4}roles: \[[^\]]*\]\n)/m, '$1    rateLimit: bench\n');
@@ -120,6 +121,8 @@ export interface StageResult {
 export interface StagesResult extends ScenarioResult {
   readonly stages: readonly StageResult[];
   readonly rows: readonly StageRow[];
+  /** The same stages timed alone in one process (bench/micro/inProcess.ts): what budgets are held to. */
+  readonly inProcess?: readonly MicroResult[];
 }
 
 export interface StageTarget {
