@@ -75,9 +75,19 @@ export interface MicroStage {
 
 export const MICRO_STAGES: readonly MicroStage[] = [
   {
-    // Path safety, route, credential, key lookup + verification (cached), rules: checkAccess whole.
+    // Steps 3-7 for a known key at a known destination: the pure rules (bench:policy's "decision").
     stage: 'decision',
     budgetUs: 3,
+    prepare: (env) => {
+      const dest = env.m.resolveDestination(env.snapshot, 'localhost', env.inbound().target);
+      const key = env.snapshot.keys.byId.get(env.keyId);
+      if ('allow' in dest || !key) throw new Error('bench micro: the bench request has no destination or key');
+      return () => env.m.decideFor(env.snapshot, key, dest, 'GET', '127.0.0.1', Date.now(), env.snapshot.region);
+    },
+  },
+  {
+    // The whole opening: path safety, route, request meaning, credential, key lookup + sha256, rules, limits.
+    stage: 'opening (checkAccess whole)',
     prepare: (env) => {
       const guards = { verifier: new env.m.KeyVerifier(), limiter: new env.m.RateLimiter(undefined) };
       const req = env.inbound();
