@@ -136,6 +136,13 @@ describe('serve --workers 2', () => {
       10_000,
       () => kg.stdout(),
     );
+    // The generation is the lowest among ready workers: every worker must be ready for it to speak for both.
+    await waitFor(async () => ((await fetch(`http://127.0.0.1:${ports.admin}/readyz`)).status === 200 ? true : undefined), 10_000);
+    await waitFor(
+      async () => ((valueOf(await scrape(), 'keygate_config_generation') ?? 0) > generation ? true : undefined),
+      10_000,
+      () => kg.stdout(),
+    );
     // Memory buckets are per worker: each lets one request through, the rest are refused.
     const got = await statuses(DEMO_KEYS.monitoring.key, 8);
     const refused = got.filter((s) => s === 429).length;
