@@ -56,6 +56,7 @@ export const KEYGATE_VARIANTS: readonly KeygateVariant[] = [
   { id: 'ratelimit_on', name: 'keygate, user rate limit (memory) on every request', editPolicy: limitJoe },
   { id: 'meaning_off', name: 'keygate, request-meaning checks off (knockout)', knockouts: ['meaning'] },
   { id: 'workers_2', name: 'keygate --workers 2, everything on', serveArgs: ['--workers', '2'] },
+  { id: 'assertion_off', name: 'keygate, identity assertion off (knockout: one fixed token)', knockouts: ['assertion'] },
 ];
 
 /** What a row sends: a proxied small GET (allowed or unknown key), a decision-API check, or a plain GET. */
@@ -103,6 +104,8 @@ export const STAGES: readonly StageDef[] = [
   { stage: 'header rewrite', on: 'all_on', off: 'headers_off', part: true },
   { stage: 'rate limit (memory)', on: 'ratelimit_on', off: 'all_on', budgetUs: 3 },
   { stage: 'request meaning (upgrade, overrides, Host, TRACE)', on: 'all_on', off: 'meaning_off', budgetUs: 2, part: true },
+  // The example config signs an assertion for compute: the cached token lookup and one more header.
+  { stage: 'identity assertion (cached JWT)', on: 'all_on', off: 'assertion_off', budgetUs: 3, part: true },
   { stage: 'keygate overhead (everything on - bare)', on: 'all_on', off: 'bare' },
 ];
 

@@ -1,5 +1,5 @@
 import { CREDENTIAL_HEADERS } from '../auth/credentials.js';
-import { canonicalName, droppedHeaders, keygateHeaders, ownedByKeygate } from '../proxy/headers.js';
+import { canonicalName, droppedHeaders, keygateHeaders, ownedByKeygate, type Identity } from '../proxy/headers.js';
 import type { Allowed } from '../proxy/opening.js';
 import type { Dialect } from './dialect.js';
 
@@ -12,9 +12,15 @@ export const ENVOY_REMOVE_HEADER = 'x-envoy-auth-headers-to-remove';
  * for the front proxy to copy onto the request (Envoy `allowed_upstream_headers`,
  * nginx `auth_request_set`, Traefik `authResponseHeaders`).
  */
-export function allowHeaders(outcome: Allowed, dialect: Dialect, rawHeaders: readonly string[], requestId: string): Record<string, string> {
+export function allowHeaders(
+  outcome: Allowed,
+  dialect: Dialect,
+  rawHeaders: readonly string[],
+  requestId: string,
+  who: Identity = { user: outcome.key.user, keyId: outcome.key.id, keyName: outcome.key.name },
+): Record<string, string> {
   const token = outcome.destination.service.serviceToken;
-  const set = keygateHeaders(token, { user: outcome.key.user, keyId: outcome.key.id, keyName: outcome.key.name });
+  const set = keygateHeaders(token, who);
   const upstream: Record<string, string> = {};
   for (let i = 0; i < set.length; i += 2) upstream[set[i]] = set[i + 1];
   const out: Record<string, string> = { ...upstream, 'x-request-id': requestId, 'cache-control': 'no-store', 'content-length': '0' };
@@ -22,6 +28,7 @@ export function allowHeaders(outcome: Allowed, dialect: Dialect, rawHeaders: rea
     const remove = headersToRemove(
       rawHeaders,
       canonicalName(token.header),
+      who.assertion?.header ?? '',
       new Set(Object.keys(upstream)),
       droppedHeaders(outcome.destination.service.requests),
     );
@@ -39,6 +46,7 @@ export function allowHeaders(outcome: Allowed, dialect: Dialect, rawHeaders: rea
 function headersToRemove(
   rawHeaders: readonly string[],
   tokenHeader: string,
+  assertionHeader: string,
   setByKeygate: ReadonlySet<string>,
   dropped: ReadonlySet<string>,
 ): string[] {
@@ -49,7 +57,7 @@ function headersToRemove(
   const remove = new Set<string>(CREDENTIAL_HEADERS);
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
-    if (ownedByKeygate(canonicalName(name), tokenHeader)) remove.add(name);
+    if (ownedByKeygate(canonicalName(name), tokenHeader, assertionHeader)) remove.add(name);
   }
   for (const name of dropped) remove.add(name);
   remove.add('x-forwarded-host');

@@ -28,7 +28,7 @@ export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage,
   refuseUnreadBody(req, res);
   if (outcome.allow) {
     const limitHeaders = allowedLimitHeaders(outcome.limits);
-    const headers = allowHeaders(outcome, dialect, req.rawHeaders, requestId);
+    const headers = allowHeaders(outcome, dialect, req.rawHeaders, requestId, opened.identity(outcome.key));
     res.writeHead(200, limitHeaders ? { ...headers, ...limitHeaders } : headers);
     res.end();
   } else {

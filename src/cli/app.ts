@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { AssertionKeyRing } from '../assertion/keyRing.js';
+import { AssertionSigner } from '../assertion/signer.js';
 import { KeyVerifier } from '../auth/verifier.js';
 import { BUILD_INFO } from '../buildInfo.js';
 import { ConfigError } from '../reader/issues.js';
@@ -57,6 +59,9 @@ export class KeygateApp {
   private current: Snapshot;
   private readonly upstreams = new Upstreams();
   private readonly verifier = new KeyVerifier();
+  /** The assertion signing keys; the JWKS keeps a replaced key's public half for one ttl. */
+  readonly assertionKeys = new AssertionKeyRing();
+  private readonly assertions = new AssertionSigner(this.assertionKeys);
   private limiter = new RateLimiter(undefined);
   private readonly listeners = new Map<ListenerName, Listener>();
   private readonly sessions: LiveSessions;
@@ -84,6 +89,7 @@ export class KeygateApp {
       ...(options.now ? { now: options.now } : {}),
     });
     this.metrics.configLoaded(snapshot.generation);
+    this.assertionKeys.update(snapshot.services, this.clock());
     this.sessions = new LiveSessions(
       () => this.current,
       options.now ?? Date.now,
@@ -142,6 +148,10 @@ export class KeygateApp {
     return this.current;
   }
 
+  private get clock(): () => number {
+    return this.options.now ?? Date.now;
+  }
+
   /** Loads the config files again even if unchanged (SIGHUP); resolves once that reload is done. */
   reload(trigger: ReloadTrigger = 'api'): Promise<ReloadOutcome> {
     return this.reloader?.reload(trigger) ?? Promise.resolve({ result: 'closed', trigger });
@@ -150,6 +160,7 @@ export class KeygateApp {
   /** Swaps in a new snapshot: requests already running keep the one they started with. */
   apply(next: Snapshot): void {
     this.current = next;
+    this.assertionKeys.update(next.services, this.clock());
     this.upstreams.retain(next.services);
     this.sessions.recheck(next);
   }
@@ -210,7 +221,12 @@ export class KeygateApp {
       }),
     );
     if (this.options.admin !== false) {
-      const adminRoutes = adminHandler(this.metrics, () => this.isReady(), this.logger);
+      const adminRoutes = adminHandler(
+        this.metrics,
+        () => this.isReady(),
+        this.logger,
+        () => JSON.stringify(this.assertionKeys.jwks(this.clock())),
+      );
       const admin = addr('admin', s.listen.admin)!;
       this.listeners.set(
         'admin',
@@ -235,7 +251,8 @@ export class KeygateApp {
       upstreams: this.upstreams,
       observer: new RequestObservations(this.metrics, new AccessLog(this.logSink), this.accessLogOn()),
       sessions: this.sessions,
-      now: this.options.now ?? Date.now,
+      assertions: this.assertions,
+      now: this.clock,
       draining: () => this.drainingSince !== undefined,
     };
   }

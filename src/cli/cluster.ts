@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { ConfigError } from '../reader/issues.js';
+import { AssertionKeyRing } from '../assertion/keyRing.js';
 import { loadConfig } from '../config/load.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { adminHandler } from '../observability/admin.js';
@@ -89,7 +90,11 @@ export async function runPrimary(
       logger,
       metrics: { configReloaded: () => undefined },
       snapshot: () => current,
-      apply: (next) => ((current = next), primary.broadcast({ keygate: 'reload' })),
+      apply: (next) => {
+        current = next;
+        primary.assertionKeys.update(next.services, Date.now());
+        primary.broadcast({ keygate: 'reload' });
+      },
     },
     { configFile, env, sources: loaded.sources },
   );
@@ -116,6 +121,8 @@ export async function runPrimary(
 }
 
 class Primary {
+  /** The workers sign with the same key files: the primary's admin port publishes their JWKS. */
+  readonly assertionKeys = new AssertionKeyRing();
   readonly #registry = new Registry();
   readonly #pendingMetrics = new Map<number, (metrics: unknown) => void>();
   #nextMetricsId = 0;
@@ -149,6 +156,7 @@ class Primary {
   }
 
   async openAdmin(s: Snapshot): Promise<void> {
+    this.assertionKeys.update(s.services, Date.now());
     const metrics = {
       contentType: this.#registry.contentType,
       metricsText: async (): Promise<string> => `${await this.#workerMetrics()}\n${await this.#registry.metrics()}`,
@@ -156,7 +164,12 @@ class Primary {
     this.#admin = await Listener.start({
       ...s.listen.admin,
       maxHeaderSize: 16 * 1024,
-      onRequest: adminHandler(metrics, () => this.isReady(), this.logger),
+      onRequest: adminHandler(
+        metrics,
+        () => this.isReady(),
+        this.logger,
+        () => JSON.stringify(this.assertionKeys.jwks(Date.now())),
+      ),
     });
   }
 

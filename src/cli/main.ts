@@ -2,6 +2,7 @@ import { runCheck, checkHelp } from './check.js';
 import { runExplain, explainHelp } from './explain.js';
 import { CommandFailed, EXIT, processIO, UsageError, type CliIO } from './io.js';
 import { permissionsHelp, runPermissions } from './permissions.js';
+import { jwksHelp, runJwks } from './jwks.js';
 import { keyHelp, runKey } from './key.js';
 import { runServe, serveHelp } from './serve.js';
 import { demoHelp, runDemo } from './demo.js';
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   explain: { run: runExplain, help: explainHelp },
   permissions: { run: runPermissions, help: permissionsHelp },
   key: { run: runKey, help: keyHelp },
+  jwks: { run: runJwks, help: jwksHelp },
   demo: { run: runDemo, help: demoHelp },
   version: { run: runVersion, help: versionHelp },
 };

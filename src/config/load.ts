@@ -13,7 +13,9 @@ import { readKeysFast } from '../keys/fastReader.js';
 import { readMainFile, type MainConfig, type ServiceDraft } from './mainFile.js';
 import { readPolicyFile, type PolicyFile } from './policyFile.js';
 import type { RuleNames } from '../reader/ruleReader.js';
-import type { KeyRecord, ServiceConfig, Snapshot } from './snapshot.js';
+import type { AssertionSettings, KeyRecord, ServiceConfig, Snapshot } from './snapshot.js';
+import type { AssertionDraft } from './assertionReader.js';
+import { parseSigningKey } from '../assertion/signingKey.js';
 import { YamlReader } from '../reader/yamlReader.js';
 
 /** `sources`: every file read (or tried), with a fingerprint of what was there; hot reload watches them. */
@@ -32,6 +34,8 @@ export interface LoadOptions {
    * may not exist; `serve` and `check` always read them.
    */
   serviceTokens?: boolean;
+  /** Read the assertion signing keys; default: as `serviceTokens` (`keygate jwks` reads keys, not tokens). */
+  signingKeys?: boolean;
 }
 
 /**
@@ -47,7 +51,10 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   const policy = ctx.read(main.policy, (r) => readPolicyFile(r, names));
   const keysFiles = main.keys.flatMap((entry) => ctx.keysFilesOf(entry));
   const keys = keysFiles.flatMap((file) => ctx.readKeys(file, names));
-  const services = main.services.map((s) => resolveToken(ctx, s, options.serviceTokens === false ? undefined : options.env ?? process.env));
+  const signingKeys = options.signingKeys ?? options.serviceTokens !== false;
+  const services = main.services.map((s) =>
+    resolveToken(ctx, s, options.serviceTokens === false ? undefined : (options.env ?? process.env), signingKeys),
+  );
   checkConflicts(ctx, keys);
   if (!policy || ctx.errors.length) return ctx.result();
   warnAboutKeys(ctx, keys, policy);
@@ -128,11 +135,38 @@ class LoadContext {
 }
 
 /** `env` undefined: the token is not read (LoadOptions.serviceTokens false) and stays empty. */
-function resolveToken(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEnv | undefined): ServiceConfig | undefined {
-  const { token, ...rest } = s;
+function resolveToken(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEnv | undefined, signingKeys: boolean): ServiceConfig | undefined {
+  const { token, assertion: draft, ...rest } = s;
   const value = env === undefined ? '' : readTokenValue(ctx, s, env);
-  if (value === undefined) return undefined;
-  return Object.freeze({ ...rest, serviceToken: Object.freeze({ header: token.header, scheme: token.scheme, source: token.source, value }) });
+  const assertion = draft && (signingKeys ? readAssertionKey(ctx, s.name, draft) : { ...withoutPosition(draft), keyPem: '' });
+  if (value === undefined || (draft && !assertion)) return undefined;
+  return Object.freeze({
+    ...rest,
+    serviceToken: Object.freeze({ header: token.header, scheme: token.scheme, source: token.source, value }),
+    ...(assertion ? { assertion: Object.freeze(assertion) } : {}),
+  });
+}
+
+/** The assertion's signing key, read and checked now so a bad key file is a load error, never a failed request. */
+function readAssertionKey(ctx: LoadContext, service: string, draft: AssertionDraft): AssertionSettings | undefined {
+  const fail = (message: string): undefined => {
+    ctx.errors.push({ ...draft.at, message: `service ${service}: assertion signing key ${draft.keyFile} ${message}` });
+    return undefined;
+  };
+  let keyPem: string;
+  try {
+    keyPem = ctx.readText(draft.keyFile);
+  } catch (e) {
+    return fail(`cannot be read: ${readFailure(e)}`);
+  }
+  const parsed = parseSigningKey(keyPem, draft.algorithm);
+  if ('error' in parsed) return fail(parsed.error);
+  return { ...withoutPosition(draft), keyPem };
+}
+
+function withoutPosition(draft: AssertionDraft): Omit<AssertionSettings, 'keyPem'> {
+  const { at: _at, ...settings } = draft;
+  return settings;
 }
 
 function readTokenValue(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEnv): string | undefined {
@@ -233,12 +267,13 @@ function buildSnapshot(
   warnings: readonly ConfigIssue[], generation: number,
 ): Snapshot {
   const tokenFiles = services.flatMap((s) => (s.serviceToken.source.kind === 'file' ? [s.serviceToken.source.path] : []));
+  const signingKeys = services.flatMap((s) => (s.assertion ? [s.assertion.keyFile] : []));
   return Object.freeze({
     generation,
     mainFile,
     policyFile: main.policy,
     keysFiles: Object.freeze(keysFiles),
-    watchedFiles: Object.freeze([mainFile, main.policy, ...keysFiles, ...tokenFiles]),
+    watchedFiles: Object.freeze([...new Set([mainFile, main.policy, ...keysFiles, ...tokenFiles, ...signingKeys])]),
     region: main.region,
     extraMethods: Object.freeze([...main.extraMethods]),
     listen: Object.freeze({ ...main.listen, trustedProxies: compileCidrs(main.listen.trustedProxies) }),

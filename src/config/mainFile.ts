@@ -7,6 +7,7 @@ import { parseRate, type RateLimit } from '../policy/rateLimits.js';
 import { readLimit } from './rateLimitReader.js';
 import { directorySource } from './keysDirectory.js';
 import { readRequestRules, REQUEST_RULE_FIELDS } from './requestRules.js';
+import { readAssertion, type AssertionDraft } from './assertionReader.js';
 import type { CheckDialect, ListenAddress, RequestRules, TokenSource } from './snapshot.js';
 import { parseDuration, parseListenAddress, parseSize } from '../reader/values.js';
 import type { Field, YamlReader, YNode } from '../reader/yamlReader.js';
@@ -69,6 +70,7 @@ export interface ServiceDraft {
   /** Streamed responses (and upgraded connections) of a key that loses access are closed on reload. */
   terminateStreamsOnRevoke: boolean;
   requests: RequestRules;
+  assertion?: AssertionDraft;
 }
 
 const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics', 'rateLimiting'];
@@ -190,7 +192,7 @@ function readCheck(r: YamlReader, field: Field | undefined): { address: YNode; d
   return { address: f?.get('address')?.value, dialect: dialect ?? 'auto' };
 }
 
-const SERVICE_FIELDS = ['name', 'route', 'upstream', 'serviceToken', 'timeouts', 'terminateStreamsOnRevoke', ...REQUEST_RULE_FIELDS];
+const SERVICE_FIELDS = ['name', 'route', 'upstream', 'serviceToken', 'timeouts', 'terminateStreamsOnRevoke', 'assertion', ...REQUEST_RULE_FIELDS];
 
 function readService(r: YamlReader, node: YNode, base: string): ServiceDraft | undefined {
   const f = r.map(node, 'a service', SERVICE_FIELDS, ['name', 'upstream']);
@@ -204,8 +206,11 @@ function readService(r: YamlReader, node: YNode, base: string): ServiceDraft | u
   const requests = readRequestRules(r, f);
   const terminateNode = f.get('terminateStreamsOnRevoke')?.value;
   const terminateStreamsOnRevoke = terminateNode == null ? true : r.boolean(terminateNode, 'terminateStreamsOnRevoke');
+  const assertionNode = f.get('assertion')?.value;
+  const assertion = assertionNode == null ? undefined : readAssertion(r, assertionNode, base, name, token?.header);
   if (name === undefined || !upstream || !route || !token || terminateStreamsOnRevoke === undefined) return undefined;
-  return { name, ...route, upstream, token, timeouts: t, terminateStreamsOnRevoke, requests };
+  if (assertionNode != null && !assertion) return undefined;
+  return { name, ...route, upstream, token, timeouts: t, terminateStreamsOnRevoke, requests, ...(assertion ? { assertion } : {}) };
 }
 
 function readUpstream(r: YamlReader, node: YNode): URL | undefined {

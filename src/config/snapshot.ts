@@ -4,6 +4,7 @@ import type { Policy } from '../policy/model.js';
 import type { RateLimit } from '../policy/rateLimits.js';
 import type { RouteSpec } from '../policy/route.js';
 import type { ConfigIssue } from '../reader/issues.js';
+import type { AssertionAlgorithm } from '../assertion/signingKey.js';
 import type { RateLimiting } from './mainFile.js';
 
 export type { KeyRecord } from '../keys/record.js';
@@ -36,6 +37,22 @@ export interface ServiceConfig extends RouteSpec {
   /** Close this service's live streamed responses whose key loses access (upgraded connections always are). */
   readonly terminateStreamsOnRevoke: boolean;
   readonly requests: RequestRules;
+  /** A signed identity assertion (JWT) for the upstream; absent = none. */
+  readonly assertion?: AssertionSettings;
+}
+
+/** A service's `assertion`: how its signed identity token is made. */
+export interface AssertionSettings {
+  /** Lower case; the client's copy of it is always removed. */
+  readonly header: string;
+  readonly issuer: string;
+  readonly audience: string;
+  /** Token lifetime, ms (whole seconds). */
+  readonly ttl: number;
+  readonly algorithm: AssertionAlgorithm;
+  readonly keyFile: string;
+  /** The private key file's text; never logged. */
+  readonly keyPem: string;
 }
 
 /**

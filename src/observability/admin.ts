@@ -15,18 +15,25 @@ const TEXT = 'text/plain; charset=utf-8';
 type AdminMetrics = Pick<Metrics, 'metricsText' | 'contentType'>;
 type AdminLogger = Pick<Logger, 'error'>;
 
+/** The JWKS document's text (public keys of the identity assertions), served when given. */
+export type JwksText = () => string;
+
+export const JWKS_PATH = '/.well-known/jwks.json';
+
 /**
- * The admin routes: `/metrics`, `/healthz` (the process answers) and `/readyz`
- * (ready to take traffic). Served on their own listener so the proxy never serves
- * these paths and a scrape never competes with a client for a connection.
+ * The admin routes: `/metrics`, `/healthz` (the process answers), `/readyz` (ready to
+ * take traffic) and `/.well-known/jwks.json` (the assertion keys). Served on their own
+ * listener so the proxy never serves these paths and a scrape never competes with a
+ * client for a connection.
  */
 export function adminHandler(
   metrics: AdminMetrics,
   isReady: () => boolean,
   logger?: AdminLogger,
+  jwks?: JwksText,
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    void route(req, metrics, isReady, logger).then((reply) => send(req, res, reply));
+    void route(req, metrics, isReady, logger, jwks).then((reply) => send(req, res, reply));
   };
 }
 
@@ -40,7 +47,13 @@ function send(req: IncomingMessage, res: ServerResponse, reply: Reply): void {
   res.end(req.method === 'HEAD' ? undefined : reply.body);
 }
 
-async function route(req: IncomingMessage, metrics: AdminMetrics, isReady: () => boolean, logger: AdminLogger | undefined): Promise<Reply> {
+async function route(
+  req: IncomingMessage,
+  metrics: AdminMetrics,
+  isReady: () => boolean,
+  logger: AdminLogger | undefined,
+  jwks: JwksText | undefined,
+): Promise<Reply> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return { status: 405, body: 'method not allowed', headers: { allow: 'GET, HEAD' } };
   }
@@ -51,6 +64,8 @@ async function route(req: IncomingMessage, metrics: AdminMetrics, isReady: () =>
       return { status: 200, body: 'ok' };
     case '/readyz':
       return readyReply(isReady, logger);
+    case JWKS_PATH:
+      return jwks ? { status: 200, body: jwks(), contentType: 'application/jwk-set+json' } : { status: 404, body: 'not found' };
     default:
       return { status: 404, body: 'not found' };
   }

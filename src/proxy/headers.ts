@@ -27,6 +27,14 @@ export interface Identity {
   readonly user: string;
   readonly keyId: string;
   readonly keyName: string;
+  /** The service's signed identity assertion, when it has one. */
+  readonly assertion?: SignedAssertion;
+}
+
+/** A service's identity token and the (lower-case) header it goes in. */
+export interface SignedAssertion {
+  readonly header: string;
+  readonly token: string;
 }
 
 export interface ForwardingFacts {
@@ -82,6 +90,7 @@ export function keygateHeaders(token: ServiceToken, who: Identity): string[] {
   const out: string[] = [];
   if (token.source.kind !== 'none') out.push(token.header, token.scheme ? `${token.scheme} ${token.value}` : token.value);
   out.push(user, identityValue(who.user), keyId, who.keyId, keyName, identityValue(who.keyName));
+  if (who.assertion) out.push(who.assertion.header, who.assertion.token);
   return out;
 }
 
@@ -113,11 +122,13 @@ export function identityValue(name: string): string {
 
 /**
  * Whether a client's header is one keygate owns on the way up, so the client's copy never
- * reaches the upstream: the credential headers, every `X-Keygate-*` and the service-token
- * header. `canonical` and `tokenHeader` are `canonicalName`s.
+ * reaches the upstream: the credential headers, every `X-Keygate-*`, the service-token
+ * header and the assertion header. All three arguments are `canonicalName`s.
  */
-export function ownedByKeygate(canonical: string, tokenHeader: string): boolean {
-  return CLIENT_CREDENTIALS.has(canonical) || canonical.startsWith('x-keygate-') || canonical === tokenHeader;
+export function ownedByKeygate(canonical: string, tokenHeader: string, assertionHeader = ''): boolean {
+  return (
+    CLIENT_CREDENTIALS.has(canonical) || canonical.startsWith('x-keygate-') || canonical === tokenHeader || canonical === assertionHeader
+  );
 }
 
 /** Whether the request announces a body (RFC 9112 §6.3): chunked, or a non-zero Content-Length. */
@@ -141,6 +152,7 @@ export function upstreamRequestHeaders(
   dropped: ReadonlySet<string> = NONE,
 ): string[] {
   const tokenHeader = canonicalName(token.header);
+  const assertionHeader = who.assertion?.header ?? '';
   const listed = connectionListed(rawHeaders);
   const out: string[] = [];
   const forwarded: Record<'x-forwarded-for' | 'x-forwarded-proto' | 'x-forwarded-host', string[]> = {
@@ -152,7 +164,7 @@ export function upstreamRequestHeaders(
     const name = rawHeaders[i];
     const lower = name.toLowerCase();
     const canonical = canonicalName(name);
-    if (HOP_BY_HOP.has(lower) || listed.has(lower) || ownedByKeygate(canonical, tokenHeader)) continue;
+    if (HOP_BY_HOP.has(lower) || listed.has(lower) || ownedByKeygate(canonical, tokenHeader, assertionHeader)) continue;
     if (lower === 'host' || lower === 'expect' || lower === 'x-request-id') continue;
     if (dropped.has(canonical)) continue;
     if (lower in forwarded) {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import type { Snapshot } from '../config/snapshot.js';
+import type { KeyRecord, Snapshot } from '../config/snapshot.js';
+import type { Identity, SignedAssertion } from './headers.js';
 import { statusOf } from '../errors.js';
 import { requestIdFrom } from '../observability/requestId.js';
 import { checkAccess, type AccessOutcome, type Denied, type InboundRequest } from './access.js';
@@ -12,7 +13,7 @@ import type { ProxyRuntime } from './runtime.js';
 export type { AccessOutcome, Allowed, Denied } from './access.js';
 
 /** What every entry point needs to decide a request: the runtime minus the upstream pools. */
-export type DecisionRuntime = Pick<ProxyRuntime, 'snapshot' | 'verifier' | 'limiter' | 'observer' | 'now' | 'draining'>;
+export type DecisionRuntime = Pick<ProxyRuntime, 'snapshot' | 'verifier' | 'limiter' | 'observer' | 'now' | 'draining' | 'assertions'>;
 
 /** The client's request as an entry point read it (the decision API reads it from its dialect's headers). */
 export interface RequestTarget {
@@ -46,7 +47,14 @@ export class OpenedRequest {
     readonly inbound: InboundRequest,
     readonly outcome: AccessOutcome,
     readonly record: RequestRecord,
+    /** The service's signed identity assertion for an allowed request, when it has one. */
+    readonly assertion: SignedAssertion | undefined,
   ) {}
+
+  /** Who the upstream is told is calling (allowed requests). */
+  identity(key: KeyRecord): Identity {
+    return { user: key.user, keyId: key.id, keyName: key.name, ...(this.assertion ? { assertion: this.assertion } : {}) };
+  }
 
   get requestId(): string {
     return this.record.requestId;
@@ -87,11 +95,32 @@ export async function openRequest(
 ): Promise<OpenedRequest> {
   const snapshot = rt.snapshot();
   const inbound = inboundOf(req, read, snapshot.listen.trustedProxies, mode);
-  const record = new RequestRecord(mode, requestIdFrom(req.headers['x-request-id']), inbound.method, inbound.target, inbound.clientIp);
+  return openInbound(rt, snapshot, inbound, req.headers['x-request-id'], read.ok ? undefined : read.detail);
+}
+
+/**
+ * The same opening for an entry point that is not node:http (the gRPC Check): the request
+ * already read into `inbound`; `unreadableDetail` set means it could not be (400).
+ */
+export async function openInbound(
+  rt: DecisionRuntime,
+  snapshot: Snapshot,
+  inbound: InboundRequest,
+  requestIdHeader: Parameters<typeof requestIdFrom>[0],
+  unreadableDetail?: string,
+): Promise<OpenedRequest> {
+  const record = new RequestRecord(inbound.mode, requestIdFrom(requestIdHeader), inbound.method, inbound.target, inbound.clientIp);
   rt.observer.started();
-  const outcome = read.ok ? await checkAccess(snapshot, rt, inbound, rt.now()) : unreadable(read.detail);
+  const now = rt.now();
+  const outcome = unreadableDetail === undefined ? await checkAccess(snapshot, rt, inbound, now) : unreadable(unreadableDetail);
   decided(record, outcome);
-  return new OpenedRequest(rt.observer, snapshot, inbound, outcome, record);
+  const settings = outcome.allow ? outcome.destination.service.assertion : undefined;
+  let assertion: SignedAssertion | undefined;
+  if (settings && outcome.allow) {
+    const token = rt.assertions.tokenFor(settings, outcome.key, snapshot.region, now);
+    assertion = { header: settings.header, token: typeof token === 'string' ? token : await token };
+  }
+  return new OpenedRequest(rt.observer, snapshot, inbound, outcome, record, assertion);
 }
 
 function asProxied(req: IncomingMessage): TargetRead {

@@ -5,7 +5,7 @@ import { normalizeAddress } from '../policy/cidr.js';
 import { authorizeOverrides, type InboundRequest } from './access.js';
 import { forward, type ForwardResult } from './forward.js';
 import { formMethodOverrides, inspectsForm, readFormPrefix } from './formOverride.js';
-import { droppedHeaders, hasBody, upstreamRequestHeaders } from './headers.js';
+import { droppedHeaders, hasBody, upstreamRequestHeaders, type Identity } from './headers.js';
 import { openRequest, type Allowed, type Denied, type RecordEnd } from './opening.js';
 import { refuseUnreadBody, sendProblem } from './problem.js';
 import { allowedLimitHeaders } from './rateLimitHeaders.js';
@@ -61,7 +61,7 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   let result: ForwardResult;
   try {
     result = await forward(rt.upstreams, outcome.destination, req, res, {
-      headers: upstreamHeaders(outcome, req, requestId, { snapshot, inbound }),
+      headers: upstreamHeaders(outcome, req, requestId, opened),
       requestId,
       answerBodyTimeout: () => {
         res.setHeader('connection', 'close');
@@ -108,7 +108,7 @@ export function upstreamHeaders(
   outcome: Allowed,
   req: IncomingMessage,
   requestId: string,
-  opened: { snapshot: Snapshot; inbound: InboundRequest },
+  opened: { snapshot: Snapshot; inbound: InboundRequest; identity(key: Allowed['key']): Identity },
 ): string[] {
   const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
   const peerIp = normalizeAddress(req.socket.remoteAddress ?? '');
@@ -117,7 +117,7 @@ export function upstreamHeaders(
   return upstreamRequestHeaders(
     req.rawHeaders,
     outcome.destination.service.serviceToken,
-    { user: outcome.key.user, keyId: outcome.key.id, keyName: outcome.key.name },
+    opened.identity(outcome.key),
     {
       peerIp,
       peerTrusted: trusted.text.length > 0 && trusted.contains(peerIp),

@@ -1,3 +1,4 @@
+import type { AssertionSigner } from '../assertion/signer.js';
 import type { KeyVerifier } from '../auth/verifier.js';
 import type { Snapshot } from '../config/snapshot.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
@@ -12,6 +13,8 @@ export interface ProxyRuntime {
   readonly limiter: RateLimiter;
   readonly upstreams: Upstreams;
   readonly observer: RequestObserver;
+  /** Signs (and caches) the identity assertions of services that send one. */
+  readonly assertions: Pick<AssertionSigner, 'tokenFor'>;
   /** Upgraded connections and streamed responses, decided again on every reload and expiry. */
   readonly sessions: LiveSessions;
   now(): number;

@@ -41,7 +41,12 @@ describe('check --offline', () => {
     const body = JSON.parse(run.out) as { ok: boolean; errors: { file: string; line: number; message: string }[] };
     expect(body.ok).toBe(false);
     expect(body.errors).toHaveLength(1);
-    expect(body.errors[0]).toMatchObject({ file: cfg.mainFile, line: 24, message: expect.stringContaining('serviceToken.env') });
+    const line =
+      cfg
+        .read('keygate.yaml')
+        .split('\n')
+        .findIndex((l) => l.includes('NOT A NAME')) + 1;
+    expect(body.errors[0]).toMatchObject({ file: cfg.mainFile, line, message: expect.stringContaining('serviceToken.env') });
   });
 });
 

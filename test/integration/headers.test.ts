@@ -74,7 +74,10 @@ describe('headers the upstream receives', () => {
     expect(values(seen, 'x-forwarded-proto')).toHaveLength(1);
     expect(values(seen, 'x-forwarded-host')).toHaveLength(1);
     const keygateNames = seen.rawHeaders.filter((_, i) => i % 2 === 0 && /^x[-_]keygate[-_]/i.test(seen.rawHeaders[i]));
-    expect(keygateNames.sort()).toEqual(['x-keygate-key-id', 'x-keygate-key-name', 'x-keygate-user']);
+    // compute sends a signed identity assertion (config/keygate.yaml), exactly one, keygate's own
+    const assertion = service === 'compute' ? ['x-keygate-assertion'] : [];
+    expect(keygateNames.sort()).toEqual([...assertion, 'x-keygate-key-id', 'x-keygate-key-name', 'x-keygate-user']);
+    if (service === 'compute') expect(values(seen, 'x-keygate-assertion')[0]).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(JSON.stringify(seen.rawHeaders)).not.toContain(DEMO_KEYS.deploy.key);
     expect(JSON.stringify(seen.rawHeaders)).not.toContain(DEMO_KEYS.aliceAdmin.key);
     expect(JSON.stringify(seen.rawHeaders)).not.toContain('forged');
