@@ -18,7 +18,9 @@ import { RequestObservations } from '../observability/observer.js';
 import { adminHandler } from '../observability/admin.js';
 import { countKeyStates } from '../policy/model.js';
 import { handleCheckRequest } from '../check/handler.js';
-import { Listener } from '../proxy/listener.js';
+import type { Listener } from '../proxy/listener.js';
+import { openListener, type OpenedListener } from '../tls/secureListener.js';
+import type { ServedCertificate } from '../tls/servedCertificate.js';
 import { handleProxyRequest } from '../proxy/pipeline.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
 import { handleUpgrade } from '../proxy/upgrade.js';
@@ -64,6 +66,8 @@ export class KeygateApp {
   private readonly assertions = new AssertionSigner(this.assertionKeys);
   private limiter = new RateLimiter(undefined);
   private readonly listeners = new Map<ListenerName, Listener>();
+  /** The certificates of the TLS listeners, each following its files. */
+  private readonly certificates: ServedCertificate[] = [];
   private readonly sessions: LiveSessions;
   private drainingSince: number | undefined;
   private stopping: Promise<void> | undefined;
@@ -152,9 +156,10 @@ export class KeygateApp {
     return this.options.now ?? Date.now;
   }
 
-  /** Loads the config files again even if unchanged (SIGHUP); resolves once that reload is done. */
-  reload(trigger: ReloadTrigger = 'api'): Promise<ReloadOutcome> {
-    return this.reloader?.reload(trigger) ?? Promise.resolve({ result: 'closed', trigger });
+  /** Loads the config files and TLS certificates again even if unchanged (SIGHUP); resolves once that reload is done. */
+  async reload(trigger: ReloadTrigger = 'api'): Promise<ReloadOutcome> {
+    await Promise.all(this.certificates.map((c) => c.check()));
+    return this.reloader?.reload(trigger) ?? { result: 'closed', trigger };
   }
 
   /** Swaps in a new snapshot: requests already running keep the one they started with. */
@@ -208,18 +213,13 @@ export class KeygateApp {
   private async listen(): Promise<void> {
     const s = this.current;
     const rt = this.runtime();
-    const addr = (name: ListenerName, fallback: ListenAddress | undefined): ListenAddress | undefined =>
-      this.options.listen?.[name] ?? fallback;
-    const proxy = addr('proxy', s.listen.proxy)!;
-    this.listeners.set(
-      'proxy',
-      await Listener.start({
-        ...proxy,
-        maxHeaderSize: s.limits.headers,
-        onRequest: (req, res) => void handleProxyRequest(rt, req, res).catch((e: unknown) => this.bug(e, res)),
-        onUpgrade: (req, socket, head) => void handleUpgrade(rt, req, socket, head).catch((e: unknown) => this.bug(e, socket)),
-      }),
-    );
+    // Tests move a listener to port 0; its TLS settings stay the config's.
+    const addr = (name: ListenerName, configured: ListenAddress): ListenAddress => ({ ...configured, ...this.options.listen?.[name] });
+    await this.open('proxy', addr('proxy', s.listen.proxy), {
+      maxHeaderSize: s.limits.headers,
+      onRequest: (req, res) => void handleProxyRequest(rt, req, res).catch((e: unknown) => this.bug(e, res)),
+      onUpgrade: (req, socket, head) => void handleUpgrade(rt, req, socket, head).catch((e: unknown) => this.bug(e, socket)),
+    });
     if (this.options.admin !== false) {
       const adminRoutes = adminHandler(
         this.metrics,
@@ -227,20 +227,29 @@ export class KeygateApp {
         this.logger,
         () => JSON.stringify(this.assertionKeys.jwks(this.clock())),
       );
-      const admin = addr('admin', s.listen.admin)!;
-      this.listeners.set(
-        'admin',
-        this.early?.serve(adminRoutes) ?? (await Listener.start({ ...admin, maxHeaderSize: 16 * 1024, onRequest: adminRoutes })),
-      );
+      if (this.early) this.adopt('admin', { listener: this.early.serve(adminRoutes), certificate: this.early.certificate });
+      else await this.open('admin', addr('admin', s.listen.admin), { maxHeaderSize: 16 * 1024, onRequest: adminRoutes });
     }
-    if (s.listen.check) await this.listenCheck(addr('check', s.listen.check)!, rt);
+    if (s.listen.check) {
+      // The decision API (SPEC §6): opened only when `listen.check` is configured.
+      const onRequest = (req: IncomingMessage, res: ServerResponse): void =>
+        void handleCheckRequest(rt, req, res).catch((e: unknown) => this.bug(e, res));
+      await this.open('check', addr('check', s.listen.check), { maxHeaderSize: s.limits.headers, onRequest });
+    }
   }
 
-  /** The decision API (SPEC §6): opened only when `listen.check` is configured. */
-  private async listenCheck(address: ListenAddress, rt: ProxyRuntime): Promise<void> {
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void =>
-      void handleCheckRequest(rt, req, res).catch((e: unknown) => this.bug(e, res));
-    this.listeners.set('check', await Listener.start({ ...address, maxHeaderSize: this.current.limits.headers, onRequest }));
+  private async open(name: ListenerName, address: ListenAddress, options: Parameters<typeof openListener>[2]): Promise<void> {
+    this.adopt(name, await openListener(name, address, options));
+  }
+
+  /** Keeps an opened listener, and its certificate current (watched even without config watching: a worker's certs renew too). */
+  private adopt(name: ListenerName, opened: OpenedListener): void {
+    this.listeners.set(name, opened.listener);
+    const certificate = opened.certificate;
+    if (!certificate) return;
+    this.certificates.push(certificate);
+    const expiry = (listener: string, seconds: number): void => this.metrics.tlsCertificateExpiry(listener, seconds);
+    certificate.serve(opened.listener, { logger: this.logger, expiry }, this.current.reload);
   }
 
   private runtime(): ProxyRuntime {
@@ -270,6 +279,7 @@ export class KeygateApp {
   }
 
   private async closeListeners(): Promise<void> {
+    this.certificates.forEach((c) => c.close());
     await Promise.all([...this.listeners.values()].map((l) => l.close()));
     this.listeners.clear();
   }

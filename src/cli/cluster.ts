@@ -9,7 +9,10 @@ import type { Snapshot } from '../config/snapshot.js';
 import { adminHandler } from '../observability/admin.js';
 import { createLogger } from '../observability/logger.js';
 import { stdoutSink } from '../observability/logSink.js';
-import { Listener } from '../proxy/listener.js';
+import type { Listener } from '../proxy/listener.js';
+import { tlsExpiryGauge } from '../observability/metrics.js';
+import { openListener } from '../tls/secureListener.js';
+import type { ServedCertificate } from '../tls/servedCertificate.js';
 import { startHotReload } from './hotReload.js';
 import { UsageError } from './io.js';
 
@@ -106,7 +109,7 @@ export async function runPrimary(
     return 1;
   }
   logger.info({ event: 'started', generation: current.generation, workers, ...primary.addresses() }, 'keygate started');
-  const onHup = (): void => void reloader.reload('signal');
+  const onHup = (): void => void primary.recheckCertificate().then(() => reloader.reload('signal'));
   process.on('SIGHUP', onHup);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -130,6 +133,7 @@ class Primary {
   readonly #states = new Map<Worker, WorkerState>();
   #addresses: Partial<Record<'proxy' | 'check', string>> = {};
   #admin: Listener | undefined;
+  #adminCertificate: ServedCertificate | undefined;
   #stopping = false;
   #earlyDeaths = 0;
   #allReady: (() => void) | undefined;
@@ -157,12 +161,8 @@ class Primary {
 
   async openAdmin(s: Snapshot): Promise<void> {
     this.assertionKeys.update(s.services, Date.now());
-    const metrics = {
-      contentType: this.#registry.contentType,
-      metricsText: async (): Promise<string> => `${await this.#workerMetrics()}\n${await this.#registry.metrics()}`,
-    };
-    this.#admin = await Listener.start({
-      ...s.listen.admin,
+    const metrics = { contentType: this.#registry.contentType, metricsText: () => this.#allMetrics() };
+    const opened = await openListener('admin', s.listen.admin, {
       maxHeaderSize: 16 * 1024,
       onRequest: adminHandler(
         metrics,
@@ -171,6 +171,15 @@ class Primary {
         () => JSON.stringify(this.assertionKeys.jwks(Date.now())),
       ),
     });
+    this.#admin = opened.listener;
+    this.#adminCertificate = opened.certificate;
+    const expiry = tlsExpiryGauge(this.#registry);
+    opened.certificate?.serve(opened.listener, { logger: this.logger, expiry: (listener, at) => expiry.set({ listener }, at) }, s.reload);
+  }
+
+  /** Forced reload (SIGHUP) of what the primary serves itself: the admin certificate. */
+  async recheckCertificate(): Promise<void> {
+    await this.#adminCertificate?.check();
   }
 
   addresses(): Record<string, string> {
@@ -215,6 +224,7 @@ class Primary {
     );
     await Promise.all(exits);
     clearTimeout(limit);
+    this.#adminCertificate?.close();
     await this.#admin?.close();
   }
 
@@ -223,12 +233,13 @@ class Primary {
    * its `aggregator`). Only ready workers are asked: one starting up or dying has no
    * registry to give, and must not hold the scrape up.
    */
-  async #workerMetrics(): Promise<string> {
+  async #allMetrics(): Promise<string> {
     const asked = [...this.#states].filter(([w, s]) => s.ready && w.isConnected()).map(([w]) => this.#askMetrics(w));
     const answers = (await Promise.all(asked)).filter(
       (m): m is Parameters<typeof AggregatorRegistry.aggregate>[0][number] => m !== undefined,
     );
-    return AggregatorRegistry.aggregate(answers).metrics();
+    // The primary's own series join the aggregation: a family both have (the TLS expiry) is written once.
+    return AggregatorRegistry.aggregate([...answers, await this.#registry.getMetricsAsJSON()]).metrics();
   }
 
   #askMetrics(worker: Worker): Promise<unknown> {

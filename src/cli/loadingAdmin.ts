@@ -3,7 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import type { ListenAddress } from '../config/snapshot.js';
 import { readMainFile } from '../config/mainFile.js';
-import { Listener } from '../proxy/listener.js';
+import type { Listener } from '../proxy/listener.js';
+import { openListener } from '../tls/secureListener.js';
+import type { ServedCertificate } from '../tls/servedCertificate.js';
 import { YamlReader } from '../reader/yamlReader.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -17,16 +19,20 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 export class LoadingAdmin {
   private constructor(
     readonly listener: Listener,
+    /** The admin port's certificate when it has `tls` (the app keeps it current once started). */
+    readonly certificate: ServedCertificate | undefined,
     private readonly route: { handler: Handler },
   ) {}
 
   /** Undefined when keygate.yaml does not even say where the admin port is (the load then reports why). */
   static async open(configFile: string, override: ListenAddress | undefined): Promise<LoadingAdmin | undefined> {
-    const address = override ?? adminAddressOf(configFile);
+    const configured = adminAddressOf(configFile);
+    // Tests move the port; the TLS settings stay the config's.
+    const address = override ? { ...configured, ...override } : configured;
     if (!address) return undefined;
     const route: { handler: Handler } = { handler: loadingReply };
-    const listener = await Listener.start({ ...address, maxHeaderSize: 16 * 1024, onRequest: (req, res) => route.handler(req, res) });
-    return new LoadingAdmin(listener, route);
+    const opened = await openListener('admin', address, { maxHeaderSize: 16 * 1024, onRequest: (req, res) => route.handler(req, res) });
+    return new LoadingAdmin(opened.listener, opened.certificate, route);
   }
 
   serve(handler: Handler): Listener {

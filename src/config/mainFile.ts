@@ -6,6 +6,7 @@ import { hostName, normalizePrefix, parseHost } from '../policy/route.js';
 import { parseRate, type RateLimit } from '../policy/rateLimits.js';
 import { readLimit } from './rateLimitReader.js';
 import { directorySource } from './keysDirectory.js';
+import { readListener } from './listenerReader.js';
 import { readRequestRules, REQUEST_RULE_FIELDS } from './requestRules.js';
 import { readAssertion, type AssertionDraft } from './assertionReader.js';
 import type { CheckDialect, ListenAddress, RequestRules, TokenSource } from './snapshot.js';
@@ -108,7 +109,7 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
   const policy = r.string(f.get('policy')?.value, 'policy');
   const config: MainConfig = {
     region: r.string(f.get('region')?.value, 'region') ?? '',
-    listen: readListen(r, f.get('listen')?.value),
+    listen: readListen(r, f.get('listen')?.value, base),
     services: services.filter((s): s is ServiceDraft => s !== undefined),
     declaredServices: declaredNames(r, serviceNodes),
     extraMethods: readExtraMethods(r, f.get('extraMethods')?.value),
@@ -144,28 +145,24 @@ function declaredNames(r: YamlReader, nodes: readonly YNode[]): string[] {
   });
 }
 
-function readListen(r: YamlReader, node: YNode): MainConfig['listen'] {
+function readListen(r: YamlReader, node: YNode, base: string): MainConfig['listen'] {
   const f = node == null ? new Map<string, Field>() : r.map(node, 'listen', ['proxy', 'admin', 'check', 'trustedProxies']) ?? new Map<string, Field>();
-  const address = (name: string, fallback?: string, node?: YNode): ListenAddress | undefined => {
-    const n = node ?? f.get(name)?.value;
-    const text = n === undefined ? fallback : r.string(n, `listen.${name}`);
-    if (text === undefined) return undefined;
-    const parsed = parseListenAddress(text);
-    if ('error' in parsed) return r.error(n, parsed.error);
-    return { ...parsed, text };
+  const listener = (name: string, fallback: string): ListenAddress | undefined => {
+    const n = f.get(name)?.value;
+    if (n == null) return { ...(parseListenAddress(fallback) as { host: string; port: number }), text: fallback };
+    return readListener(r, n, `listen.${name}`, base).address;
   };
   const trustedNodes = r.stringNodes(f.get('trustedProxies')?.value, 'listen.trustedProxies') ?? [];
   const trusted = trustedNodes.filter((c) => {
     const p = parseCidr(c.value);
     return 'error' in p ? r.error(c.node, `listen.trustedProxies: ${p.error}`) ?? false : true;
   }).map((c) => c.value);
-  const checkField = readCheck(r, f.get('check'));
-  const check = checkField?.address != null ? address('check', undefined, checkField.address) : undefined;
+  const checkField = readCheck(r, f.get('check'), base);
   const fallbackProxy = parseListenAddress(DEFAULTS.proxy) as { host: string; port: number };
   return {
-    proxy: address('proxy', DEFAULTS.proxy) ?? { ...fallbackProxy, text: DEFAULTS.proxy },
-    admin: address('admin', DEFAULTS.admin) ?? { host: '127.0.0.1', port: 9090, text: DEFAULTS.admin },
-    ...(check ? { check } : {}),
+    proxy: listener('proxy', DEFAULTS.proxy) ?? { ...fallbackProxy, text: DEFAULTS.proxy },
+    admin: listener('admin', DEFAULTS.admin) ?? { host: '127.0.0.1', port: 9090, text: DEFAULTS.admin },
+    ...(checkField?.address ? { check: checkField.address } : {}),
     checkDialect: checkField?.dialect ?? 'auto',
     trustedProxies: trusted,
   };
@@ -174,22 +171,22 @@ function readListen(r: YamlReader, node: YNode): MainConfig['listen'] {
 const CHECK_DIALECTS: readonly CheckDialect[] = ['envoy', 'nginx', 'traefik', 'auto'];
 
 /**
- * `listen.check`: an address (dialect `auto`, with a warning), or `{ address, dialect }`.
+ * `listen.check`: an address (dialect `auto`, with a warning), or `{ address, dialect, tls }`.
  * Pinned, the decision API never reads another dialect's headers, so a client header that
  * the front proxy lets through cannot choose which path is checked.
  */
-function readCheck(r: YamlReader, field: Field | undefined): { address: YNode; dialect: CheckDialect } | undefined {
+function readCheck(r: YamlReader, field: Field | undefined, base: string): { address: ListenAddress | undefined; dialect: CheckDialect } | undefined {
   if (!field) return undefined;
-  const node = r.resolve(field.value);
-  if (!isMap(node)) {
+  const read = readListener(r, field.value, 'listen.check', base, ['dialect']);
+  if (!read.objectForm) {
     r.warn(field.value, 'listen.check has no dialect: the front proxy is recognised per request from its headers, so a client header it lets through could choose the dialect and the path checked; write `check: { address: …, dialect: envoy | nginx | traefik }` (or `dialect: auto` to keep this)');
-    return { address: field.value, dialect: 'auto' };
+    return { address: read.address, dialect: 'auto' };
   }
-  const f = r.map(node, 'listen.check', ['address', 'dialect'], ['address']);
-  const text = f?.has('dialect') ? r.string(f.get('dialect')!.value, 'listen.check.dialect') : 'auto';
+  const dialectNode = read.fields.get('dialect')?.value;
+  const text = dialectNode !== undefined ? r.string(dialectNode, 'listen.check.dialect') : 'auto';
   const dialect = CHECK_DIALECTS.find((d) => d === text);
-  if (!dialect && text !== undefined) r.error(f?.get('dialect')?.value, `listen.check.dialect must be one of ${CHECK_DIALECTS.join(', ')}`);
-  return { address: f?.get('address')?.value, dialect: dialect ?? 'auto' };
+  if (!dialect && text !== undefined) r.error(dialectNode, `listen.check.dialect must be one of ${CHECK_DIALECTS.join(', ')}`);
+  return { address: read.address, dialect: dialect ?? 'auto' };
 }
 
 const SERVICE_FIELDS = ['name', 'route', 'upstream', 'serviceToken', 'timeouts', 'terminateStreamsOnRevoke', 'assertion', ...REQUEST_RULE_FIELDS];

@@ -13,7 +13,20 @@ export interface ListenAddress {
   readonly host: string;
   readonly port: number;
   readonly text: string;
+  /** HTTPS on this listener (its object form's `tls`); absent: plain HTTP. */
+  readonly tls?: TlsSettings;
 }
+
+/** A listener's `tls` block: files resolved against keygate.yaml's directory. */
+export interface TlsSettings {
+  /** PEM certificate chain, leaf first. */
+  readonly cert: string;
+  /** PEM private key of the leaf. */
+  readonly key: string;
+  readonly minVersion: TlsVersion;
+}
+
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 
 export type CheckDialect = 'auto' | 'envoy' | 'nginx' | 'traefik';
 

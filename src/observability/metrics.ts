@@ -89,6 +89,7 @@ export class Metrics {
   readonly #rateLimited: Counter<'service' | 'scope'>;
   readonly #rateLimitErrors: Counter<never>;
   readonly #rateLimitLatency: Histogram<never>;
+  readonly #tlsExpiry: Gauge<'listener'>;
 
   constructor(options: MetricsOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -201,6 +202,7 @@ export class Metrics {
       buckets: DECISION_BUCKETS,
       registers,
     });
+    this.#tlsExpiry = tlsExpiryGauge(this.registry);
     this.#keyRequests = options.perKeyLabels
       ? this.#register(
           new FastCounter(
@@ -235,6 +237,11 @@ export class Metrics {
   /** A live connection was closed because its key lost access. */
   connectionTerminated(reason: string, kind: string): void {
     this.#terminated.inc({ reason, kind });
+  }
+
+  /** The certificate a TLS listener serves now expires at `seconds` (since the epoch). */
+  tlsCertificateExpiry(listener: string, seconds: number): void {
+    this.#tlsExpiry.set({ listener }, seconds);
   }
 
   /** Counts a request in flight; the returned function ends it (calling it again does nothing). */
@@ -370,4 +377,19 @@ export class Metrics {
 
 function validSeconds(seconds: number): boolean {
   return seconds >= 0 && seconds !== Infinity;
+}
+
+/**
+ * `keygate_tls_cert_expiry_timestamp_seconds{listener}`: the notAfter of the certificate each
+ * TLS listener serves. Across `serve --workers` the earliest wins, so a worker still serving
+ * an old certificate is the one the alert sees.
+ */
+export function tlsExpiryGauge(registry: Registry): Gauge<'listener'> {
+  return new Gauge({
+    name: 'keygate_tls_cert_expiry_timestamp_seconds',
+    help: 'When the certificate each TLS listener serves expires (notAfter, seconds since the epoch).',
+    labelNames: ['listener'],
+    registers: [registry],
+    aggregator: 'min',
+  });
 }

@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { rawProblem } from './problem.js';
@@ -15,6 +17,8 @@ export interface ListenerOptions {
    * sends `100 Continue` before keygate has decided anything.
    */
   readonly onCheckContinue?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** HTTPS with this certificate and key (and TLS settings); plain HTTP when absent. */
+  readonly tls?: SecureContextOptions;
 }
 
 /** An HTTP listener with the limits and the orderly stop that every keygate port shares. */
@@ -28,12 +32,13 @@ export class Listener {
   private constructor(private readonly server: Server) {}
 
   static async start(opts: ListenerOptions): Promise<Listener> {
-    const server = createServer({
+    const http: ServerOptions = {
       maxHeaderSize: opts.maxHeaderSize,
       requestTimeout: 0, // bodies may stream for long; idle pauses are bounded per service
       headersTimeout: 30_000,
       keepAliveTimeout: 65_000, // longer than common client pools, so clients close first
-    });
+    };
+    const server: Server = opts.tls ? createHttpsServer({ ...http, ...opts.tls }) : createServer(http);
     const listener = new Listener(server);
     const onRequest = listener.tracked(opts.onRequest);
     server.on('request', onRequest);
@@ -58,6 +63,12 @@ export class Listener {
       });
     });
     return listener;
+  }
+
+  /** Serves a new certificate to new handshakes; open connections keep theirs. Plain HTTP: nothing to do. */
+  setSecureContext(options: SecureContextOptions): void {
+    const tls = this.server as Server & { setSecureContext?: (o: SecureContextOptions) => void };
+    tls.setSecureContext?.(options);
   }
 
   get port(): number {

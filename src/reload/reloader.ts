@@ -3,6 +3,7 @@ import type { ConfigIssue } from '../reader/issues.js';
 import { sharedAsideLoader, type LoadOptions } from './asideLoader.js';
 import type { LoadResult } from '../config/load.js';
 import type { Snapshot } from '../config/snapshot.js';
+import { describeListener } from '../config/listenerReader.js';
 import { ConfigWatcher, type CheckReason } from './watch.js';
 
 /** What asked for a reload: a file event, the periodic check, SIGHUP, or a direct call. */
@@ -60,9 +61,9 @@ export interface ReloaderOptions {
  * change them in the files but not in the running process.
  */
 const RESTART_ONLY: readonly (readonly [string, (s: Snapshot) => unknown])[] = [
-  ['listen.proxy', (s) => `${s.listen.proxy.host}:${s.listen.proxy.port}`],
-  ['listen.admin', (s) => `${s.listen.admin.host}:${s.listen.admin.port}`],
-  ['listen.check', (s) => (s.listen.check ? `${s.listen.check.host}:${s.listen.check.port}` : 'off')],
+  ['listen.proxy', (s) => describeListener(s.listen.proxy)],
+  ['listen.admin', (s) => describeListener(s.listen.admin)],
+  ['listen.check', (s) => describeListener(s.listen.check)],
   ['limits.headers', (s) => s.limits.headers],
   ['metrics.perKeyLabels', (s) => s.metrics.perKeyLabels],
   ['rateLimiting.backend', (s) => s.rateLimits.backend],

@@ -63,6 +63,7 @@ async function exportedMetrics(): Promise<{ text: string; exp: Exposition }> {
   m.configLoaded(2);
   m.configReloaded('failure');
   m.configReloaded('success', 3);
+  m.tlsCertificateExpiry('proxy', 1_800_000_000);
   const text = await m.metricsText();
   return { text, exp: parseExposition(text) };
 }
