@@ -45,6 +45,17 @@ export function limitJoe(policy: string): string {
   return limited;
 }
 
+/**
+ * A shadow candidate naming the live policy and keys files again: every request is decided
+ * a second time by a copy of each (its own key lookup included) and always agrees, which is
+ * the common case the budget is about.
+ */
+function shadowOfItself(main: string): string {
+  const keys = /^keys:\s*\[(.*)\]\s*$/m.exec(main);
+  if (!keys) throw new Error('bench: keygate.yaml has no one-line `keys: [...]` to name in the shadow candidate');
+  return `${main.replace(/\n?$/, '\n')}shadow: { policy: ./policy.yaml, keys: [${keys[1]}] }\n`;
+}
+
 export const KEYGATE_VARIANTS: readonly KeygateVariant[] = [
   { id: 'all_on', name: 'keygate, everything on (log to a pipe)' },
   { id: 'log_file', name: 'keygate, log to a file', log: 'file' },
@@ -55,6 +66,7 @@ export const KEYGATE_VARIANTS: readonly KeygateVariant[] = [
   { id: 'headers_off', name: 'keygate, header rewrite off (knockout)', knockouts: ['headers'] },
   { id: 'ratelimit_on', name: 'keygate, user rate limit (memory) on every request', editPolicy: limitJoe },
   { id: 'meaning_off', name: 'keygate, request-meaning checks off (knockout)', knockouts: ['meaning'] },
+  { id: 'shadow_on', name: 'keygate, shadow candidate (policy + keys, agreeing) on', editMain: shadowOfItself },
   { id: 'workers_2', name: 'keygate --workers 2, everything on', serveArgs: ['--workers', '2'] },
   { id: 'assertion_off', name: 'keygate, identity assertion off (knockout: one fixed token)', knockouts: ['assertion'] },
 ];
@@ -106,6 +118,7 @@ export const STAGES: readonly StageDef[] = [
   { stage: 'request meaning (upgrade, overrides, Host, TRACE)', on: 'all_on', off: 'meaning_off', budgetUs: 2, part: true },
   // The example config signs an assertion for compute: the cached token lookup and one more header.
   { stage: 'identity assertion (cached JWT)', on: 'all_on', off: 'assertion_off', budgetUs: 3, part: true },
+  { stage: 'shadow decision (candidate policy + keys)', on: 'shadow_on', off: 'all_on', budgetUs: 3 },
   { stage: 'keygate overhead (everything on - bare)', on: 'all_on', off: 'bare' },
 ];
 

@@ -28,7 +28,7 @@ import { LiveSessions } from '../proxy/liveSessions.js';
 import { Upstreams } from '../proxy/upstreams.js';
 import { RateLimiter, type RateLimitEvents } from '../ratelimit/limiter.js';
 import { sharedStoreFor } from '../ratelimit/sharedStore.js';
-import { startHotReload } from './hotReload.js';
+import { reportShadow, shadowState, startHotReload } from './hotReload.js';
 
 export interface AppOptions {
   readonly configFile: string;
@@ -121,6 +121,7 @@ export class KeygateApp {
     }
     const app = new KeygateApp(options, loaded.snapshot, early);
     for (const w of loaded.warnings) app.logger.warn({ event: 'config_warning', file: w.file, line: w.line, col: w.col }, w.message);
+    reportShadow(app.logger, loaded.snapshot);
     app.limiter = new RateLimiter(await sharedStoreFor(loaded.snapshot.rateLimits, app.logger), limitEvents(app.metrics));
     try {
       await app.listen();
@@ -141,6 +142,7 @@ export class KeygateApp {
         version: BUILD_INFO.version,
         node: BUILD_INFO.node,
         generation: loaded.snapshot.generation,
+        shadow: shadowState(loaded.snapshot),
         ...app.addresses(),
       },
       'keygate started',

@@ -17,14 +17,26 @@ export function runCheck(argv: string[], io: CliIO): number {
   });
   const strict = flag(args, 'strict');
   const result = loadConfig(configPath(args, io), { env: io.env, ...(flag(args, 'offline') ? { serviceTokens: false } : {}) });
-  const passed = result.ok && !(strict && result.warnings.length > 0);
+  // A serving keygate ignores an invalid shadow candidate; a check of it fails, so CI catches it before it is deployed.
+  const shadowErrors = (result.ok && result.snapshot.shadowErrors) || [];
+  const passed = result.ok && shadowErrors.length === 0 && !(strict && result.warnings.length > 0);
   const warnings = result.warnings.map((w) => `warning: ${formatIssue(w)}`);
   if (flag(args, 'json')) {
-    io.out(JSON.stringify({ ok: passed, errors: result.ok ? [] : result.errors, warnings: result.warnings }, null, 2));
+    io.out(JSON.stringify({ ok: passed, errors: result.ok ? [] : result.errors, warnings: result.warnings, shadowErrors }, null, 2));
     return passed ? EXIT.ok : EXIT.failed;
   }
   if (!result.ok) {
     io.err([...result.errors.map(formatIssue), ...warnings, `${result.errors.length} error(s)`].join('\n'));
+    return EXIT.failed;
+  }
+  if (shadowErrors.length) {
+    io.err(
+      [
+        ...shadowErrors.map((e) => `shadow: ${formatIssue(e)}`),
+        ...warnings,
+        `${shadowErrors.length} error(s) in the shadow candidate`,
+      ].join('\n'),
+    );
     return EXIT.failed;
   }
   if (warnings.length) io.err(warnings.join('\n'));
@@ -33,6 +45,7 @@ export function runCheck(argv: string[], io: CliIO): number {
     return EXIT.failed;
   }
   const s = result.snapshot;
-  io.out(`ok: ${s.services.length} service(s), ${s.users.size} user(s), ${s.keys.size} key(s), ${s.guardrails.size} guardrail(s)`);
+  const shadow = s.shadow ? `; shadow candidate: ${s.shadow.files.join(', ')}` : '';
+  io.out(`ok: ${s.services.length} service(s), ${s.users.size} user(s), ${s.keys.size} key(s), ${s.guardrails.size} guardrail(s)${shadow}`);
   return EXIT.ok;
 }

@@ -48,6 +48,7 @@ function report(app: ReloadableApp, o: ReloadOutcome): void {
         `changed settings need a restart to take effect: ${o.restartRequired.join(', ')}; everything else is applied`,
       );
     }
+    reportShadow(logger, o.snapshot);
     metrics.configReloaded('success', o.snapshot.generation);
     logger.info(
       {
@@ -56,6 +57,7 @@ function report(app: ReloadableApp, o: ReloadOutcome): void {
         generation: o.snapshot.generation,
         changed: o.changed,
         keys: o.snapshot.keys.size,
+        shadow: shadowState(o.snapshot),
         durationMs: Math.round(o.durationMs),
       },
       'config reloaded',
@@ -69,6 +71,22 @@ function report(app: ReloadableApp, o: ReloadOutcome): void {
       );
     logIssues(logger, 'error', 'reload_failed', o.errors, { trigger: o.trigger, servingGeneration: app.snapshot().generation });
     logIssues(logger, 'warn', 'config_warning', o.warnings);
+  }
+}
+
+/** keygate.yaml `shadow`: judging requests (`on`), configured but invalid and ignored, or not configured. */
+export function shadowState(s: Snapshot): 'on' | 'invalid' | 'off' {
+  return s.shadow ? 'on' : s.shadowErrors?.length ? 'invalid' : 'off';
+}
+
+/** An invalid shadow candidate is logged (every problem, located) and ignored: the live config it came with serves. */
+export function reportShadow(logger: Logger, s: Snapshot): void {
+  for (const issue of (s.shadowErrors ?? []).slice(0, MAX_LOGGED_ISSUES)) {
+    const { file, line, col } = issue;
+    logger.error(
+      { event: 'shadow_invalid', file, line, col, generation: s.generation },
+      `${formatIssue(issue)} (the shadow candidate is ignored; the live config serves unaffected)`,
+    );
   }
 }
 

@@ -10,10 +10,10 @@ import { KeyIndexBuilder } from '../keys/keyIndex.js';
 import { KeyStore } from '../keys/store.js';
 import { readKeysFile } from '../keys/reader.js';
 import { readKeysFast } from '../keys/fastReader.js';
-import { readMainFile, type MainConfig, type ServiceDraft } from './mainFile.js';
+import { readMainFile, type MainConfig, type ServiceDraft, type ShadowFiles } from './mainFile.js';
 import { readPolicyFile, type PolicyFile } from './policyFile.js';
 import type { RuleNames } from '../reader/ruleReader.js';
-import type { AssertionSettings, KeyRecord, ServiceConfig, Snapshot } from './snapshot.js';
+import type { AssertionSettings, KeyRecord, ServiceConfig, ShadowCandidate, Snapshot } from './snapshot.js';
 import type { AssertionDraft } from './assertionReader.js';
 import { parseSigningKey } from '../assertion/signingKey.js';
 import { YamlReader } from '../reader/yamlReader.js';
@@ -60,16 +60,20 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   warnAboutKeys(ctx, keys, policy);
   const byKey = keyRateLimits(ctx, keys, policy);
   if (ctx.errors.length) return ctx.result();
-  const snapshot = buildSnapshot(mainPath, main, policy, keysFiles, keys, services as ServiceConfig[], byKey, ctx.warnings, options.generation ?? 1);
+  const live = buildSnapshot(mainPath, main, policy, keysFiles, keys, services as ServiceConfig[], byKey, ctx.warnings, options.generation ?? 1);
+  const snapshot = main.shadow ? withShadow(live, loadShadow(ctx, main.shadow, names, policy)) : live;
   return { ok: true, snapshot, warnings: ctx.warnings, sources: ctx.sources };
 }
 
 class LoadContext {
   readonly errors: ConfigIssue[] = [];
   readonly warnings: ConfigIssue[] = [];
-  readonly sources = new Map<string, string>();
 
-  constructor(private readonly overrides: ReadonlyMap<string, string> = new Map()) {}
+  constructor(
+    readonly overrides: ReadonlyMap<string, string> = new Map(),
+    /** Shared by the shadow candidate's context, so hot reload follows its files too. */
+    readonly sources = new Map<string, string>(),
+  ) {}
 
   /** A file's text, fingerprinted from the very bytes parsed so a reload never misses a change made meanwhile. */
   readText(file: string): string {
@@ -256,6 +260,36 @@ function keyRateLimits(ctx: LoadContext, keys: readonly KeyRecord[], policy: Pol
     byKey.set(key.id, Object.freeze(limits));
   }
   return byKey;
+}
+
+type ShadowLoad = { ok: true; candidate: ShadowCandidate } | { ok: false; errors: readonly ConfigIssue[] };
+
+/**
+ * The candidate of keygate.yaml `shadow`, validated like the live files but in a context
+ * of its own: its errors make it absent, never the live config invalid. The live policy
+ * stands in for a candidate that names only keys (and checks their users and limits).
+ */
+function loadShadow(live: LoadContext, files: ShadowFiles, names: RuleNames, livePolicy: PolicyFile): ShadowLoad {
+  const ctx = new LoadContext(live.overrides, live.sources);
+  const policy = files.policy === undefined ? livePolicy : ctx.read(files.policy, (r) => readPolicyFile(r, names));
+  const keysFiles = files.keys?.flatMap((entry) => ctx.keysFilesOf(entry));
+  const keys = keysFiles?.flatMap((file) => ctx.readKeys(file, names));
+  if (keys) checkConflicts(ctx, keys);
+  if (policy && keys) keyRateLimits(ctx, keys, policy);
+  if (!policy || ctx.errors.length) return { ok: false, errors: ctx.errors };
+  const named = [...(files.policy !== undefined ? [files.policy] : []), ...(keysFiles ?? [])];
+  return {
+    ok: true,
+    candidate: Object.freeze({
+      files: Object.freeze(named),
+      ...(files.policy !== undefined ? { policy: Object.freeze({ users: policy.users, guardrails: policy.guardrails }) } : {}),
+      ...(keys ? { keys: KeyStore.fromKeys(keys) } : {}),
+    }),
+  };
+}
+
+function withShadow(live: Snapshot, load: ShadowLoad): Snapshot {
+  return Object.freeze(load.ok ? { ...live, shadow: load.candidate, shadowErrors: [] } : { ...live, shadowErrors: Object.freeze([...load.errors]) });
 }
 
 function at(key: KeyRecord, message: string): ConfigIssue {

@@ -28,6 +28,14 @@ export interface MainConfig {
   log: { level: string; access: boolean };
   metrics: { perKeyLabels: boolean };
   rateLimiting: RateLimiting;
+  /** A candidate policy and/or keys judged beside the live ones on every request (never answering it). */
+  shadow?: ShadowFiles;
+}
+
+/** keygate.yaml `shadow`: the candidate's files, resolved; an absent one means "the live one". */
+export interface ShadowFiles {
+  readonly policy?: string;
+  readonly keys?: readonly string[];
 }
 
 /** keygate.yaml `rateLimiting`: where buckets live, the failed-authentication limit, headers. */
@@ -74,7 +82,7 @@ export interface ServiceDraft {
   assertion?: AssertionDraft;
 }
 
-const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics', 'rateLimiting'];
+const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics', 'rateLimiting', 'shadow'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const HEADER = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -115,7 +123,7 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
     extraMethods: readExtraMethods(r, f.get('extraMethods')?.value),
     policy: resolve(base, policy ?? ''),
     // A trailing slash names a keys directory (config/keysDirectory.ts), and is kept.
-    keys: (r.strings(f.get('keys')?.value, 'keys') ?? []).map((k) => (k.endsWith('/') ? directorySource(resolve(base, k)) : resolve(base, k))),
+    keys: keysSources(r.strings(f.get('keys')?.value, 'keys') ?? [], base),
     limits: readLimits(r, f.get('limits')?.value),
     shutdown: readDurations(r, f.get('shutdown')?.value, 'shutdown', { delay: DEFAULTS.shutdownDelay, timeout: DEFAULTS.shutdownTimeout }),
     reload: readDurations(r, f.get('reload')?.value, 'reload', { interval: DEFAULTS.reloadInterval, debounce: DEFAULTS.reloadDebounce }),
@@ -123,8 +131,33 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
     metrics: { perKeyLabels: readFlag(r, f.get('metrics')?.value, 'metrics', 'perKeyLabels') },
     rateLimiting: readRateLimiting(r, f.get('rateLimiting')?.value),
   };
+  const shadow = readShadow(r, f.get('shadow')?.value, base);
+  if (shadow) config.shadow = shadow;
   if (f.has('services') && services.length === 0) r.error(f.get('services')?.value, 'services must list at least one service');
   return policy === undefined ? undefined : config; // without a policy file there is nothing more to check
+}
+
+/** A trailing slash names a keys directory (config/keysDirectory.ts), and is kept. */
+function keysSources(entries: readonly string[], base: string): string[] {
+  return entries.map((k) => (k.endsWith('/') ? directorySource(resolve(base, k)) : resolve(base, k)));
+}
+
+/**
+ * `shadow: { policy, keys }`: which files make the candidate. The block itself is part of
+ * keygate.yaml (a typo here is a keygate.yaml error); the candidate files it names are
+ * validated on their own, and an invalid candidate never blocks the live config.
+ */
+function readShadow(r: YamlReader, node: YNode, base: string): ShadowFiles | undefined {
+  if (node == null) return undefined;
+  const f = r.map(node, 'shadow', ['policy', 'keys']);
+  if (!f) return undefined;
+  if (f.size === 0) return r.error(node, 'shadow names no candidate: give it "policy", "keys" or both');
+  const policy = f.has('policy') ? r.string(f.get('policy')!.value, 'shadow.policy') : undefined;
+  const keys = f.has('keys') ? r.strings(f.get('keys')!.value, 'shadow.keys') : undefined;
+  return {
+    ...(policy !== undefined ? { policy: resolve(base, policy) } : {}),
+    ...(keys !== undefined ? { keys: keysSources(keys, base) } : {}),
+  };
 }
 
 function readExtraMethods(r: YamlReader, node: YNode): string[] {

@@ -116,6 +116,24 @@ export interface Snapshot extends Policy {
   readonly metrics: { readonly perKeyLabels: boolean };
   readonly rateLimits: RateLimitSettings;
   readonly warnings: readonly ConfigIssue[];
+  /** keygate.yaml `shadow`, loaded and valid; absent when none is configured or the candidate is invalid. */
+  readonly shadow?: ShadowCandidate;
+  /** Why a configured candidate is not in use (it never blocks the live config); empty or absent when it is. */
+  readonly shadowErrors?: readonly ConfigIssue[];
+}
+
+/**
+ * The candidate policy and keys of keygate.yaml `shadow`: every request is decided by
+ * them too, and a different answer is logged and counted, never sent. Whatever the
+ * candidate does not name (routing, services, the other of policy and keys) is the live one.
+ */
+export interface ShadowCandidate {
+  /** The candidate's own files, as named in keygate.yaml (for logs). */
+  readonly files: readonly string[];
+  /** Absent: the live policy. */
+  readonly policy?: Pick<Policy, 'users' | 'guardrails'>;
+  /** Absent: the live keys. */
+  readonly keys?: KeyStore;
 }
 
 /** keygate.yaml `rateLimiting` plus the policy's named limits, resolved for the request path. */

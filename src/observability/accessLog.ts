@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { LogSink } from './logSink.js';
-import type { RequestRecord } from './requestRecord.js';
+import type { RequestRecord, ShadowRecord } from './requestRecord.js';
 import { scrubKeyStrings } from './scrub.js';
 
 /** The `msg` of every access line: log pipelines select access lines by it. */
@@ -13,9 +13,9 @@ const MAX_METHOD_LENGTH = 32;
  * Access lines, one per request, written by a fixed template instead of the generic
  * logger: the line has one schema and is secret-free by construction (no header, query
  * string or key secret is a field), so the redaction walk every other log line gets
- * would find nothing here; it cost ~40 µs per request. The line is byte for byte what
- * pino wrote for it before (level, time, pid, hostname, the 15 fields below, then
- * `detail`/`upstream_error` when present, then msg); missing parts are `null`, so every
+ * would find nothing here; it cost ~40 µs per request. The line is what pino would
+ * write for it (level, time, pid, hostname, the 16 fields below, then
+ * `detail`/`upstream_error`/`shadow_*` when present, then msg); missing parts are `null`, so every
  * line has the same fields. Field names are stable: log pipelines and alerts key on them.
  * Key strings (`kg_...`) are still scrubbed from the line, as from every other line,
  * in case a client put one in its path.
@@ -44,16 +44,22 @@ export class AccessLog {
     }
     const line =
       `{"level":"info","time":"${this.#lastTime}${this.#afterTime}${JSON.stringify(r.requestId)}` +
-      `,"mode":"${r.mode}","method":${JSON.stringify(r.method.slice(0, MAX_METHOD_LENGTH))},"path":${JSON.stringify(r.path)}` +
+      `,"mode":"${r.mode}","method":${JSON.stringify(r.method.slice(0, MAX_METHOD_LENGTH))},"path":${JSON.stringify(r.path)},"host":${str(r.host)}` +
       `,"client_ip":${JSON.stringify(r.clientIp)},"service":${str(r.service)},"key_id":${str(r.keyId)}` +
       `,"key_name":${r.keyId !== undefined && r.user !== undefined ? str(r.keyName ?? '') : 'null'},"user":${r.keyId !== undefined ? str(r.user) : 'null'}` +
       `,"decision":"${r.decision}","reason":"${r.reason}","status":${r.status}` +
       `,"decision_ms":${ms(r.decisionMs)},"upstream_ms":${ms(r.upstreamMs)},"total_ms":${ms(r.totalMs) ?? 0}` +
       (r.detail ? `,"detail":${JSON.stringify(r.detail)}` : '') +
       (r.upstreamErrorCode ? `,"upstream_error":${JSON.stringify(r.upstreamErrorCode)}` : '') +
+      (r.shadow ? shadowFields(r.shadow) : '') +
       `,"msg":"${ACCESS_LOG_MESSAGE}"}\n`;
     return scrubKeyStrings(line);
   }
+}
+
+/** Only where the shadow candidate disagrees: agreeing lines stay as they are. */
+function shadowFields(s: ShadowRecord): string {
+  return `,"shadow_decision":"${s.decision}","shadow_reason":"${s.reason}","shadow_rule":${str(s.rule)}`;
 }
 
 function str(value: string | undefined): string {

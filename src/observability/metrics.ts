@@ -78,6 +78,7 @@ export class Metrics {
   readonly #upstreamDuration: FastHistogram;
   readonly #upstreamErrors: FastCounter;
   readonly #keyRequests: FastCounter | undefined;
+  readonly #shadowDisagreements: FastCounter;
   readonly #bySeriesKey = new Map<string, RequestSeries>();
   #inFlight = 0;
   readonly #terminated: Counter<'reason' | 'kind'>;
@@ -134,6 +135,13 @@ export class Metrics {
         'keygate_upstream_errors_total',
         'Upstream requests that failed without a response, by kind (connect, timeout, reset, other).',
         ['service', 'kind'],
+      ),
+    );
+    this.#shadowDisagreements = this.#register(
+      new FastCounter(
+        'keygate_shadow_disagreements_total',
+        'Requests the keygate.yaml shadow candidate would have answered differently, by service and both answers (allow or deny).',
+        ['service', 'live', 'shadow'],
       ),
     );
     this.#terminated = new Counter({
@@ -281,6 +289,7 @@ export class Metrics {
     this.#inFlight--;
     this.#finished(r.service, r.method, r.decision, r.reason, r.mode, r.keyId, r.totalMs / 1000);
     this.#decision.observe(r.decisionMs / 1000);
+    if (r.shadow !== undefined) this.shadowDisagreed(r.service, r.shadow.live, r.shadow.decision);
     if (r.service === undefined) return;
     if (r.upstreamStatus !== undefined && r.upstreamMs !== undefined)
       this.upstreamFinished(r.service, r.upstreamStatus, r.upstreamMs / 1000);
@@ -302,6 +311,12 @@ export class Metrics {
     if (!validSeconds(seconds)) return;
     const cls = statusClass(status);
     this.#upstreamDuration.seriesFor(`${service}|${cls}`, () => ({ service, status_class: cls })).observe(seconds);
+  }
+
+  /** The shadow candidate answered `shadow` where the live config answered `live`. */
+  shadowDisagreed(service: string | undefined, live: Decision, shadow: Decision): void {
+    const s = serviceLabel(service);
+    this.#shadowDisagreements.seriesFor(`${s}|${live}|${shadow}`, () => ({ service: s, live, shadow })).value++;
   }
 
   /** The upstream failed without a response; classify errors with `upstreamErrorKind`. */

@@ -3,11 +3,20 @@ import type { UpstreamErrorKind } from './labels.js';
 import { pathWithoutQuery } from './serializers.js';
 
 export type Decision = 'allow' | 'deny';
+
+/** A shadow candidate's different answer (proxy/shadow.ts ShadowVerdict). */
+export interface ShadowRecord {
+  readonly live: Decision;
+  readonly decision: Decision;
+  readonly reason: Reason;
+  readonly rule: string | undefined;
+}
 /** `proxy`: the reverse proxy port; `check`: the decision API (ext_authz, auth_request, ForwardAuth). */
 export type Mode = 'proxy' | 'check';
 
 /** Longer paths are cut in the record (and so in the access line): one request cannot flood the log. */
 const MAX_LOGGED_PATH = 1024;
+export const MAX_LOGGED_HOST = 255;
 
 /**
  * One request from socket to log line: created when it arrives, filled in place as it
@@ -16,6 +25,8 @@ const MAX_LOGGED_PATH = 1024;
  * `undefined`), so every record has one shape.
  */
 export class RequestRecord {
+  /** The Host the request named (the decision API: the original one), bounded; replay routes by it. */
+  host: string | undefined = undefined;
   service: string | undefined = undefined;
   keyId: string | undefined = undefined;
   keyName: string | undefined = undefined;
@@ -32,6 +43,8 @@ export class RequestRecord {
   upstreamError: UpstreamErrorKind | undefined = undefined;
   upstreamErrorCode: string | undefined = undefined;
   totalMs = 0;
+  /** What keygate.yaml `shadow` would have answered, only where it differs from the live answer. */
+  shadow: ShadowRecord | undefined = undefined;
   /** Without the query string (it may carry `?api_key=`) or fragment, bounded. */
   readonly path: string;
   /** performance.now() when the request arrived. */

@@ -52,5 +52,10 @@ export function ruleText(rule: Pick<CompiledRule, 'regions' | 'service' | 'metho
 export function ruleLabel(rule: CompiledRule): string {
   const o = rule.origin;
   const at = o.file ? ` (${o.file}:${o.line}:${o.col})` : '';
-  return `${o.owner} rule ${o.index + 1}: ${ruleText(rule)}${at}`;
+  return `${ruleName(rule)}${at}`;
+}
+
+/** `key 7Hq2pXw9LmZ4 allow rule 2: compute GET,HEAD /v2/**`: which rule, without where it is written. */
+export function ruleName(rule: CompiledRule): string {
+  return `${rule.origin.owner} rule ${rule.origin.index + 1}: ${ruleText(rule)}`;
 }

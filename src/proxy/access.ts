@@ -3,13 +3,14 @@ import { extractCredential, type CredentialHeader } from '../auth/credentials.js
 import type { KeyVerifier } from '../auth/verifier.js';
 import type { KeyRecord, RequestRules, ServiceConfig, Snapshot } from '../config/snapshot.js';
 import type { DenyReason } from '../errors.js';
-import { authorize, type Denial, type Grant, type StepNumber } from '../policy/decide.js';
+import { authorize, type AccessRequest, type Denial, type Grant, type StepNumber } from '../policy/decide.js';
 import { pathSegments } from '../policy/pathPattern.js';
 import { readingsOf } from '../policy/pathReadings.js';
 import { routeRequest } from '../policy/route.js';
 import type { LimitVerdict, RateLimiter } from '../ratelimit/limiter.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { parseTarget, TARGET_PROBLEMS } from './pathSafety.js';
+import { hasShadow, judgeShadow, type ShadowVerdict } from './shadow.js';
 import { checkMethodOverrides, isTrace, scanHeaders, upgradeProblem, type HeaderFindings, type OverrideCheck } from './requestMeaning.js';
 
 /** A request as the edge sees it, before any decision. */
@@ -42,6 +43,8 @@ export type Allowed = {
   readonly decision: Grant;
   /** The rate limits the request met (for the RateLimit headers); undefined when none applies. */
   readonly limits: LimitVerdict | undefined;
+  /** What keygate.yaml `shadow` would have answered instead; undefined when it agrees or there is none. */
+  readonly shadow: ShadowVerdict | undefined;
 };
 export type Denied = {
   readonly allow: false;
@@ -54,6 +57,8 @@ export type Denied = {
   readonly rule?: CompiledRule;
   /** Set for `rate_limited`: Retry-After and the RateLimit headers. */
   readonly limits?: LimitVerdict;
+  /** What keygate.yaml `shadow` would have answered instead (steps 3-7 only). */
+  readonly shadow?: ShadowVerdict;
 };
 export type AccessOutcome = Allowed | Denied;
 
@@ -132,15 +137,26 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
       refusal(verified.reason, 2, authDetail(verified.reason), destination, verified.keyId || undefined),
     );
   const key = verified.key;
-  const decision = decideFor(snapshot, key, destination, req.method, req.clientIp, now, snapshot.region);
-  if (!decision.allow) return refusal(decision.reason, decision.step, decision.detail, destination, key.id, key, decision.rule);
+  const asked = requestFor(destination, req.method, req.clientIp, now, snapshot.region);
+  const decision = authorize(snapshot, key, asked);
+  if (!decision.allow) {
+    const denied = refusal(decision.reason, decision.step, decision.detail, destination, key.id, key, decision.rule);
+    return hasShadow(snapshot) ? shadowed(denied, snapshot, key, asked, overrides.methods) : denied;
+  }
   const overridden = authorizeOverrides(snapshot, key, destination, overrides.methods, req.clientIp, now);
-  if (overridden) return overridden;
+  if (overridden) return hasShadow(snapshot) ? shadowed(overridden, snapshot, key, asked, overrides.methods) : overridden;
+  const shadow = hasShadow(snapshot) ? judgeShadow(snapshot, key, asked, overrides.methods, decision) : undefined;
   const pending = limiter.check(snapshot.rateLimits, snapshot.users.get(key.user), key.id, destination.service.name, now);
   const limits = pending instanceof Promise ? await pending : pending;
   if (limits && !limits.allowed) return limited(limits, 8, destination, key);
   const forwarded = overrides.query === undefined ? destination : withQuery(destination, overrides.query);
-  return { allow: true, destination: forwarded, key, credentialHeader: credential.header, decision, limits };
+  return { allow: true, destination: forwarded, key, credentialHeader: credential.header, decision, limits, shadow };
+}
+
+/** A live denial with the shadow candidate's different answer, if it has one. */
+function shadowed(denied: Denied, snapshot: Snapshot, key: KeyRecord, asked: AccessRequest, overrides: readonly string[]): Denied {
+  const shadow = judgeShadow(snapshot, key, asked, overrides, denied);
+  return shadow === undefined ? denied : { ...denied, shadow };
 }
 
 function authFailed(snapshot: Snapshot, limiter: RateLimiter, req: InboundRequest, now: number, denied: Denied): Denied {
@@ -159,6 +175,7 @@ function limited(verdict: LimitVerdict, step: 2 | 8, destination: Destination, k
     key,
     rule: undefined,
     limits: verdict,
+    shadow: undefined,
   };
 }
 
@@ -218,8 +235,13 @@ export function decideFor(
   now: number,
   region: string,
 ): Grant | Denial {
+  return authorize(snapshot, key, requestFor(dest, method, clientIp, now, region));
+}
+
+/** The request as steps 3-7 read it. */
+function requestFor(dest: Destination, method: string, clientIp: string, now: number, region: string): AccessRequest {
   const segments = pathSegments(dest.path);
-  return authorize(snapshot, key, {
+  return {
     region,
     service: dest.service.name,
     method,
@@ -227,7 +249,7 @@ export function decideFor(
     clientIp,
     now,
     readings: readingsOf(segments, dest.service.caseInsensitive),
-  });
+  };
 }
 
 /**
@@ -244,7 +266,7 @@ function refusal(
   key?: KeyRecord,
   rule?: CompiledRule,
 ): Denied {
-  return { allow: false, reason, step, detail, destination, keyId, key, rule, limits: undefined };
+  return { allow: false, reason, step, detail, destination, keyId, key, rule, limits: undefined, shadow: undefined };
 }
 
 function authDetail(reason: 'malformed_credentials' | 'unknown_key' | 'bad_secret' | 'rate_limited'): string {

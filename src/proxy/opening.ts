@@ -5,7 +5,7 @@ import { statusOf } from '../errors.js';
 import { requestIdFrom } from '../observability/requestId.js';
 import { checkAccess, type AccessOutcome, type Denied, type InboundRequest } from './access.js';
 import { clientAddress } from './clientIp.js';
-import { RequestRecord, type Mode, type RequestObserver } from '../observability/requestRecord.js';
+import { MAX_LOGGED_HOST, RequestRecord, type Mode, type RequestObserver } from '../observability/requestRecord.js';
 import type { UpstreamErrorKind } from '../observability/labels.js';
 import type { Reason } from '../errors.js';
 import type { ProxyRuntime } from './runtime.js';
@@ -110,6 +110,7 @@ export async function openInbound(
   unreadableDetail?: string,
 ): Promise<OpenedRequest> {
   const record = new RequestRecord(inbound.mode, requestIdFrom(requestIdHeader), inbound.method, inbound.target, inbound.clientIp);
+  if (inbound.host !== undefined) record.host = inbound.host.slice(0, MAX_LOGGED_HOST);
   rt.observer.started();
   const now = rt.now();
   const outcome = unreadableDetail === undefined ? await checkAccess(snapshot, rt, inbound, now) : unreadable(unreadableDetail);
@@ -152,6 +153,7 @@ function unreadable(detail: string): Denied {
     key: undefined,
     rule: undefined,
     limits: undefined,
+    shadow: undefined,
   };
 }
 
@@ -159,6 +161,7 @@ function unreadable(detail: string): Denied {
 function decided(r: RequestRecord, outcome: AccessOutcome): void {
   r.decisionMs = r.elapsedMs();
   r.service = outcome.destination?.service.name || undefined;
+  if (outcome.shadow !== undefined) r.shadow = outcome.shadow;
   const key = outcome.key;
   if (key !== undefined) {
     r.keyId = key.id;

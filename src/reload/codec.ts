@@ -1,10 +1,10 @@
 import { KeyStore } from '../keys/store.js';
-import type { KeyStoreData } from '../keys/storeData.js';
+import { transferables, type KeyStoreData } from '../keys/storeData.js';
 import { compileCidrs } from '../policy/cidr.js';
 import { RuleMatcher } from '../policy/matcher.js';
 import type { UserPolicy } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
-import type { ServiceConfig, Snapshot } from '../config/snapshot.js';
+import type { ServiceConfig, ShadowCandidate, Snapshot } from '../config/snapshot.js';
 
 /*
  * A snapshot as plain data, so the load worker can hand it to the main thread: the
@@ -25,35 +25,77 @@ interface EncodedService extends Omit<ServiceConfig, 'upstream'> {
   readonly upstream: string;
 }
 
-export interface EncodedSnapshot extends Omit<Snapshot, 'keys' | 'users' | 'guardrails' | 'services' | 'listen'> {
+interface EncodedShadow {
+  readonly files: readonly string[];
+  readonly policy?: { readonly users: readonly EncodedUser[]; readonly guardrails: readonly EncodedRule[] };
+  readonly keys?: KeyStoreData;
+}
+
+export interface EncodedSnapshot extends Omit<Snapshot, 'keys' | 'users' | 'guardrails' | 'services' | 'listen' | 'shadow'> {
   readonly listen: Omit<Snapshot['listen'], 'trustedProxies'> & { readonly trustedProxies: readonly string[] };
   readonly services: readonly EncodedService[];
   readonly users: readonly EncodedUser[];
   readonly guardrails: readonly EncodedRule[];
   readonly keys: KeyStoreData;
+  readonly shadow?: EncodedShadow;
 }
 
 export function encodeSnapshot(s: Snapshot): EncodedSnapshot {
+  const { shadow, ...rest } = s;
   return {
-    ...s,
+    ...rest,
     listen: { ...s.listen, trustedProxies: s.listen.trustedProxies.text },
     services: s.services.map((svc) => ({ ...svc, upstream: svc.upstream.href })),
-    users: [...s.users.values()].map((u) => ({ ...u, rules: u.rules.rules })),
+    users: encodeUsers(s.users),
     guardrails: s.guardrails.rules,
     keys: s.keys.data,
+    ...(shadow ? { shadow: encodeShadow(shadow) } : {}),
   };
+}
+
+function encodeUsers(users: Snapshot['users']): EncodedUser[] {
+  return [...users.values()].map((u) => ({ ...u, rules: u.rules.rules }));
+}
+
+function encodeShadow(c: ShadowCandidate): EncodedShadow {
+  return {
+    files: c.files,
+    ...(c.policy ? { policy: { users: encodeUsers(c.policy.users), guardrails: c.policy.guardrails.rules } } : {}),
+    ...(c.keys ? { keys: c.keys.data } : {}),
+  };
+}
+
+/** Every buffer a snapshot's key stores (the live one and a candidate's) can hand over without a copy. */
+export function snapshotTransferables(e: EncodedSnapshot): ArrayBuffer[] {
+  return [...new Set([...transferables(e.keys), ...(e.shadow?.keys ? transferables(e.shadow.keys) : [])])];
 }
 
 /** The worker's snapshot, rebuilt on the main thread: a few small objects and a key store over the received arrays. */
 export function decodeSnapshot(e: EncodedSnapshot): Snapshot {
-  deepFreeze({ ...e, keys: undefined }); // the clone thawed what buildSnapshot froze (limits, reload, warnings…)
+  const { shadow, ...rest } = e;
+  deepFreeze({ ...rest, keys: undefined }); // the clone thawed what buildSnapshot froze (limits, reload, warnings…)
   return Object.freeze({
-    ...e,
+    ...rest,
     listen: Object.freeze({ ...e.listen, trustedProxies: compileCidrs(e.listen.trustedProxies) }),
     services: Object.freeze(e.services.map(decodeService)),
-    users: new Map(e.users.map((u) => [u.name, decodeUser(u)])),
+    users: decodeUsers(e.users),
     guardrails: new RuleMatcher(e.guardrails.map(freezeRule)),
     keys: new KeyStore(e.keys),
+    ...(shadow ? { shadow: decodeShadow(shadow) } : {}),
+  });
+}
+
+function decodeUsers(users: readonly EncodedUser[]): Map<string, UserPolicy> {
+  return new Map(users.map((u) => [u.name, decodeUser(u)]));
+}
+
+function decodeShadow(e: EncodedShadow): ShadowCandidate {
+  return Object.freeze({
+    files: Object.freeze([...e.files]),
+    ...(e.policy
+      ? { policy: Object.freeze({ users: decodeUsers(e.policy.users), guardrails: new RuleMatcher(e.policy.guardrails.map(freezeRule)) }) }
+      : {}),
+    ...(e.keys ? { keys: new KeyStore(e.keys) } : {}),
   });
 }
 

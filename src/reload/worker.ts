@@ -1,8 +1,7 @@
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { loadConfig } from '../config/load.js';
-import { transferables } from '../keys/storeData.js';
-import { encodeSnapshot } from './codec.js';
+import { encodeSnapshot, snapshotTransferables } from './codec.js';
 import type { ToMain, ToWorker } from './protocol.js';
 
 /*
@@ -45,7 +44,7 @@ function load(msg: ToWorker): void {
     return;
   }
   const snapshot = encodeSnapshot(result.snapshot);
-  send({ type: 'loaded', id: msg.id, snapshot, warnings: result.warnings, sources: result.sources }, transferables(snapshot.keys));
+  send({ type: 'loaded', id: msg.id, snapshot, warnings: result.warnings, sources: result.sources }, snapshotTransferables(snapshot));
 }
 
 function send(msg: ToMain, transfer: ArrayBuffer[] = []): void {

@@ -59,6 +59,7 @@ async function exportedMetrics(): Promise<{ text: string; exp: Exposition }> {
   m.decisionTime(0.00005);
   m.upstreamFinished('compute', 200, 0.008);
   m.upstreamError('compute', 'connect');
+  m.shadowDisagreed('compute', 'allow', 'deny');
   m.requestStarted();
   m.configLoaded(2);
   m.configReloaded('failure');

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/main.js';
-import { POLICY, edit, writeFixture, type Fixture } from '../config/fixtures.js';
+import { MAIN, POLICY, edit, writeFixture, type Fixture } from '../config/fixtures.js';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const CONFIG = resolve(REPO, 'config/keygate.yaml');
@@ -83,6 +83,21 @@ describe('keygate check', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`${fixture.path('policy.yaml')}:8:28:`);
     expect(run.stderr).toContain(`${fixture.path('policy.yaml')}:3:43:`);
+  });
+
+  it('fails on an invalid shadow candidate (which a serving keygate would ignore) and names it', async () => {
+    fixture = writeFixture({
+      'keygate.yaml': `${MAIN}shadow: { policy: ./policy.next.yaml }\n`,
+      'policy.next.yaml': edit(POLICY, 'compute-admin, reader]', 'compute-admin, readr]'),
+    });
+    const run = await keygate('check', '-c', fixture.mainFile);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`shadow: ${fixture.path('policy.next.yaml')}:8:28:`);
+    fixture.cleanup();
+    fixture = writeFixture({ 'keygate.yaml': `${MAIN}shadow: { policy: ./policy.next.yaml }\n`, 'policy.next.yaml': POLICY });
+    const ok = await keygate('check', '-c', fixture.mainFile);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`shadow candidate: ${fixture.path('policy.next.yaml')}`);
   });
 
   it('prints errors as JSON with --json', async () => {

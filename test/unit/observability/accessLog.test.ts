@@ -7,6 +7,7 @@ const NOW = Date.parse('2026-06-01T12:00:00.123Z');
 function allowed(): RequestRecord {
   const r = new RequestRecord('proxy', 'req-1', 'GET', '/compute/v2/servers?api_key=leaked&x=1', '10.0.0.7');
   Object.assign(r, {
+    host: 'api.example.com',
     service: 'compute',
     keyId: '7Hq2pXw9LmZ4',
     keyName: 'monitoring',
@@ -38,6 +39,7 @@ describe('AccessLog', () => {
       mode: 'proxy',
       method: 'GET',
       path: '/compute/v2/servers',
+      host: 'api.example.com',
       client_ip: '10.0.0.7',
       service: 'compute',
       key_id: '7Hq2pXw9LmZ4',
@@ -60,6 +62,7 @@ describe('AccessLog', () => {
       'mode',
       'method',
       'path',
+      'host',
       'client_ip',
       'service',
       'key_id',
@@ -79,8 +82,8 @@ describe('AccessLog', () => {
     const r = new RequestRecord('check', 'req-2', 'POST', '/nowhere', '::1');
     Object.assign(r, { decision: 'deny', reason: 'no_route', status: 404, totalMs: 0.2, upstreamMs: undefined });
     const line = lineOf(r);
-    expect(line).toMatchObject({ service: null, key_id: null, key_name: null, user: null, upstream_ms: null, mode: 'check', status: 404 });
-    expect(Object.keys(line)).toHaveLength(20);
+    expect(line).toMatchObject({ host: null, service: null, key_id: null, key_name: null, user: null, upstream_ms: null, mode: 'check' });
+    expect(Object.keys(line)).toHaveLength(21);
   });
 
   it('logs the presented key id of an unverified key, the precise reason, and the detail', () => {
@@ -108,6 +111,21 @@ describe('AccessLog', () => {
     const r = allowed();
     Object.assign(r, { reason: 'upstream_failed', status: 502, upstreamError: 'connect', upstreamErrorCode: 'ECONNREFUSED' });
     expect(lineOf(r)).toMatchObject({ status: 502, upstream_error: 'ECONNREFUSED' });
+  });
+
+  it('adds what the shadow candidate would have answered, only where it disagrees', () => {
+    const r = allowed();
+    r.shadow = { live: 'allow', decision: 'deny', reason: 'guardrail', rule: 'guardrail rule 1: compute GET /v2/**' };
+    const line = lineOf(r);
+    expect(line).toMatchObject({
+      shadow_decision: 'deny',
+      shadow_reason: 'guardrail',
+      shadow_rule: 'guardrail rule 1: compute GET /v2/**',
+    });
+    expect(Object.keys(line).slice(-4)).toEqual(['shadow_decision', 'shadow_reason', 'shadow_rule', 'msg']);
+    r.shadow = { live: 'allow', decision: 'deny', reason: 'key_expired', rule: undefined };
+    expect(lineOf(r)).toMatchObject({ shadow_reason: 'key_expired', shadow_rule: null });
+    expect(Object.keys(lineOf(allowed())).some((k) => k.startsWith('shadow'))).toBe(false);
   });
 
   it('bounds a method taken from a check header and escapes what a client chose', () => {

@@ -143,6 +143,25 @@ describe('the load worker rebuilds the same snapshot as loadConfig', () => {
     expect(lessFrozen).toEqual([]);
   });
 
+  it('for a config with a shadow candidate (policy and keys), and with an invalid one', async () => {
+    const main = join(dir, 'shadow.yaml');
+    writeFileSync(join(dir, 'policy.next.yaml'), POLICY.replace('joe: { roles: [admin, reader]', 'joe: { roles: [reader]'));
+    writeFileSync(main, `${MAIN}shadow: { policy: ./policy.next.yaml, keys: [./keys.yaml] }\n`);
+    const direct = loadConfig(main, { generation: 3, env });
+    const aside = await loader.load(main, { generation: 3, env });
+    if (!direct.ok || !aside.ok) throw new Error('both loads must succeed');
+    expect(aside.snapshot.shadow?.keys?.size).toBe(4);
+    expect(aside.snapshot.shadow?.policy?.users.get('joe')?.roles).toEqual(['reader']);
+    expect(shape(aside.snapshot)).toEqual(shape(direct.snapshot));
+    expect(aside.sources).toEqual(direct.sources);
+    expect(aside.sources.has(join(dir, 'policy.next.yaml'))).toBe(true);
+    writeFileSync(main, `${MAIN}shadow: { keys: [./missing.yaml] }\n`);
+    const invalid = await loader.load(main, { generation: 4, env });
+    if (!invalid.ok) throw new Error('an invalid candidate must not fail the load');
+    expect(invalid.snapshot.shadow).toBeUndefined();
+    expect(invalid.snapshot.shadowErrors).toMatchObject([{ file: join(dir, 'missing.yaml'), line: 1 }]);
+  });
+
   it('for an invalid config: the same errors, located', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(
