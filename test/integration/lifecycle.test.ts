@@ -93,6 +93,7 @@ describe.concurrent('lifecycle of keygate serve', () => {
         'mode',
         'method',
         'path',
+        'host',
         'client_ip',
         'service',
         'key_id',
