@@ -23,7 +23,7 @@ import type { RequestRecord } from '../../src/observability/requestRecord.js';
 import { median } from '../lib/stats.js';
 import { prepareConfig, REPO } from '../peers/keygate.js';
 import { PATHS } from '../scenarios/context.js';
-import { limitJoe } from '../scenarios/stages.js';
+import { limitJoe, shadowOfItself } from '../scenarios/stages.js';
 
 /**
  * The compiled modules keygate runs (dist/, built by the bench), typed by their sources:
@@ -43,6 +43,7 @@ async function loadModules() {
     ...(await dist<typeof import('../../src/observability/requestRecord.js')>('observability/requestRecord.js')),
     ...(await dist<typeof import('../../src/proxy/access.js')>('proxy/access.js')),
     ...(await dist<typeof import('../../src/proxy/rateLimitHeaders.js')>('proxy/rateLimitHeaders.js')),
+    ...(await dist<typeof import('../../src/proxy/shadow.js')>('proxy/shadow.js')),
     ...(await dist<typeof import('../../src/ratelimit/limiter.js')>('ratelimit/limiter.js')),
   };
 }
@@ -57,6 +58,8 @@ export interface MicroEnv {
   readonly snapshot: Snapshot;
   /** The same with joe (the bench keys' user) under a rate limit no run reaches. */
   readonly limitedSnapshot: Snapshot;
+  /** The same with a shadow candidate naming the live policy and keys files again (always agreeing). */
+  readonly shadowSnapshot: Snapshot;
   /** An allowed bench key, and its id. */
   readonly key: string;
   readonly keyId: string;
@@ -94,6 +97,25 @@ export const MICRO_STAGES: readonly MicroStage[] = [
       const guards = { verifier: new env.m.KeyVerifier(), limiter: new env.m.RateLimiter(undefined) };
       const req = env.inbound();
       return () => env.m.checkAccess(env.snapshot, guards, req, Date.now());
+    },
+  },
+  {
+    // What a shadow candidate adds to an allowed request: the key found again in the candidate's
+    // keys and steps 3-7 decided again by its policy (agreeing, so nothing is recorded).
+    stage: 'shadow decision (candidate policy + keys)',
+    budgetUs: 3,
+    prepare: (env) => {
+      const s = env.shadowSnapshot;
+      const dest = env.m.resolveDestination(s, 'localhost', env.inbound().target);
+      const key = s.keys.byId.get(env.keyId);
+      if ('allow' in dest || !key || !s.shadow?.keys)
+        throw new Error('bench micro: the shadow snapshot has no destination, key or candidate');
+      const asked = env.m.requestFor(dest, 'GET', '127.0.0.1', Date.now(), s.region);
+      const live = env.m.decideFor(s, key, dest, 'GET', '127.0.0.1', Date.now(), s.region);
+      if (!live.allow) throw new Error('bench micro: the bench request must be allowed');
+      return () => {
+        if (env.m.judgeShadow(s, key, asked, [], live) !== undefined) throw new Error('bench micro: the candidate must agree');
+      };
     },
   },
   {
@@ -191,12 +213,13 @@ export async function inProcessStages(o: MicroOptions): Promise<MicroResult[]> {
 }
 
 function microEnv(m: KeygateModules, keysYaml: string, key: string): MicroEnv {
-  const load = (editPolicy?: (p: string) => string): Snapshot => {
+  const load = (editPolicy?: (p: string) => string, editMain?: (m: string) => string): Snapshot => {
     const { mainFile } = prepareConfig({
       upstream: 'http://127.0.0.1:9',
       keysYaml,
       accessLog: true,
       ...(editPolicy ? { editPolicy } : {}),
+      ...(editMain ? { editMain } : {}),
     });
     const loaded = m.loadConfig(mainFile);
     if (!loaded.ok) throw new Error(`bench micro: the bench config does not load: ${loaded.errors.map((e) => e.message).join('; ')}`);
@@ -231,7 +254,16 @@ function microEnv(m: KeygateModules, keysYaml: string, key: string): MicroEnv {
     });
     return r;
   };
-  return { m, snapshot: load(), limitedSnapshot: load(limitJoe), key, keyId, inbound, record };
+  return {
+    m,
+    snapshot: load(),
+    limitedSnapshot: load(limitJoe),
+    shadowSnapshot: load(undefined, shadowOfItself),
+    key,
+    keyId,
+    inbound,
+    record,
+  };
 }
 
 /** CPU µs per call of `op`, one value per batch; async ops are awaited one after another. */

@@ -50,7 +50,7 @@ export function limitJoe(policy: string): string {
  * a second time by a copy of each (its own key lookup included) and always agrees, which is
  * the common case the budget is about.
  */
-function shadowOfItself(main: string): string {
+export function shadowOfItself(main: string): string {
   const keys = /^keys:\s*\[(.*)\]\s*$/m.exec(main);
   if (!keys) throw new Error('bench: keygate.yaml has no one-line `keys: [...]` to name in the shadow candidate');
   return `${main.replace(/\n?$/, '\n')}shadow: { policy: ./policy.yaml, keys: [${keys[1]}] }\n`;

@@ -239,7 +239,7 @@ export function decideFor(
 }
 
 /** The request as steps 3-7 read it. */
-function requestFor(dest: Destination, method: string, clientIp: string, now: number, region: string): AccessRequest {
+export function requestFor(dest: Destination, method: string, clientIp: string, now: number, region: string): AccessRequest {
   const segments = pathSegments(dest.path);
   return {
     region,
