@@ -1,3 +1,4 @@
+import { http2BodyFollows } from './http2Shape.js';
 import type { IncomingMessage } from 'node:http';
 import { CREDENTIAL_HEADERS } from '../auth/credentials.js';
 import { URL_OVERRIDE_HEADERS } from '../config/requestRules.js';
@@ -134,7 +135,8 @@ export function ownedByKeygate(canonical: string, tokenHeader: string, assertion
 /** Whether the request announces a body (RFC 9112 §6.3): chunked, or a non-zero Content-Length. */
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+  if (length !== undefined) return length !== '0' || req.headers['transfer-encoding'] !== undefined;
+  return req.headers['transfer-encoding'] !== undefined || http2BodyFollows(req);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { SecureContextOptions } from 'node:tls';
+import { createSecureServer, type SecureServerOptions } from 'node:http2';
+import type { SecureContextOptions, TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { asHttp1Shape, isHttp2 } from './http2Shape.js';
 import { rawProblem } from './problem.js';
 import { randomUUID } from 'node:crypto';
 
@@ -17,9 +18,12 @@ export interface ListenerOptions {
    * sends `100 Continue` before keygate has decided anything.
    */
   readonly onCheckContinue?: (req: IncomingMessage, res: ServerResponse) => void;
-  /** HTTPS with this certificate and key (and TLS settings); plain HTTP when absent. */
+  /** HTTPS (ALPN h2 and http/1.1) with this certificate and key; plain HTTP/1.1 when absent. */
   readonly tls?: SecureContextOptions;
 }
+
+/** Streams one HTTP/2 connection may have open at once (nginx's default is 128). */
+const MAX_CONCURRENT_STREAMS = 128;
 
 /** An HTTP listener with the limits and the orderly stop that every keygate port shares. */
 export class Listener {
@@ -27,6 +31,8 @@ export class Listener {
   private readonly open = new Set<ServerResponse>();
   /** Upgraded sockets (WebSockets) leave the HTTP server's books; a forced stop ends them too. */
   private readonly upgraded = new Set<Duplex>();
+  /** TLS connections (HTTP/1.1 and HTTP/2), which the HTTP/2 server has no closeAllConnections for. */
+  private readonly secure = new Set<TLSSocket>();
   private stopping = false;
 
   private constructor(private readonly server: Server) {}
@@ -38,8 +44,14 @@ export class Listener {
       headersTimeout: 30_000,
       keepAliveTimeout: 65_000, // longer than common client pools, so clients close first
     };
-    const server: Server = opts.tls ? createHttpsServer({ ...http, ...opts.tls }) : createServer(http);
+    const server = opts.tls ? secureServer(http, opts.tls, opts.maxHeaderSize) : createServer(http);
     const listener = new Listener(server);
+    if (opts.tls) {
+      server.on('secureConnection', (socket: TLSSocket) => {
+        listener.secure.add(socket);
+        socket.once('close', () => listener.secure.delete(socket));
+      });
+    }
     const onRequest = listener.tracked(opts.onRequest);
     server.on('request', onRequest);
     // Without this listener Node answers `Expect: 100-continue` itself, before keygate has
@@ -94,7 +106,8 @@ export class Listener {
   }
 
   forceClose(): void {
-    this.server.closeAllConnections();
+    if (typeof this.server.closeAllConnections === 'function') this.server.closeAllConnections();
+    for (const socket of this.secure) socket.destroy();
     for (const socket of this.upgraded) socket.destroy();
   }
 
@@ -108,6 +121,7 @@ export class Listener {
     return (req, res) => {
       this.open.add(res);
       if (this.stopping) res.setHeader('connection', 'close');
+      if (isHttp2(req)) asHttp1Shape(req);
       res.once('close', () => {
         this.open.delete(res);
         // The connection turns idle only after this response: close it then, not at keepAliveTimeout.
@@ -116,6 +130,23 @@ export class Listener {
       handler(req, res);
     };
   }
+}
+
+/**
+ * HTTPS that speaks HTTP/2 and HTTP/1.1 (ALPN `h2`, `http/1.1`): node:http2's secure server
+ * with allowHTTP1, which runs node:http's own HTTP/1.1 server for the second (the same
+ * options, events and limits). Its HTTP/2 requests come through the compatibility API,
+ * shaped like node:http's (http2Shape.ts): one handler, one pipeline for both. Typed as
+ * node:http's server for that reason: the events and methods the Listener uses exist on both.
+ */
+function secureServer(http: ServerOptions, tls: SecureContextOptions, maxHeaderSize: number): Server {
+  const options: SecureServerOptions & ServerOptions = {
+    ...http,
+    ...tls,
+    allowHTTP1: true,
+    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: maxHeaderSize },
+  };
+  return createSecureServer(options) as unknown as Server;
 }
 
 /** Malformed requests and oversized headers get a problem document, not Node's bare 400/431. */
