@@ -9,7 +9,7 @@ import { directorySource } from './keysDirectory.js';
 import { readListener } from './listenerReader.js';
 import { readRequestRules, REQUEST_RULE_FIELDS } from './requestRules.js';
 import { readAssertion, type AssertionDraft } from './assertionReader.js';
-import type { CheckDialect, ListenAddress, RequestRules, TokenSource } from './snapshot.js';
+import type { CheckDialect, ListenAddress, RequestRules, TokenSource, UpstreamProtocol } from './snapshot.js';
 import { parseDuration, parseListenAddress, parseSize } from '../reader/values.js';
 import type { Field, YamlReader, YNode } from '../reader/yamlReader.js';
 
@@ -73,6 +73,7 @@ export interface ServiceDraft {
   allowEmptySegments: boolean;
   caseInsensitive: boolean;
   upstream: URL;
+  protocol: UpstreamProtocol;
   /** `at`: where the token source is named in keygate.yaml, for errors found when it is read. */
   token: { header: string; scheme: string; source: TokenSource; at: SourcePosition };
   timeouts: { connect: number; response: number; idle: number };
@@ -222,7 +223,7 @@ function readCheck(r: YamlReader, field: Field | undefined, base: string): { add
   return { address: read.address, dialect: dialect ?? 'auto' };
 }
 
-const SERVICE_FIELDS = ['name', 'route', 'upstream', 'serviceToken', 'timeouts', 'terminateStreamsOnRevoke', 'assertion', ...REQUEST_RULE_FIELDS];
+const SERVICE_FIELDS = ['name', 'route', 'upstream', 'protocol', 'serviceToken', 'timeouts', 'terminateStreamsOnRevoke', 'assertion', ...REQUEST_RULE_FIELDS];
 
 function readService(r: YamlReader, node: YNode, base: string): ServiceDraft | undefined {
   const f = r.map(node, 'a service', SERVICE_FIELDS, ['name', 'upstream']);
@@ -230,6 +231,7 @@ function readService(r: YamlReader, node: YNode, base: string): ServiceDraft | u
   const name = r.string(f.get('name')?.value, 'service name');
   if (name !== undefined && !NAME.test(name)) r.error(f.get('name')?.value, `service name "${name}" must be lower-case letters, digits, "-" or "_"`);
   const upstream = readUpstream(r, f.get('upstream')?.value);
+  const protocol = readProtocol(r, f.get('protocol')?.value);
   const route = readRoute(r, f.get('route')?.value);
   const token = readToken(r, f.get('serviceToken')?.value, base);
   const t = readDurations(r, f.get('timeouts')?.value, 'timeouts', { connect: DEFAULTS.connect, response: DEFAULTS.response, idle: DEFAULTS.idle });
@@ -238,9 +240,20 @@ function readService(r: YamlReader, node: YNode, base: string): ServiceDraft | u
   const terminateStreamsOnRevoke = terminateNode == null ? true : r.boolean(terminateNode, 'terminateStreamsOnRevoke');
   const assertionNode = f.get('assertion')?.value;
   const assertion = assertionNode == null ? undefined : readAssertion(r, assertionNode, base, name, token?.header);
-  if (name === undefined || !upstream || !route || !token || terminateStreamsOnRevoke === undefined) return undefined;
+  if (name === undefined || !upstream || !route || !token || !protocol || terminateStreamsOnRevoke === undefined) return undefined;
   if (assertionNode != null && !assertion) return undefined;
-  return { name, ...route, upstream, token, timeouts: t, terminateStreamsOnRevoke, requests, ...(assertion ? { assertion } : {}) };
+  return { name, ...route, upstream, protocol, token, timeouts: t, terminateStreamsOnRevoke, requests, ...(assertion ? { assertion } : {}) };
+}
+
+const PROTOCOLS: readonly UpstreamProtocol[] = ['http1', 'h2', 'grpc'];
+
+/** `protocol`: http1 (default), or h2 / grpc: HTTP/2 to the upstream (h2c for http://, ALPN h2 for https://). */
+function readProtocol(r: YamlReader, node: YNode): UpstreamProtocol | undefined {
+  if (node == null) return 'http1';
+  const text = r.string(node, 'protocol');
+  const protocol = PROTOCOLS.find((p) => p === text);
+  if (!protocol && text !== undefined) r.error(node, `protocol must be one of ${PROTOCOLS.join(', ')}`);
+  return protocol;
 }
 
 function readUpstream(r: YamlReader, node: YNode): URL | undefined {

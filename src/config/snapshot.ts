@@ -39,8 +39,12 @@ export interface ServiceToken {
   readonly value: string; // resolved at load; never logged
 }
 
+/** How keygate speaks to a service's upstream: HTTP/1.1 (undici), or HTTP/2 (`grpc` is HTTP/2 too). */
+export type UpstreamProtocol = 'http1' | 'h2' | 'grpc';
+
 export interface ServiceConfig extends RouteSpec {
   readonly upstream: URL;
+  readonly protocol: UpstreamProtocol;
   readonly serviceToken: ServiceToken;
   readonly timeouts: { readonly connect: number; readonly response: number; readonly idle: number };
   readonly allowSemicolon: boolean;

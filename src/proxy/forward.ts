@@ -4,6 +4,7 @@ import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Destination } from './access.js';
 import { watchBodyIdle } from './bodyIdle.js';
 import { clientResponseHeaders, hasBody } from './headers.js';
+import { forwardHttp2 } from './http2Forward.js';
 import { upstreamFailure, type UpstreamFailure } from './upstreamError.js';
 import type { Upstreams } from './upstreams.js';
 
@@ -42,6 +43,7 @@ export async function forward(
   res: ServerResponse,
   opts: ForwardOptions,
 ): Promise<ForwardResult> {
+  if (dest.service.protocol !== 'http1') return forwardOverHttp2(upstreams, dest, req, res, opts);
   const started = performance.now();
   const elapsed = (): number => performance.now() - started;
   // undici takes an EventEmitter as a signal: far cheaper per request than an AbortController.
@@ -89,6 +91,22 @@ export async function forward(
     stopIdleWatch?.();
     res.off('close', onClose);
   }
+}
+
+/**
+ * `protocol: h2 | grpc`. The body limit applies as over HTTP/1.1; `timeouts.idle` does not:
+ * a gRPC stream may rightly stay quiet for long, and both ends bound it themselves.
+ */
+async function forwardOverHttp2(
+  upstreams: Upstreams,
+  dest: Destination,
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: ForwardOptions,
+): Promise<ForwardResult> {
+  const limiter = opts.bodyLimit === undefined ? undefined : new BodyLimit(opts.bodyLimit);
+  const result = await forwardHttp2(upstreams, dest, req, res, opts, opts.body === undefined ? requestBody(req, limiter) : undefined);
+  return limiter?.exceeded ? { outcome: 'body_too_large', upstreamMs: result.upstreamMs } : result;
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 
 /**
  * An HTTP/2 request (node:http2's compatibility API) in the shape every entry point
@@ -76,4 +77,19 @@ export function isHttp2(req: IncomingMessage): boolean {
  */
 export function http2BodyFollows(req: IncomingMessage): boolean {
   return (req as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false;
+}
+
+/**
+ * An answer of headers alone. Over HTTP/2 they go out in one HEADERS frame that ends the
+ * stream: gRPC's "trailers-only" form, the only one in which a client reads `grpc-status`
+ * from the headers (the compatibility API would send HEADERS and then an empty DATA frame).
+ */
+export function respondHeadersOnly(res: ServerResponse, status: number, headers: OutgoingHttpHeaders): void {
+  const stream = (res as { stream?: ServerHttp2Stream }).stream;
+  if (stream !== undefined && res.req !== undefined && isHttp2(res.req)) {
+    stream.respond({ ...headers, ':status': status }, { endStream: true });
+    return;
+  }
+  res.writeHead(status, headers);
+  res.end();
 }

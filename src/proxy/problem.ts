@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientReason, REASONS, type Reason } from '../errors.js';
 import type { LimitVerdict } from '../ratelimit/limiter.js';
 import { refusalLimitHeaders } from './rateLimitHeaders.js';
+import { grpcRefusalHeaders, isGrpcRequest } from './grpcStatus.js';
 import { hasBody } from './headers.js';
+import { isHttp2, respondHeadersOnly } from './http2Shape.js';
 
 /**
  * What keygate answers by itself, never forwarded: problem documents (RFC 9457), and the
@@ -70,9 +72,15 @@ export function sendProblem(res: ServerResponse, reason: Reason, requestId: stri
     res.destroy();
     return;
   }
+  if (isGrpcRequest(res.req))
+    return respondHeadersOnly(res, 200, extra ? { ...grpcRefusalHeaders(problem), ...extra } : grpcRefusalHeaders(problem));
   const headers = problemHeaders(problem, Buffer.byteLength(body));
   res.writeHead(problem.status, extra ? { ...headers, ...extra } : headers);
   res.end(body);
+}
+
+function closeStream(req: IncomingMessage): void {
+  if (!req.complete) (req as { stream?: { close(code?: number): void } }).stream?.close(0); // NGHTTP2_NO_ERROR
 }
 
 /** The same answer written to a raw socket (upgrade requests, header overflow). */
@@ -103,6 +111,12 @@ export const LINGER = { bytes: 64 * 1024, ms: 1_000 } as const;
 export function refuseUnreadBody(req: IncomingMessage, res: ServerResponse): void {
   if (!hasBody(req) || req.complete) {
     req.resume();
+    return;
+  }
+  // HTTP/2: the connection carries other streams. Only this one stops, once answered
+  // (RST_STREAM NO_ERROR after a complete response, RFC 9113 §8.1).
+  if (isHttp2(req)) {
+    res.once('finish', () => closeStream(req));
     return;
   }
   res.setHeader('connection', 'close');
