@@ -4,6 +4,7 @@ import { keyImportHelp, runKeyImport } from './keyImport.js';
 import { keyListHelp, keyShowHelp, runKeyList, runKeyShow } from './keyList.js';
 import { keyDeleteHelp, keyEnableHelp, keyRevokeHelp, runKeyDelete, runKeyEnable, runKeyRevoke } from './keyRevoke.js';
 import { keyRotateHelp, runKeyRotate } from './keyRotate.js';
+import { keyUpdateHelp, runKeyUpdate } from './keyUpdate.js';
 
 type Subcommand = (argv: string[], io: CliIO) => number | Promise<number>;
 
@@ -11,6 +12,7 @@ const SUBCOMMANDS: Record<string, { run: Subcommand; help: string }> = {
   create: { run: runKeyCreate, help: keyCreateHelp },
   list: { run: runKeyList, help: keyListHelp },
   show: { run: runKeyShow, help: keyShowHelp },
+  update: { run: runKeyUpdate, help: keyUpdateHelp },
   revoke: { run: runKeyRevoke, help: keyRevokeHelp },
   enable: { run: runKeyEnable, help: keyEnableHelp },
   delete: { run: runKeyDelete, help: keyDeleteHelp },
@@ -19,7 +21,7 @@ const SUBCOMMANDS: Record<string, { run: Subcommand; help: string }> = {
 };
 
 export const keyHelp = [
-  'keygate key <create|list|show|revoke|enable|delete|rotate|import> ...   manage API keys (edits the keys file in place)',
+  'keygate key <create|list|show|update|revoke|enable|delete|rotate|import> ...   manage API keys (edits the keys file in place)',
   ...Object.values(SUBCOMMANDS).map((s) => `    ${s.help}`),
   '    RULE = "SERVICE METHOD PATH [region=R1,R2]", e.g. "compute read /v2/**"; METHOD: GET,POST | read | write | *',
 ].join('\n');

@@ -2,6 +2,8 @@ import { parseCidr } from '../policy/cidr.js';
 import { compileMethods } from '../policy/methods.js';
 import { compileRule, type RuleSpec } from '../policy/rules.js';
 import { parseDuration, parseTimestamp } from '../reader/values.js';
+import type { KeyEntry } from '../keys/editor.js';
+import { flag, stringList, type Parsed } from './args.js';
 import { UsageError } from './io.js';
 
 /** What `--allow` / `--deny` take: `SERVICE METHOD PATH [region=R1,R2]`. */
@@ -72,4 +74,28 @@ export function parseCidrArgs(texts: readonly string[], flag: string): string[] 
 /** How keys files spell instants: `2027-01-01T00:00:00Z`. */
 export function isoSeconds(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const READ_ONLY: RuleSpec = { service: '*', method: 'read', path: '/**' };
+
+/**
+ * What the key may do, from `--read-only | --allow RULE... | --inherit`: at most one of them
+ * (a key is either restricted to its allow rules or inherits its user's access). Undefined
+ * when none is given and `required` is false (`key update` leaves the scope alone).
+ */
+export function readScope(args: Parsed, required: boolean): Pick<KeyEntry, 'scope' | 'allow'> | undefined {
+  const allow = stringList(args, 'allow').map((r) => parseRuleArg(r, '--allow'));
+  const chosen = [flag(args, 'read-only') && '--read-only', flag(args, 'inherit') && '--inherit', allow.length > 0 && '--allow'].filter(
+    Boolean,
+  );
+  if (chosen.length > 1)
+    throw new UsageError(
+      `${chosen.join(' and ')} cannot be combined: a key is either restricted to its --allow rules (--read-only is one of those) or inherits its user's access`,
+    );
+  if (chosen.length === 0) {
+    if (required) throw new UsageError('say what the key may do: --allow RULE (repeatable), --read-only, or --inherit');
+    return undefined;
+  }
+  if (flag(args, 'inherit')) return { scope: 'inherit' };
+  return { scope: 'restricted', allow: flag(args, 'read-only') ? [READ_ONLY] : allow };
 }

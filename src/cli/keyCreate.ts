@@ -1,19 +1,16 @@
 import { appendKeys, type KeyEntry } from '../keys/editor.js';
 import { keyString, mintSecret, takenIds, unusedId } from '../keys/mint.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
-import type { RuleSpec } from '../policy/rules.js';
 import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, type Parsed, requireString, stringList } from './args.js';
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
-import { checkRuleMethods, isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg } from './keyArgs.js';
-import { chooseKeysFile, findKey, requireUser, warningsAbout, writeKeys } from './keyStore.js';
+import { isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg, readScope } from './keyArgs.js';
+import { checkRulesAgainstConfig, chooseKeysFile, findKey, requireUser, warningsAbout, writeKeys } from './keyStore.js';
 import { displayPath, permissionLines, printWarnings, RELOAD_NOTE, scopeWarnings, showOnce, stateWarnings } from './keyView.js';
 import { loadOrFail } from './loadOrFail.js';
 
 export const keyCreateHelp =
   'keygate key create -c FILE --user U --name N [--read-only | --allow RULE... | --inherit] [--deny RULE]... ' +
   '[--expires 30d|DATE] [--not-before 12h|DATE] [--source-ip CIDR]... [--rate-limit NAME] [--comment TEXT] [--keys-file PATH] [--json]';
-
-const READ_ONLY: RuleSpec = { service: '*', method: 'read', path: '/**' };
 
 const OPTIONS = {
   ...CONFIG_OPTION,
@@ -83,7 +80,7 @@ function limitLines(snapshot: Snapshot, key: KeyRecord): string[] {
 }
 
 function readRequest(args: Parsed, now: number): Request {
-  const scope = readScope(args);
+  const scope = readScope(args, true)!;
   const deny = stringList(args, 'deny').map((r) => parseRuleArg(r, '--deny'));
   const expires = optionalTime(args, 'expires', now);
   const notBefore = optionalTime(args, 'not-before', now);
@@ -107,21 +104,6 @@ function readRequest(args: Parsed, now: number): Request {
   };
 }
 
-/** Exactly one way to say what the key may do; a restricted key without allow rules could do nothing. */
-function readScope(args: Parsed): Pick<KeyEntry, 'scope' | 'allow'> {
-  const allow = stringList(args, 'allow').map((r) => parseRuleArg(r, '--allow'));
-  const chosen = [flag(args, 'read-only') && '--read-only', flag(args, 'inherit') && '--inherit', allow.length > 0 && '--allow'].filter(
-    Boolean,
-  );
-  if (chosen.length > 1)
-    throw new UsageError(
-      `${chosen.join(' and ')} cannot be combined: a key is either restricted to its --allow rules (--read-only is one of those) or inherits its user's access`,
-    );
-  if (chosen.length === 0) throw new UsageError('say what the key may do: --allow RULE (repeatable), --read-only, or --inherit');
-  if (flag(args, 'inherit')) return { scope: 'inherit' };
-  return { scope: 'restricted', allow: flag(args, 'read-only') ? [READ_ONLY] : allow };
-}
-
 function optionalTime(args: Parsed, name: string, now: number): number | undefined {
   const text = optionalString(args, name);
   return text === undefined ? undefined : parseTimeArg(text, `--${name}`, now);
@@ -130,17 +112,10 @@ function optionalTime(args: Parsed, name: string, now: number): number | undefin
 /** Names that must exist: the user and every service a rule names (exit 1, nothing written). */
 function checkAgainstConfig(snapshot: Snapshot, request: Request): void {
   requireUser(snapshot, request.user);
-  const services = new Set(snapshot.services.map((s) => s.name));
-  for (const rule of request.allow ?? []) checkRuleMethods(rule, '--allow', snapshot.extraMethods);
-  for (const rule of request.deny ?? []) checkRuleMethods(rule, '--deny', snapshot.extraMethods);
+  checkRulesAgainstConfig(snapshot, request.allow ?? [], request.deny ?? []);
   const limits = snapshot.rateLimits.named;
   if (request.rateLimit !== undefined && !limits.has(request.rateLimit)) {
     const defined = limits.size ? `defined: ${[...limits.keys()].join(', ')}` : 'the policy defines no rateLimits';
     throw new CommandFailed(`unknown rate limit "${request.rateLimit}" (${defined})`);
-  }
-  for (const rule of [...(request.allow ?? []), ...(request.deny ?? [])]) {
-    if (rule.service !== '*' && !services.has(rule.service)) {
-      throw new CommandFailed(`unknown service "${rule.service}" in a rule (services: ${[...services].join(', ')})`);
-    }
   }
 }

@@ -5,7 +5,10 @@ import { writeValidated } from '../keys/atomicWrite.js';
 import { loadConfig } from '../config/load.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import { refuseBundledExample } from './bundledExample.js';
+import type { RuleSpec } from '../policy/rules.js';
+import { didYouMean } from '../policy/suggest.js';
 import { CommandFailed, UsageError, type CliIO } from './io.js';
+import { checkRuleMethods } from './keyArgs.js';
 
 /** Where `key create` and `key import` write: the first keys file, or `--keys-file` if it is one of them. */
 export function chooseKeysFile(snapshot: Snapshot, option: string | undefined): string {
@@ -27,6 +30,20 @@ export function findKey(snapshot: Snapshot, id: string): KeyRecord {
 export function requireUser(snapshot: Snapshot, user: string): void {
   if (!snapshot.users.has(user)) {
     throw new CommandFailed(`unknown user "${user}" (users in ${snapshot.policyFile}: ${[...snapshot.users.keys()].join(', ') || 'none'})`);
+  }
+}
+
+/** Every service a rule names must exist, and every method must be one the config knows (exit 1, nothing written). */
+export function checkRulesAgainstConfig(snapshot: Snapshot, allow: readonly RuleSpec[], deny: readonly RuleSpec[]): void {
+  for (const rule of allow) checkRuleMethods(rule, '--allow', snapshot.extraMethods);
+  for (const rule of deny) checkRuleMethods(rule, '--deny', snapshot.extraMethods);
+  const services = new Set(snapshot.services.map((s) => s.name));
+  for (const rule of [...allow, ...deny]) {
+    if (rule.service !== '*' && !services.has(rule.service)) {
+      throw new CommandFailed(
+        `unknown service "${rule.service}" in a rule (services: ${[...services].join(', ')})${didYouMean(rule.service, services)}`,
+      );
+    }
   }
 }
 

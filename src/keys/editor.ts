@@ -33,6 +33,9 @@ export interface KeyEntry {
 
 export type KeyFieldValue = string | boolean;
 
+/** What `updateKey` may set: a scalar, a rule list (allow/deny), a string list (sourceIPs), or null to remove the field. */
+export type KeyFieldChange = KeyFieldValue | readonly RuleSpec[] | readonly string[] | null;
+
 interface KeysText {
   text: string;
   doc: Document.Parsed;
@@ -71,14 +74,20 @@ export function removeKey(text: string, id: string): string {
   return colon === undefined ? removed : splice(removed, colon + 1, colon + 1, ' []');
 }
 
-/** Sets fields of one entry: a scalar already there is replaced in place, anything else re-renders that entry alone. */
-export function updateKey(text: string, id: string, fields: Readonly<Record<string, KeyFieldValue>>): string {
+/**
+ * Sets (or, with null, removes) fields of one entry: scalars already there are replaced in
+ * place, anything else re-renders that entry alone.
+ */
+export function updateKey(text: string, id: string, fields: Readonly<Record<string, KeyFieldChange>>): string {
   const k = parseKeysText(text);
   const index = indexOf(k, id);
   const item = k.seq!.items[index] as YAMLMap;
   const inPlace = scalarPatches(text, item, fields);
   if (inPlace) return inPlace.sort((a, b) => b.start - a.start).reduce((t, p) => splice(t, p.start, p.end, p.text), text);
-  for (const [name, value] of Object.entries(fields)) setField(item, name, value);
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === null) item.delete(name);
+    else setField(item, name, valueNode(name, value));
+  }
   const span = itemSpan(k, item);
   if (!span) return restructure(k, () => undefined);
   return splice(text, span.start, span.end, renderItems([detached(item)], span.indent, k.eol));
@@ -192,9 +201,10 @@ interface Patch {
 
 const INLINE_TYPES = new Set<string | undefined>([Scalar.PLAIN, Scalar.QUOTE_DOUBLE, Scalar.QUOTE_SINGLE]);
 
-function scalarPatches(source: string, item: YAMLMap, fields: Readonly<Record<string, KeyFieldValue>>): Patch[] | undefined {
+function scalarPatches(source: string, item: YAMLMap, fields: Readonly<Record<string, KeyFieldChange>>): Patch[] | undefined {
   const patches: Patch[] = [];
   for (const [name, value] of Object.entries(fields)) {
+    if (value === null || typeof value === 'object') return undefined;
     const node: unknown = item.get(name, true);
     if (!isScalar(node) || !node.range || !INLINE_TYPES.has(node.type)) return undefined;
     patches.push(keepCommentColumn(source, node.range[0], node.range[1], renderScalar(value, node.type)));
@@ -219,15 +229,15 @@ function renderScalar(value: KeyFieldValue, type: Scalar.Type | undefined): stri
 }
 
 /** A new field goes where KEY_FIELDS puts it, so revoked entries still read in the usual order. */
-function setField(item: YAMLMap, name: string, value: KeyFieldValue): void {
+function setField(item: YAMLMap, name: string, value: Node): void {
   const existing = item.items.find((p) => keyName(p) === name);
   if (existing) {
-    existing.value = new Scalar(value);
+    existing.value = value;
     return;
   }
   const order = KEY_FIELDS.indexOf(name);
   const before = item.items.findIndex((p) => KEY_FIELDS.indexOf(keyName(p)) > order);
-  item.items.splice(before === -1 ? item.items.length : before, 0, new Pair(new Scalar(name), new Scalar(value)));
+  item.items.splice(before === -1 ? item.items.length : before, 0, new Pair(new Scalar(name), value));
 }
 
 function keyName(pair: Pair): string {
@@ -244,7 +254,7 @@ function entryNode(entry: KeyEntry): YAMLMap {
   return map;
 }
 
-function valueNode(field: string, value: NonNullable<KeyEntry[keyof KeyEntry]>): Node {
+function valueNode(field: string, value: NonNullable<KeyEntry[keyof KeyEntry]> | KeyFieldValue | readonly string[]): Node {
   if (field === 'allow' || field === 'deny') return flowSeq((value as readonly RuleSpec[]).map(ruleNode), false);
   if (field === 'sourceIPs') return flowSeq((value as readonly string[]).map(quotedIfNeeded), true);
   const scalar = new Scalar(value);

@@ -195,6 +195,26 @@ describe('updateKey', () => {
     expect(after.endsWith('    legacy: false\n# end of keys\n')).toBe(true);
   });
 
+  it('sets list fields and removes fields (null), re-rendering only that entry', () => {
+    const after = updateKey(FILE, 'BBBBBBBBBBBB', {
+      sourceIPs: ['10.0.0.0/8', '::1'],
+      deny: null,
+      allow: [{ service: 'compute', method: 'read', path: '/v2/**' }],
+      scope: 'restricted',
+    });
+    const key = parse(after).find((k) => k.id === 'BBBBBBBBBBBB')!;
+    expect(key.scope).toBe('restricted');
+    expect(key.deny.rules).toEqual([]);
+    expect(key.allow.rules.map((r) => r.path.text)).toEqual(['/v2/**']);
+    expect(key.sourceIPs?.text).toEqual(['10.0.0.0/8', '::1']);
+    expect(after).toContain('    sourceIPs: [ 10.0.0.0/8, "::1" ]\n');
+    expectOnlyLinesChanged(FILE, after, {
+      from: lineOf(FILE, 'id: BBBBBBBBBBBB'),
+      oldTo: lineOf(FILE, 'id: CCCCCCCCCCCC'),
+      newTo: lineOf(after, 'id: CCCCCCCCCCCC'),
+    });
+  });
+
   it('throws KEYGATE_KEYS_UNKNOWN_ID for an id that is not there', () => {
     expect(() => updateKey(FILE, 'ZZZZZZZZZZZZ', { disabled: true })).toThrow(expect.objectContaining({ code: 'KEYGATE_KEYS_UNKNOWN_ID' }));
   });

@@ -1,0 +1,22 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO } from './config.js';
+
+export interface CliRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** `keygate ARGS` as a real process (bin/keygate.js on dist/, which vitest's globalSetup keeps built). */
+export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): CliRun {
+  const env = { ...process.env, KEYGATE_CONFIG: '', ...options.env };
+  const r = spawnSync(process.execPath, [join(REPO, 'bin/keygate.js'), ...args], {
+    encoding: 'utf8',
+    cwd: options.cwd ?? REPO,
+    env,
+    ...(options.input !== undefined ? { input: options.input } : {}),
+    timeout: 30_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
