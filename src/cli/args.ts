@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError, type CliIO } from './io.js';
+import { didYouMean } from '../policy/suggest.js';
+import { HelpRequested, UsageError, type CliIO, type CommandOptions } from './io.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -9,18 +10,24 @@ export interface Parsed {
   positionals: string[];
 }
 
-/** node:util parseArgs, with every parse error turned into a UsageError (exit 2). */
+/**
+ * node:util parseArgs, with every parse error turned into a UsageError (exit 2) and
+ * `--help`/`-h` (anywhere before `--`) into HelpRequested.
+ */
 export function parseCommand(argv: string[], options: Options, positionals = 0): Parsed {
+  const end = argv.indexOf('--');
+  const own = end === -1 ? argv : argv.slice(0, end);
+  if (own.includes('--help') || own.includes('-h')) throw new HelpRequested(options as CommandOptions);
   let parsed: Parsed;
   try {
     parsed = parseArgs({
       args: argv,
-      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      options,
       allowPositionals: positionals > 0,
       strict: true,
     }) as Parsed;
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(parseErrorMessage(e as Error & { code?: string }, options as CommandOptions));
   }
   if (parsed.positionals.length > positionals) throw new UsageError(`unexpected argument "${parsed.positionals[positionals]}"`);
   return parsed;
@@ -62,4 +69,17 @@ export function configPath(p: Parsed, io: CliIO): string {
   throw new UsageError(
     'which configuration? pass -c FILE, or set KEYGATE_CONFIG; without either keygate reads ./keygate.yaml, and there is none here',
   );
+}
+
+/** `--config/-c FILE, --json, ...`: how usage errors and help name a command's options. */
+export function optionNames(options: CommandOptions): string[] {
+  return Object.entries(options).map(([name, o]) => `--${name}${o.short ? `/-${o.short}` : ''}`);
+}
+
+/** An unknown option names the valid ones (and the closest one); other parse errors keep node's words. */
+function parseErrorMessage(e: Error & { code?: string }, options: CommandOptions): string {
+  const unknown = /^Unknown option '([^']+)'/.exec(e.message)?.[1];
+  if (e.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || unknown === undefined) return e.message;
+  const names = Object.keys(options).map((n) => `--${n}`);
+  return `unknown option "${unknown}"${didYouMean(unknown, names)} (valid options: ${[...optionNames(options), '--help'].join(', ')})`;
 }

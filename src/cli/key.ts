@@ -1,4 +1,5 @@
-import { CommandFailed, UsageError, type CliIO } from './io.js';
+import { CommandFailed, HelpRequested, UsageError, type CliIO } from './io.js';
+import { didYouMean } from '../policy/suggest.js';
 import { keyCreateHelp, runKeyCreate } from './keyCreate.js';
 import { keyImportHelp, runKeyImport } from './keyImport.js';
 import { keyListHelp, keyShowHelp, runKeyList, runKeyShow } from './keyList.js';
@@ -29,12 +30,26 @@ export const keyHelp = [
 export async function runKey(argv: string[], io: CliIO): Promise<number> {
   const [name, ...rest] = argv;
   const sub = name === undefined ? undefined : SUBCOMMANDS[name];
-  if (!sub) throw new UsageError(name === undefined ? 'which key command?' : `unknown key command "${name}"`);
+  if (!sub && (argv.includes('--help') || argv.includes('-h'))) throw new HelpRequested({});
+  if (!sub)
+    throw new UsageError(
+      name === undefined ? 'which key command?' : `unknown key command "${name}"${didYouMean(name, Object.keys(SUBCOMMANDS))}`,
+    );
   try {
     return await sub.run(rest, io);
   } catch (e) {
-    // Name the subcommand in the message main prints ("keygate key: create: ...").
-    if (e instanceof UsageError) throw new UsageError(`${name}: ${e.message}`);
+    if (e instanceof HelpRequested) {
+      e.command = `key ${name}`;
+      e.usage = sub.help;
+      throw e;
+    }
+    // Name the subcommand in the message main prints ("keygate key: create: ..."), and show its usage, not all of key's.
+    if (e instanceof UsageError) {
+      const wrapped = new UsageError(`${name}: ${e.message}`);
+      wrapped.help = sub.help;
+      wrapped.command = `key ${name}`;
+      throw wrapped;
+    }
     if (e instanceof CommandFailed) throw new CommandFailed(`${name}: ${e.message}`);
     throw e;
   }

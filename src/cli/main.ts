@@ -1,6 +1,7 @@
 import { runCheck, checkHelp } from './check.js';
 import { runExplain, explainHelp } from './explain.js';
-import { CommandFailed, EXIT, processIO, UsageError, type CliIO } from './io.js';
+import { renderHelp } from './help.js';
+import { CommandFailed, EXIT, HelpRequested, processIO, UsageError, type CliIO } from './io.js';
 import { permissionsHelp, runPermissions } from './permissions.js';
 import { jwksHelp, runJwks } from './jwks.js';
 import { keyHelp, runKey } from './key.js';
@@ -49,15 +50,17 @@ export async function main(argv: string[], given: CliIO = processIO): Promise<nu
     io.err(`keygate: unknown command "${name}"\n\n${usage()}`);
     return EXIT.usage;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(command.help);
-    return EXIT.ok;
-  }
   try {
     return await command.run(rest, io);
   } catch (e) {
+    if (e instanceof HelpRequested) {
+      e.command ??= name;
+      e.usage ??= command.help;
+      io.out(renderHelp(e));
+      return EXIT.ok;
+    }
     if (e instanceof UsageError) {
-      io.err(`keygate ${name}: ${e.message}\n${command.help}`);
+      io.err(`keygate ${name}: ${e.message}\n${e.help ?? command.help}\n(keygate ${e.command ?? name} --help: every option, and examples)`);
       return EXIT.usage;
     }
     if (e instanceof CommandFailed) {
