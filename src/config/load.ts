@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { saltGroupOf } from '../auth/hash.js';
 import { compileCidrs } from '../policy/cidr.js';
 import { capToUser, limitText, type RateLimit } from '../policy/rateLimits.js';
+import { didYouMean } from '../policy/suggest.js';
+import { unknownLimit } from './rateLimitReader.js';
 import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
 import { fingerprintListing, isDirectorySource, keysFilesIn } from './keysDirectory.js';
 import { readFailure, readRegularFile } from './regularFile.js';
@@ -212,7 +214,7 @@ function warnAboutKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: Pol
     const twin = named.get(`${key.user}\n${key.name}`);
     if (twin && key.name !== '') ctx.warnings.push(at(key, `key ${key.id}: user ${key.user} already has a key named "${key.name}" (${twin.id} at ${twin.file}:${twin.line}:${twin.col}); names are how people find keys, so give each its own`));
     else named.set(`${key.user}\n${key.name}`, key);
-    if (!policy.users.has(key.user)) ctx.warnings.push(at(key, `key ${key.id}: user "${key.user}" is not in the policy; the key is dead (user_unknown)`));
+    if (!policy.users.has(key.user)) ctx.warnings.push(at(key, `key ${key.id}: user "${key.user}" is not in the policy${didYouMean(key.user, policy.users.keys())}; the key is dead (user_unknown)`));
     if (key.legacy && key.hash.algorithm !== 'sha256') ctx.warnings.push(at(key, `key ${key.id}: low-entropy legacy secret; rotate it with "keygate key rotate ${key.id}"`));
     if (key.scope === 'restricted' && key.allow.size === 0) ctx.warnings.push(at(key, `key ${key.id}: restricted key with no allow rules can do nothing`));
   }
@@ -250,7 +252,7 @@ function keyRateLimits(ctx: LoadContext, keys: readonly KeyRecord[], policy: Pol
     for (const name of key.rateLimit) {
       const limit = policy.rateLimits.get(name);
       if (!limit) {
-        ctx.errors.push(at(key, `key ${key.id}: unknown rate limit "${name}"${policy.rateLimits.size ? ` (defined: ${[...policy.rateLimits.keys()].join(', ')})` : ' (the policy defines no rateLimits)'}`));
+        ctx.errors.push(at(key, unknownLimit(`key ${key.id}`, name, policy.rateLimits)));
         continue;
       }
       const capped = capToUser(limit, userLimits);

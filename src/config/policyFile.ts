@@ -2,6 +2,7 @@ import { RuleMatcher } from '../policy/matcher.js';
 import type { UserPolicy } from '../policy/model.js';
 import type { RateLimit } from '../policy/rateLimits.js';
 import type { CompiledRule } from '../policy/rules.js';
+import { didYouMean } from '../policy/suggest.js';
 import { readLimitNames, readRateLimits } from './rateLimitReader.js';
 import { readRule, readRules, type RuleNames } from '../reader/ruleReader.js';
 import { controlCharProblem, readTimestamp } from '../reader/values.js';
@@ -40,7 +41,7 @@ function readUser(r: YamlReader, name: string, node: YNode, roles: ReadonlyMap<s
   if (!f) return undefined;
   const roleNodes = r.stringNodes(f.get('roles')?.value, `user ${name} roles`) ?? [];
   for (const role of roleNodes) {
-    if (!roles.has(role.value)) r.error(role.node, `user ${name}: unknown role "${role.value}"`);
+    if (!roles.has(role.value)) r.error(role.node, `user ${name}: unknown role "${role.value}"${didYouMean(role.value, roles.keys())}`);
   }
   const roleNames = roleNodes.map((role) => role.value);
   const expires = f.has('expires') ? readTimestamp(r, f.get('expires')!.value, `user ${name} expires`) : undefined;

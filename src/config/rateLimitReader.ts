@@ -1,4 +1,5 @@
 import { parseRate, type RateLimit } from '../policy/rateLimits.js';
+import { didYouMean } from '../policy/suggest.js';
 import type { NodeReader, YamlReader, YNode } from '../reader/yamlReader.js';
 
 const LIMIT_FIELDS = ['rate', 'burst', 'service'];
@@ -37,8 +38,14 @@ export function readLimit<N>(r: NodeReader<N>, node: N, what: string, name: stri
   }
   const serviceNode = f.get('service')?.value;
   const service = serviceNode === undefined ? undefined : r.string(serviceNode, `${what} service`);
-  if (service !== undefined && !services?.has(service)) return r.error(serviceNode, `${what}: unknown service "${service}"`);
+  if (service !== undefined && !services?.has(service)) return r.error(serviceNode, `${what}: unknown service "${service}"${didYouMean(service, services ?? [])}`);
   return Object.freeze({ name, perSecond: rate.perSecond, burst, rateText: r.scalarText(rateNode).replace(/\s+/g, ''), ...(service !== undefined ? { service } : {}) });
+}
+
+/** `unknown rate limit "scrapr"; did you mean "scraper"? (defined: scraper, ci)` */
+export function unknownLimit(owner: string, name: string, named: ReadonlyMap<string, RateLimit>): string {
+  const defined = named.size ? ` (defined: ${[...named.keys()].join(', ')})` : ' (policy.yaml defines no rateLimits)';
+  return `${owner}: unknown rate limit "${name}"${didYouMean(name, named.keys())}${defined}`;
 }
 
 /** A user's `rateLimit: name` or `[names]`, each looked up in the policy's named limits. */
@@ -48,7 +55,7 @@ export function readLimitNames<N>(r: NodeReader<N>, node: N | undefined, owner: 
   for (const n of names) {
     const limit = named.get(n.value);
     if (limit) out.push(limit);
-    else r.error(n.node, `${owner}: unknown rate limit "${n.value}"${named.size ? ` (defined: ${[...named.keys()].join(', ')})` : ' (policy.yaml defines no rateLimits)'}`);
+    else r.error(n.node, unknownLimit(owner, n.value, named));
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import { compileMethods } from '../policy/methods.js';
+import { didYouMean } from '../policy/suggest.js';
 import { compileRule, type CompiledRule, type RuleSpec } from '../policy/rules.js';
 import type { Field, NodeReader } from './yamlReader.js';
 
@@ -27,7 +28,8 @@ export function readRule<N>(
   const method = methodNodes?.map((m) => m.value);
   const region = f.has('region') ? r.strings(f.get('region')!.value, 'region') : undefined;
   if (service === undefined || path === undefined) return undefined;
-  if (service !== '*' && !names.services.has(service)) return r.error(f.get('service')!.value, `unknown service "${service}"`);
+  if (service !== '*' && !names.services.has(service))
+    return r.error(f.get('service')!.value, `unknown service "${service}"${didYouMean(service, names.services)}`);
   const spec: RuleSpec = { service, path, ...(method ? { method } : {}), ...(region ? { region } : {}) };
   const pos = r.position(node);
   const compiled = compileRule(spec, { owner, index, file: r.file, line: pos.line, col: pos.col }, undefined, names.extraMethods);

@@ -1,4 +1,5 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { closest } from '../policy/suggest.js';
 import type { ConfigIssue } from './issues.js';
 import { RuleInterner } from './ruleInterner.js';
 
@@ -157,13 +158,6 @@ export interface Field<N = YNode, K = Node> {
 }
 
 function hint(name: string, allowed: readonly string[]): string {
-  const close = allowed.find((a) => a.toLowerCase() === name.toLowerCase() || levenshtein1(a, name));
+  const close = closest(name, allowed);
   return close ? ` (did you mean "${close}"?)` : ` (allowed: ${allowed.join(', ')})`;
-}
-
-function levenshtein1(a: string, b: string): boolean {
-  if (Math.abs(a.length - b.length) > 1) return false;
-  let i = 0;
-  while (i < a.length && a[i] === b[i]) i++;
-  return a.slice(i + 1) === b.slice(i + 1) || a.slice(i) === b.slice(i + 1) || a.slice(i + 1) === b.slice(i);
 }
