@@ -1,9 +1,10 @@
 import { startEchoUpstream } from '../demo/echoUpstream.js';
-import { CONFIG_OPTION, configPath, parseCommand } from './args.js';
+import { CONFIG_OPTION, configPath, flag, parseCommand } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 import { startOrExplain, waitForSignals } from './serve.js';
 
-export const demoHelp = "keygate demo -c FILE    the demo: an echo API on the first upstream's address, with keygate in front";
+export const demoHelp =
+  "keygate demo -c FILE [--json]   the demo: an echo API on the first upstream's address, with keygate in front (--json: one line { proxy, admin, upstream, keys })";
 
 const DEMO_KEYS = {
   monitoring: 'kg_DT7nOCBZHjkw_39obQwlTUVXh04TTl8BRKNwUqp2NUFK1YRt57xe2lcr0kLJdL',
@@ -11,13 +12,18 @@ const DEMO_KEYS = {
 };
 
 export async function runDemo(argv: string[], io: CliIO): Promise<number> {
-  const args = parseCommand(argv, CONFIG_OPTION);
+  const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } });
   const app = await startOrExplain(configPath(args, io), io);
   if (!app) return EXIT.failed;
   const upstream = app.snapshot().services[0].upstream;
   const echo = await startEchoUpstream(upstream.hostname, Number(upstream.port || 80));
   const proxy = `http://127.0.0.1:${app.port('proxy')}`;
   Object.values(DEMO_KEYS).forEach((k) => io.reveal?.(k)); // public demo keys, shown on purpose
+  if (flag(args, 'json')) {
+    const admin = `http://127.0.0.1:${app.port('admin')}`;
+    io.out(JSON.stringify({ proxy, admin, upstream: upstream.origin, keys: DEMO_KEYS }));
+    return waitForSignals(app, () => echo.close());
+  }
   io.err(
     [
       `demo: echo API on ${upstream.origin}, keygate on ${proxy} (Ctrl-C stops both). Try:`,

@@ -29,6 +29,8 @@ export class UsageError extends Error {
 /** Something named on the command line does not exist, or a check failed: exit 1. */
 export class CommandFailed extends Error {
   readonly code = 'KEYGATE_FAILED';
+  /** For a subcommand: its name (`key show`), for --json errors. */
+  command: string | undefined;
 }
 
 /** The option table a command parses with, as node:util parseArgs takes it. */

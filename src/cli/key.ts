@@ -50,7 +50,11 @@ export async function runKey(argv: string[], io: CliIO): Promise<number> {
       wrapped.command = `key ${name}`;
       throw wrapped;
     }
-    if (e instanceof CommandFailed) throw new CommandFailed(`${name}: ${e.message}`);
+    if (e instanceof CommandFailed) {
+      const wrapped = new CommandFailed(`${name}: ${e.message}`);
+      wrapped.command = `key ${name}`;
+      throw wrapped;
+    }
     throw e;
   }
 }

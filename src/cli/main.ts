@@ -1,5 +1,6 @@
 import { runCheck, checkHelp } from './check.js';
 import { runExplain, explainHelp } from './explain.js';
+import { didYouMean } from '../policy/suggest.js';
 import { renderHelp } from './help.js';
 import { CommandFailed, EXIT, HelpRequested, processIO, UsageError, type CliIO } from './io.js';
 import { permissionsHelp, runPermissions } from './permissions.js';
@@ -47,12 +48,13 @@ export async function main(argv: string[], given: CliIO = processIO): Promise<nu
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.err(`keygate: unknown command "${name}"\n\n${usage()}`);
+    io.err(`keygate: unknown command "${name}"${didYouMean(name, Object.keys(COMMANDS))}\n\n${usage()}`);
     return EXIT.usage;
   }
   try {
     return await command.run(rest, io);
   } catch (e) {
+    if (wantsJson(rest) && !(e instanceof HelpRequested)) return jsonError(io, name, e);
     if (e instanceof HelpRequested) {
       e.command ??= name;
       e.usage ??= command.help;
@@ -71,4 +73,26 @@ export async function main(argv: string[], given: CliIO = processIO): Promise<nu
     io.err(`keygate ${name}: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     return EXIT.failed;
   }
+}
+
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+/**
+ * With --json, a failure is one JSON object on stderr too, so a script never parses prose:
+ * `{ "error": { "code", "exit", "message" } }` (codes: KEYGATE_USAGE exit 2, KEYGATE_FAILED exit 1,
+ * KEYGATE_INTERNAL exit 1).
+ */
+function jsonError(io: CliIO, name: string, e: unknown): number {
+  const [code, exit] =
+    e instanceof UsageError ? [e.code, EXIT.usage] : e instanceof CommandFailed ? [e.code, EXIT.failed] : ['KEYGATE_INTERNAL', EXIT.failed];
+  const message = e instanceof Error ? (code === 'KEYGATE_INTERNAL' ? (e.stack ?? e.message) : e.message) : String(e);
+  io.err(
+    JSON.stringify({
+      error: { code, exit, command: ((e instanceof UsageError || e instanceof CommandFailed) && e.command) || name, message },
+    }),
+  );
+  return exit;
 }

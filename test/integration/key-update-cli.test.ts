@@ -15,10 +15,19 @@ const keygate = (...args: string[]): ReturnType<typeof runCli> => runCli(['key',
 /** The same CLI in-process (no spawn) for the table of refusals: only the exit code matters there. */
 const inProcess = (...args: string[]): Promise<number> =>
   main(['key', ...args, '-c', cfg.mainFile], { out: () => undefined, err: () => undefined, env: {}, now: Date.now });
-const show = (id: string): Record<string, unknown> => JSON.parse(keygate('show', id, '--json').out) as Record<string, unknown>;
+async function show(id: string): Promise<Record<string, unknown>> {
+  const out: string[] = [];
+  await main(['key', 'show', id, '--json', '-c', cfg.mainFile], {
+    out: (t) => void out.push(t),
+    err: () => undefined,
+    env: {},
+    now: Date.now,
+  });
+  return JSON.parse(out.join('')) as Record<string, unknown>;
+}
 
 describe('key update', () => {
-  it('sets name, comment, expiry, source IPs and deny rules in place, keeping the comments and the other entries', () => {
+  it('sets name, comment, expiry, source IPs and deny rules in place, keeping the comments and the other entries', async () => {
     const before = cfg.read('keys.yaml');
     const run = keygate(
       'update',
@@ -42,7 +51,7 @@ describe('key update', () => {
     expect(after).toContain('# 20/s, burst 40 (policy.yaml)'); // the comment inside the entry
     expect(after.split('\n').slice(0, 2)).toEqual(before.split('\n').slice(0, 2)); // the header comment
     expect(after.slice(after.indexOf(`- id: ${DEPLOY}`))).toBe(before.slice(before.indexOf(`- id: ${DEPLOY}`)));
-    expect(show(MON)).toMatchObject({
+    expect(await show(MON)).toMatchObject({
       name: 'grafana',
       comment: 'scraper, team obs',
       expires: '2030-01-01T00:00:00Z',
@@ -53,7 +62,7 @@ describe('key update', () => {
     });
   });
 
-  it('--json; --inherit drops the allow rules; never/any/none/"" remove fields', () => {
+  it('--json; --inherit drops the allow rules; never/any/none/"" remove fields', async () => {
     const run = keygate(
       'update',
       MON,
@@ -76,7 +85,7 @@ describe('key update', () => {
       file: cfg.path('keys.yaml'),
       warnings: [],
     });
-    expect(show(MON)).toMatchObject({ scope: 'inherit', allow: [], deny: [], expires: null, sourceIPs: null, comment: null });
+    expect(await show(MON)).toMatchObject({ scope: 'inherit', allow: [], deny: [], expires: null, sourceIPs: null, comment: null });
     const again = JSON.parse(keygate('update', MON, '--inherit', '--json').out) as { action: string };
     expect(again.action).toBe('unchanged');
   });
