@@ -7,6 +7,7 @@ import { isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg, readScope } from
 import { checkRulesAgainstConfig, chooseKeysFile, findKey, requireUser, warningsAbout, writeKeys } from './keyStore.js';
 import { displayPath, permissionLines, printWarnings, RELOAD_NOTE, scopeWarnings, showOnce, stateWarnings } from './keyView.js';
 import { loadOrFail } from './loadOrFail.js';
+import { didYouMean } from '../policy/suggest.js';
 
 export const keyCreateHelp =
   'keygate key create -c FILE --user U --name N [--read-only | --allow RULE... | --inherit] [--deny RULE]... ' +
@@ -116,6 +117,6 @@ function checkAgainstConfig(snapshot: Snapshot, request: Request): void {
   const limits = snapshot.rateLimits.named;
   if (request.rateLimit !== undefined && !limits.has(request.rateLimit)) {
     const defined = limits.size ? `defined: ${[...limits.keys()].join(', ')}` : 'the policy defines no rateLimits';
-    throw new CommandFailed(`unknown rate limit "${request.rateLimit}" (${defined})`);
+    throw new CommandFailed(`unknown rate limit "${request.rateLimit}"${didYouMean(request.rateLimit, limits.keys())} (${defined})`);
   }
 }
