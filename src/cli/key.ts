@@ -21,6 +21,8 @@ const SUBCOMMANDS: Record<string, { run: Subcommand; help: string }> = {
   import: { run: runKeyImport, help: keyImportHelp },
 };
 
+export const KEY_SUBCOMMANDS: readonly string[] = Object.keys(SUBCOMMANDS);
+
 export const keyHelp = [
   'keygate key <create|list|show|update|revoke|enable|delete|rotate|import> ...   manage API keys (edits the keys file in place)',
   ...Object.values(SUBCOMMANDS).map((s) => `    ${s.help}`),

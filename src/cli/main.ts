@@ -5,8 +5,9 @@ import { renderHelp } from './help.js';
 import { CommandFailed, EXIT, HelpRequested, processIO, UsageError, type CliIO } from './io.js';
 import { permissionsHelp, runPermissions } from './permissions.js';
 import { jwksHelp, runJwks } from './jwks.js';
-import { keyHelp, runKey } from './key.js';
 import { replayHelp, runReplay } from './replay.js';
+import { KEY_SUBCOMMANDS, keyHelp, runKey } from './key.js';
+import { completionHelp, optionsOf, runCompletion, type CompletionEntry } from './completion.js';
 import { runServe, serveHelp } from './serve.js';
 import { demoHelp, runDemo } from './demo.js';
 import { scrubbingIO } from './scrubbingIO.js';
@@ -24,7 +25,24 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   replay: { run: runReplay, help: replayHelp },
   demo: { run: runDemo, help: demoHelp },
   version: { run: runVersion, help: versionHelp },
+  completion: { run: (argv, io) => runCompletion(argv, io, completionEntries), help: completionHelp },
 };
+
+/** Every command and key subcommand with the options its parser accepts, for `keygate completion`. */
+async function completionEntries(): Promise<CompletionEntry[]> {
+  const paths = [...Object.keys(COMMANDS).map((c) => [c]), ...KEY_SUBCOMMANDS.map((s) => ['key', s])];
+  const entries: CompletionEntry[] = [];
+  for (const path of paths) {
+    const help = await optionsOf(COMMANDS[path[0]].run, path.slice(1));
+    const usageLine = help?.usage ?? COMMANDS[path[0]].help;
+    entries.push({
+      path,
+      options: help?.options ?? {},
+      takesKeyId: path[0] !== 'key' || path.length > 1 ? /(?<!--key)\sID\b/.test(usageLine.split('   ')[0]) : false,
+    });
+  }
+  return entries;
+}
 
 export function usage(): string {
   return [

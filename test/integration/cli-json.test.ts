@@ -72,15 +72,15 @@ describe('--json', () => {
     ['key delete', () => ['key', 'delete', created]],
   ];
 
-  it('documents every command that takes --json (all but serve, which logs JSON)', async () => {
+  it('documents every command that takes --json (all but serve, which logs JSON, and completion, a script)', async () => {
     const all = [
-      ...['serve', 'check', 'explain', 'permissions', 'demo', 'version'],
+      ...['serve', 'check', 'explain', 'permissions', 'demo', 'version', 'completion'],
       ...['create', 'list', 'show', 'update', 'revoke', 'enable', 'delete', 'rotate', 'import'].map((c) => `key ${c}`),
     ];
     for (const command of all) {
       const help = (await runHelp(command.split(' '))).join('\n');
       const takesJson = help.includes('\n      --json\n');
-      expect(takesJson, command).toBe(command !== 'serve');
+      expect(takesJson, command).toBe(command !== 'serve' && command !== 'completion');
       expect(shapes.has(command), command).toBe(takesJson);
     }
   });
