@@ -11,6 +11,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   permissions: ['keygate permissions DT7nOCBZHjkw', 'keygate permissions DT7nOCBZHjkw --json'],
   demo: ['keygate demo -c config/keygate.yaml'],
   version: ['keygate version', 'keygate version --json'],
+  jwks: ['keygate jwks > jwks.json    # the public keys an upstream verifies assertions with'],
   completion: [
     'source <(keygate completion bash)                     # this shell',
     'keygate completion zsh > "${fpath[1]}/_keygate"       # zsh, for good',

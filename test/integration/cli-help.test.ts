@@ -4,7 +4,7 @@ import { runCli } from '../helpers/cli.js';
 
 /** Help per command (usage, options, examples; exit 0) and unknown flags that name the valid ones (exit 2). */
 
-const COMMANDS = ['serve', 'check', 'explain', 'permissions', 'demo', 'version', 'completion', 'key'];
+const COMMANDS = ['serve', 'check', 'explain', 'permissions', 'demo', 'version', 'jwks', 'completion', 'key'];
 const KEY_COMMANDS = ['create', 'list', 'show', 'update', 'revoke', 'enable', 'delete', 'rotate', 'import'];
 
 async function inProcess(...args: string[]): Promise<{ code: number; out: string; err: string }> {

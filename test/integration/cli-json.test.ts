@@ -61,6 +61,7 @@ describe('--json', () => {
     ['explain', () => ['explain', '--key', MON, '--method', 'GET', '--path', '/compute/v2/p1/servers/42']],
     ['permissions', () => ['permissions', MON]],
     ['version', () => ['version']],
+    ['jwks', () => ['jwks']],
     ['key create', () => ['key', 'create', '--user', 'joe', '--name', 'json-test', '--read-only']],
     ['key list', () => ['key', 'list']],
     ['key show', () => ['key', 'show', MON]],
@@ -74,7 +75,7 @@ describe('--json', () => {
 
   it('documents every command that takes --json (all but serve, which logs JSON, and completion, a script)', async () => {
     const all = [
-      ...['serve', 'check', 'explain', 'permissions', 'demo', 'version', 'completion'],
+      ...['serve', 'check', 'explain', 'permissions', 'demo', 'version', 'jwks', 'completion'],
       ...['create', 'list', 'show', 'update', 'revoke', 'enable', 'delete', 'rotate', 'import'].map((c) => `key ${c}`),
     ];
     for (const command of all) {
