@@ -4,7 +4,7 @@
 # this file), so a change here that breaks the image fails `npm test`.
 
 # ---- build: compile TypeScript with the dev dependencies ----
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 # `prepare` runs tsc, and src/ is not here yet: compile explicitly below.
@@ -14,7 +14,9 @@ COPY src ./src
 RUN npx tsc -p tsconfig.json
 
 # ---- runtime: production dependencies, compiled code, nothing else ----
-FROM node:20-bookworm-slim AS runtime
+# Node 24 (LTS): .ci/run runs the tests on it. No config/ here: the demo's keys are public,
+# so the image carries none; mount yours at /etc/keygate.
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -22,16 +24,18 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
-COPY config ./config
 RUN ln -s /app/bin/keygate.js /usr/local/bin/keygate
 # The image's `node` user, by number so Kubernetes can verify runAsNonRoot.
 # Nothing is written at run time (logs go to stdout), so a read-only root filesystem works.
 USER 1000:1000
 # proxy, admin (/metrics /healthz /readyz), decision API (listen.check)
 EXPOSE 8080 9090 9191
-# Slim images have no curl; node's fetch probes the admin port (listen.admin).
+# Slim images have no curl; node's fetch probes the admin port. The probe cannot read the
+# config, so it takes the port from KEYGATE_ADMIN_PORT (default 9090, the listen.admin port
+# of the examples): if your listen.admin uses another port, set KEYGATE_ADMIN_PORT to it.
+ENV KEYGATE_ADMIN_PORT=9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.KEYGATE_ADMIN_PORT + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["keygate"]
-# Mount your config at /etc/keygate (config/ holds the demo: `docker run … serve -c config/keygate.yaml`).
+# Mount your config at /etc/keygate (docker run -v "$PWD/myconfig:/etc/keygate:ro" …).
 CMD ["serve", "-c", "/etc/keygate/keygate.yaml"]
