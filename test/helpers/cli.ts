@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
 import { REPO } from './config.js';
 
 export interface CliRun {
@@ -19,4 +20,21 @@ export function runCli(args: readonly string[], options: { cwd?: string; env?: N
     timeout: 30_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** The same CLI in-process (no spawn: for tables of cases where only the answer matters), with a fixed clock if given. */
+export async function runInProcess(
+  args: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; now?: number } = {},
+): Promise<CliRun & { code: number }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const now = options.now;
+  const code = await main([...args], {
+    out: (t) => void out.push(t),
+    err: (t) => void err.push(t),
+    env: options.env ?? {},
+    now: now === undefined ? Date.now : () => now,
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
 }

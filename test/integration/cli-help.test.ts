@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runInProcess } from '../helpers/cli.js';
 
 /** Help per command (usage, options, examples; exit 0) and unknown flags that name the valid ones (exit 2). */
 
 const COMMANDS = ['serve', 'check', 'explain', 'permissions', 'demo', 'version', 'jwks', 'completion', 'key'];
 const KEY_COMMANDS = ['create', 'list', 'show', 'update', 'revoke', 'enable', 'delete', 'rotate', 'import'];
 
-async function inProcess(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (t) => void out.push(t), err: (t) => void err.push(t), env: {}, now: Date.now });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const inProcess = (...args: string[]): ReturnType<typeof runInProcess> => runInProcess(args);
 
 describe('keygate key create --help (a real process)', () => {
   it('prints that command’s usage, its options and examples on stdout, exit 0', () => {
