@@ -321,6 +321,7 @@ function buildSnapshot(
     log: Object.freeze(main.log),
     metrics: Object.freeze(main.metrics),
     rateLimits: Object.freeze({ ...main.rateLimiting, named: policy.rateLimits, byKey }),
+    clientCertBindings: new Map(keys.flatMap((k) => (k.clientCert ? [[k.id, Object.freeze({ ...k.clientCert })] as const] : []))),
     warnings: Object.freeze([...warnings]),
   });
 }

@@ -6,6 +6,7 @@ import type { KeyScope } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { readRules, type RuleNames } from '../reader/ruleReader.js';
 import { controlCharProblem, readTimestamp } from '../reader/values.js';
+import type { ClientCertBinding } from '../config/snapshot.js';
 import type { KeyRecord } from './record.js';
 import type { Field, NodeReader } from '../reader/yamlReader.js';
 
@@ -25,6 +26,7 @@ export const KEY_FIELDS = [
   'created',
   'legacy',
   'rateLimit',
+  'clientCert',
 ];
 const PLAINTEXT_FIELDS = ['secret', 'key', 'token', 'password', 'plaintext'];
 /** Most keys have no deny rules; a RuleMatcher never changes, so they can all share one. */
@@ -80,7 +82,8 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   const comment = str('comment');
   const created = str('created');
   const rateLimit = f('rateLimit') ? r.strings(f('rateLimit')!.value, 'rateLimit') : undefined;
-  if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false) return undefined;
+  const clientCert = f('clientCert') ? readClientCert(r, f('clientCert')!.value) : undefined;
+  if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false || clientCert === false) return undefined;
   const pos = r.position(node);
   return Object.freeze({
     id,
@@ -97,11 +100,33 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
     ...(notBefore !== undefined ? { notBefore } : {}),
     ...(comment !== undefined ? { comment } : {}),
     ...(created !== undefined ? { created } : {}),
+    ...(clientCert !== undefined ? { clientCert } : {}),
     ...(rateLimit !== undefined ? { rateLimit: Object.freeze(rateLimit.map((n) => r.interner.string(n))) } : {}),
     file: r.file,
     line: pos.line,
     col: pos.col,
   });
+}
+
+const SHA256 = /^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/;
+
+/** `clientCert: { sha256 | subject | san }`, exactly one; false: invalid (already reported). */
+function readClientCert<N>(r: NodeReader<N>, node: N): ClientCertBinding | false {
+  const f = r.map(node, 'clientCert', ['sha256', 'subject', 'san']);
+  if (!f) return false;
+  if (f.size !== 1) return r.error(node, 'clientCert takes exactly one of sha256, subject, san') ?? false;
+  const [[name, field]] = [...f];
+  const text = r.string(field.value, `clientCert.${name}`);
+  if (text === undefined || text.trim() === '') return r.error(field.value, `clientCert.${name} is empty`) ?? false;
+  if (name === 'sha256') {
+    if (!SHA256.test(text.trim()))
+      return r.error(field.value, 'clientCert.sha256 must be 32 bytes of hex (e.g. `openssl x509 -noout -fingerprint -sha256`)') ?? false;
+    const hex = text.trim().replaceAll(':', '').toUpperCase();
+    return { sha256: hex.match(/../g)!.join(':') };
+  }
+  if (name === 'san' && !/^[A-Za-z ]+:\S/.test(text.trim()))
+    return r.error(field.value, 'clientCert.san must name its type, e.g. DNS:client.example or URI:spiffe://…') ?? false;
+  return name === 'subject' ? { subject: text.trim() } : { san: text.trim() };
 }
 
 function matcher(rules: CompiledRule[]): RuleMatcher {

@@ -1,5 +1,6 @@
 import type { ParsedHash } from '../auth/hash.js';
 import type { VerifiableKey } from '../auth/verifier.js';
+import type { ClientCertBinding } from '../config/snapshot.js';
 import type { KeyPolicy } from '../policy/model.js';
 
 /** One key as the keys files describe it: what decisions read, how it is verified, where it was written. */
@@ -8,6 +9,8 @@ export interface KeyRecord extends KeyPolicy, VerifiableKey {
   readonly legacy: boolean;
   readonly comment?: string;
   readonly created?: string;
+  /** Kept in the snapshot's clientCertBindings, not in the key store. */
+  readonly clientCert?: ClientCertBinding;
   readonly file: string;
   /** Where the key's mapping starts in its keys file. */
   readonly line: number;
