@@ -16,6 +16,12 @@ RUN npx tsc -p tsconfig.json
 # ---- runtime: production dependencies, compiled code, nothing else ----
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# glibc malloc: a fixed mmap threshold and two arenas. By default glibc raises the threshold
+# after freeing a large block (up to 32 MiB), so each config load's buffers (a 20 MB keys
+# file, the key store's arrays) land in per-thread arenas and stay there: with 100,000 keys,
+# RSS after 5 reloads measured 253 MiB by default, 143 MiB with these (docs/keys-at-scale.md).
+ENV MALLOC_MMAP_THRESHOLD_=131072
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` (tsc) is a dev-time step; no runtime dependency needs a script.
