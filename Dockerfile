@@ -29,12 +29,13 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean -
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
 COPY config ./config
+COPY proto ./proto
 RUN ln -s /app/bin/keygate.js /usr/local/bin/keygate
 # The image's `node` user, by number so Kubernetes can verify runAsNonRoot.
 # Nothing is written at run time (logs go to stdout), so a read-only root filesystem works.
 USER 1000:1000
 # proxy, admin (/metrics /healthz /readyz), decision API (listen.check)
-EXPOSE 8080 9090 9191
+EXPOSE 8080 9090 9191 9192
 # Slim images have no curl; node's fetch probes the admin port (listen.admin).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

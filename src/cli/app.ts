@@ -21,6 +21,8 @@ import { handleCheckRequest } from '../check/handler.js';
 import type { Listener } from '../proxy/listener.js';
 import { openListener, type OpenedListener } from '../tls/secureListener.js';
 import type { ServedCertificate } from '../tls/servedCertificate.js';
+import { handleGrpcCheck } from '../grpc/handler.js';
+import { GrpcListener } from '../grpc/server.js';
 import { handleProxyRequest } from '../proxy/pipeline.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
 import { handleUpgrade } from '../proxy/upgrade.js';
@@ -37,7 +39,7 @@ export interface AppOptions {
   readonly logDestination?: NodeJS.WritableStream;
   readonly now?: () => number;
   /** Replaces listen addresses (tests use port 0). */
-  readonly listen?: Partial<Record<'proxy' | 'admin' | 'check', ListenAddress>>;
+  readonly listen?: Partial<Record<'proxy' | 'admin' | 'check' | 'grpc', ListenAddress>>;
   /** false: do not watch the config files (a `reload()`, e.g. on SIGHUP, still works). */
   readonly watch?: boolean;
   /** false: no admin listener (a `serve --workers` worker: the primary serves it). */
@@ -48,7 +50,13 @@ export interface AppOptions {
   readonly logSink?: LogSink;
 }
 
-type ListenerName = 'proxy' | 'admin' | 'check';
+type ListenerName = 'proxy' | 'admin' | 'check' | 'grpc';
+
+/** What the shutdown sequence needs of a port, HTTP (Listener) or gRPC (GrpcListener). */
+type Port = Pick<Listener, 'port' | 'host' | 'stopAccepting' | 'forceClose' | 'close'>;
+
+/** The largest CheckRequest listen.grpc takes: Envoy's headers (limits.headers) with room to spare, never a body. */
+const GRPC_MAX_MESSAGE = 1024 * 1024;
 
 /**
  * One running keygate: the current snapshot, the listeners, and the shutdown sequence.
@@ -65,7 +73,7 @@ export class KeygateApp {
   readonly assertionKeys = new AssertionKeyRing();
   private readonly assertions = new AssertionSigner(this.assertionKeys);
   private limiter = new RateLimiter(undefined);
-  private readonly listeners = new Map<ListenerName, Listener>();
+  private readonly listeners = new Map<ListenerName, Port>();
   /** The certificates of the TLS listeners, each following its files. */
   private readonly certificates: ServedCertificate[] = [];
   private readonly sessions: LiveSessions;
@@ -238,6 +246,19 @@ export class KeygateApp {
         void handleCheckRequest(rt, req, res).catch((e: unknown) => this.bug(e, res));
       await this.open('check', addr('check', s.listen.check), { maxHeaderSize: s.limits.headers, onRequest });
     }
+    if (s.listen.grpc) await this.listenGrpc(addr('grpc', s.listen.grpc)!, rt);
+  }
+
+  /** Envoy's gRPC ext_authz and grpc.health.v1: opened only when `listen.grpc` is configured. */
+  private async listenGrpc(address: ListenAddress, rt: ProxyRuntime): Promise<void> {
+    const grpc = await GrpcListener.start({
+      ...address,
+      maxMessageBytes: Math.max(GRPC_MAX_MESSAGE, this.current.limits.headers * 2),
+      onCheck: (msg, peer) => handleGrpcCheck(rt, msg, peer),
+      serving: () => this.isReady(),
+      onBug: (e) => this.logger.error({ event: 'internal_error', err: e }, 'gRPC check failed inside keygate'),
+    });
+    this.listeners.set('grpc', grpc);
   }
 
   private async open(name: ListenerName, address: ListenAddress, options: Parameters<typeof openListener>[2]): Promise<void> {

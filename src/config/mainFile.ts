@@ -15,7 +15,14 @@ import type { Field, YamlReader, YNode } from '../reader/yamlReader.js';
 
 export interface MainConfig {
   region: string;
-  listen: { proxy: ListenAddress; admin: ListenAddress; check?: ListenAddress; checkDialect: CheckDialect; trustedProxies: string[] };
+  listen: {
+    proxy: ListenAddress;
+    admin: ListenAddress;
+    check?: ListenAddress;
+    checkDialect: CheckDialect;
+    grpc?: ListenAddress;
+    trustedProxies: string[];
+  };
   services: ServiceDraft[];
   declaredServices: string[];
   /** Methods beyond RFC 9110's that rules may name, for APIs with custom methods (PURGE, PROPFIND, …). */
@@ -180,7 +187,7 @@ function declaredNames(r: YamlReader, nodes: readonly YNode[]): string[] {
 }
 
 function readListen(r: YamlReader, node: YNode, base: string): MainConfig['listen'] {
-  const f = node == null ? new Map<string, Field>() : r.map(node, 'listen', ['proxy', 'admin', 'check', 'trustedProxies']) ?? new Map<string, Field>();
+  const f = node == null ? new Map<string, Field>() : r.map(node, 'listen', ['proxy', 'admin', 'check', 'grpc', 'trustedProxies']) ?? new Map<string, Field>();
   const listener = (name: string, fallback: string): ListenAddress | undefined => {
     const n = f.get(name)?.value;
     if (n == null) return { ...(parseListenAddress(fallback) as { host: string; port: number }), text: fallback };
@@ -192,14 +199,24 @@ function readListen(r: YamlReader, node: YNode, base: string): MainConfig['liste
     return 'error' in p ? r.error(c.node, `listen.trustedProxies: ${p.error}`) ?? false : true;
   }).map((c) => c.value);
   const checkField = readCheck(r, f.get('check'), base);
+  const grpc = readGrpc(r, f.get('grpc')?.value, base); // the Envoy gRPC ext_authz service; off unless set
   const fallbackProxy = parseListenAddress(DEFAULTS.proxy) as { host: string; port: number };
   return {
     proxy: listener('proxy', DEFAULTS.proxy) ?? { ...fallbackProxy, text: DEFAULTS.proxy },
     admin: listener('admin', DEFAULTS.admin) ?? { host: '127.0.0.1', port: 9090, text: DEFAULTS.admin },
     ...(checkField?.address ? { check: checkField.address } : {}),
     checkDialect: checkField?.dialect ?? 'auto',
+    ...(grpc ? { grpc } : {}),
     trustedProxies: trusted,
   };
+}
+
+/** `listen.grpc`: `host:port`, or the object form `{ address }`; plaintext HTTP/2 only for now. */
+function readGrpc(r: YamlReader, node: YNode, base: string): ListenAddress | undefined {
+  if (node == null) return undefined;
+  const address = readListener(r, node, 'listen.grpc', base).address;
+  if (address?.tls) return r.error(node, 'listen.grpc serves plaintext HTTP/2 only: no tls (put it on a private network, or let the mesh add mTLS)');
+  return address;
 }
 
 const CHECK_DIALECTS: readonly CheckDialect[] = ['envoy', 'nginx', 'traefik', 'auto'];

@@ -125,6 +125,8 @@ export interface Snapshot extends Policy {
     readonly check?: ListenAddress;
     /** Which front proxy asks the decision API; `auto` reads it per request from the headers. */
     readonly checkDialect: CheckDialect;
+    /** Envoy's gRPC ext_authz (envoy.service.auth.v3.Authorization/Check) and grpc.health.v1. */
+    readonly grpc?: ListenAddress;
     readonly trustedProxies: CidrSet;
   };
   readonly services: readonly ServiceConfig[];

@@ -267,7 +267,7 @@ describe('the image recipe, replayed', () => {
     const etc = app.host('/etc/keygate');
     cpSync(join(REPO, 'config'), etc, { recursive: true });
     const main = readFileSync(join(etc, 'keygate.yaml'), 'utf8').replace(
-      /(proxy|admin|check|address): 127\.0\.0\.1:\d+/g,
+      /(proxy|admin|check|address|grpc): 127\.0\.0\.1:\d+/g,
       '$1: 127.0.0.1:0',
     );
     writeFileSync(join(etc, 'keygate.yaml'), main);

@@ -16,7 +16,7 @@ import { freePort } from '../helpers/raw.js';
  */
 
 const SCRATCH = '/tmp/keygate-demo';
-const DEMO_PORTS = [8080, 9090, 9191, 3000] as const;
+const DEMO_PORTS = [8080, 9090, 9191, 9192, 3000] as const;
 const DEMO_IDS = ['DT7nOCBZHjkw', 'ZzPjRE9uyI9s', 'J5fIC0OTO4Co'];
 
 /** Lines a test cannot run, with the reason. */
@@ -89,7 +89,7 @@ describe('the README, followed from a fresh clone', () => {
       text
         .replaceAll(SCRATCH, join(work, 'scratch'))
         .replace(
-          /\b(localhost|127\.0\.0\.1):(8080|9090|9191|3000)\b/g,
+          /\b(localhost|127\.0\.0\.1):(8080|9090|9191|9192|3000)\b/g,
           (_, host: string, port: string) => `${host}:${ports.get(Number(port))}`,
         );
     // The reader's clone; the scratch copy sits outside it, as /tmp/keygate-demo does.
