@@ -72,6 +72,8 @@ export interface KeygatePeer {
   readonly admin: string;
   /** The decision API, when the config opens it (the example config does). */
   readonly check?: string;
+  /** host:port of listen.grpc, when the config opens it (the example config does). */
+  readonly grpc?: string;
   readonly startupMs: number;
   readonly configDir: string;
   readonly mainFile: string;
@@ -148,6 +150,7 @@ export async function startKeygate(name: string, mainFile: string, configDir: st
     proxy: `http://${parsed.proxy}`,
     admin: `http://${parsed.admin}`,
     ...(parsed.check ? { check: `http://${parsed.check}` } : {}),
+    ...(parsed.grpc ? { grpc: parsed.grpc } : {}),
     startupMs,
     configDir,
     mainFile,

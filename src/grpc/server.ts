@@ -34,6 +34,8 @@ type HealthResponse = { readonly status: number };
 type Watchers = Set<ServerWritableStream<HealthRequest, HealthResponse>>;
 
 export class GrpcListener {
+  private stopping: Promise<void> | undefined;
+
   private constructor(
     private readonly server: Server,
     private readonly watchers: Watchers,
@@ -69,22 +71,25 @@ export class GrpcListener {
 
   /** Health says NOT_SERVING to every watcher, then no new calls; resolves once the calls in flight are done. */
   stopAccepting(): Promise<void> {
-    for (const w of this.watchers) {
-      w.write({ status: NOT_SERVING });
-      w.end();
-    }
-    this.watchers.clear();
-    return new Promise((resolve) => this.server.tryShutdown(() => resolve()));
+    this.stopping ??= new Promise((resolve) => {
+      for (const w of this.watchers) {
+        w.write({ status: NOT_SERVING });
+        w.end();
+      }
+      this.watchers.clear();
+      this.server.tryShutdown(() => resolve());
+    });
+    return this.stopping;
   }
 
+  /** Cuts the calls still running; never waits (the drain's timeout already has). */
   forceClose(): void {
     this.server.forceShutdown();
   }
 
   async close(): Promise<void> {
-    const stopped = this.stopAccepting();
+    void this.stopAccepting();
     this.forceClose();
-    await stopped;
   }
 }
 
