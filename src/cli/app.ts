@@ -31,6 +31,7 @@ import { Upstreams } from '../proxy/upstreams.js';
 import { RateLimiter, type RateLimitEvents } from '../ratelimit/limiter.js';
 import { sharedStoreFor } from '../ratelimit/sharedStore.js';
 import { reportShadow, shadowState, startHotReload } from './hotReload.js';
+import { startUsageTracking, type UsageTracking } from '../usage/tracking.js';
 
 export interface AppOptions {
   readonly configFile: string;
@@ -80,6 +81,7 @@ export class KeygateApp {
   private drainingSince: number | undefined;
   private stopping: Promise<void> | undefined;
   private reloader: Reloader | undefined;
+  private usage: UsageTracking | undefined;
 
   private constructor(
     private readonly options: AppOptions,
@@ -131,11 +133,13 @@ export class KeygateApp {
     for (const w of loaded.warnings) app.logger.warn({ event: 'config_warning', file: w.file, line: w.line, col: w.col }, w.message);
     reportShadow(app.logger, loaded.snapshot);
     app.limiter = new RateLimiter(await sharedStoreFor(loaded.snapshot.rateLimits, app.logger), limitEvents(app.metrics));
+    app.usage = await startUsageTracking(loaded.snapshot, app.logger, options.now ?? Date.now);
     try {
       await app.listen();
     } catch (e) {
       await app.closeListeners();
       await app.limiter.close();
+      await app.usage.keeper?.close();
       throw e;
     }
     app.reloader = startHotReload(app, {
@@ -217,6 +221,7 @@ export class KeygateApp {
     await this.closeListeners();
     await this.upstreams.destroy();
     await this.limiter.close();
+    await this.usage?.keeper?.close();
     this.logger.info({ event: 'stopped' }, 'keygate stopped');
   }
 
@@ -281,7 +286,7 @@ export class KeygateApp {
       verifier: this.verifier,
       limiter: this.limiter,
       upstreams: this.upstreams,
-      observer: new RequestObservations(this.metrics, new AccessLog(this.logSink), this.accessLogOn()),
+      observer: new RequestObservations(this.metrics, new AccessLog(this.logSink), this.accessLogOn(), this.usage?.recorder),
       sessions: this.sessions,
       assertions: this.assertions,
       now: this.clock,

@@ -9,12 +9,13 @@ import { findKey } from './keyStore.js';
 import { displayPath, permissionLines } from './keyView.js';
 import { isoSeconds } from './keyArgs.js';
 import { loadOrFail } from './loadOrFail.js';
+import { keyUsageFields, type KeyUsageFields, readUsageFor, unusedFilter, usageSorter } from './keyUsage.js';
 
 export const keyListHelp =
-  'keygate key list -c FILE [--user U] [--state active|disabled|expired|not_yet_valid|orphaned] [--json]   id, user, name, scope, state, expires, comment (never hashes)';
+  'keygate key list -c FILE [--user U] [--state active|disabled|expired|not_yet_valid|orphaned] [--unused 30d] [--sort last-used] [--json]   id, user, name, scope, state, last used, expires, comment (never hashes)';
 
 /** One key as `key list --json` shows it: everything but the hash. */
-export interface KeyListing {
+export interface KeyListing extends KeyUsageFields {
   id: string;
   user: string;
   name: string;
@@ -32,19 +33,30 @@ export interface KeyListing {
   file: string;
 }
 
-const COLUMNS = ['ID', 'USER', 'NAME', 'SCOPE', 'STATE', 'EXPIRES', 'COMMENT'] as const;
+const COLUMNS = ['ID', 'USER', 'NAME', 'SCOPE', 'STATE', 'LAST USED', 'EXPIRES', 'COMMENT'] as const;
 
-export function runKeyList(argv: string[], io: CliIO): number {
-  const args = parseCommand(argv, { ...CONFIG_OPTION, user: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean' } });
+export async function runKeyList(argv: string[], io: CliIO): Promise<number> {
+  const args = parseCommand(argv, {
+    ...CONFIG_OPTION,
+    user: { type: 'string' },
+    state: { type: 'string' },
+    unused: { type: 'string' },
+    sort: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   const state = stateArg(optionalString(args, 'state'));
-  const snapshot = loadOrFail(configPath(args, io), io);
-  const user = optionalString(args, 'user');
   const now = io.now();
+  const unused = unusedFilter(optionalString(args, 'unused'), now);
+  const sort = usageSorter(optionalString(args, 'sort'));
+  const snapshot = loadOrFail(configPath(args, io), io);
+  const usage = await readUsageFor(snapshot, io);
+  const user = optionalString(args, 'user');
   const keys = snapshot.keys
     .list()
     .filter((k) => user === undefined || k.user === user)
-    .map((k) => listing(snapshot, k, now))
-    .filter((k) => state === undefined || k.state === state);
+    .map((k) => ({ ...listing(snapshot, k, now), ...keyUsageFields(usage.get(k.id)) }))
+    .filter((k) => (state === undefined || k.state === state) && unused(k));
+  sort(keys);
   if (flag(args, 'json')) {
     io.out(JSON.stringify(keys, null, 2));
     return EXIT.ok;
@@ -55,13 +67,13 @@ export function runKeyList(argv: string[], io: CliIO): number {
 
 export const keyShowHelp = 'keygate key show -c FILE ID [--json]   one key: every field but its hash, and what it can do';
 
-export function runKeyShow(argv: string[], io: CliIO): number {
+export async function runKeyShow(argv: string[], io: CliIO): Promise<number> {
   const args = parseCommand(argv, { ...CONFIG_OPTION, json: { type: 'boolean' } }, 1);
   const configFile = configPath(args, io);
   const id = keyIdArg(requirePositional(args, 'key ID'), io, 'key ID');
   const snapshot = loadOrFail(configFile, io);
   const key = findKey(snapshot, id);
-  const k = listing(snapshot, key, io.now());
+  const k: KeyListing = { ...listing(snapshot, key, io.now()), ...keyUsageFields((await readUsageFor(snapshot, io)).get(key.id)) };
   if (flag(args, 'json')) {
     io.out(JSON.stringify(k, null, 2));
     return EXIT.ok;
@@ -77,6 +89,8 @@ export function runKeyShow(argv: string[], io: CliIO): number {
       ...optional('sourceIPs:', k.sourceIPs?.join(', ') ?? null),
       ...optional('comment:', k.comment),
       ...optional('created:', k.created),
+      `${'last used:'.padEnd(11)}${k.lastUsed ?? 'never'}${k.lastClient !== null ? ` (last client ${k.lastClient})` : ''}`,
+      ...optional('denied:', k.lastDenied),
       `${'file:'.padEnd(11)}${displayPath(k.file)}`,
       ...k.allow.map((r) => `${'allow:'.padEnd(11)}${r}`),
       ...k.deny.map((r) => `${'deny:'.padEnd(11)}${r}`),
@@ -94,7 +108,7 @@ function stateArg(text: string | undefined): KeyState | undefined {
   return state;
 }
 
-function listing(snapshot: Snapshot, k: KeyRecord, now: number): KeyListing {
+function listing(snapshot: Snapshot, k: KeyRecord, now: number): Omit<KeyListing, keyof KeyUsageFields> {
   return {
     id: k.id,
     user: k.user,
@@ -115,7 +129,7 @@ function listing(snapshot: Snapshot, k: KeyRecord, now: number): KeyListing {
 }
 
 function table(keys: readonly KeyListing[]): string {
-  const rows = keys.map((k) => [k.id, k.user, k.name, k.scope, k.state, k.expires ?? '-', k.comment ?? '']);
+  const rows = keys.map((k) => [k.id, k.user, k.name, k.scope, k.state, k.lastUsed ?? 'never', k.expires ?? '-', k.comment ?? '']);
   const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));
   const line = (cells: readonly string[]): string =>
     cells

@@ -322,6 +322,7 @@ function buildSnapshot(
     metrics: Object.freeze(main.metrics),
     rateLimits: Object.freeze({ ...main.rateLimiting, named: policy.rateLimits, byKey }),
     clientCertBindings: new Map(keys.flatMap((k) => (k.clientCert ? [[k.id, Object.freeze({ ...k.clientCert })] as const] : []))),
+    state: Object.freeze(main.state),
     warnings: Object.freeze([...warnings]),
   });
 }

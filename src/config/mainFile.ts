@@ -37,12 +37,21 @@ export interface MainConfig {
   rateLimiting: RateLimiting;
   /** A candidate policy and/or keys judged beside the live ones on every request (never answering it). */
   shadow?: ShadowFiles;
+  state: StateSettings;
 }
 
 /** keygate.yaml `shadow`: the candidate's files, resolved; an absent one means "the live one". */
 export interface ShadowFiles {
   readonly policy?: string;
   readonly keys?: readonly string[];
+}
+
+/** keygate.yaml `state`: where a proxy keeps what it learns while running (key usage). */
+export interface StateSettings {
+  /** Absolute; default `.keygate-state/` beside keygate.yaml. */
+  readonly dir: string;
+  /** false: the default, which may sit in a read-only config directory (a warning, never an error). */
+  readonly configured: boolean;
 }
 
 /** keygate.yaml `rateLimiting`: where buckets live, the failed-authentication limit, headers. */
@@ -90,7 +99,7 @@ export interface ServiceDraft {
   assertion?: AssertionDraft;
 }
 
-const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics', 'rateLimiting', 'shadow'];
+const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics', 'rateLimiting', 'shadow', 'state'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const HEADER = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -112,6 +121,7 @@ export const DEFAULTS = {
   failedAuth: { rate: '20/m', burst: 20 },
   redisPrefix: 'keygate:',
   redisTimeout: 50,
+  stateDir: '.keygate-state',
 };
 
 /** Reads keygate.yaml. Paths it names are resolved against its own directory. */
@@ -138,6 +148,7 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
     log: readLog(r, f.get('log')?.value),
     metrics: { perKeyLabels: readFlag(r, f.get('metrics')?.value, 'metrics', 'perKeyLabels') },
     rateLimiting: readRateLimiting(r, f.get('rateLimiting')?.value),
+    state: readState(r, f.get('state')?.value, base),
   };
   const shadow = readShadow(r, f.get('shadow')?.value, base);
   if (shadow) config.shadow = shadow;
@@ -359,6 +370,16 @@ function readLog(r: YamlReader, node: YNode): MainConfig['log'] {
   const level = f.has('level') ? r.string(f.get('level')!.value, 'log.level') ?? 'info' : 'info';
   if (!LOG_LEVELS.includes(level)) r.error(f.get('level')?.value, `log.level must be one of ${LOG_LEVELS.join(', ')}`);
   return { level, access: f.has('access') ? r.boolean(f.get('access')!.value, 'log.access') ?? true : true };
+}
+
+function readState(r: YamlReader, node: YNode, base: string): StateSettings {
+  const fallback = { dir: resolve(base, DEFAULTS.stateDir), configured: false };
+  if (node == null) return fallback;
+  const f = r.map(node, 'state', ['dir']);
+  const field = f?.get('dir');
+  const dir = field ? r.string(field.value, 'state.dir') : undefined;
+  if (dir === '') r.error(field?.value, 'state.dir is empty');
+  return dir ? { dir: resolve(base, dir), configured: true } : fallback;
 }
 
 function readFlag(r: YamlReader, node: YNode, what: string, name: string): boolean {

@@ -5,7 +5,7 @@ import type { RateLimit } from '../policy/rateLimits.js';
 import type { RouteSpec } from '../policy/route.js';
 import type { ConfigIssue } from '../reader/issues.js';
 import type { AssertionAlgorithm } from '../assertion/signingKey.js';
-import type { RateLimiting } from './mainFile.js';
+import type { RateLimiting, StateSettings } from './mainFile.js';
 
 export type { KeyRecord } from '../keys/record.js';
 
@@ -140,6 +140,8 @@ export interface Snapshot extends Policy {
   readonly rateLimits: RateLimitSettings;
   /** Keys bound to a client certificate, by key id (only those keys). */
   readonly clientCertBindings: ReadonlyMap<string, ClientCertBinding>;
+  /** Where key usage is kept (without the Redis backend). */
+  readonly state: StateSettings;
   readonly warnings: readonly ConfigIssue[];
   /** keygate.yaml `shadow`, loaded and valid; absent when none is configured or the candidate is invalid. */
   readonly shadow?: ShadowCandidate;

@@ -356,14 +356,14 @@ interface Listing {
 }
 
 describe('key list', () => {
-  it('shows id, user, name, scope, state, expires and comment as a table', async () => {
+  it('shows id, user, name, scope, state, last used, expires and comment as a table', async () => {
     const c = tempConfig();
     const run = await keygate(['key', 'list', '-c', c.main]);
     expect(run.code).toBe(0);
     const [header, ...rows] = run.out.split('\n');
-    expect(header.split(/\s+/)).toEqual(['ID', 'USER', 'NAME', 'SCOPE', 'STATE', 'EXPIRES', 'COMMENT']);
+    expect(header.split(/\s{2,}/)).toEqual(['ID', 'USER', 'NAME', 'SCOPE', 'STATE', 'LAST USED', 'EXPIRES', 'COMMENT']);
     expect(rows).toHaveLength(3);
-    expect(rows[0]).toMatch(/^DT7nOCBZHjkw +joe +monitoring +restricted +active +- +grafana scraper \(demo\)$/);
+    expect(rows[0]).toMatch(/^DT7nOCBZHjkw +joe +monitoring +restricted +active +never +- +grafana scraper \(demo\)$/);
   });
 
   it('reports every state', async () => {
@@ -387,7 +387,7 @@ describe('key list', () => {
     });
     expect(await states(NOW + 2 * HOUR)).toMatchObject({ [expiring.id]: 'expired' });
     const table = (await keygate(['key', 'list', '-c', c.main])).out;
-    expect(table).toMatch(new RegExp(`${expiring.id} +joe +short +restricted +active +2026-11-23T13:00:00Z`));
+    expect(table).toMatch(new RegExp(`${expiring.id} +joe +short +restricted +active +never +2026-11-23T13:00:00Z`));
     expect(table).toMatch(/GhostGhost00 +ghost +left over +inherit +orphaned/);
   });
 
