@@ -46,6 +46,7 @@ async function loadModules() {
     ...(await dist<typeof import('../../src/proxy/rateLimitHeaders.js')>('proxy/rateLimitHeaders.js')),
     ...(await dist<typeof import('../../src/proxy/shadow.js')>('proxy/shadow.js')),
     ...(await dist<typeof import('../../src/ratelimit/limiter.js')>('ratelimit/limiter.js')),
+    ...(await dist<typeof import('../../src/usage/recorder.js')>('usage/recorder.js')),
   };
 }
 
@@ -208,6 +209,17 @@ export const MICRO_STAGES: readonly MicroStage[] = [
         env.m.asHttp1Shape(req);
         return req;
       };
+    },
+  },
+  {
+    // Last-used recording: the observer hands every finished record to the recorder (a Map
+    // lookup and three field writes; the key's entry exists after its first use in a minute).
+    stage: 'key usage (last used)',
+    budgetUs: 1,
+    prepare: (env) => {
+      const recorder = new env.m.UsageRecorder(Date.now);
+      const record = env.record();
+      return () => recorder.record(record);
     },
   },
 ];
