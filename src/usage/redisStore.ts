@@ -1,35 +1,20 @@
 import { Redis } from 'ioredis';
 import type { RedisSettings } from '../config/mainFile.js';
-import { checkedUse, type UsageMap } from './keyUse.js';
+import { checkedUse, mergeUse, type KeyUse, type UsageMap } from './keyUse.js';
 import type { UsageStore } from './store.js';
 
-/**
- * Newest wins, atomically, per key: one hash field per key id holding
- * "usedMinute,deniedMinute,client". KEYS[1]: the hash; ARGV: id, used, denied, client, …
- */
-const MERGE_SCRIPT = `
-for i = 1, #ARGV, 4 do
-  local id, u, d, c = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
-  local old = redis.call('HGET', KEYS[1], id)
-  if old then
-    local ou, od, oc = string.match(old, '^(%d+),(%d+),(.*)$')
-    ou, od = tonumber(ou) or 0, tonumber(od) or 0
-    if math.max(ou, od) > math.max(u, d) then c = oc end
-    if ou > u then u = ou end
-    if od > d then d = od end
-  end
-  redis.call('HSET', KEYS[1], id, u .. ',' .. d .. ',' .. c)
-end
-return 1
-`;
-
-/** Keys per script call: bounds one call's size and how long it holds Redis. */
+/** Keys per transaction: bounds one write's size. */
 const BATCH = 500;
+/** Another proxy wrote the hash between our read and our write: read again, this many times at most. */
+const ATTEMPTS = 5;
 
 /**
- * Key usage in one Redis hash per fleet (`<prefix>key-usage`), so every replica's uses
- * meet and `keygate key list` answers for all of them. Its own connection, with longer
- * timeouts than the rate limiter's: nothing waits for it on the request path.
+ * Key usage in one Redis hash per fleet (`<prefix>key-usage`), one field per key id
+ * holding "usedMinute,deniedMinute,client", so every replica's uses meet and `keygate
+ * key list` answers for all of them. Newest wins, atomically: WATCH the hash, read the
+ * fields about to change, HSET only what is newer in MULTI/EXEC, and read again if
+ * another proxy wrote meanwhile. Its own connection (WATCH is per connection), with
+ * longer timeouts than the rate limiter's: nothing waits for it on the request path.
  */
 export class RedisUsageStore implements UsageStore {
   readonly where = 'redis';
@@ -62,16 +47,30 @@ export class RedisUsageStore implements UsageStore {
 
   async merge(changes: UsageMap): Promise<undefined> {
     await this.#connected();
-    let args: string[] = [];
-    for (const [id, u] of changes) {
-      args.push(id, String(u.used), String(u.denied), u.client.replaceAll(',', ''));
-      if (args.length >= BATCH * 4) {
-        await this.#redis.eval(MERGE_SCRIPT, 1, this.#hash, ...args);
-        args = [];
-      }
-    }
-    if (args.length) await this.#redis.eval(MERGE_SCRIPT, 1, this.#hash, ...args);
+    const entries = [...changes];
+    for (let i = 0; i < entries.length; i += BATCH) await this.#mergeBatch(entries.slice(i, i + BATCH));
     return undefined;
+  }
+
+  async #mergeBatch(batch: readonly (readonly [string, KeyUse])[]): Promise<void> {
+    const ids = batch.map(([id]) => id);
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      await this.#redis.watch(this.#hash);
+      const stored = await this.#redis.hmget(this.#hash, ...ids);
+      const newer: Record<string, string> = {};
+      batch.forEach(([id, use], i) => {
+        const old = decodeField(id, stored[i]);
+        const merged = old ? mergeUse(old, use) : use;
+        if (!old || merged.used !== old.used || merged.denied !== old.denied || merged.client !== old.client)
+          newer[id] = encodeField(merged);
+      });
+      if (Object.keys(newer).length === 0) {
+        await this.#redis.unwatch();
+        return;
+      }
+      if ((await this.#redis.multi().hset(this.#hash, newer).exec()) !== null) return;
+    }
+    throw new Error('the key-usage hash kept changing under this write');
   }
 
   async close(): Promise<void> {
@@ -97,9 +96,18 @@ export function usageHash(settings: RedisSettings): string {
 export function decodeHash(all: Record<string, string>): UsageMap {
   const out: UsageMap = new Map();
   for (const [id, value] of Object.entries(all)) {
-    const m = /^(\d+),(\d+),(.*)$/.exec(value);
-    const entry = m ? checkedUse(id, Number(m[1]), Number(m[2]), m[3]) : undefined;
-    if (entry) out.set(entry[0], entry[1]);
+    const use = decodeField(id, value);
+    if (use) out.set(id, use);
   }
   return out;
+}
+
+function decodeField(id: string, value: string | null | undefined): KeyUse | undefined {
+  const m = value ? /^(\d+),(\d+),(.*)$/.exec(value) : null;
+  return m ? checkedUse(id, Number(m[1]), Number(m[2]), m[3])?.[1] : undefined;
+}
+
+/** Addresses never hold a comma; one that did would only lose its comma. */
+function encodeField(use: KeyUse): string {
+  return `${use.used},${use.denied},${use.client.replaceAll(',', '')}`;
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,10 @@ function materialiseMounts(root: string): void {
   for (const mount of at(keygate, 'volumeMounts') as { name: string; mountPath: string; subPath?: string }[]) {
     expect(mount.subPath, 'subPath mounts never update: hot reload would not see a change').toBeUndefined();
     const volume = volumes.find((v) => v.name === mount.name)!;
+    if (volume.emptyDir) {
+      mkdirSync(join(root, mount.mountPath), { recursive: true });
+      continue;
+    }
     const sources = volume.projected ? (at(volume, 'projected', 'sources') as Json[]) : [volume];
     for (const source of sources) {
       const ref = (source.configMap ?? source.secret) as { name: string; items?: { key: string; path: string }[] };
@@ -114,6 +118,12 @@ describe('deploy/kubernetes', () => {
     root = mkdtempSync(join(tmpdir(), 'keygate-k8s-'));
     materialiseMounts(root);
     const configArg = keygate.args![keygate.args!.indexOf('-c') + 1];
+    // The container's file system is `root`: its state.dir (an absolute path) too.
+    const mainFile = join(root, configArg);
+    writeFileSync(
+      mainFile,
+      readFileSync(mainFile, 'utf8').replace(/^(\s+dir: )(\/.*)$/m, (_, lead: string, dir: string) => lead + join(root, dir)),
+    );
     snapshot = loadOk(join(root, configArg));
     kg = await startKeygate(join(root, configArg), { env: {} });
     metricsText = await (await fetch(`${kg.url('admin')}/metrics`)).text();
@@ -139,6 +149,16 @@ describe('deploy/kubernetes', () => {
   it('the mounted config loads, and every file it names comes from a mounted ConfigMap or Secret', () => {
     for (const file of snapshot.watchedFiles) expect(relative(root, file).startsWith('..'), file).toBe(false);
     expect(snapshot.services.every((s) => s.serviceToken.source.kind === 'file')).toBe(true);
+  });
+
+  it('state.dir is a writable emptyDir mount (the config volume is read-only)', () => {
+    const mounts = at(keygate, 'volumeMounts') as { name: string; mountPath: string; readOnly?: boolean }[];
+    const volumes = at(podSpec, 'volumes') as Json[];
+    const stateMount = mounts.find((m) => join(root, m.mountPath) === snapshot.state.dir);
+    expect(stateMount, `no volume is mounted at state.dir ${snapshot.state.dir}`).toBeDefined();
+    expect(stateMount!.readOnly).not.toBe(true);
+    expect(volumes.find((v) => v.name === stateMount!.name)?.emptyDir).toBeDefined();
+    expect(kg.logs().some((l) => l.event === 'state_dir_unwritable')).toBe(false);
   });
 
   it("keygate's user can read what is mounted for it", () => {

@@ -69,7 +69,7 @@ describe.concurrent('key usage saved in the state directory', () => {
     for (const k of listed.filter((k) => k.id !== MON.id)) expect(k).toMatchObject({ lastUsed: null, lastDenied: null, lastClient: null });
     expect(cfg.read('.keygate-state/key-usage.json')).not.toContain(MON.key.split('_')[2]);
     expect((await keyList(cfg.mainFile, '--unused', '30d')).map((k) => k.id)).not.toContain(MON.id);
-  });
+  }, 60_000);
 
   it('serve --workers 2: every worker saves its uses into the one file', async ({ expect }) => {
     const cfg = tempConfig(upstream.origin);
@@ -88,7 +88,7 @@ describe.concurrent('key usage saved in the state directory', () => {
     expect(await kg.exited).toBe(0);
     const used = (await keyList(cfg.mainFile)).filter((k) => k.lastUsed !== null).map((k) => k.id);
     expect(used.sort()).toEqual([MON.id, DEMO_KEYS.deploy.id].sort());
-  });
+  }, 60_000);
 
   it('a read-only config directory without state.dir: a clear start-up warning, and the proxy serves', async ({ expect, skip }) => {
     // root writes anywhere, so run the proxy as nobody when the tests run as root.
@@ -119,7 +119,7 @@ describe.concurrent('key usage saved in the state directory', () => {
     expect((await fetch(`http://${proxy}/compute/v2/p1/servers/1`, { headers: auth(MON.key) })).status).toBe(200);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-  });
+  }, 60_000);
 });
 
 const redisServer = findRedisServer();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../helpers/config.js';
+import { waitFor } from '../helpers/keygate.js';
 import { freePort } from '../helpers/raw.js';
 
 /**
@@ -106,11 +107,13 @@ describe('the README, followed from a fresh clone', () => {
     }
   }, 120_000);
 
-  afterAll(() => {
+  afterAll(async () => {
     const pid = work && existsSync(join(work, 'demo.pid')) ? Number(readFileSync(join(work, 'demo.pid'), 'utf8')) : 0;
     if (pid) {
       try {
         process.kill(pid, 'SIGTERM');
+        // It saves key usage into the scratch copy as it stops: remove the copy after that.
+        await waitFor(() => (alive(pid) ? undefined : true), 10_000);
       } catch {
         // already gone
       }
@@ -216,6 +219,15 @@ function normalize(text: string): string[] {
         .trim(),
     )
     .filter((l) => l !== '');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function digestOf(dir: string): string {
