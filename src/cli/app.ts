@@ -13,7 +13,7 @@ import type { ListenAddress, Snapshot } from '../config/snapshot.js';
 import { AccessLog } from '../observability/accessLog.js';
 import { createLogger } from '../observability/logger.js';
 import { stdoutSink, streamSink, type LogSink } from '../observability/logSink.js';
-import { Metrics, type MetricsOptions } from '../observability/metrics.js';
+import { Metrics, UNUSED_DAYS, type MetricsOptions } from '../observability/metrics.js';
 import { RequestObservations } from '../observability/observer.js';
 import { adminHandler } from '../observability/admin.js';
 import { countKeyStates } from '../policy/model.js';
@@ -32,6 +32,8 @@ import { RateLimiter, type RateLimitEvents } from '../ratelimit/limiter.js';
 import { sharedStoreFor } from '../ratelimit/sharedStore.js';
 import { reportShadow, shadowState, startHotReload } from './hotReload.js';
 import { startUsageTracking, type UsageTracking } from '../usage/tracking.js';
+import type { KeyUse } from '../usage/keyUse.js';
+import { countUnusedKeys } from '../usage/unused.js';
 
 export interface AppOptions {
   readonly configFile: string;
@@ -98,7 +100,10 @@ export class KeygateApp {
     });
     this.metrics = new Metrics({
       build: BUILD_INFO,
-      ...metricsSources(() => this.current),
+      ...metricsSources(
+        () => this.current,
+        () => this.usage?.keeper?.view() ?? this.usage?.recorder.pending,
+      ),
       perKeyLabels: snapshot.metrics.perKeyLabels,
       ...(options.now ? { now: options.now } : {}),
     });
@@ -321,10 +326,14 @@ function limitEvents(metrics: Metrics): RateLimitEvents {
   };
 }
 
-/** What `/metrics` reads from the config in use at scrape time: key states, generation, known key ids. */
-export function metricsSources(current: () => Snapshot): Pick<MetricsOptions, 'keyStates' | 'generation' | 'isKnownKey'> {
+/** What `/metrics` reads at scrape time: key states, unused keys (from the key usage), generation, known key ids. */
+export function metricsSources(
+  current: () => Snapshot,
+  usage?: () => ReadonlyMap<string, KeyUse> | undefined,
+): Pick<MetricsOptions, 'keyStates' | 'unusedKeys' | 'generation' | 'isKnownKey'> {
   return {
     keyStates: (now) => countKeyStates(current(), current().keys, now),
+    unusedKeys: (now) => countUnusedKeys(current(), usage?.() ?? new Map(), now, UNUSED_DAYS),
     generation: () => current().generation,
     isKnownKey: (id) => current().keys.byId.has(id),
   };

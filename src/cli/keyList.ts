@@ -1,5 +1,5 @@
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
-import { KEY_STATES, keyState, type KeyState } from '../policy/model.js';
+import { KEY_STATES, keyState, rotationDueAt, type KeyState } from '../policy/model.js';
 import { ruleText } from '../policy/rules.js';
 import { didYouMean } from '../policy/suggest.js';
 import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, requirePositional } from './args.js';
@@ -9,10 +9,11 @@ import { findKey } from './keyStore.js';
 import { displayPath, permissionLines } from './keyView.js';
 import { isoSeconds } from './keyArgs.js';
 import { loadOrFail } from './loadOrFail.js';
+import { textTable } from './textTable.js';
 import { keyUsageFields, type KeyUsageFields, readUsageFor, unusedFilter, usageSorter } from './keyUsage.js';
 
 export const keyListHelp =
-  'keygate key list -c FILE [--user U] [--state active|disabled|expired|not_yet_valid|orphaned] [--unused 30d] [--sort last-used] [--json]   id, user, name, scope, state, last used, expires, comment (never hashes)';
+  'keygate key list -c FILE [--user U] [--state active|rotation_due|disabled|expired|not_yet_valid|orphaned] [--unused 30d] [--sort last-used] [--json]   id, user, name, scope, state, last used, expires, comment (never hashes)';
 
 /** One key as `key list --json` shows it: everything but the hash. */
 export interface KeyListing extends KeyUsageFields {
@@ -27,6 +28,9 @@ export interface KeyListing extends KeyUsageFields {
   legacy: boolean;
   comment: string | null;
   created: string | null;
+  rotated: string | null;
+  /** When the key reaches its maxAge (policy `keys`); null: no maxAge, or its age is unknown. */
+  rotationDue: string | null;
   allow: string[];
   deny: string[];
   sourceIPs: string[] | null;
@@ -89,6 +93,8 @@ export async function runKeyShow(argv: string[], io: CliIO): Promise<number> {
       ...optional('sourceIPs:', k.sourceIPs?.join(', ') ?? null),
       ...optional('comment:', k.comment),
       ...optional('created:', k.created),
+      ...optional('rotated:', k.rotated),
+      ...optional('rotate by:', k.rotationDue),
       `${'last used:'.padEnd(11)}${k.lastUsed ?? 'never'}${k.lastClient !== null ? ` (last client ${k.lastClient})` : ''}`,
       ...optional('denied:', k.lastDenied),
       `${'file:'.padEnd(11)}${displayPath(k.file)}`,
@@ -109,6 +115,7 @@ function stateArg(text: string | undefined): KeyState | undefined {
 }
 
 function listing(snapshot: Snapshot, k: KeyRecord, now: number): Omit<KeyListing, keyof KeyUsageFields> {
+  const due = rotationDueAt(snapshot.users.get(k.user), k);
   return {
     id: k.id,
     user: k.user,
@@ -121,6 +128,8 @@ function listing(snapshot: Snapshot, k: KeyRecord, now: number): Omit<KeyListing
     legacy: k.legacy,
     comment: k.comment ?? null,
     created: k.created ?? null,
+    rotated: k.rotated ?? null,
+    rotationDue: due !== undefined ? isoSeconds(due) : null,
     allow: k.allow.rules.map(ruleText),
     deny: k.deny.rules.map(ruleText),
     sourceIPs: k.sourceIPs ? [...k.sourceIPs.text] : null,
@@ -129,12 +138,8 @@ function listing(snapshot: Snapshot, k: KeyRecord, now: number): Omit<KeyListing
 }
 
 function table(keys: readonly KeyListing[]): string {
-  const rows = keys.map((k) => [k.id, k.user, k.name, k.scope, k.state, k.lastUsed ?? 'never', k.expires ?? '-', k.comment ?? '']);
-  const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]): string =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
-      .join('  ')
-      .trimEnd();
-  return [line(COLUMNS), ...rows.map(line)].join('\n');
+  return textTable(
+    COLUMNS,
+    keys.map((k) => [k.id, k.user, k.name, k.scope, k.state, k.lastUsed ?? 'never', k.expires ?? '-', k.comment ?? '']),
+  );
 }

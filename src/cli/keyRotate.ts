@@ -6,6 +6,7 @@ import { findKey, writeKeys } from './keyStore.js';
 import { displayPath, printWarnings, showOnce, stateWarnings } from './keyView.js';
 import { keyIdArg } from './keyIdArg.js';
 import { loadOrFail } from './loadOrFail.js';
+import { isoSeconds } from './keyArgs.js';
 
 export const keyRotateHelp = 'keygate key rotate -c FILE ID [--json]   new secret, same id and scope; the old secret stops working';
 
@@ -15,7 +16,8 @@ export async function runKeyRotate(argv: string[], io: CliIO): Promise<number> {
   const configFile = configPath(args, io);
   const key = findKey(loadOrFail(configFile, io), keyIdArg(requirePositional(args, 'key ID'), io, 'key ID'));
   const minted = mintSecret();
-  const fields = { hash: minted.hash, ...(key.legacy ? { legacy: false } : {}) };
+  // `rotated` restarts the key's age for policy `keys.maxAge` (rotation due).
+  const fields = { hash: minted.hash, rotated: isoSeconds(io.now()), ...(key.legacy ? { legacy: false } : {}) };
   const after = await writeKeys(configFile, key.file, io, (current) => updateKey(current, key.id, fields));
   const warnings = after ? stateWarnings(after, findKey(after, key.id), io.now()) : [];
   printWarnings(io, warnings);

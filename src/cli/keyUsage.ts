@@ -2,6 +2,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { parseDuration } from '../reader/values.js';
 import { MINUTE_MS, type KeyUse } from '../usage/keyUse.js';
 import { readKeyUsage } from '../usage/reading.js';
+import { unusedSince } from '../usage/unused.js';
 import { didYouMean } from '../policy/suggest.js';
 import { isoSeconds } from './keyArgs.js';
 import { UsageError, type CliIO } from './io.js';
@@ -45,10 +46,8 @@ export function unusedFilter(text: string | undefined, now: number): (k: Aged) =
   return (k) => isUnused(k, now - span);
 }
 
-/** No allowed use since `since` (epoch ms); never-used keys count from their creation. */
-export function isUnused(k: Aged, since: number): boolean {
-  const from = k.lastUsed ?? k.created;
-  return from === null || Date.parse(from) < since;
+function isUnused(k: Aged, since: number): boolean {
+  return unusedSince(k.lastUsed === null ? undefined : Date.parse(k.lastUsed), k.created ?? undefined, since);
 }
 
 const SORTS = ['last-used'] as const;

@@ -5,6 +5,7 @@ import { permissionsHelp, runPermissions } from './permissions.js';
 import { jwksHelp, runJwks } from './jwks.js';
 import { keyHelp, runKey } from './key.js';
 import { replayHelp, runReplay } from './replay.js';
+import { reportHelp, runReport } from './report.js';
 import { runServe, serveHelp } from './serve.js';
 import { demoHelp, runDemo } from './demo.js';
 import { scrubbingIO } from './scrubbingIO.js';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   explain: { run: runExplain, help: explainHelp },
   permissions: { run: runPermissions, help: permissionsHelp },
   key: { run: runKey, help: keyHelp },
+  report: { run: runReport, help: reportHelp },
   jwks: { run: runJwks, help: jwksHelp },
   replay: { run: runReplay, help: replayHelp },
   demo: { run: runDemo, help: demoHelp },

@@ -314,6 +314,7 @@ function buildSnapshot(
     services: Object.freeze(services),
     users: policy.users,
     guardrails: policy.guardrails,
+    keyRotation: policy.keyRotation,
     keys: KeyStore.fromKeys(keys),
     limits: Object.freeze(main.limits),
     shutdown: Object.freeze(main.shutdown),

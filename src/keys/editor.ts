@@ -222,7 +222,10 @@ function renderScalar(value: KeyFieldValue, type: Scalar.Type | undefined): stri
 function setField(item: YAMLMap, name: string, value: KeyFieldValue): void {
   const existing = item.items.find((p) => keyName(p) === name);
   if (existing) {
-    existing.value = new Scalar(value);
+    // Keep how the value was written (quoted or plain) when the entry is rendered again.
+    const scalar = new Scalar(value);
+    if (isScalar(existing.value)) scalar.type = existing.value.type;
+    existing.value = scalar;
     return;
   }
   const order = KEY_FIELDS.indexOf(name);

@@ -24,6 +24,7 @@ export const KEY_FIELDS = [
   'disabled',
   'comment',
   'created',
+  'rotated',
   'legacy',
   'rateLimit',
   'clientCert',
@@ -81,6 +82,9 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   const notBefore = time('notBefore');
   const comment = str('comment');
   const created = str('created');
+  const rotated = str('rotated');
+  if (rotated !== undefined) time('rotated');
+  const issued = issuedAt(rotated ?? created);
   const rateLimit = f('rateLimit') ? r.strings(f('rateLimit')!.value, 'rateLimit') : undefined;
   const clientCert = f('clientCert') ? readClientCert(r, f('clientCert')!.value) : undefined;
   if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false || clientCert === false) return undefined;
@@ -101,6 +105,8 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
     ...(comment !== undefined ? { comment } : {}),
     ...(created !== undefined ? { created } : {}),
     ...(clientCert !== undefined ? { clientCert } : {}),
+    ...(rotated !== undefined ? { rotated } : {}),
+    ...(issued !== undefined ? { issued } : {}),
     ...(rateLimit !== undefined ? { rateLimit: Object.freeze(rateLimit.map((n) => r.interner.string(n))) } : {}),
     file: r.file,
     line: pos.line,
@@ -127,6 +133,12 @@ function readClientCert<N>(r: NodeReader<N>, node: N): ClientCertBinding | false
   if (name === 'san' && !/^[A-Za-z ]+:\S/.test(text.trim()))
     return r.error(field.value, 'clientCert.san must name its type, e.g. DNS:client.example or URI:spiffe://…') ?? false;
   return name === 'subject' ? { subject: text.trim() } : { san: text.trim() };
+}
+
+/** `created` is free text for old files; a date that does not parse only means the key's age is unknown. */
+function issuedAt(text: string | undefined): number | undefined {
+  const ms = text === undefined ? NaN : Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 function matcher(rules: CompiledRule[]): RuleMatcher {

@@ -11,6 +11,8 @@ export interface KeyRecord extends KeyPolicy, VerifiableKey {
   readonly created?: string;
   /** Kept in the snapshot's clientCertBindings, not in the key store. */
   readonly clientCert?: ClientCertBinding;
+  /** When `key rotate` last replaced the secret, as written. */
+  readonly rotated?: string;
   readonly file: string;
   /** Where the key's mapping starts in its keys file. */
   readonly line: number;

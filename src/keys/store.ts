@@ -5,7 +5,7 @@ import { RuleMatcher, RuleSet } from '../policy/matcher.js';
 import type { CompiledRule, RuleOrigin } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { buildStoreData } from './storeBuilder.js';
-import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, type KeyStoreData } from './storeData.js';
+import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
 /**
  * Every key of a snapshot, compact: about 150 bytes a key in typed arrays instead of a
@@ -121,8 +121,10 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     const flags = d.flags[slot];
     const id = this.#id(slot);
     const file = this.#sharedString(fields[f + F.file]);
-    const expires = d.times[slot * 2];
-    const notBefore = d.times[slot * 2 + 1];
+    const expires = d.times[slot * TIME_COUNT];
+    const notBefore = d.times[slot * TIME_COUNT + 1];
+    const issued = d.times[slot * TIME_COUNT + 2];
+    const rotated = this.#string(fields[f + F.rotated]);
     const comment = this.#string(fields[f + F.comment]);
     const created = this.#string(fields[f + F.created]);
     const allow = this.#matcher(fields[f + F.allowSet], id, 'allow', file, fields[f + F.rulePositions]);
@@ -143,6 +145,8 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
       ...(Number.isNaN(notBefore) ? {} : { notBefore }),
       ...(comment !== undefined ? { comment } : {}),
       ...(created !== undefined ? { created } : {}),
+      ...(rotated !== undefined ? { rotated } : {}),
+      ...(Number.isNaN(issued) ? {} : { issued }),
       file,
       line: fields[f + F.line],
       col: fields[f + F.col],

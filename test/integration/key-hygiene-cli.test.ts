@@ -1,9 +1,18 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricsSources } from '../../src/cli/app.js';
 import { main } from '../../src/cli/main.js';
+import { loadConfig } from '../../src/config/load.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { readUsageFile } from '../../src/usage/fileStore.js';
 import { DEMO_KEYS, tempConfig, type TempConfig } from '../helpers/config.js';
+import { parseExposition, valueOf } from '../helpers/promText.js';
 
-/** key list --unused / --sort on a state file with known times, and an injected clock. */
+/**
+ * Key hygiene on fixtures with known times and an injected clock: key list --unused /
+ * --sort and report from a state file; rotation due (policy `keys`) in check, list,
+ * report, explain (enforce) and the scrape-time metrics.
+ */
 
 const NOW = Date.parse('2027-03-01T12:00:00Z');
 const MIN = 60_000;
@@ -29,6 +38,8 @@ beforeAll(() => {
     [DEP.id]: [minute(NOW - 90 * DAY), 0, '10.9.9.9'],
   };
   writeFileSync(cfg.path('.keygate-state/key-usage.json'), JSON.stringify({ format: 'keygate-key-usage/1', keys }));
+  // joe's keys may be 90 days old, alice's a year: on NOW joe's (created 2026-11-23) are due.
+  cfg.write('policy.yaml', `${cfg.read('policy.yaml')}keys:\n  maxAge: 90d\n  users: { alice: 365d }\n`);
 });
 afterAll(() => cfg?.cleanup());
 
@@ -73,5 +84,140 @@ describe('key list and usage', () => {
   it('key show prints the last use and client', async () => {
     const run = await keygate('key', 'show', '-c', cfg.mainFile, MON.id);
     expect(run.out).toContain('last used: 2027-02-27T12:00:00Z (last client 10.1.2.3)');
+  });
+});
+
+describe('rotation due (policy keys.maxAge)', () => {
+  it('check warns about each key older than its maxAge, and passes', async () => {
+    const run = await keygate('check', '-c', cfg.mainFile, '--offline');
+    expect(run.code).toBe(0);
+    const warned = run.err.split('\n').filter((l) => l.includes('rotation due'));
+    expect(warned).toHaveLength(2);
+    expect(run.err).toContain(`key ${MON.id}: rotation due since 2027-02-21T10:00:00.000Z`);
+    expect(run.err).not.toContain(`key ${ALICE.id}: rotation due`);
+    expect((await keygate('check', '-c', cfg.mainFile, '--offline', '--strict')).code).toBe(1);
+  });
+
+  it('key list shows the state and when rotation is due; report lists every key with it', async () => {
+    const listed = JSON.parse((await keygate('key', 'list', '-c', cfg.mainFile, '--json')).out) as Record<string, unknown>[];
+    const byId = Object.fromEntries(listed.map((k) => [k.id, k]));
+    expect(byId[MON.id]).toMatchObject({ state: 'rotation_due', rotationDue: '2027-02-21T10:00:00Z' });
+    expect(byId[ALICE.id]).toMatchObject({ state: 'active', rotationDue: '2027-11-23T10:00:00Z' });
+    expect((await ids('--state', 'rotation_due')).sort()).toEqual([MON.id, DEP.id].sort());
+
+    const report = await keygate('report', '-c', cfg.mainFile, '--json');
+    expect(report.code, report.err).toBe(0);
+    const parsed = JSON.parse(report.out) as { generated: string; keys: Record<string, unknown>[] };
+    expect(parsed.generated).toBe('2027-03-01T12:00:00Z');
+    expect(parsed.keys.find((k) => k.id === DEP.id)).toEqual({
+      id: DEP.id,
+      user: 'joe',
+      name: 'deploy',
+      scope: 'inherit',
+      state: 'rotation_due',
+      created: '2026-11-23T10:00:00Z',
+      rotated: null,
+      expires: null,
+      rotationDue: '2027-02-21T10:00:00Z',
+      lastUsed: '2026-12-01T12:00:00Z',
+      lastDenied: null,
+      lastClient: '10.9.9.9',
+    });
+    const table = (await keygate('report', '-c', cfg.mainFile)).out.split('\n');
+    expect(table[0].split(/\s{2,}/)).toEqual(['ID', 'USER', 'NAME', 'SCOPE', 'STATE', 'CREATED', 'EXPIRES', 'LAST USED', 'ROTATION DUE']);
+    expect(table.find((l) => l.startsWith(ALICE.id))).toMatch(/active .* never +2027-11-23T10:00:00Z$/);
+  });
+
+  it('keygate_keys{state="rotation_due"} and keygate_keys_unused{days} at scrape time', async () => {
+    const loaded = loadConfig(cfg.mainFile, { env: {}, serviceTokens: false });
+    if (!loaded.ok) throw new Error('config does not load');
+    const usage = await readUsageFile(cfg.path('.keygate-state/key-usage.json'));
+    const m = new Metrics({
+      defaultMetrics: false,
+      now: () => NOW,
+      ...metricsSources(
+        () => loaded.snapshot,
+        () => usage,
+      ),
+    });
+    const exp = parseExposition(await m.metricsText());
+    expect(valueOf(exp, 'keygate_keys', { state: 'rotation_due' })).toBe(2);
+    expect(valueOf(exp, 'keygate_keys', { state: 'active' })).toBe(1);
+    expect(valueOf(exp, 'keygate_keys_unused', { days: '30' })).toBe(2); // deploy (used 90 days ago), alice (never, created 98 days ago)
+    expect(valueOf(exp, 'keygate_keys_unused', { days: '90' })).toBe(1);
+  });
+
+  it('key rotate restarts the age: the key is active again', async () => {
+    const own = tempConfig('http://127.0.0.1:3000');
+    try {
+      own.write('policy.yaml', `${own.read('policy.yaml')}keys: { maxAge: 90d }\n`);
+      const at = async (...args: string[]): Promise<{ code: number; out: string; err: string }> => {
+        const out: string[] = [];
+        const err: string[] = [];
+        const code = await main(args, { out: (t) => void out.push(t), err: (t) => void err.push(t), env: {}, now: () => NOW });
+        return { code, out: out.join('\n'), err: err.join('\n') };
+      };
+      const show = async (): Promise<Record<string, unknown>> =>
+        JSON.parse((await at('key', 'show', '-c', own.mainFile, MON.id, '--json')).out) as Record<string, unknown>;
+      expect(await show()).toMatchObject({ state: 'rotation_due' });
+      expect((await at('key', 'rotate', '-c', own.mainFile, MON.id)).code).toBe(0);
+      expect(await show()).toMatchObject({ state: 'active', rotated: '2027-03-01T12:00:00Z', rotationDue: '2027-05-30T12:00:00Z' });
+    } finally {
+      own.cleanup();
+    }
+  });
+
+  it('enforce: true refuses an over-age key as key_expired', async () => {
+    const own = tempConfig('http://127.0.0.1:3000');
+    try {
+      own.write('policy.yaml', `${own.read('policy.yaml')}keys: { maxAge: 90d, enforce: true }\n`);
+      const out: string[] = [];
+      const code = await main(
+        ['explain', '-c', own.mainFile, '--key', MON.id, '--method', 'GET', '--path', '/compute/v2/p1/servers/1', '--json'],
+        {
+          out: (t) => void out.push(t),
+          err: () => undefined,
+          env: {},
+          now: () => NOW,
+        },
+      );
+      expect(code).toBe(1);
+      expect(JSON.parse(out.join('\n'))).toMatchObject({ decision: 'deny', reason: 'key_expired' });
+    } finally {
+      own.cleanup();
+    }
+  });
+});
+
+describe('policy keys section validation', () => {
+  it.each([
+    ['keys: { maxAge: soon }', 'keys.maxAge'],
+    ['keys: { maxAge: 0d }', 'keys.maxAge must be longer than 0'],
+    ['keys: { roles: { nosuchrole: 30d } }', 'unknown role "nosuchrole"'],
+    ['keys: { enforce: maybe }', 'keys.enforce'],
+    ['keys: { maxAge: 30d, color: blue }', 'color'],
+  ])('%s is an error naming policy.yaml', async (section, message) => {
+    const own = tempConfig('http://127.0.0.1:3000');
+    try {
+      own.write('policy.yaml', `${own.read('policy.yaml')}${section}\n`);
+      const run = await keygate('check', '-c', own.mainFile, '--offline');
+      expect(run.code).toBe(1);
+      expect(run.err).toMatch(/policy\.yaml:\d+:\d+: /);
+      expect(run.err).toContain(message);
+    } finally {
+      own.cleanup();
+    }
+  });
+
+  it('an unknown user under keys.users is a warning', async () => {
+    const own = tempConfig('http://127.0.0.1:3000');
+    try {
+      own.write('policy.yaml', `${own.read('policy.yaml')}keys: { users: { ghost: 30d } }\n`);
+      const run = await keygate('check', '-c', own.mainFile, '--offline');
+      expect(run.code).toBe(0);
+      expect(run.err).toContain('keys.users: no user "ghost"');
+    } finally {
+      own.cleanup();
+    }
   });
 });

@@ -480,11 +480,17 @@ describe('key rotate', () => {
     expect(rotated.key.startsWith(`kg_${created.id}_`)).toBe(true);
     expect(await verifies(c, created.key)).toBe(false);
     expect(await verifies(c, rotated.key)).toBe(true);
+    const old = new Set(before.split('\n'));
     const changed = c
       .read()
       .split('\n')
-      .filter((l, i) => l !== before.split('\n')[i]);
-    expect(changed).toEqual([`    hash: "${hashFast(rotated.key.slice(16, 59))}"`]);
+      .filter((l) => !old.has(l));
+    // The hash, and when it was replaced (the key's age for policy keys.maxAge restarts).
+    expect(changed).toEqual([
+      `    hash: "${hashFast(rotated.key.slice(16, 59))}"`,
+      `    rotated: ${new Date(NOW).toISOString().replace('.000Z', 'Z')}`,
+    ]);
+    expect(c.read().split('\n').length).toBe(before.split('\n').length + 1);
     expect(
       load(c)
         .keys.byId.get(created.id)!
