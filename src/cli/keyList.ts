@@ -31,6 +31,8 @@ export interface KeyListing extends KeyUsageFields {
   rotated: string | null;
   /** When the key reaches its maxAge (policy `keys`); null: no maxAge, or its age is unknown. */
   rotationDue: string | null;
+  /** `key rotate --grace`: until when the previous secret is still accepted (null: none). */
+  graceUntil: string | null;
   allow: string[];
   deny: string[];
   sourceIPs: string[] | null;
@@ -95,6 +97,7 @@ export async function runKeyShow(argv: string[], io: CliIO): Promise<number> {
       ...optional('created:', k.created),
       ...optional('rotated:', k.rotated),
       ...optional('rotate by:', k.rotationDue),
+      ...optional('old key:', k.graceUntil === null ? null : `still accepted until ${k.graceUntil} (rotation grace)`),
       `${'last used:'.padEnd(11)}${k.lastUsed ?? 'never'}${k.lastClient !== null ? ` (last client ${k.lastClient})` : ''}`,
       ...optional('denied:', k.lastDenied),
       `${'file:'.padEnd(11)}${displayPath(k.file)}`,
@@ -130,6 +133,7 @@ function listing(snapshot: Snapshot, k: KeyRecord, now: number): Omit<KeyListing
     created: k.created ?? null,
     rotated: k.rotated ?? null,
     rotationDue: due !== undefined ? isoSeconds(due) : null,
+    graceUntil: graceUntil(k, now),
     allow: k.allow.rules.map(ruleText),
     deny: k.deny.rules.map(ruleText),
     sourceIPs: k.sourceIPs ? [...k.sourceIPs.text] : null,
@@ -140,6 +144,16 @@ function listing(snapshot: Snapshot, k: KeyRecord, now: number): Omit<KeyListing
 function table(keys: readonly KeyListing[]): string {
   return textTable(
     COLUMNS,
-    keys.map((k) => [k.id, k.user, k.name, k.scope, k.state, k.lastUsed ?? 'never', k.expires ?? '-', k.comment ?? '']),
+    keys.map((k) => [k.id, k.user, k.name, k.scope, stateText(k), k.lastUsed ?? 'never', k.expires ?? '-', k.comment ?? '']),
   );
+}
+
+/** The previous secret's grace end while it lasts; null once it ended (the hash waits for `key prune`). */
+export function graceUntil(k: KeyRecord, now: number): string | null {
+  return k.previous !== undefined && now < k.previous.expires ? isoSeconds(k.previous.expires) : null;
+}
+
+/** A key in a rotation grace period says so in tables: `active (grace)`. */
+export function stateText(k: { readonly state: string; readonly graceUntil: string | null }): string {
+  return k.graceUntil === null ? k.state : `${k.state} (grace)`;
 }

@@ -5,6 +5,7 @@ import { EXIT, type CliIO } from './io.js';
 import { isoSeconds } from './keyArgs.js';
 import { keyUsageFields, readUsageFor, type KeyUsageFields } from './keyUsage.js';
 import { loadOrFail } from './loadOrFail.js';
+import { graceUntil, stateText } from './keyList.js';
 import { textTable } from './textTable.js';
 
 export const reportHelp =
@@ -23,6 +24,8 @@ export interface ReportRow extends KeyUsageFields {
   expires: string | null;
   /** When the key reaches its maxAge (policy `keys`); null: no maxAge, or its age is unknown. */
   rotationDue: string | null;
+  /** `key rotate --grace`: until when the previous secret is still accepted (null: none). */
+  graceUntil: string | null;
 }
 
 const COLUMNS = ['ID', 'USER', 'NAME', 'SCOPE', 'STATE', 'CREATED', 'EXPIRES', 'LAST USED', 'ROTATION DUE'] as const;
@@ -42,7 +45,7 @@ export async function runReport(argv: string[], io: CliIO): Promise<number> {
     r.user,
     r.name,
     r.scope,
-    r.state,
+    stateText(r),
     r.created ?? '-',
     r.expires ?? '-',
     r.lastUsed ?? 'never',
@@ -64,5 +67,6 @@ function reportRow(s: Snapshot, k: KeyRecord, now: number): Omit<ReportRow, keyo
     rotated: k.rotated ?? null,
     expires: k.expires !== undefined ? isoSeconds(k.expires) : null,
     rotationDue: due !== undefined ? isoSeconds(due) : null,
+    graceUntil: graceUntil(k, now),
   };
 }

@@ -31,7 +31,8 @@ export interface KeyEntry {
   legacy?: boolean;
 }
 
-export type KeyFieldValue = string | boolean;
+/** null removes the field. */
+export type KeyFieldValue = string | boolean | null;
 
 interface KeysText {
   text: string;
@@ -82,6 +83,20 @@ export function updateKey(text: string, id: string, fields: Readonly<Record<stri
   const span = itemSpan(k, item);
   if (!span) return restructure(k, () => undefined);
   return splice(text, span.start, span.end, renderItems([detached(item)], span.indent, k.eol));
+}
+
+/**
+ * Removes `previousHash`/`previousHashExpires` from every entry whose grace ended by
+ * `now` (`key rotate --grace`): done by every key edit, and by `key prune`. Returns the
+ * text unchanged when no grace has ended.
+ */
+export function dropEndedGrace(text: string, now: number): string {
+  const ended = (parseKeysText(text).seq?.items ?? []).flatMap((item) => {
+    const until: unknown = isMap(item) ? item.get('previousHashExpires') : undefined;
+    const id = idOf(item);
+    return id !== undefined && typeof until === 'string' && Date.parse(until) <= now ? [id] : [];
+  });
+  return ended.reduce((t, id) => updateKey(t, id, { previousHash: null, previousHashExpires: null }), text);
 }
 
 function parseKeysText(text: string): KeysText {
@@ -196,7 +211,7 @@ function scalarPatches(source: string, item: YAMLMap, fields: Readonly<Record<st
   const patches: Patch[] = [];
   for (const [name, value] of Object.entries(fields)) {
     const node: unknown = item.get(name, true);
-    if (!isScalar(node) || !node.range || !INLINE_TYPES.has(node.type)) return undefined;
+    if (value === null || !isScalar(node) || !node.range || !INLINE_TYPES.has(node.type)) return undefined;
     patches.push(keepCommentColumn(source, node.range[0], node.range[1], renderScalar(value, node.type)));
   }
   return patches;
@@ -221,6 +236,10 @@ function renderScalar(value: KeyFieldValue, type: Scalar.Type | undefined): stri
 /** A new field goes where KEY_FIELDS puts it, so revoked entries still read in the usual order. */
 function setField(item: YAMLMap, name: string, value: KeyFieldValue): void {
   const existing = item.items.find((p) => keyName(p) === name);
+  if (value === null) {
+    if (existing) item.items.splice(item.items.indexOf(existing), 1);
+    return;
+  }
   if (existing) {
     // Keep how the value was written (quoted or plain) when the entry is rendered again.
     const scalar = new Scalar(value);

@@ -15,6 +15,8 @@ export const KEY_FIELDS = [
   'user',
   'name',
   'hash',
+  'previousHash',
+  'previousHashExpires',
   'scope',
   'allow',
   'deny',
@@ -65,6 +67,7 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   if (id !== undefined && !isKeyId(id)) r.error(f('id')!.value, `key id "${id}" must be 12 letters or digits`);
   const owner = `key ${id ?? '?'}`;
   const hash = readHash(r, f('hash')?.value);
+  const previous = readPrevious(r, f('previousHash'), f('previousHashExpires'), node);
   const scope = readScope(r, f('scope')?.value);
   const sourceIPs = readSourceIps(r, f('sourceIPs')?.value);
   const allow = readRules(r, f('allow')?.value, `${owner} allow`, names);
@@ -94,6 +97,7 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
     user: r.interner.string(user),
     name: name ?? '',
     hash,
+    ...(previous ? { previous } : {}),
     scope,
     allow: matcher(allow),
     deny: matcher(deny),
@@ -150,6 +154,27 @@ function readHash<N>(r: NodeReader<N>, node: N | undefined): KeyRecord['hash'] |
   if (text === undefined) return undefined;
   const parsed = parseHash(text);
   return 'error' in parsed ? r.error(node, parsed.error) : parsed;
+}
+
+/**
+ * `key rotate --grace`: the secret before the rotation, still accepted until
+ * `previousHashExpires`. Both fields or neither; only a generated key's (sha256) hash.
+ */
+function readPrevious<N>(
+  r: NodeReader<N>,
+  hashField: Field<N, N> | undefined,
+  expiresField: Field<N, N> | undefined,
+  key: N,
+): KeyRecord['previous'] {
+  if (!hashField && !expiresField) return undefined;
+  if (!hashField || !expiresField) return r.error(key, 'previousHash and previousHashExpires go together (key rotate --grace writes both)');
+  const text = r.string(hashField.value, 'previousHash');
+  const parsed = text === undefined ? undefined : parseHash(text);
+  const expires = readTimestamp(r, expiresField.value, 'previousHashExpires');
+  if (parsed === undefined || expires === undefined) return undefined;
+  if ('error' in parsed) return r.error(hashField.value, `previousHash: ${parsed.error}`);
+  if (parsed.algorithm !== 'sha256') return r.error(hashField.value, 'previousHash must be the sha256 hash of a generated key');
+  return Object.freeze({ hash: parsed, expires });
 }
 
 function readScope<N>(r: NodeReader<N>, node: N | undefined): KeyScope | undefined {

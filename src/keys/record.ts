@@ -6,6 +6,8 @@ import type { KeyPolicy } from '../policy/model.js';
 /** One key as the keys files describe it: what decisions read, how it is verified, where it was written. */
 export interface KeyRecord extends KeyPolicy, VerifiableKey {
   readonly hash: ParsedHash;
+  /** The secret before `key rotate --grace`, accepted until `expires` (epoch ms). */
+  readonly previous?: { readonly hash: ParsedHash; readonly expires: number };
   readonly legacy: boolean;
   readonly comment?: string;
   readonly created?: string;

@@ -25,6 +25,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   readonly #emptyRules = new RuleMatcher([]);
   readonly #cidrs: readonly CidrSet[];
   readonly #slowHashes: ReadonlyMap<number, ParsedHash>;
+  readonly #graceHashes: ReadonlyMap<number, NonNullable<KeyRecord['previous']>>;
   /** Decoded strings that many keys share (users, files), by string index. */
   readonly #shared = new Map<number, string>();
 
@@ -41,6 +42,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     this.#ruleSets = data.ruleSets.map((rules) => new RuleSet(rules.map(freezeRule)));
     this.#cidrs = data.cidrSets.map((texts) => compileCidrs(texts));
     this.#slowHashes = new Map(data.slowHashes.map(([slot, text]) => [slot, parsed(text)]));
+    this.#graceHashes = new Map(data.graceHashes.map(([slot, text, expires]) => [slot, Object.freeze({ hash: parsed(text), expires })]));
     this.byId = { get: (id) => this.#record(this.#slotOf(id)), has: (id) => this.#slotOf(id) !== -1 };
     const legacySha = new Map<string, number>();
     const slow: KeyRecord[] = [];
@@ -125,6 +127,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     const notBefore = d.times[slot * TIME_COUNT + 1];
     const issued = d.times[slot * TIME_COUNT + 2];
     const rotated = this.#string(fields[f + F.rotated]);
+    const previous = this.#graceHashes.get(slot);
     const comment = this.#string(fields[f + F.comment]);
     const created = this.#string(fields[f + F.created]);
     const allow = this.#matcher(fields[f + F.allowSet], id, 'allow', file, fields[f + F.rulePositions]);
@@ -141,6 +144,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
       disabled: (flags & FLAG.disabled) !== 0,
       legacy: (flags & FLAG.legacy) !== 0,
       hash: flags & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot)),
+      ...(previous ? { previous } : {}),
       ...(Number.isNaN(expires) ? {} : { expires }),
       ...(Number.isNaN(notBefore) ? {} : { notBefore }),
       ...(comment !== undefined ? { comment } : {}),

@@ -21,6 +21,7 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
   const digests = new Uint8Array(count * DIGEST_BYTES);
   const positions: number[] = [];
   const slowHashes: [number, string][] = [];
+  const graceHashes: [number, string, number][] = [];
   const str = (s: string | undefined): number => (s === undefined ? NONE : strings.add(s, s));
   keys.forEach((key, slot) => {
     ids.set(Buffer.from(key.id, 'latin1'), slot * ID_BYTES);
@@ -42,6 +43,7 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
     times[slot * TIME_COUNT + 1] = key.notBefore ?? NaN;
     times[slot * TIME_COUNT + 2] = key.issued ?? NaN;
     flags[slot] = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.scope === 'inherit' ? FLAG.inherit : 0);
+    if (key.previous) graceHashes.push([slot, key.previous.hash.text, key.previous.expires]);
     if (key.hash.algorithm === 'sha256') digests.set(key.hash.digest, slot * DIGEST_BYTES);
     else {
       flags[slot] |= FLAG.slowHash;
@@ -63,6 +65,7 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
     ruleSets: ruleSets.values.map((rules) => rules.map(withoutOrigin)),
     cidrSets: cidrSets.values,
     slowHashes,
+    graceHashes,
   };
 }
 

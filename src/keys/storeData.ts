@@ -56,6 +56,8 @@ export interface KeyStoreData {
   readonly cidrSets: readonly (readonly string[])[];
   /** Hash text of each KDF-hashed key, by slot: they are few, and verified slowly anyway. */
   readonly slowHashes: readonly (readonly [number, string])[];
+  /** Keys in a rotation grace period, few at a time: slot, the previous hash's text, until when (epoch ms). */
+  readonly graceHashes: readonly (readonly [number, string, number])[];
 }
 
 /** The buffers to hand to postMessage's transfer list. */

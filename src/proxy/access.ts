@@ -129,7 +129,7 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
       now,
       refusal('malformed_credentials', 2, `malformed ${credential.header} header`, destination),
     );
-  const verified = await guards.verifier.verify(snapshot.keys, credential.value, req.clientIp);
+  const verified = await guards.verifier.verify(snapshot.keys, credential.value, req.clientIp, now);
   if (!verified.ok && verified.reason === 'rate_limited')
     return refusal('rate_limited', 2, authDetail(verified.reason), destination, verified.keyId || undefined);
   if (!verified.ok)

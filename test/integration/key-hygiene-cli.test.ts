@@ -5,6 +5,7 @@ import { main } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { readUsageFile } from '../../src/usage/fileStore.js';
+import { KeyVerifier } from '../../src/auth/verifier.js';
 import { DEMO_KEYS, tempConfig, type TempConfig } from '../helpers/config.js';
 import { parseExposition, valueOf } from '../helpers/promText.js';
 
@@ -119,6 +120,7 @@ describe('rotation due (policy keys.maxAge)', () => {
       rotated: null,
       expires: null,
       rotationDue: '2027-02-21T10:00:00Z',
+      graceUntil: null,
       lastUsed: '2026-12-01T12:00:00Z',
       lastDenied: null,
       lastClient: '10.9.9.9',
@@ -218,6 +220,76 @@ describe('policy keys section validation', () => {
       expect(run.err).toContain('keys.users: no user "ghost"');
     } finally {
       own.cleanup();
+    }
+  });
+});
+
+describe('key rotate --grace', () => {
+  const HOUR = 3_600_000;
+  const run = async (now: number, ...args: string[]): Promise<{ code: number; out: string; err: string }> => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(args, { out: (t) => void out.push(t), err: (t) => void err.push(t), env: {}, now: () => now });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
+  const verifies = async (c: TempConfig, key: string, now: number): Promise<boolean> => {
+    const loaded = loadConfig(c.mainFile, { env: {}, serviceTokens: false });
+    if (!loaded.ok) throw new Error(loaded.errors.map((e) => e.message).join('; '));
+    return (await new KeyVerifier().verify(loaded.snapshot.keys, key, '', now)).ok;
+  };
+
+  it('keeps the old secret valid beside the new one until the grace ends; the next edit or key prune removes it', async () => {
+    const c = tempConfig('http://127.0.0.1:3000');
+    try {
+      const rotated = await run(NOW, 'key', 'rotate', '-c', c.mainFile, MON.id, '--grace', '24h', '--json');
+      expect(rotated.code, rotated.err).toBe(0);
+      const { key: fresh, oldKeyValidUntil } = JSON.parse(rotated.out) as { key: string; oldKeyValidUntil: string };
+      expect(oldKeyValidUntil).toBe('2027-03-02T12:00:00Z');
+      expect(c.read('keys.yaml')).toContain('previousHashExpires: 2027-03-02T12:00:00Z');
+      expect(c.read('keys.yaml')).not.toContain(MON.key.split('_')[2]);
+      // Both work during the grace; only the new one after it.
+      expect(await verifies(c, MON.key, NOW + HOUR)).toBe(true);
+      expect(await verifies(c, fresh, NOW + HOUR)).toBe(true);
+      expect(await verifies(c, MON.key, NOW + 24 * HOUR)).toBe(false);
+      expect(await verifies(c, fresh, NOW + 24 * HOUR)).toBe(true);
+
+      const shown = JSON.parse((await run(NOW + HOUR, 'key', 'show', '-c', c.mainFile, MON.id, '--json')).out) as Record<string, unknown>;
+      expect(shown).toMatchObject({ state: 'active', graceUntil: '2027-03-02T12:00:00Z' });
+      expect((await run(NOW + HOUR, 'key', 'list', '-c', c.mainFile)).out).toMatch(new RegExp(`${MON.id} .* active \\(grace\\) `));
+      const report = JSON.parse((await run(NOW + HOUR, 'report', '-c', c.mainFile, '--json')).out) as { keys: Record<string, unknown>[] };
+      expect(report.keys.find((k) => k.id === MON.id)).toMatchObject({ graceUntil: '2027-03-02T12:00:00Z' });
+
+      // During the grace, prune leaves it; after it, prune removes the old hash and nothing else.
+      expect(JSON.parse((await run(NOW + HOUR, 'key', 'prune', '-c', c.mainFile, '--json')).out)).toEqual({ pruned: [] });
+      const before = c.read('keys.yaml');
+      expect(JSON.parse((await run(NOW + 25 * HOUR, 'key', 'prune', '-c', c.mainFile, '--json')).out)).toEqual({ pruned: [MON.id] });
+      const after = c.read('keys.yaml');
+      expect(after).not.toContain('previousHash');
+      expect(after.split('\n').length).toBe(before.split('\n').length - 2);
+      expect(await verifies(c, fresh, NOW + 25 * HOUR)).toBe(true);
+    } finally {
+      c.cleanup();
+    }
+  });
+
+  it('an edit of another key after the grace ended drops the old hash too', async () => {
+    const c = tempConfig('http://127.0.0.1:3000');
+    try {
+      expect((await run(NOW, 'key', 'rotate', '-c', c.mainFile, MON.id, '--grace', '1h')).code).toBe(0);
+      expect(c.read('keys.yaml')).toContain('previousHash:');
+      expect((await run(NOW + 2 * HOUR, 'key', 'revoke', '-c', c.mainFile, DEP.id)).code).toBe(0);
+      expect(c.read('keys.yaml')).not.toContain('previousHash');
+    } finally {
+      c.cleanup();
+    }
+  });
+
+  it.each([['0s'], ['31d'], ['soon']])('--grace %s is a usage error', async (grace) => {
+    const c = tempConfig('http://127.0.0.1:3000');
+    try {
+      expect((await run(NOW, 'key', 'rotate', '-c', c.mainFile, MON.id, '--grace', grace)).code).toBe(2);
+    } finally {
+      c.cleanup();
     }
   });
 });
