@@ -4,14 +4,14 @@ import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import type { RuleSpec } from '../policy/rules.js';
 import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, type Parsed, requireString, stringList } from './args.js';
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
-import { checkRuleMethods, isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg } from './keyArgs.js';
+import { checkRuleMethods, checkShadowRules, isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg, readShadowArgs } from './keyArgs.js';
 import { chooseKeysFile, findKey, requireUser, warningsAbout, writeKeys } from './keyStore.js';
 import { displayPath, permissionLines, printWarnings, RELOAD_NOTE, scopeWarnings, showOnce, stateWarnings } from './keyView.js';
 import { loadOrFail } from './loadOrFail.js';
 
 export const keyCreateHelp =
   'keygate key create -c FILE --user U --name N [--read-only | --allow RULE... | --inherit] [--deny RULE]... ' +
-  '[--expires 30d|DATE] [--not-before 12h|DATE] [--source-ip CIDR]... [--rate-limit NAME] [--comment TEXT] [--keys-file PATH] [--json]';
+  '[--expires 30d|DATE] [--not-before 12h|DATE] [--source-ip CIDR]... [--rate-limit NAME] [--shadow-allow RULE]... [--shadow-deny RULE]... [--comment TEXT] [--keys-file PATH] [--json]';
 
 const READ_ONLY: RuleSpec = { service: '*', method: 'read', path: '/**' };
 
@@ -23,6 +23,8 @@ const OPTIONS = {
   inherit: { type: 'boolean' },
   allow: { type: 'string', multiple: true },
   deny: { type: 'string', multiple: true },
+  'shadow-allow': { type: 'string', multiple: true },
+  'shadow-deny': { type: 'string', multiple: true },
   expires: { type: 'string' },
   'not-before': { type: 'string' },
   'source-ip': { type: 'string', multiple: true },
@@ -93,11 +95,13 @@ function readRequest(args: Parsed, now: number): Request {
   const sourceIPs = parseCidrArgs(stringList(args, 'source-ip'), '--source-ip');
   const comment = optionalString(args, 'comment');
   const rateLimit = optionalString(args, 'rate-limit');
+  const shadow = readShadowArgs(args);
   return {
     user: requireString(args, 'user'),
     name: requireString(args, 'name'),
     ...scope,
     ...(deny.length ? { deny } : {}),
+    ...(shadow ? { shadow } : {}),
     ...(sourceIPs.length ? { sourceIPs } : {}),
     ...(rateLimit !== undefined ? { rateLimit } : {}),
     ...(expires !== undefined ? { expires: isoSeconds(expires) } : {}),
@@ -138,6 +142,7 @@ function checkAgainstConfig(snapshot: Snapshot, request: Request): void {
     const defined = limits.size ? `defined: ${[...limits.keys()].join(', ')}` : 'the policy defines no rateLimits';
     throw new CommandFailed(`unknown rate limit "${request.rateLimit}" (${defined})`);
   }
+  checkShadowRules(snapshot, request.shadow);
   for (const rule of [...(request.allow ?? []), ...(request.deny ?? [])]) {
     if (rule.service !== '*' && !services.has(rule.service)) {
       throw new CommandFailed(`unknown service "${rule.service}" in a rule (services: ${[...services].join(', ')})`);

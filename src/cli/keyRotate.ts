@@ -1,8 +1,9 @@
-import { updateKey } from '../keys/editor.js';
+import { setShadow, updateKey } from '../keys/editor.js';
 import { keyString, mintSecret } from '../keys/mint.js';
 import { parseDuration } from '../reader/values.js';
 import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, requirePositional } from './args.js';
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
+import { checkShadowRules, readShadowArgs } from './keyArgs.js';
 import { findKey, writeKeys } from './keyStore.js';
 import { displayPath, printWarnings, showOnce, stateWarnings } from './keyView.js';
 import { keyIdArg } from './keyIdArg.js';
@@ -10,15 +11,28 @@ import { loadOrFail } from './loadOrFail.js';
 import { isoSeconds } from './keyArgs.js';
 
 export const keyRotateHelp =
-  'keygate key rotate -c FILE ID [--grace 24h] [--json]   new secret, same id and scope; the old secret stops working (after --grace)';
+  'keygate key rotate -c FILE ID [--grace 24h] [--shadow-allow RULE]... [--shadow-deny RULE]... [--json]   new secret, same id and scope; the old secret stops working (after --grace); --shadow-*: a candidate scope to try (key promote)';
 
 /** A rotated legacy key becomes a normal keygate key: the new secret is generated, so it is high-entropy. */
 export async function runKeyRotate(argv: string[], io: CliIO): Promise<number> {
-  const args = parseCommand(argv, { ...CONFIG_OPTION, grace: { type: 'string' }, json: { type: 'boolean' } }, 1);
+  const args = parseCommand(
+    argv,
+    {
+      ...CONFIG_OPTION,
+      grace: { type: 'string' },
+      json: { type: 'boolean' },
+      'shadow-allow': { type: 'string', multiple: true },
+      'shadow-deny': { type: 'string', multiple: true },
+    },
+    1,
+  );
   const configFile = configPath(args, io);
   const now = io.now();
   const grace = graceArg(optionalString(args, 'grace'));
-  const key = findKey(loadOrFail(configFile, io), keyIdArg(requirePositional(args, 'key ID'), io, 'key ID'));
+  const shadow = readShadowArgs(args);
+  const snapshot = loadOrFail(configFile, io);
+  checkShadowRules(snapshot, shadow);
+  const key = findKey(snapshot, keyIdArg(requirePositional(args, 'key ID'), io, 'key ID'));
   if (grace !== undefined && (key.legacy || key.hash.algorithm !== 'sha256')) {
     throw new CommandFailed(`key ${key.id} holds a legacy secret, which cannot stay valid beside a new one; rotate it without --grace`);
   }
@@ -33,7 +47,10 @@ export async function runKeyRotate(argv: string[], io: CliIO): Promise<number> {
     previousHashExpires: graceUntil ?? null,
     ...(key.legacy ? { legacy: false } : {}),
   };
-  const after = await writeKeys(configFile, key.file, io, (current) => updateKey(current, key.id, fields));
+  const after = await writeKeys(configFile, key.file, io, (current) => {
+    const rotated = updateKey(current, key.id, fields);
+    return shadow ? setShadow(rotated, key.id, shadow) : rotated;
+  });
   const warnings = after ? stateWarnings(after, findKey(after, key.id), io.now()) : [];
   printWarnings(io, warnings);
   const shown = keyString(key.id, minted);

@@ -21,6 +21,8 @@ export interface KeyEntry {
   allow?: readonly RuleSpec[];
   deny?: readonly RuleSpec[];
   sourceIPs?: readonly string[];
+  /** A candidate scope tried on live traffic (`keygate key promote` makes it the scope). */
+  shadow?: ShadowEntry;
   /** The name of a policy `rateLimits` entry: the key's own bucket, capped to its user's. */
   rateLimit?: string;
   expires?: string;
@@ -33,6 +35,12 @@ export interface KeyEntry {
 
 /** null removes the field. */
 export type KeyFieldValue = string | boolean | null;
+
+/** A key's `shadow:`: each list given replaces the key's own when the candidate decides. */
+export interface ShadowEntry {
+  allow?: readonly RuleSpec[];
+  deny?: readonly RuleSpec[];
+}
 
 interface KeysText {
   text: string;
@@ -79,10 +87,40 @@ export function updateKey(text: string, id: string, fields: Readonly<Record<stri
   const item = k.seq!.items[index] as YAMLMap;
   const inPlace = scalarPatches(text, item, fields);
   if (inPlace) return inPlace.sort((a, b) => b.start - a.start).reduce((t, p) => splice(t, p.start, p.end, p.text), text);
-  for (const [name, value] of Object.entries(fields)) setField(item, name, value);
+  for (const [name, value] of Object.entries(fields)) setField(item, name, value === null ? null : new Scalar(value));
+  return rerendered(k, item);
+}
+
+/** Gives a key a shadow scope (replacing one it had); the entry is rendered again, the rest of the file kept. */
+export function setShadow(text: string, id: string, shadow: ShadowEntry): string {
+  const k = parseKeysText(text);
+  const item = k.seq!.items[indexOf(k, id)] as YAMLMap;
+  setField(item, 'shadow', shadowNode(shadow));
+  return rerendered(k, item);
+}
+
+/**
+ * `keygate key promote`: each list of the key's `shadow:` replaces the key's own (moved
+ * as written, comments included) and `shadow:` goes; one edit, so one atomic write.
+ */
+export function promoteShadow(text: string, id: string): string {
+  const k = parseKeysText(text);
+  const item = k.seq!.items[indexOf(k, id)] as YAMLMap;
+  const shadow: unknown = item.get('shadow', true);
+  if (!isMap(shadow)) throw new KeysFileError('KEYGATE_KEYS_NO_SHADOW', `key ${id} has no shadow scope to promote`);
+  for (const name of ['allow', 'deny']) {
+    const node: unknown = shadow.get(name, true);
+    if (node !== undefined) setField(item, name, node as Node);
+  }
+  item.delete('shadow');
+  return rerendered(k, item);
+}
+
+/** The entry rendered again in place; the bytes around it stay. */
+function rerendered(k: KeysText, item: YAMLMap): string {
   const span = itemSpan(k, item);
   if (!span) return restructure(k, () => undefined);
-  return splice(text, span.start, span.end, renderItems([detached(item)], span.indent, k.eol));
+  return splice(k.text, span.start, span.end, renderItems([detached(item)], span.indent, k.eol));
 }
 
 /**
@@ -234,22 +272,21 @@ function renderScalar(value: KeyFieldValue, type: Scalar.Type | undefined): stri
 }
 
 /** A new field goes where KEY_FIELDS puts it, so revoked entries still read in the usual order. */
-function setField(item: YAMLMap, name: string, value: KeyFieldValue): void {
+function setField(item: YAMLMap, name: string, value: Node | null): void {
   const existing = item.items.find((p) => keyName(p) === name);
   if (value === null) {
     if (existing) item.items.splice(item.items.indexOf(existing), 1);
     return;
   }
   if (existing) {
-    // Keep how the value was written (quoted or plain) when the entry is rendered again.
-    const scalar = new Scalar(value);
-    if (isScalar(existing.value)) scalar.type = existing.value.type;
-    existing.value = scalar;
+    // Keep how a scalar was written (quoted or plain) when the entry is rendered again.
+    if (isScalar(value) && isScalar(existing.value) && value.type === undefined) value.type = existing.value.type;
+    existing.value = value;
     return;
   }
   const order = KEY_FIELDS.indexOf(name);
   const before = item.items.findIndex((p) => KEY_FIELDS.indexOf(keyName(p)) > order);
-  item.items.splice(before === -1 ? item.items.length : before, 0, new Pair(new Scalar(name), new Scalar(value)));
+  item.items.splice(before === -1 ? item.items.length : before, 0, new Pair(new Scalar(name), value));
 }
 
 function keyName(pair: Pair): string {
@@ -268,10 +305,20 @@ function entryNode(entry: KeyEntry): YAMLMap {
 
 function valueNode(field: string, value: NonNullable<KeyEntry[keyof KeyEntry]>): Node {
   if (field === 'allow' || field === 'deny') return flowSeq((value as readonly RuleSpec[]).map(ruleNode), false);
+  if (field === 'shadow') return shadowNode(value as ShadowEntry);
   if (field === 'sourceIPs') return flowSeq((value as readonly string[]).map(quotedIfNeeded), true);
   const scalar = new Scalar(value);
   if (field === 'hash') scalar.type = Scalar.QUOTE_DOUBLE;
   return scalar;
+}
+
+function shadowNode(shadow: ShadowEntry): YAMLMap {
+  const map = new YAMLMap();
+  for (const name of ['allow', 'deny'] as const) {
+    const rules = shadow[name];
+    if (rules) map.items.push(new Pair(new Scalar(name), flowSeq(rules.map(ruleNode), false)));
+  }
+  return map;
 }
 
 function ruleNode(rule: RuleSpec): YAMLMap {

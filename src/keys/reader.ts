@@ -2,7 +2,7 @@ import { parseHash } from '../auth/hash.js';
 import { isKeyId } from '../auth/keyFormat.js';
 import { compileCidrs, parseCidr } from '../policy/cidr.js';
 import { RuleMatcher } from '../policy/matcher.js';
-import type { KeyScope } from '../policy/model.js';
+import type { KeyScope, KeyShadowScope } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { readRules, type RuleNames } from '../reader/ruleReader.js';
 import { controlCharProblem, readTimestamp } from '../reader/values.js';
@@ -20,6 +20,7 @@ export const KEY_FIELDS = [
   'scope',
   'allow',
   'deny',
+  'shadow',
   'sourceIPs',
   'expires',
   'notBefore',
@@ -72,6 +73,7 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   const sourceIPs = readSourceIps(r, f('sourceIPs')?.value);
   const allow = readRules(r, f('allow')?.value, `${owner} allow`, names);
   const deny = readRules(r, f('deny')?.value, `${owner} deny`, names);
+  const shadow = readShadowScope(r, f('shadow')?.value, owner, names);
   const user = str('user');
   const name = str('name');
   for (const [field, text] of [
@@ -90,7 +92,8 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   const issued = issuedAt(rotated ?? created);
   const rateLimit = f('rateLimit') ? r.strings(f('rateLimit')!.value, 'rateLimit') : undefined;
   const clientCert = f('clientCert') ? readClientCert(r, f('clientCert')!.value) : undefined;
-  if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false || clientCert === false) return undefined;
+  if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false || clientCert === false || shadow === false)
+    return undefined;
   const pos = r.position(node);
   return Object.freeze({
     id,
@@ -101,6 +104,7 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
     scope,
     allow: matcher(allow),
     deny: matcher(deny),
+    ...(shadow ? { shadow } : {}),
     sourceIPs,
     disabled: flag('disabled'),
     legacy: flag('legacy'),
@@ -143,6 +147,19 @@ function readClientCert<N>(r: NodeReader<N>, node: N): ClientCertBinding | false
 function issuedAt(text: string | undefined): number | undefined {
   const ms = text === undefined ? NaN : Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** `shadow: { allow, deny }`: undefined when absent, false when invalid (already reported). */
+function readShadowScope<N>(r: NodeReader<N>, node: N | undefined, owner: string, names: RuleNames): KeyShadowScope | undefined | false {
+  if (node === undefined) return undefined;
+  const f = r.map(node, `${owner} shadow`, ['allow', 'deny']);
+  if (!f) return false;
+  if (f.size === 0) return r.error(node, `${owner} shadow names no candidate scope: give it "allow", "deny" or both`) ?? false;
+  const rules = (name: 'allow' | 'deny'): RuleMatcher | undefined =>
+    f.has(name) ? matcher(readRules(r, f.get(name)!.value, `${owner} shadow ${name}`, names)) : undefined;
+  const allow = rules('allow');
+  const deny = rules('deny');
+  return Object.freeze({ ...(allow ? { allow } : {}), ...(deny ? { deny } : {}) });
 }
 
 function matcher(rules: CompiledRule[]): RuleMatcher {

@@ -2,6 +2,7 @@ import { parseHash, type ParsedHash } from '../auth/hash.js';
 import type { KeyIndex, KeyLookup } from '../auth/verifier.js';
 import { compileCidrs, type CidrSet } from '../policy/cidr.js';
 import { RuleMatcher, RuleSet } from '../policy/matcher.js';
+import type { KeyShadowScope } from '../policy/model.js';
 import type { CompiledRule, RuleOrigin } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { buildStoreData } from './storeBuilder.js';
@@ -132,6 +133,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     const created = this.#string(fields[f + F.created]);
     const allow = this.#matcher(fields[f + F.allowSet], id, 'allow', file, fields[f + F.rulePositions]);
     const deny = this.#matcher(fields[f + F.denySet], id, 'deny', file, fields[f + F.rulePositions] + allow.size);
+    const shadow = this.#shadowScope(f, id, file, fields[f + F.rulePositions] + allow.size + deny.size);
     const cidr = fields[f + F.sourceIPs];
     return {
       id,
@@ -140,6 +142,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
       scope: flags & FLAG.inherit ? 'inherit' : 'restricted',
       allow,
       deny,
+      ...(shadow ? { shadow } : {}),
       sourceIPs: cidr === NONE ? null : this.#cidrs[cidr],
       disabled: (flags & FLAG.disabled) !== 0,
       legacy: (flags & FLAG.legacy) !== 0,
@@ -157,8 +160,18 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     };
   }
 
+  /** `shadow: { allow, deny }`, when the key has one; its rule positions start at `first`. */
+  #shadowScope(f: number, id: string, file: string, first: number): KeyShadowScope | undefined {
+    const allowSet = this.#d.fields[f + F.shadowAllowSet];
+    const denySet = this.#d.fields[f + F.shadowDenySet];
+    if (allowSet === NONE && denySet === NONE) return undefined;
+    const allow = allowSet === NONE ? undefined : this.#matcher(allowSet, id, 'shadow allow', file, first);
+    const deny = denySet === NONE ? undefined : this.#matcher(denySet, id, 'shadow deny', file, first + (allow?.size ?? 0));
+    return { ...(allow ? { allow } : {}), ...(deny ? { deny } : {}) };
+  }
+
   /** The key's rules: the shared set, with origins naming this key and where each rule is written. */
-  #matcher(set: number, id: string, list: 'allow' | 'deny', file: string, firstPosition: number): RuleMatcher {
+  #matcher(set: number, id: string, list: string, file: string, firstPosition: number): RuleMatcher {
     const rules = this.#ruleSets[set];
     if (rules.rules.length === 0) return this.#emptyRules;
     const positions = this.#d.rulePositions;

@@ -38,7 +38,12 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
     fields[f + F.denySet] = addRules(ruleSets, key.deny.rules);
     fields[f + F.sourceIPs] = key.sourceIPs ? cidrSets.add(key.sourceIPs.text.join(','), key.sourceIPs.text) : NONE;
     fields[f + F.rulePositions] = positions.length / 2;
-    for (const rule of [...key.allow.rules, ...key.deny.rules]) positions.push(rule.origin.line ?? 0, rule.origin.col ?? 0);
+    const shadowAllow = key.shadow?.allow?.rules;
+    const shadowDeny = key.shadow?.deny?.rules;
+    fields[f + F.shadowAllowSet] = shadowAllow ? addRules(ruleSets, shadowAllow) : NONE;
+    fields[f + F.shadowDenySet] = shadowDeny ? addRules(ruleSets, shadowDeny) : NONE;
+    for (const rule of [...key.allow.rules, ...key.deny.rules, ...(shadowAllow ?? []), ...(shadowDeny ?? [])])
+      positions.push(rule.origin.line ?? 0, rule.origin.col ?? 0);
     times[slot * TIME_COUNT] = key.expires ?? NaN;
     times[slot * TIME_COUNT + 1] = key.notBefore ?? NaN;
     times[slot * TIME_COUNT + 2] = key.issued ?? NaN;

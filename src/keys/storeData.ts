@@ -26,8 +26,11 @@ export const F = {
   rulePositions: 10,
   /** When the key's secret was last replaced (`key rotate`), as written. */
   rotated: 11,
+  /** The rule sets of `shadow: { allow, deny }`; NONE when absent. Their positions follow the deny rules'. */
+  shadowAllowSet: 12,
+  shadowDenySet: 13,
 } as const;
-export const FIELD_COUNT = 12;
+export const FIELD_COUNT = 14;
 /** The Float64 fields of one key in `times`: expires, notBefore, issued (NaN when absent). */
 export const TIME_COUNT = 3;
 /** A string or set field that is absent. */

@@ -30,8 +30,16 @@ export interface KeyPolicy {
   /** When the key's current secret was made (its last rotation, else its creation), epoch ms; unknown when absent. */
   readonly issued?: number;
   readonly disabled: boolean;
+  /** A candidate scope tried on live traffic beside the real one (`shadow: { allow, deny }`); never enforced. */
+  readonly shadow?: KeyShadowScope;
   /** Names of the key's own limits as written; resolved and capped at load (Snapshot.rateLimits.byKey). */
   readonly rateLimit?: readonly string[];
+}
+
+/** A key's `shadow:` entry: each list present replaces the key's own when the candidate decides. */
+export interface KeyShadowScope {
+  readonly allow?: RuleMatcher;
+  readonly deny?: RuleMatcher;
 }
 
 export interface Policy {

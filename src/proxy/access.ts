@@ -150,11 +150,11 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
   const decision = authorize(snapshot, key, asked);
   if (!decision.allow) {
     const denied = refusal(decision.reason, decision.step, decision.detail, destination, key.id, key, decision.rule);
-    return hasShadow(snapshot) ? shadowed(denied, snapshot, key, asked, overrides.methods) : denied;
+    return hasShadow(snapshot, key) ? shadowed(denied, snapshot, key, asked, overrides.methods) : denied;
   }
   const overridden = authorizeOverrides(snapshot, key, destination, overrides.methods, req.clientIp, now);
-  if (overridden) return hasShadow(snapshot) ? shadowed(overridden, snapshot, key, asked, overrides.methods) : overridden;
-  const shadow = hasShadow(snapshot) ? judgeShadow(snapshot, key, asked, overrides.methods, decision) : undefined;
+  if (overridden) return hasShadow(snapshot, key) ? shadowed(overridden, snapshot, key, asked, overrides.methods) : overridden;
+  const shadow = hasShadow(snapshot, key) ? judgeShadow(snapshot, key, asked, overrides.methods, decision) : undefined;
   const pending = limiter.check(snapshot.rateLimits, snapshot.users.get(key.user), key.id, destination.service.name, now);
   const limits = pending instanceof Promise ? await pending : pending;
   if (limits && !limits.allowed) return limited(limits, 8, destination, key);
