@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runCli as keygate } from '../helpers/cli.js';
 import { DEMO_KEYS, tempConfig, type TempConfig } from '../helpers/config.js';
 import { startKeygate, waitFor, type RunningKeygate } from '../helpers/keygate.js';
 import { appendTopLevel } from '../helpers/mainFile.js';
@@ -14,18 +14,6 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
 const { monitoring } = DEMO_KEYS;
 const NARROW = 'compute read /v2/p1/servers/**';
-
-async function keygate(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    out: (t) => void (stdout += `${t}\n`),
-    err: (t) => void (stderr += `${t}\n`),
-    env: process.env,
-    now: () => Date.now(),
-  });
-  return { code, stdout, stderr };
-}
 
 describe('per-key shadow scope: shadow, watch, promote', () => {
   let upstream: TestUpstream;

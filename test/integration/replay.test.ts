@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runCli as keygate } from '../helpers/cli.js';
 import { DEMO_KEYS } from '../helpers/config.js';
 import { startStack, type StartedKeygate } from '../helpers/fixture.js';
 import { waitFor } from '../helpers/keygate.js';
@@ -29,24 +29,6 @@ const TRAFFIC: readonly (readonly [string, string, string, number])[] = [
   ['kg_AAAAAAAAAAAA_not-a-key', 'GET', '/compute/v2/p1/servers/1', 401], // never judged by the policy
   [monitoring.key, 'GET', '/nowhere', 404], // nor is this
 ];
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function keygate(...args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    out: (t) => void (stdout += `${t}\n`),
-    err: (t) => void (stderr += `${t}\n`),
-    env: process.env,
-    now: () => Date.now(),
-  });
-  return { code, stdout, stderr };
-}
 
 interface Group {
   readonly count: number;
