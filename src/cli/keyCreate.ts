@@ -137,11 +137,6 @@ function checkAgainstConfig(snapshot: Snapshot, request: Request): void {
   const services = new Set(snapshot.services.map((s) => s.name));
   for (const rule of request.allow ?? []) checkRuleMethods(rule, '--allow', snapshot.extraMethods);
   for (const rule of request.deny ?? []) checkRuleMethods(rule, '--deny', snapshot.extraMethods);
-  const limits = snapshot.rateLimits.named;
-  if (request.rateLimit !== undefined && !limits.has(request.rateLimit)) {
-    const defined = limits.size ? `defined: ${[...limits.keys()].join(', ')}` : 'the policy defines no rateLimits';
-    throw new CommandFailed(`unknown rate limit "${request.rateLimit}" (${defined})`);
-  }
   checkShadowRules(snapshot, request.shadow);
   for (const rule of [...(request.allow ?? []), ...(request.deny ?? [])]) {
     if (rule.service !== '*' && !services.has(rule.service)) {
