@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
+
+/** Keys written per write(2): a million-key file (~200 MB) is never one string in memory. */
+const KEYS_PER_WRITE = 10_000;
 
 /**
  * Writes a keys file of `count` generated keys, each with a fast sha256 hash and one
@@ -8,21 +11,31 @@ import { writeFileSync } from 'node:fs';
  */
 export function writeLargeKeysFile(file: string, count: number, user = 'joe', service = 'compute'): string[] {
   const ids: string[] = [];
-  const lines = ['keys:'];
-  for (let i = 0; i < count; i++) {
-    const id = keyIdFor(i);
-    ids.push(id);
-    const digest = createHash('sha256').update(secretFor(i)).digest('base64url');
-    lines.push(
-      `  - id: ${id}`,
-      `    user: ${user}`,
-      `    name: bench-${i}`,
-      `    hash: "sha256$${digest}"`,
-      '    allow:',
-      `      - { service: ${service}, method: read, path: "/v2/*/servers/**" }`,
-    );
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, 'keys:\n');
+    let lines: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = keyIdFor(i);
+      ids.push(id);
+      const digest = createHash('sha256').update(secretFor(i)).digest('base64url');
+      lines.push(
+        `  - id: ${id}`,
+        `    user: ${user}`,
+        `    name: bench-${i}`,
+        `    hash: "sha256$${digest}"`,
+        '    allow:',
+        `      - { service: ${service}, method: read, path: "/v2/*/servers/**" }`,
+      );
+      if (lines.length >= KEYS_PER_WRITE * 6 || i === count - 1) {
+        writeSync(fd, `${lines.join('\n')}\n`);
+        lines = [];
+      }
+    }
+    if (count === 0) writeSync(fd, '  []\n');
+  } finally {
+    closeSync(fd);
   }
-  writeFileSync(file, `${lines.join('\n')}\n`);
   return ids;
 }
 

@@ -98,7 +98,7 @@ async function keygate(root: string, name: string, origin: string, backend: stri
     configFile: join(dir, 'keygate.yaml'),
     watch: false,
     logDestination: process.stderr,
-    listen: { proxy: PORT0, admin: PORT0, check: PORT0 },
+    listen: { proxy: PORT0, admin: PORT0, check: PORT0, grpc: PORT0 },
   });
   return app;
 }

@@ -20,6 +20,8 @@ export const REASONS = {
   user_unknown: { status: 401, title: 'Invalid API key' },
   user_disabled: { status: 401, title: 'Invalid API key' },
   user_expired: { status: 401, title: 'Invalid API key' },
+  client_cert_missing: { status: 401, title: 'Invalid API key' },
+  client_cert_mismatch: { status: 401, title: 'Invalid API key' },
   source_ip_not_allowed: { status: 403, title: 'Source address not allowed' },
   user_denied: { status: 403, title: 'Not permitted for this user' },
   key_scope_denied: { status: 403, title: "Outside this key's scope" },
@@ -40,7 +42,16 @@ export type DenyReason = Exclude<Reason, 'allow'>;
 export type ClientReason = Exclude<Reason, Unauthenticated> | 'invalid_key';
 
 type Unauthenticated =
-  'unknown_key' | 'bad_secret' | 'key_disabled' | 'key_expired' | 'key_not_yet_valid' | 'user_unknown' | 'user_disabled' | 'user_expired';
+  | 'unknown_key'
+  | 'bad_secret'
+  | 'key_disabled'
+  | 'key_expired'
+  | 'key_not_yet_valid'
+  | 'user_unknown'
+  | 'user_disabled'
+  | 'user_expired'
+  | 'client_cert_missing'
+  | 'client_cert_mismatch';
 
 export function clientReason(reason: Reason): ClientReason {
   if (REASONS[reason].status === 401 && reason !== 'missing_credentials' && reason !== 'malformed_credentials') {

@@ -32,11 +32,11 @@ export function prepareConfig(opts: KeygateConfigOptions): { dir: string; mainFi
   const mainFile = join(dir, 'keygate.yaml');
   let main = readFileSync(mainFile, 'utf8')
     .replaceAll('http://127.0.0.1:3000', opts.upstream)
-    // `check: host:port`, or `check:` with `address: host:port` under it
+    // `check: host:port`, or `check:` with `address: host:port` under it; `grpc:` always on port 0
     .replace(
-      /^(\s+(proxy|admin|check|address)):[ \t]+(?!#)\S+/gm,
-      (_m, head: string, name: 'proxy' | 'admin' | 'check' | 'address') =>
-        `${head}: 127.0.0.1:${opts.ports?.[name === 'address' ? 'check' : name] ?? 0}`,
+      /^(\s+(proxy|admin|check|address|grpc)):[ \t]+(?!#)\S+/gm,
+      (_m, head: string, name: 'proxy' | 'admin' | 'check' | 'address' | 'grpc') =>
+        `${head}: 127.0.0.1:${name === 'grpc' ? 0 : (opts.ports?.[name === 'address' ? 'check' : name] ?? 0)}`,
     );
   const keysLine = /^keys:\s*\[(.*)\]\s*$/m;
   if (!keysLine.test(main)) throw new Error('bench: config/keygate.yaml has no one-line `keys: [...]` to extend');
@@ -72,6 +72,8 @@ export interface KeygatePeer {
   readonly admin: string;
   /** The decision API, when the config opens it (the example config does). */
   readonly check?: string;
+  /** host:port of listen.grpc, when the config opens it (the example config does). */
+  readonly grpc?: string;
   readonly startupMs: number;
   readonly configDir: string;
   readonly mainFile: string;
@@ -148,6 +150,7 @@ export async function startKeygate(name: string, mainFile: string, configDir: st
     proxy: `http://${parsed.proxy}`,
     admin: `http://${parsed.admin}`,
     ...(parsed.check ? { check: `http://${parsed.check}` } : {}),
+    ...(parsed.grpc ? { grpc: parsed.grpc } : {}),
     startupMs,
     configDir,
     mainFile,

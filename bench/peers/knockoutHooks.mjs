@@ -86,6 +86,16 @@ export const KNOCKOUTS = {
   ${applied('assertion')}
 }`,
   },
+  // Key usage (last used): the recorder the observer calls for every finished request does nothing.
+  usage: {
+    file: '/dist/usage/recorder.js',
+    code: `
+{
+  if (typeof UsageRecorder.prototype.record !== 'function') throw new Error('bench knockout usage: UsageRecorder.record is gone');
+  UsageRecorder.prototype.record = function () {};
+  ${applied('usage')}
+}`,
+  },
 };
 
 let wanted = [];

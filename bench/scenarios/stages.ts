@@ -67,6 +67,7 @@ export const KEYGATE_VARIANTS: readonly KeygateVariant[] = [
   { id: 'ratelimit_on', name: 'keygate, user rate limit (memory) on every request', editPolicy: limitJoe },
   { id: 'meaning_off', name: 'keygate, request-meaning checks off (knockout)', knockouts: ['meaning'] },
   { id: 'shadow_on', name: 'keygate, shadow candidate (policy + keys, agreeing) on', editMain: shadowOfItself },
+  { id: 'usage_off', name: 'keygate, key usage recording off (knockout)', knockouts: ['usage'] },
   { id: 'workers_2', name: 'keygate --workers 2, everything on', serveArgs: ['--workers', '2'] },
   { id: 'assertion_off', name: 'keygate, identity assertion off (knockout: one fixed token)', knockouts: ['assertion'] },
 ];
@@ -119,6 +120,7 @@ export const STAGES: readonly StageDef[] = [
   // The example config signs an assertion for compute: the cached token lookup and one more header.
   { stage: 'identity assertion (cached JWT)', on: 'all_on', off: 'assertion_off', budgetUs: 3, part: true },
   { stage: 'shadow decision (candidate policy + keys)', on: 'shadow_on', off: 'all_on', budgetUs: 3 },
+  { stage: 'key usage (last used)', on: 'all_on', off: 'usage_off', budgetUs: 1, part: true },
   { stage: 'keygate overhead (everything on - bare)', on: 'all_on', off: 'bare' },
 ];
 

@@ -8,6 +8,8 @@ export interface VerifiableKey {
   readonly id: string;
   readonly hash: ParsedHash;
   readonly legacy: boolean;
+  /** The secret before a rotation with a grace period, accepted until `expires` (epoch ms). */
+  readonly previous?: { readonly hash: ParsedHash; readonly expires: number };
 }
 
 /** What the verifier needs of a lookup table (a Map is one; the key store has its own). */
@@ -95,13 +97,13 @@ export class KeyVerifier {
   // Not `async`: everything up to the KDF queue decision runs synchronously, so
   // concurrent calls see each other's slots and in-flight runs in call order.
   // `client` (the client address) bounds one client's share of the slow-hash queue.
-  verify<K extends VerifiableKey>(index: KeyIndex<K>, presented: string, client = ''): Promise<VerifyResult<K>> {
+  verify<K extends VerifiableKey>(index: KeyIndex<K>, presented: string, client = '', now = Date.now()): Promise<VerifyResult<K>> {
     const parsed = parseKey(presented);
     switch (parsed.kind) {
       case 'malformed':
         return Promise.resolve(MALFORMED);
       case 'keygate':
-        return this.#verifyKeygate(index, parsed.id, parsed.secret, presented, client);
+        return this.#verifyKeygate(index, parsed.id, parsed.secret, presented, client, now);
       case 'legacy':
         return this.#verifyLegacy(index, presented, client);
     }
@@ -117,12 +119,13 @@ export class KeyVerifier {
     secret: string,
     presented: string,
     client: string,
+    now: number,
   ): Promise<VerifyResult<K>> {
     const key = index.byId.get(keyId);
     // A legacy key is reachable only through its legacy string, never a kg_ key.
     if (!key || key.legacy) return Promise.resolve(denied('unknown_key', keyId));
     if (key.hash.algorithm === 'sha256') {
-      const ok = verifyFast(key.hash, secret);
+      const ok = verifyFast(key.hash, secret) || inGrace(key, secret, now);
       return Promise.resolve(ok ? { ok: true, key } : denied('bad_secret', keyId));
     }
     const check = { digest: digestForCache(presented), secret, candidates: [key], groups: saltGroups([key]), scope: key.hash.text, client };
@@ -219,6 +222,12 @@ export class KeyVerifier {
     }
     return scope;
   }
+}
+
+/** The old secret of a key rotated with `--grace`, while its grace lasts. */
+function inGrace(key: VerifiableKey, secret: string, now: number): boolean {
+  const previous = key.previous;
+  return previous !== undefined && now < previous.expires && previous.hash.algorithm === 'sha256' && verifyFast(previous.hash, secret);
 }
 
 function saltGroups<K extends VerifiableKey>(keys: readonly K[]): readonly SaltGroup<K>[] {

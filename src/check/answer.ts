@@ -19,22 +19,39 @@ export function allowHeaders(
   requestId: string,
   who: Identity = { user: outcome.key.user, keyId: outcome.key.id, keyName: outcome.key.name },
 ): Record<string, string> {
+  const { upstream, remove } =
+    dialect === 'envoy' ? envoyAllowance(outcome, rawHeaders, who) : { upstream: setByKeygate(outcome, who), remove: [] };
+  const out: Record<string, string> = { ...upstream, 'x-request-id': requestId, 'cache-control': 'no-store', 'content-length': '0' };
+  if (remove.length > 0) out[ENVOY_REMOVE_HEADER] = remove.join(', ');
+  return out;
+}
+
+/** What an allowed request changes on its way up, for a front proxy that can also remove headers (Envoy, HTTP or gRPC). */
+export interface Allowance {
+  /** Headers to set (replacing any the client sent): service token, identity, assertion. */
+  readonly upstream: Record<string, string>;
+  /** Client headers to remove, lower case; never one of `upstream`. */
+  readonly remove: readonly string[];
+}
+
+export function envoyAllowance(outcome: Allowed, rawHeaders: readonly string[], who: Identity): Allowance {
   const token = outcome.destination.service.serviceToken;
-  const set = keygateHeaders(token, who);
+  const upstream = setByKeygate(outcome, who);
+  const remove = headersToRemove(
+    rawHeaders,
+    canonicalName(token.header),
+    who.assertion?.header ?? '',
+    new Set(Object.keys(upstream)),
+    droppedHeaders(outcome.destination.service.requests),
+  );
+  return { upstream, remove };
+}
+
+function setByKeygate(outcome: Allowed, who: Identity): Record<string, string> {
+  const set = keygateHeaders(outcome.destination.service.serviceToken, who);
   const upstream: Record<string, string> = {};
   for (let i = 0; i < set.length; i += 2) upstream[set[i]] = set[i + 1];
-  const out: Record<string, string> = { ...upstream, 'x-request-id': requestId, 'cache-control': 'no-store', 'content-length': '0' };
-  if (dialect === 'envoy') {
-    const remove = headersToRemove(
-      rawHeaders,
-      canonicalName(token.header),
-      who.assertion?.header ?? '',
-      new Set(Object.keys(upstream)),
-      droppedHeaders(outcome.destination.service.requests),
-    );
-    if (remove.length > 0) out[ENVOY_REMOVE_HEADER] = remove.join(', ');
-  }
-  return out;
+  return upstream;
 }
 
 /**

@@ -13,7 +13,7 @@ import type { ListenAddress, Snapshot } from '../config/snapshot.js';
 import { AccessLog } from '../observability/accessLog.js';
 import { createLogger } from '../observability/logger.js';
 import { stdoutSink, streamSink, type LogSink } from '../observability/logSink.js';
-import { Metrics, type MetricsOptions } from '../observability/metrics.js';
+import { Metrics, UNUSED_DAYS, type MetricsOptions } from '../observability/metrics.js';
 import { RequestObservations } from '../observability/observer.js';
 import { adminHandler } from '../observability/admin.js';
 import { countKeyStates } from '../policy/model.js';
@@ -21,6 +21,8 @@ import { handleCheckRequest } from '../check/handler.js';
 import type { Listener } from '../proxy/listener.js';
 import { openListener, type OpenedListener } from '../tls/secureListener.js';
 import type { ServedCertificate } from '../tls/servedCertificate.js';
+import { handleGrpcCheck } from '../grpc/handler.js';
+import { GrpcListener } from '../grpc/server.js';
 import { handleProxyRequest } from '../proxy/pipeline.js';
 import type { ProxyRuntime } from '../proxy/runtime.js';
 import { handleUpgrade } from '../proxy/upgrade.js';
@@ -29,6 +31,9 @@ import { Upstreams } from '../proxy/upstreams.js';
 import { RateLimiter, type RateLimitEvents } from '../ratelimit/limiter.js';
 import { sharedStoreFor } from '../ratelimit/sharedStore.js';
 import { reportShadow, shadowState, startHotReload } from './hotReload.js';
+import { startUsageTracking, type UsageTracking } from '../usage/tracking.js';
+import type { KeyUse } from '../usage/keyUse.js';
+import { countUnusedKeys } from '../usage/unused.js';
 
 export interface AppOptions {
   readonly configFile: string;
@@ -37,7 +42,7 @@ export interface AppOptions {
   readonly logDestination?: NodeJS.WritableStream;
   readonly now?: () => number;
   /** Replaces listen addresses (tests use port 0). */
-  readonly listen?: Partial<Record<'proxy' | 'admin' | 'check', ListenAddress>>;
+  readonly listen?: Partial<Record<'proxy' | 'admin' | 'check' | 'grpc', ListenAddress>>;
   /** false: do not watch the config files (a `reload()`, e.g. on SIGHUP, still works). */
   readonly watch?: boolean;
   /** false: no admin listener (a `serve --workers` worker: the primary serves it). */
@@ -48,7 +53,13 @@ export interface AppOptions {
   readonly logSink?: LogSink;
 }
 
-type ListenerName = 'proxy' | 'admin' | 'check';
+type ListenerName = 'proxy' | 'admin' | 'check' | 'grpc';
+
+/** What the shutdown sequence needs of a port, HTTP (Listener) or gRPC (GrpcListener). */
+type Port = Pick<Listener, 'port' | 'host' | 'stopAccepting' | 'forceClose' | 'close'>;
+
+/** The largest CheckRequest listen.grpc takes: Envoy's headers (limits.headers) with room to spare, never a body. */
+const GRPC_MAX_MESSAGE = 1024 * 1024;
 
 /**
  * One running keygate: the current snapshot, the listeners, and the shutdown sequence.
@@ -65,13 +76,14 @@ export class KeygateApp {
   readonly assertionKeys = new AssertionKeyRing();
   private readonly assertions = new AssertionSigner(this.assertionKeys);
   private limiter = new RateLimiter(undefined);
-  private readonly listeners = new Map<ListenerName, Listener>();
+  private readonly listeners = new Map<ListenerName, Port>();
   /** The certificates of the TLS listeners, each following its files. */
   private readonly certificates: ServedCertificate[] = [];
   private readonly sessions: LiveSessions;
   private drainingSince: number | undefined;
   private stopping: Promise<void> | undefined;
   private reloader: Reloader | undefined;
+  private usage: UsageTracking | undefined;
 
   private constructor(
     private readonly options: AppOptions,
@@ -88,7 +100,10 @@ export class KeygateApp {
     });
     this.metrics = new Metrics({
       build: BUILD_INFO,
-      ...metricsSources(() => this.current),
+      ...metricsSources(
+        () => this.current,
+        () => this.usage?.keeper?.view() ?? this.usage?.recorder.pending,
+      ),
       perKeyLabels: snapshot.metrics.perKeyLabels,
       ...(options.now ? { now: options.now } : {}),
     });
@@ -123,11 +138,13 @@ export class KeygateApp {
     for (const w of loaded.warnings) app.logger.warn({ event: 'config_warning', file: w.file, line: w.line, col: w.col }, w.message);
     reportShadow(app.logger, loaded.snapshot);
     app.limiter = new RateLimiter(await sharedStoreFor(loaded.snapshot.rateLimits, app.logger), limitEvents(app.metrics));
+    app.usage = await startUsageTracking(loaded.snapshot, app.logger, options.now ?? Date.now);
     try {
       await app.listen();
     } catch (e) {
       await app.closeListeners();
       await app.limiter.close();
+      await app.usage.keeper?.close();
       throw e;
     }
     app.reloader = startHotReload(app, {
@@ -209,6 +226,7 @@ export class KeygateApp {
     await this.closeListeners();
     await this.upstreams.destroy();
     await this.limiter.close();
+    await this.usage?.keeper?.close();
     this.logger.info({ event: 'stopped' }, 'keygate stopped');
   }
 
@@ -238,6 +256,19 @@ export class KeygateApp {
         void handleCheckRequest(rt, req, res).catch((e: unknown) => this.bug(e, res));
       await this.open('check', addr('check', s.listen.check), { maxHeaderSize: s.limits.headers, onRequest });
     }
+    if (s.listen.grpc) await this.listenGrpc(addr('grpc', s.listen.grpc)!, rt);
+  }
+
+  /** Envoy's gRPC ext_authz and grpc.health.v1: opened only when `listen.grpc` is configured. */
+  private async listenGrpc(address: ListenAddress, rt: ProxyRuntime): Promise<void> {
+    const grpc = await GrpcListener.start({
+      ...address,
+      maxMessageBytes: Math.max(GRPC_MAX_MESSAGE, this.current.limits.headers * 2),
+      onCheck: (msg, peer) => handleGrpcCheck(rt, msg, peer),
+      serving: () => this.isReady(),
+      onBug: (e) => this.logger.error({ event: 'internal_error', err: e }, 'gRPC check failed inside keygate'),
+    });
+    this.listeners.set('grpc', grpc);
   }
 
   private async open(name: ListenerName, address: ListenAddress, options: Parameters<typeof openListener>[2]): Promise<void> {
@@ -260,7 +291,7 @@ export class KeygateApp {
       verifier: this.verifier,
       limiter: this.limiter,
       upstreams: this.upstreams,
-      observer: new RequestObservations(this.metrics, new AccessLog(this.logSink), this.accessLogOn()),
+      observer: new RequestObservations(this.metrics, new AccessLog(this.logSink), this.accessLogOn(), this.usage?.recorder),
       sessions: this.sessions,
       assertions: this.assertions,
       now: this.clock,
@@ -295,10 +326,14 @@ function limitEvents(metrics: Metrics): RateLimitEvents {
   };
 }
 
-/** What `/metrics` reads from the config in use at scrape time: key states, generation, known key ids. */
-export function metricsSources(current: () => Snapshot): Pick<MetricsOptions, 'keyStates' | 'generation' | 'isKnownKey'> {
+/** What `/metrics` reads at scrape time: key states, unused keys (from the key usage), generation, known key ids. */
+export function metricsSources(
+  current: () => Snapshot,
+  usage?: () => ReadonlyMap<string, KeyUse> | undefined,
+): Pick<MetricsOptions, 'keyStates' | 'unusedKeys' | 'generation' | 'isKnownKey'> {
   return {
     keyStates: (now) => countKeyStates(current(), current().keys, now),
+    unusedKeys: (now) => countUnusedKeys(current(), usage?.() ?? new Map(), now, UNUSED_DAYS),
     generation: () => current().generation,
     isKnownKey: (id) => current().keys.byId.has(id),
   };

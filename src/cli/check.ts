@@ -1,5 +1,6 @@
 import { formatIssue } from '../reader/issues.js';
 import { loadConfig } from '../config/load.js';
+import { rotationWarnings } from '../config/rotation.js';
 import { CONFIG_OPTION, configPath, flag, parseCommand } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 
@@ -19,10 +20,11 @@ export function runCheck(argv: string[], io: CliIO): number {
   const result = loadConfig(configPath(args, io), { env: io.env, ...(flag(args, 'offline') ? { serviceTokens: false } : {}) });
   // A serving keygate ignores an invalid shadow candidate; a check of it fails, so CI catches it before it is deployed.
   const shadowErrors = (result.ok && result.snapshot.shadowErrors) || [];
-  const passed = result.ok && shadowErrors.length === 0 && !(strict && result.warnings.length > 0);
-  const warnings = result.warnings.map((w) => `warning: ${formatIssue(w)}`);
+  const issues = result.ok ? [...result.warnings, ...rotationWarnings(result.snapshot, io.now())] : result.warnings;
+  const passed = result.ok && shadowErrors.length === 0 && !(strict && issues.length > 0);
+  const warnings = issues.map((w) => `warning: ${formatIssue(w)}`);
   if (flag(args, 'json')) {
-    io.out(JSON.stringify({ ok: passed, errors: result.ok ? [] : result.errors, warnings: result.warnings, shadowErrors }, null, 2));
+    io.out(JSON.stringify({ ok: passed, errors: result.ok ? [] : result.errors, warnings: issues, shadowErrors }, null, 2));
     return passed ? EXIT.ok : EXIT.failed;
   }
   if (!result.ok) {

@@ -48,6 +48,7 @@ function humanText(e: Explanation): string {
     `step:     ${e.step} (${e.stepName}): ${e.detail}`,
     `key:      ${e.key}${e.user ? ` of user ${e.user}` : ''}`,
   ];
+  if (e.clientCert) lines.push(`client certificate: ${e.clientCert} (required on the TLS connection; refused on the decision API)`);
   if (e.service) lines.push(`service:  ${e.service}, path ${e.path}`);
   if (e.userRule) lines.push(`user rule: ${e.userRule.text}   (${e.userRule.source})`);
   if (e.keyRule) lines.push(`key rule:  ${e.keyRule.text}   (${e.keyRule.source})`);

@@ -4,8 +4,10 @@ import { keyCreateHelp, runKeyCreate } from './keyCreate.js';
 import { keyImportHelp, runKeyImport } from './keyImport.js';
 import { keyListHelp, keyShowHelp, runKeyList, runKeyShow } from './keyList.js';
 import { keyDeleteHelp, keyEnableHelp, keyRevokeHelp, runKeyDelete, runKeyEnable, runKeyRevoke } from './keyRevoke.js';
+import { keyPromoteHelp, runKeyPromote } from './keyPromote.js';
 import { keyRotateHelp, runKeyRotate } from './keyRotate.js';
 import { keyUpdateHelp, runKeyUpdate } from './keyUpdate.js';
+import { keyPruneHelp, runKeyPrune } from './keyPrune.js';
 
 type Subcommand = (argv: string[], io: CliIO) => number | Promise<number>;
 
@@ -18,13 +20,15 @@ const SUBCOMMANDS: Record<string, { run: Subcommand; help: string }> = {
   enable: { run: runKeyEnable, help: keyEnableHelp },
   delete: { run: runKeyDelete, help: keyDeleteHelp },
   rotate: { run: runKeyRotate, help: keyRotateHelp },
+  prune: { run: runKeyPrune, help: keyPruneHelp },
+  promote: { run: runKeyPromote, help: keyPromoteHelp },
   import: { run: runKeyImport, help: keyImportHelp },
 };
 
 export const KEY_SUBCOMMANDS: readonly string[] = Object.keys(SUBCOMMANDS);
 
 export const keyHelp = [
-  'keygate key <create|list|show|update|revoke|enable|delete|rotate|import> ...   manage API keys (edits the keys file in place)',
+  'keygate key <create|list|show|update|revoke|enable|delete|rotate|promote|prune|import> ...   manage API keys (edits the keys file in place)',
   ...Object.values(SUBCOMMANDS).map((s) => `    ${s.help}`),
   '    RULE = "SERVICE METHOD PATH [region=R1,R2]", e.g. "compute read /v2/**"; METHOD: GET,POST | read | write | *',
 ].join('\n');

@@ -2,9 +2,10 @@ import { parseCidr } from '../policy/cidr.js';
 import { compileMethods } from '../policy/methods.js';
 import { compileRule, type RuleSpec } from '../policy/rules.js';
 import { parseDuration, parseTimestamp } from '../reader/values.js';
-import type { KeyEntry } from '../keys/editor.js';
+import type { Snapshot } from '../config/snapshot.js';
+import type { KeyEntry, ShadowEntry } from '../keys/editor.js';
 import { flag, stringList, type Parsed } from './args.js';
-import { UsageError } from './io.js';
+import { CommandFailed, UsageError } from './io.js';
 
 /** What `--allow` / `--deny` take: `SERVICE METHOD PATH [region=R1,R2]`. */
 export const RULE_SYNTAX = '"SERVICE METHOD PATH [region=R1,R2]", e.g. "compute read /v2/**" or "compute GET,POST /v2/*/servers/**"';
@@ -32,6 +33,29 @@ export function parseRuleArg(text: string, flag: string): RuleSpec {
   const compiled = compileRule(spec, { owner: flag, index: 0 }, undefined, 'any');
   if ('error' in compiled) throw bad(compiled.error);
   return spec;
+}
+
+/** `--shadow-allow RULE`… and `--shadow-deny RULE`…: a candidate scope, tried on live traffic before `key promote`. */
+export function readShadowArgs(args: Parsed): ShadowEntry | undefined {
+  const allow = stringList(args, 'shadow-allow').map((r) => parseRuleArg(r, '--shadow-allow'));
+  const deny = stringList(args, 'shadow-deny').map((r) => parseRuleArg(r, '--shadow-deny'));
+  if (allow.length === 0 && deny.length === 0) return undefined;
+  return { ...(allow.length ? { allow } : {}), ...(deny.length ? { deny } : {}) };
+}
+
+/** A shadow scope's rules name methods and services that exist (exit 2 or 1, nothing written). */
+export function checkShadowRules(snapshot: Snapshot, shadow: ShadowEntry | undefined): void {
+  const services = new Set(snapshot.services.map((s) => s.name));
+  for (const [flag, rules] of [
+    ['--shadow-allow', shadow?.allow ?? []],
+    ['--shadow-deny', shadow?.deny ?? []],
+  ] as const) {
+    for (const rule of rules) {
+      checkRuleMethods(rule, flag, snapshot.extraMethods);
+      if (rule.service !== '*' && !services.has(rule.service))
+        throw new CommandFailed(`unknown service "${rule.service}" in ${flag} (services: ${[...services].join(', ')})`);
+    }
+  }
 }
 
 /** A rule's methods against the config's: `reed` or `post` would make a key that can do nothing. */

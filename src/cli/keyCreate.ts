@@ -3,7 +3,7 @@ import { keyString, mintSecret, takenIds, unusedId } from '../keys/mint.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, type Parsed, requireString, stringList } from './args.js';
 import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
-import { isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg, readScope } from './keyArgs.js';
+import { checkShadowRules, isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg, readScope, readShadowArgs } from './keyArgs.js';
 import { checkRulesAgainstConfig, chooseKeysFile, findKey, requireUser, warningsAbout, writeKeys } from './keyStore.js';
 import { displayPath, permissionLines, printWarnings, RELOAD_NOTE, scopeWarnings, showOnce, stateWarnings } from './keyView.js';
 import { loadOrFail } from './loadOrFail.js';
@@ -11,7 +11,7 @@ import { didYouMean } from '../policy/suggest.js';
 
 export const keyCreateHelp =
   'keygate key create -c FILE --user U --name N [--read-only | --allow RULE... | --inherit] [--deny RULE]... ' +
-  '[--expires 30d|DATE] [--not-before 12h|DATE] [--source-ip CIDR]... [--rate-limit NAME] [--comment TEXT] [--keys-file PATH] [--json]';
+  '[--expires 30d|DATE] [--not-before 12h|DATE] [--source-ip CIDR]... [--rate-limit NAME] [--shadow-allow RULE]... [--shadow-deny RULE]... [--comment TEXT] [--keys-file PATH] [--json]';
 
 const OPTIONS = {
   ...CONFIG_OPTION,
@@ -21,6 +21,8 @@ const OPTIONS = {
   inherit: { type: 'boolean' },
   allow: { type: 'string', multiple: true },
   deny: { type: 'string', multiple: true },
+  'shadow-allow': { type: 'string', multiple: true },
+  'shadow-deny': { type: 'string', multiple: true },
   expires: { type: 'string' },
   'not-before': { type: 'string' },
   'source-ip': { type: 'string', multiple: true },
@@ -91,11 +93,13 @@ function readRequest(args: Parsed, now: number): Request {
   const sourceIPs = parseCidrArgs(stringList(args, 'source-ip'), '--source-ip');
   const comment = optionalString(args, 'comment');
   const rateLimit = optionalString(args, 'rate-limit');
+  const shadow = readShadowArgs(args);
   return {
     user: requireString(args, 'user'),
     name: requireString(args, 'name'),
     ...scope,
     ...(deny.length ? { deny } : {}),
+    ...(shadow ? { shadow } : {}),
     ...(sourceIPs.length ? { sourceIPs } : {}),
     ...(rateLimit !== undefined ? { rateLimit } : {}),
     ...(expires !== undefined ? { expires: isoSeconds(expires) } : {}),
@@ -114,9 +118,5 @@ function optionalTime(args: Parsed, name: string, now: number): number | undefin
 function checkAgainstConfig(snapshot: Snapshot, request: Request): void {
   requireUser(snapshot, request.user);
   checkRulesAgainstConfig(snapshot, request.allow ?? [], request.deny ?? []);
-  const limits = snapshot.rateLimits.named;
-  if (request.rateLimit !== undefined && !limits.has(request.rateLimit)) {
-    const defined = limits.size ? `defined: ${[...limits.keys()].join(', ')}` : 'the policy defines no rateLimits';
-    throw new CommandFailed(`unknown rate limit "${request.rateLimit}"${didYouMean(request.rateLimit, limits.keys())} (${defined})`);
-  }
+  checkShadowRules(snapshot, request.shadow);
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { ConfigError, formatIssue } from '../reader/issues.js';
 import { KeysFileError } from '../keys/errors.js';
 import { writeValidated } from '../keys/atomicWrite.js';
+import { dropEndedGrace } from '../keys/editor.js';
 import { loadConfig } from '../config/load.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import { refuseBundledExample } from './bundledExample.js';
@@ -59,8 +60,13 @@ export async function writeKeys(
   edit: (current: string) => string | undefined,
 ): Promise<Snapshot | undefined> {
   refuseBundledExample(file);
+  // Every edit also drops old secrets whose rotation grace has ended (`key rotate --grace`).
+  const editAndPrune = (current: string): string | undefined => {
+    const next = edit(current);
+    return next === undefined ? undefined : dropEndedGrace(next, io.now());
+  };
   try {
-    return await writeValidated(file, edit, (next) => validateEdit(configFile, file, next, io));
+    return await writeValidated(file, editAndPrune, (next) => validateEdit(configFile, file, next, io));
   } catch (e) {
     if (e instanceof KeysFileError) throw asCommandFailed(e);
     throw e;

@@ -8,6 +8,7 @@ import { jwksHelp, runJwks } from './jwks.js';
 import { replayHelp, runReplay } from './replay.js';
 import { KEY_SUBCOMMANDS, keyHelp, runKey } from './key.js';
 import { completionHelp, optionsOf, runCompletion, type CompletionEntry } from './completion.js';
+import { reportHelp, runReport } from './report.js';
 import { runServe, serveHelp } from './serve.js';
 import { demoHelp, runDemo } from './demo.js';
 import { scrubbingIO } from './scrubbingIO.js';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   explain: { run: runExplain, help: explainHelp },
   permissions: { run: runPermissions, help: permissionsHelp },
   key: { run: runKey, help: keyHelp },
+  report: { run: runReport, help: reportHelp },
   jwks: { run: runJwks, help: jwksHelp },
   replay: { run: runReplay, help: replayHelp },
   demo: { run: runDemo, help: demoHelp },

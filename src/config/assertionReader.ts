@@ -1,20 +1,15 @@
 import { resolve } from 'node:path';
-import { ASSERTION_ALGORITHMS, type AssertionAlgorithm } from '../assertion/signingKey.js';
+import { ASSERTION_ALGORITHMS } from '../assertion/signingKey.js';
+import type { AssertionSettings } from './snapshot.js';
 import { parseDuration } from '../reader/values.js';
 import type { YamlReader, YNode } from '../reader/yamlReader.js';
 import type { SourcePosition } from './mainFile.js';
 
 /** A service's `assertion` as written; the key file is read (and checked) by the loader. */
-export interface AssertionDraft {
-  readonly header: string;
-  readonly issuer: string;
-  readonly audience: string;
-  readonly ttl: number;
-  readonly algorithm: AssertionAlgorithm;
-  readonly keyFile: string;
+export type AssertionDraft = Omit<AssertionSettings, 'keyPem'> & {
   /** Where `signingKey` is written, for errors found when the file is read. */
   readonly at: SourcePosition;
-}
+};
 
 export const ASSERTION_DEFAULTS = { header: 'x-keygate-assertion', issuer: 'keygate', ttl: 60_000, algorithm: 'EdDSA' } as const;
 

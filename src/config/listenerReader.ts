@@ -5,7 +5,8 @@ import type { Field, YamlReader, YNode } from '../reader/yamlReader.js';
 import type { ListenAddress, TlsSettings, TlsVersion } from './snapshot.js';
 
 const TLS_VERSIONS: readonly TlsVersion[] = ['TLSv1.2', 'TLSv1.3'];
-const TLS_FIELDS = ['cert', 'key', 'minVersion'];
+const TLS_FIELDS = ['cert', 'key', 'minVersion', 'clientCa', 'clientCert'];
+const CLIENT_CERT_MODES = ['request', 'require'] as const;
 
 /** A listener as keygate.yaml wrote it: its address and the other fields of its object form. */
 export interface ListenerRead {
@@ -51,17 +52,25 @@ function readTls(r: YamlReader, node: YNode, what: string, base: string): TlsSet
   };
   const cert = file('cert');
   const key = file('key');
+  const clientCa = f.has('clientCa') ? file('clientCa') : undefined;
+  const modeNode = f.get('clientCert')?.value;
+  const modeText = modeNode == null ? undefined : r.string(modeNode, `${what}.clientCert`);
+  const clientCert = CLIENT_CERT_MODES.find((m) => m === modeText);
+  if (modeText !== undefined && !clientCert) r.error(modeNode, `${what}.clientCert must be request or require`);
+  if (clientCert && !f.has('clientCa')) r.error(modeNode, `${what}.clientCert needs ${what}.clientCa: the CAs client certificates are checked against`);
   const versionNode = f.get('minVersion')?.value;
   const versionText = versionNode == null ? 'TLSv1.2' : r.string(versionNode, `${what}.minVersion`);
   const minVersion = TLS_VERSIONS.find((v) => v === versionText);
   if (!minVersion && versionText !== undefined) r.error(versionNode, `${what}.minVersion must be one of ${TLS_VERSIONS.join(', ')}`);
   if (cert === undefined || key === undefined || !minVersion) return undefined;
-  return { cert, key, minVersion };
+  return { cert, key, minVersion, ...(clientCa ? { clientCa, clientCert: clientCert ?? 'request' } : {}) };
 }
 
 /** How a listener's TLS setting reads in a restart-required comparison. */
 export function describeListener(address: ListenAddress | undefined): string {
   if (!address) return 'off';
   const tls = address.tls;
-  return tls ? `${address.host}:${address.port} tls ${tls.cert} ${tls.key} ${tls.minVersion}` : `${address.host}:${address.port}`;
+  return tls
+    ? `${address.host}:${address.port} tls ${tls.cert} ${tls.key} ${tls.minVersion} ${tls.clientCa ?? ''} ${tls.clientCert ?? ''}`
+    : `${address.host}:${address.port}`;
 }

@@ -316,6 +316,7 @@ function buildSnapshot(
     services: Object.freeze(services),
     users: policy.users,
     guardrails: policy.guardrails,
+    keyRotation: policy.keyRotation,
     keys: KeyStore.fromKeys(keys),
     limits: Object.freeze(main.limits),
     shutdown: Object.freeze(main.shutdown),
@@ -323,6 +324,8 @@ function buildSnapshot(
     log: Object.freeze(main.log),
     metrics: Object.freeze(main.metrics),
     rateLimits: Object.freeze({ ...main.rateLimiting, named: policy.rateLimits, byKey }),
+    clientCertBindings: new Map(keys.flatMap((k) => (k.clientCert ? [[k.id, Object.freeze({ ...k.clientCert })] as const] : []))),
+    state: Object.freeze(main.state),
     warnings: Object.freeze([...warnings]),
   });
 }

@@ -15,7 +15,14 @@ import type { Field, YamlReader, YNode } from '../reader/yamlReader.js';
 
 export interface MainConfig {
   region: string;
-  listen: { proxy: ListenAddress; admin: ListenAddress; check?: ListenAddress; checkDialect: CheckDialect; trustedProxies: string[] };
+  listen: {
+    proxy: ListenAddress;
+    admin: ListenAddress;
+    check?: ListenAddress;
+    checkDialect: CheckDialect;
+    grpc?: ListenAddress;
+    trustedProxies: string[];
+  };
   services: ServiceDraft[];
   declaredServices: string[];
   /** Methods beyond RFC 9110's that rules may name, for APIs with custom methods (PURGE, PROPFIND, …). */
@@ -30,12 +37,21 @@ export interface MainConfig {
   rateLimiting: RateLimiting;
   /** A candidate policy and/or keys judged beside the live ones on every request (never answering it). */
   shadow?: ShadowFiles;
+  state: StateSettings;
 }
 
 /** keygate.yaml `shadow`: the candidate's files, resolved; an absent one means "the live one". */
 export interface ShadowFiles {
   readonly policy?: string;
   readonly keys?: readonly string[];
+}
+
+/** keygate.yaml `state`: where a proxy keeps what it learns while running (key usage). */
+export interface StateSettings {
+  /** Absolute; default `.keygate-state/` beside keygate.yaml. */
+  readonly dir: string;
+  /** false: the default, which may sit in a read-only config directory (a warning, never an error). */
+  readonly configured: boolean;
 }
 
 /** keygate.yaml `rateLimiting`: where buckets live, the failed-authentication limit, headers. */
@@ -83,7 +99,7 @@ export interface ServiceDraft {
   assertion?: AssertionDraft;
 }
 
-const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics', 'rateLimiting', 'shadow'];
+const TOP = ['region', 'listen', 'services', 'extraMethods', 'policy', 'keys', 'limits', 'shutdown', 'reload', 'log', 'metrics', 'rateLimiting', 'shadow', 'state'];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const HEADER = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -105,6 +121,7 @@ export const DEFAULTS = {
   failedAuth: { rate: '20/m', burst: 20 },
   redisPrefix: 'keygate:',
   redisTimeout: 50,
+  stateDir: '.keygate-state',
 };
 
 /** Reads keygate.yaml. Paths it names are resolved against its own directory. */
@@ -131,6 +148,7 @@ export function readMainFile(r: YamlReader): MainConfig | undefined {
     log: readLog(r, f.get('log')?.value),
     metrics: { perKeyLabels: readFlag(r, f.get('metrics')?.value, 'metrics', 'perKeyLabels') },
     rateLimiting: readRateLimiting(r, f.get('rateLimiting')?.value),
+    state: readState(r, f.get('state')?.value, base),
   };
   const shadow = readShadow(r, f.get('shadow')?.value, base);
   if (shadow) config.shadow = shadow;
@@ -180,7 +198,7 @@ function declaredNames(r: YamlReader, nodes: readonly YNode[]): string[] {
 }
 
 function readListen(r: YamlReader, node: YNode, base: string): MainConfig['listen'] {
-  const f = node == null ? new Map<string, Field>() : r.map(node, 'listen', ['proxy', 'admin', 'check', 'trustedProxies']) ?? new Map<string, Field>();
+  const f = node == null ? new Map<string, Field>() : r.map(node, 'listen', ['proxy', 'admin', 'check', 'grpc', 'trustedProxies']) ?? new Map<string, Field>();
   const listener = (name: string, fallback: string): ListenAddress | undefined => {
     const n = f.get(name)?.value;
     if (n == null) return { ...(parseListenAddress(fallback) as { host: string; port: number }), text: fallback };
@@ -192,14 +210,24 @@ function readListen(r: YamlReader, node: YNode, base: string): MainConfig['liste
     return 'error' in p ? r.error(c.node, `listen.trustedProxies: ${p.error}`) ?? false : true;
   }).map((c) => c.value);
   const checkField = readCheck(r, f.get('check'), base);
+  const grpc = readGrpc(r, f.get('grpc')?.value, base); // the Envoy gRPC ext_authz service; off unless set
   const fallbackProxy = parseListenAddress(DEFAULTS.proxy) as { host: string; port: number };
   return {
     proxy: listener('proxy', DEFAULTS.proxy) ?? { ...fallbackProxy, text: DEFAULTS.proxy },
     admin: listener('admin', DEFAULTS.admin) ?? { host: '127.0.0.1', port: 9090, text: DEFAULTS.admin },
     ...(checkField?.address ? { check: checkField.address } : {}),
     checkDialect: checkField?.dialect ?? 'auto',
+    ...(grpc ? { grpc } : {}),
     trustedProxies: trusted,
   };
+}
+
+/** `listen.grpc`: `host:port`, or the object form `{ address }`; plaintext HTTP/2 only for now. */
+function readGrpc(r: YamlReader, node: YNode, base: string): ListenAddress | undefined {
+  if (node == null) return undefined;
+  const address = readListener(r, node, 'listen.grpc', base).address;
+  if (address?.tls) return r.error(node, 'listen.grpc serves plaintext HTTP/2 only: no tls (put it on a private network, or let the mesh add mTLS)');
+  return address;
 }
 
 const CHECK_DIALECTS: readonly CheckDialect[] = ['envoy', 'nginx', 'traefik', 'auto'];
@@ -252,7 +280,7 @@ function readProtocol(r: YamlReader, node: YNode): UpstreamProtocol | undefined 
   if (node == null) return 'http1';
   const text = r.string(node, 'protocol');
   const protocol = PROTOCOLS.find((p) => p === text);
-  if (!protocol && text !== undefined) r.error(node, `protocol must be one of ${PROTOCOLS.join(', ')}`);
+  if (!protocol && text !== undefined) r.error(node, `protocol "${text}" must be one of ${PROTOCOLS.join(', ')}`);
   return protocol;
 }
 
@@ -342,6 +370,16 @@ function readLog(r: YamlReader, node: YNode): MainConfig['log'] {
   const level = f.has('level') ? r.string(f.get('level')!.value, 'log.level') ?? 'info' : 'info';
   if (!LOG_LEVELS.includes(level)) r.error(f.get('level')?.value, `log.level must be one of ${LOG_LEVELS.join(', ')}`);
   return { level, access: f.has('access') ? r.boolean(f.get('access')!.value, 'log.access') ?? true : true };
+}
+
+function readState(r: YamlReader, node: YNode, base: string): StateSettings {
+  const fallback = { dir: resolve(base, DEFAULTS.stateDir), configured: false };
+  if (node == null) return fallback;
+  const f = r.map(node, 'state', ['dir']);
+  const field = f?.get('dir');
+  const dir = field ? r.string(field.value, 'state.dir') : undefined;
+  if (dir === '') r.error(field?.value, 'state.dir is empty');
+  return dir ? { dir: resolve(base, dir), configured: true } : fallback;
 }
 
 function readFlag(r: YamlReader, node: YNode, what: string, name: string): boolean {

@@ -5,7 +5,7 @@ import type { RateLimit } from '../policy/rateLimits.js';
 import type { RouteSpec } from '../policy/route.js';
 import type { ConfigIssue } from '../reader/issues.js';
 import type { AssertionAlgorithm } from '../assertion/signingKey.js';
-import type { RateLimiting } from './mainFile.js';
+import type { RateLimiting, StateSettings } from './mainFile.js';
 
 export type { KeyRecord } from '../keys/record.js';
 
@@ -24,6 +24,23 @@ export interface TlsSettings {
   /** PEM private key of the leaf. */
   readonly key: string;
   readonly minVersion: TlsVersion;
+  /** PEM bundle of the CAs client certificates are checked against; absent: none asked for. */
+  readonly clientCa?: string;
+  /** `request`: a client certificate is asked for and checked when sent; `require`: no handshake without one. */
+  readonly clientCert?: 'request' | 'require';
+}
+
+/**
+ * A key bound to a client certificate (keys file `clientCert`): the key works only over a
+ * TLS connection whose verified client certificate matches. Exactly one field is set.
+ */
+export interface ClientCertBinding {
+  /** SHA-256 of the certificate, upper-case hex with colons (as openssl and Node print it). */
+  readonly sha256?: string;
+  /** `CN=…`, or several `K=V` joined by `,`: every one must be in the certificate's subject. */
+  readonly subject?: string;
+  /** One subjectAltName entry, e.g. `DNS:client.example` or `URI:spiffe://…`. */
+  readonly san?: string;
 }
 
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
@@ -108,6 +125,8 @@ export interface Snapshot extends Policy {
     readonly check?: ListenAddress;
     /** Which front proxy asks the decision API; `auto` reads it per request from the headers. */
     readonly checkDialect: CheckDialect;
+    /** Envoy's gRPC ext_authz (envoy.service.auth.v3.Authorization/Check) and grpc.health.v1. */
+    readonly grpc?: ListenAddress;
     readonly trustedProxies: CidrSet;
   };
   readonly services: readonly ServiceConfig[];
@@ -119,6 +138,10 @@ export interface Snapshot extends Policy {
   readonly log: { readonly level: string; readonly access: boolean };
   readonly metrics: { readonly perKeyLabels: boolean };
   readonly rateLimits: RateLimitSettings;
+  /** Keys bound to a client certificate, by key id (only those keys). */
+  readonly clientCertBindings: ReadonlyMap<string, ClientCertBinding>;
+  /** Where key usage is kept (without the Redis backend). */
+  readonly state: StateSettings;
   readonly warnings: readonly ConfigIssue[];
   /** keygate.yaml `shadow`, loaded and valid; absent when none is configured or the candidate is invalid. */
   readonly shadow?: ShadowCandidate;

@@ -21,6 +21,8 @@ export interface KeyEntry {
   allow?: readonly RuleSpec[];
   deny?: readonly RuleSpec[];
   sourceIPs?: readonly string[];
+  /** A candidate scope tried on live traffic (`keygate key promote` makes it the scope). */
+  shadow?: ShadowEntry;
   /** The name of a policy `rateLimits` entry: the key's own bucket, capped to its user's. */
   rateLimit?: string;
   expires?: string;
@@ -31,10 +33,17 @@ export interface KeyEntry {
   legacy?: boolean;
 }
 
-export type KeyFieldValue = string | boolean;
+/** null removes the field. */
+export type KeyFieldValue = string | boolean | null;
+
+/** A key's `shadow:`: each list given replaces the key's own when the candidate decides. */
+export interface ShadowEntry {
+  allow?: readonly RuleSpec[];
+  deny?: readonly RuleSpec[];
+}
 
 /** What `updateKey` may set: a scalar, a rule list (allow/deny), a string list (sourceIPs), or null to remove the field. */
-export type KeyFieldChange = KeyFieldValue | readonly RuleSpec[] | readonly string[] | null;
+export type KeyFieldChange = KeyFieldValue | readonly RuleSpec[] | readonly string[];
 
 interface KeysText {
   text: string;
@@ -84,13 +93,54 @@ export function updateKey(text: string, id: string, fields: Readonly<Record<stri
   const item = k.seq!.items[index] as YAMLMap;
   const inPlace = scalarPatches(text, item, fields);
   if (inPlace) return inPlace.sort((a, b) => b.start - a.start).reduce((t, p) => splice(t, p.start, p.end, p.text), text);
-  for (const [name, value] of Object.entries(fields)) {
-    if (value === null) item.delete(name);
-    else setField(item, name, valueNode(name, value));
+  for (const [name, value] of Object.entries(fields)) setField(item, name, value === null ? null : valueNode(name, value));
+  return rerendered(k, item);
+}
+
+/** Gives a key a shadow scope (replacing one it had); the entry is rendered again, the rest of the file kept. */
+export function setShadow(text: string, id: string, shadow: ShadowEntry): string {
+  const k = parseKeysText(text);
+  const item = k.seq!.items[indexOf(k, id)] as YAMLMap;
+  setField(item, 'shadow', shadowNode(shadow));
+  return rerendered(k, item);
+}
+
+/**
+ * `keygate key promote`: each list of the key's `shadow:` replaces the key's own (moved
+ * as written, comments included) and `shadow:` goes; one edit, so one atomic write.
+ */
+export function promoteShadow(text: string, id: string): string {
+  const k = parseKeysText(text);
+  const item = k.seq!.items[indexOf(k, id)] as YAMLMap;
+  const shadow: unknown = item.get('shadow', true);
+  if (!isMap(shadow)) throw new KeysFileError('KEYGATE_KEYS_NO_SHADOW', `key ${id} has no shadow scope to promote`);
+  for (const name of ['allow', 'deny']) {
+    const node: unknown = shadow.get(name, true);
+    if (node !== undefined) setField(item, name, node as Node);
   }
+  item.delete('shadow');
+  return rerendered(k, item);
+}
+
+/** The entry rendered again in place; the bytes around it stay. */
+function rerendered(k: KeysText, item: YAMLMap): string {
   const span = itemSpan(k, item);
   if (!span) return restructure(k, () => undefined);
-  return splice(text, span.start, span.end, renderItems([detached(item)], span.indent, k.eol));
+  return splice(k.text, span.start, span.end, renderItems([detached(item)], span.indent, k.eol));
+}
+
+/**
+ * Removes `previousHash`/`previousHashExpires` from every entry whose grace ended by
+ * `now` (`key rotate --grace`): done by every key edit, and by `key prune`. Returns the
+ * text unchanged when no grace has ended.
+ */
+export function dropEndedGrace(text: string, now: number): string {
+  const ended = (parseKeysText(text).seq?.items ?? []).flatMap((item) => {
+    const until: unknown = isMap(item) ? item.get('previousHashExpires') : undefined;
+    const id = idOf(item);
+    return id !== undefined && typeof until === 'string' && Date.parse(until) <= now ? [id] : [];
+  });
+  return ended.reduce((t, id) => updateKey(t, id, { previousHash: null, previousHashExpires: null }), text);
 }
 
 function parseKeysText(text: string): KeysText {
@@ -229,9 +279,15 @@ function renderScalar(value: KeyFieldValue, type: Scalar.Type | undefined): stri
 }
 
 /** A new field goes where KEY_FIELDS puts it, so revoked entries still read in the usual order. */
-function setField(item: YAMLMap, name: string, value: Node): void {
+function setField(item: YAMLMap, name: string, value: Node | null): void {
   const existing = item.items.find((p) => keyName(p) === name);
+  if (value === null) {
+    if (existing) item.items.splice(item.items.indexOf(existing), 1);
+    return;
+  }
   if (existing) {
+    // Keep how a scalar was written (quoted or plain) when the entry is rendered again.
+    if (isScalar(value) && isScalar(existing.value) && value.type === undefined) value.type = existing.value.type;
     existing.value = value;
     return;
   }
@@ -256,10 +312,20 @@ function entryNode(entry: KeyEntry): YAMLMap {
 
 function valueNode(field: string, value: NonNullable<KeyEntry[keyof KeyEntry]> | KeyFieldValue | readonly string[]): Node {
   if (field === 'allow' || field === 'deny') return flowSeq((value as readonly RuleSpec[]).map(ruleNode), false);
+  if (field === 'shadow') return shadowNode(value as ShadowEntry);
   if (field === 'sourceIPs') return flowSeq((value as readonly string[]).map(quotedIfNeeded), true);
   const scalar = new Scalar(value);
   if (field === 'hash') scalar.type = Scalar.QUOTE_DOUBLE;
   return scalar;
+}
+
+function shadowNode(shadow: ShadowEntry): YAMLMap {
+  const map = new YAMLMap();
+  for (const name of ['allow', 'deny'] as const) {
+    const rules = shadow[name];
+    if (rules) map.items.push(new Pair(new Scalar(name), flowSeq(rules.map(ruleNode), false)));
+  }
+  return map;
 }
 
 function ruleNode(rule: RuleSpec): YAMLMap {

@@ -47,8 +47,8 @@ function locate(root: unknown, text: string): Map<object, Pos> | undefined {
     const key = keys[i];
     const at = located[i];
     if (!isRecord(key) || String(key.id) !== at.id || !place(key, at)) return undefined;
-    for (const name of ['allow', 'deny']) {
-      const rules = key[name];
+    for (const name of ['allow', 'deny', 'shadow.allow', 'shadow.deny']) {
+      const rules = name.startsWith('shadow.') ? (isRecord(key.shadow) ? key.shadow[name.slice(7)] : undefined) : key[name];
       if (!Array.isArray(rules) || rules.length === 0) continue;
       const entries = at.lists.get(name);
       if (!Array.isArray(entries) || entries.length !== rules.length) return undefined;

@@ -21,6 +21,8 @@ export interface LocatedKey extends Pos {
 
 const KEY_START = /^(\s*)-(\s+)id:\s*(["']?)([0-9A-Za-z]{12})\3\s*(?:#.*)?$/;
 const RULE_LIST = /^(\s*)(allow|deny):[ \t]*(.*)$/;
+/** `shadow:` opening a block map: the allow/deny lists under it are named `shadow.allow` and `shadow.deny`. */
+const SHADOW_BLOCK = /^(\s*)shadow:[ \t]*(?:#.*)?$/;
 const DASH = /^(\s*)-(\s+|$)/;
 const BLANK = /^\s*(?:#.*)?$/;
 const EMPTY_FLOW = /^\[\s*\]\s*(?:#.*)?$/;
@@ -34,6 +36,7 @@ interface OpenList {
 export function locateKeys(text: string): LocatedKey[] {
   const out: LocatedKey[] = [];
   let open: OpenList | undefined;
+  let shadowIndent: number | undefined;
   const lines = text.split('\n');
   for (let n = 0; n < lines.length; n++) {
     const line = lines[n];
@@ -43,17 +46,26 @@ export function locateKeys(text: string): LocatedKey[] {
     const key = KEY_START.exec(line);
     if (key) {
       out.push({ id: key[4], line: n + 1, col: key[1].length + key[2].length + 2, lists: new Map() });
+      shadowIndent = undefined;
+      continue;
+    }
+    const indent = line.length - line.trimStart().length;
+    if (shadowIndent !== undefined && indent <= shadowIndent) shadowIndent = undefined;
+    const shadow = SHADOW_BLOCK.exec(line);
+    if (shadow) {
+      shadowIndent = shadow[1].length;
       continue;
     }
     const list = RULE_LIST.exec(line);
     const current = out[out.length - 1];
     if (!list || !current) continue;
+    const name = shadowIndent === undefined ? list[2] : `shadow.${list[2]}`;
     const rest = list[3].trim();
     if (rest === '' || rest.startsWith('#')) {
       open = { entries: [], indent: list[1].length };
-      current.lists.set(list[2], open.entries);
+      current.lists.set(name, open.entries);
     } else {
-      current.lists.set(list[2], EMPTY_FLOW.test(rest) ? [] : 'inline');
+      current.lists.set(name, EMPTY_FLOW.test(rest) ? [] : 'inline');
     }
   }
   return out;

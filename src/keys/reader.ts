@@ -2,10 +2,11 @@ import { parseHash } from '../auth/hash.js';
 import { isKeyId } from '../auth/keyFormat.js';
 import { compileCidrs, parseCidr } from '../policy/cidr.js';
 import { RuleMatcher } from '../policy/matcher.js';
-import type { KeyScope } from '../policy/model.js';
+import type { KeyScope, KeyShadowScope } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { readRules, type RuleNames } from '../reader/ruleReader.js';
 import { controlCharProblem, readTimestamp } from '../reader/values.js';
+import type { ClientCertBinding } from '../config/snapshot.js';
 import type { KeyRecord } from './record.js';
 import type { Field, NodeReader } from '../reader/yamlReader.js';
 
@@ -14,17 +15,22 @@ export const KEY_FIELDS = [
   'user',
   'name',
   'hash',
+  'previousHash',
+  'previousHashExpires',
   'scope',
   'allow',
   'deny',
+  'shadow',
   'sourceIPs',
   'expires',
   'notBefore',
   'disabled',
   'comment',
   'created',
+  'rotated',
   'legacy',
   'rateLimit',
+  'clientCert',
 ];
 const PLAINTEXT_FIELDS = ['secret', 'key', 'token', 'password', 'plaintext'];
 /** Most keys have no deny rules; a RuleMatcher never changes, so they can all share one. */
@@ -62,10 +68,12 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   if (id !== undefined && !isKeyId(id)) r.error(f('id')!.value, `key id "${id}" must be 12 letters or digits`);
   const owner = `key ${id ?? '?'}`;
   const hash = readHash(r, f('hash')?.value);
+  const previous = readPrevious(r, f('previousHash'), f('previousHashExpires'), node);
   const scope = readScope(r, f('scope')?.value);
   const sourceIPs = readSourceIps(r, f('sourceIPs')?.value);
   const allow = readRules(r, f('allow')?.value, `${owner} allow`, names);
   const deny = readRules(r, f('deny')?.value, `${owner} deny`, names);
+  const shadow = readShadowScope(r, f('shadow')?.value, owner, names);
   const user = str('user');
   const name = str('name');
   for (const [field, text] of [
@@ -79,17 +87,24 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
   const notBefore = time('notBefore');
   const comment = str('comment');
   const created = str('created');
+  const rotated = str('rotated');
+  if (rotated !== undefined) time('rotated');
+  const issued = issuedAt(rotated ?? created);
   const rateLimit = f('rateLimit') ? r.strings(f('rateLimit')!.value, 'rateLimit') : undefined;
-  if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false) return undefined;
+  const clientCert = f('clientCert') ? readClientCert(r, f('clientCert')!.value) : undefined;
+  if (id === undefined || user === undefined || !hash || !scope || sourceIPs === false || clientCert === false || shadow === false)
+    return undefined;
   const pos = r.position(node);
   return Object.freeze({
     id,
     user: r.interner.string(user),
     name: name ?? '',
     hash,
+    ...(previous ? { previous } : {}),
     scope,
     allow: matcher(allow),
     deny: matcher(deny),
+    ...(shadow ? { shadow } : {}),
     sourceIPs,
     disabled: flag('disabled'),
     legacy: flag('legacy'),
@@ -97,11 +112,54 @@ function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | un
     ...(notBefore !== undefined ? { notBefore } : {}),
     ...(comment !== undefined ? { comment } : {}),
     ...(created !== undefined ? { created } : {}),
+    ...(clientCert !== undefined ? { clientCert } : {}),
+    ...(rotated !== undefined ? { rotated } : {}),
+    ...(issued !== undefined ? { issued } : {}),
     ...(rateLimit !== undefined ? { rateLimit: Object.freeze(rateLimit.map((n) => r.interner.string(n))) } : {}),
     file: r.file,
     line: pos.line,
     col: pos.col,
   });
+}
+
+const SHA256 = /^(?:[0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/;
+
+/** `clientCert: { sha256 | subject | san }`, exactly one; false: invalid (already reported). */
+function readClientCert<N>(r: NodeReader<N>, node: N): ClientCertBinding | false {
+  const f = r.map(node, 'clientCert', ['sha256', 'subject', 'san']);
+  if (!f) return false;
+  if (f.size !== 1) return r.error(node, 'clientCert takes exactly one of sha256, subject, san') ?? false;
+  const [[name, field]] = [...f];
+  const text = r.string(field.value, `clientCert.${name}`);
+  if (text === undefined || text.trim() === '') return r.error(field.value, `clientCert.${name} is empty`) ?? false;
+  if (name === 'sha256') {
+    if (!SHA256.test(text.trim()))
+      return r.error(field.value, 'clientCert.sha256 must be 32 bytes of hex (e.g. `openssl x509 -noout -fingerprint -sha256`)') ?? false;
+    const hex = text.trim().replaceAll(':', '').toUpperCase();
+    return { sha256: hex.match(/../g)!.join(':') };
+  }
+  if (name === 'san' && !/^[A-Za-z ]+:\S/.test(text.trim()))
+    return r.error(field.value, 'clientCert.san must name its type, e.g. DNS:client.example or URI:spiffe://…') ?? false;
+  return name === 'subject' ? { subject: text.trim() } : { san: text.trim() };
+}
+
+/** `created` is free text for old files; a date that does not parse only means the key's age is unknown. */
+function issuedAt(text: string | undefined): number | undefined {
+  const ms = text === undefined ? NaN : Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** `shadow: { allow, deny }`: undefined when absent, false when invalid (already reported). */
+function readShadowScope<N>(r: NodeReader<N>, node: N | undefined, owner: string, names: RuleNames): KeyShadowScope | undefined | false {
+  if (node === undefined) return undefined;
+  const f = r.map(node, `${owner} shadow`, ['allow', 'deny']);
+  if (!f) return false;
+  if (f.size === 0) return r.error(node, `${owner} shadow names no candidate scope: give it "allow", "deny" or both`) ?? false;
+  const rules = (name: 'allow' | 'deny'): RuleMatcher | undefined =>
+    f.has(name) ? matcher(readRules(r, f.get(name)!.value, `${owner} shadow ${name}`, names)) : undefined;
+  const allow = rules('allow');
+  const deny = rules('deny');
+  return Object.freeze({ ...(allow ? { allow } : {}), ...(deny ? { deny } : {}) });
 }
 
 function matcher(rules: CompiledRule[]): RuleMatcher {
@@ -113,6 +171,27 @@ function readHash<N>(r: NodeReader<N>, node: N | undefined): KeyRecord['hash'] |
   if (text === undefined) return undefined;
   const parsed = parseHash(text);
   return 'error' in parsed ? r.error(node, parsed.error) : parsed;
+}
+
+/**
+ * `key rotate --grace`: the secret before the rotation, still accepted until
+ * `previousHashExpires`. Both fields or neither; only a generated key's (sha256) hash.
+ */
+function readPrevious<N>(
+  r: NodeReader<N>,
+  hashField: Field<N, N> | undefined,
+  expiresField: Field<N, N> | undefined,
+  key: N,
+): KeyRecord['previous'] {
+  if (!hashField && !expiresField) return undefined;
+  if (!hashField || !expiresField) return r.error(key, 'previousHash and previousHashExpires go together (key rotate --grace writes both)');
+  const text = r.string(hashField.value, 'previousHash');
+  const parsed = text === undefined ? undefined : parseHash(text);
+  const expires = readTimestamp(r, expiresField.value, 'previousHashExpires');
+  if (parsed === undefined || expires === undefined) return undefined;
+  if ('error' in parsed) return r.error(hashField.value, `previousHash: ${parsed.error}`);
+  if (parsed.algorithm !== 'sha256') return r.error(hashField.value, 'previousHash must be the sha256 hash of a generated key');
+  return Object.freeze({ hash: parsed, expires });
 }
 
 function readScope<N>(r: NodeReader<N>, node: N | undefined): KeyScope | undefined {

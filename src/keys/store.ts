@@ -2,10 +2,11 @@ import { parseHash, type ParsedHash } from '../auth/hash.js';
 import type { KeyIndex, KeyLookup } from '../auth/verifier.js';
 import { compileCidrs, type CidrSet } from '../policy/cidr.js';
 import { RuleMatcher, RuleSet } from '../policy/matcher.js';
+import type { KeyShadowScope } from '../policy/model.js';
 import type { CompiledRule, RuleOrigin } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { buildStoreData } from './storeBuilder.js';
-import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, type KeyStoreData } from './storeData.js';
+import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
 /**
  * Every key of a snapshot, compact: about 150 bytes a key in typed arrays instead of a
@@ -25,6 +26,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   readonly #emptyRules = new RuleMatcher([]);
   readonly #cidrs: readonly CidrSet[];
   readonly #slowHashes: ReadonlyMap<number, ParsedHash>;
+  readonly #graceHashes: ReadonlyMap<number, NonNullable<KeyRecord['previous']>>;
   /** Decoded strings that many keys share (users, files), by string index. */
   readonly #shared = new Map<number, string>();
 
@@ -41,6 +43,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     this.#ruleSets = data.ruleSets.map((rules) => new RuleSet(rules.map(freezeRule)));
     this.#cidrs = data.cidrSets.map((texts) => compileCidrs(texts));
     this.#slowHashes = new Map(data.slowHashes.map(([slot, text]) => [slot, parsed(text)]));
+    this.#graceHashes = new Map(data.graceHashes.map(([slot, text, expires]) => [slot, Object.freeze({ hash: parsed(text), expires })]));
     this.byId = { get: (id) => this.#record(this.#slotOf(id)), has: (id) => this.#slotOf(id) !== -1 };
     const legacySha = new Map<string, number>();
     const slow: KeyRecord[] = [];
@@ -121,12 +124,16 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     const flags = d.flags[slot];
     const id = this.#id(slot);
     const file = this.#sharedString(fields[f + F.file]);
-    const expires = d.times[slot * 2];
-    const notBefore = d.times[slot * 2 + 1];
+    const expires = d.times[slot * TIME_COUNT];
+    const notBefore = d.times[slot * TIME_COUNT + 1];
+    const issued = d.times[slot * TIME_COUNT + 2];
+    const rotated = this.#string(fields[f + F.rotated]);
+    const previous = this.#graceHashes.get(slot);
     const comment = this.#string(fields[f + F.comment]);
     const created = this.#string(fields[f + F.created]);
     const allow = this.#matcher(fields[f + F.allowSet], id, 'allow', file, fields[f + F.rulePositions]);
     const deny = this.#matcher(fields[f + F.denySet], id, 'deny', file, fields[f + F.rulePositions] + allow.size);
+    const shadow = this.#shadowScope(f, id, file, fields[f + F.rulePositions] + allow.size + deny.size);
     const cidr = fields[f + F.sourceIPs];
     return {
       id,
@@ -135,22 +142,36 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
       scope: flags & FLAG.inherit ? 'inherit' : 'restricted',
       allow,
       deny,
+      ...(shadow ? { shadow } : {}),
       sourceIPs: cidr === NONE ? null : this.#cidrs[cidr],
       disabled: (flags & FLAG.disabled) !== 0,
       legacy: (flags & FLAG.legacy) !== 0,
       hash: flags & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot)),
+      ...(previous ? { previous } : {}),
       ...(Number.isNaN(expires) ? {} : { expires }),
       ...(Number.isNaN(notBefore) ? {} : { notBefore }),
       ...(comment !== undefined ? { comment } : {}),
       ...(created !== undefined ? { created } : {}),
+      ...(rotated !== undefined ? { rotated } : {}),
+      ...(Number.isNaN(issued) ? {} : { issued }),
       file,
       line: fields[f + F.line],
       col: fields[f + F.col],
     };
   }
 
+  /** `shadow: { allow, deny }`, when the key has one; its rule positions start at `first`. */
+  #shadowScope(f: number, id: string, file: string, first: number): KeyShadowScope | undefined {
+    const allowSet = this.#d.fields[f + F.shadowAllowSet];
+    const denySet = this.#d.fields[f + F.shadowDenySet];
+    if (allowSet === NONE && denySet === NONE) return undefined;
+    const allow = allowSet === NONE ? undefined : this.#matcher(allowSet, id, 'shadow allow', file, first);
+    const deny = denySet === NONE ? undefined : this.#matcher(denySet, id, 'shadow deny', file, first + (allow?.size ?? 0));
+    return { ...(allow ? { allow } : {}), ...(deny ? { deny } : {}) };
+  }
+
   /** The key's rules: the shared set, with origins naming this key and where each rule is written. */
-  #matcher(set: number, id: string, list: 'allow' | 'deny', file: string, firstPosition: number): RuleMatcher {
+  #matcher(set: number, id: string, list: string, file: string, firstPosition: number): RuleMatcher {
     const rules = this.#ruleSets[set];
     if (rules.rules.length === 0) return this.#emptyRules;
     const positions = this.#d.rulePositions;

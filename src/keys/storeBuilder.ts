@@ -1,7 +1,7 @@
 import { methodsText } from '../policy/methods.js';
 import type { CompiledRule } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
-import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, type KeyStoreData } from './storeData.js';
+import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
 /**
  * Lays validated keys out as a KeyStoreData: fixed-size fields in typed arrays, digests
@@ -16,11 +16,12 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
   const cidrSets = new Interner<readonly string[]>();
   const ids = new Uint8Array(count * ID_BYTES);
   const fields = new Uint32Array(count * FIELD_COUNT);
-  const times = new Float64Array(count * 2);
+  const times = new Float64Array(count * TIME_COUNT);
   const flags = new Uint8Array(count);
   const digests = new Uint8Array(count * DIGEST_BYTES);
   const positions: number[] = [];
   const slowHashes: [number, string][] = [];
+  const graceHashes: [number, string, number][] = [];
   const str = (s: string | undefined): number => (s === undefined ? NONE : strings.add(s, s));
   keys.forEach((key, slot) => {
     ids.set(Buffer.from(key.id, 'latin1'), slot * ID_BYTES);
@@ -29,6 +30,7 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
     fields[f + F.name] = str(key.name);
     fields[f + F.comment] = str(key.comment);
     fields[f + F.created] = str(key.created);
+    fields[f + F.rotated] = str(key.rotated);
     fields[f + F.file] = str(key.file);
     fields[f + F.line] = key.line;
     fields[f + F.col] = key.col;
@@ -36,10 +38,17 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
     fields[f + F.denySet] = addRules(ruleSets, key.deny.rules);
     fields[f + F.sourceIPs] = key.sourceIPs ? cidrSets.add(key.sourceIPs.text.join(','), key.sourceIPs.text) : NONE;
     fields[f + F.rulePositions] = positions.length / 2;
-    for (const rule of [...key.allow.rules, ...key.deny.rules]) positions.push(rule.origin.line ?? 0, rule.origin.col ?? 0);
-    times[slot * 2] = key.expires ?? NaN;
-    times[slot * 2 + 1] = key.notBefore ?? NaN;
+    const shadowAllow = key.shadow?.allow?.rules;
+    const shadowDeny = key.shadow?.deny?.rules;
+    fields[f + F.shadowAllowSet] = shadowAllow ? addRules(ruleSets, shadowAllow) : NONE;
+    fields[f + F.shadowDenySet] = shadowDeny ? addRules(ruleSets, shadowDeny) : NONE;
+    for (const rule of [...key.allow.rules, ...key.deny.rules, ...(shadowAllow ?? []), ...(shadowDeny ?? [])])
+      positions.push(rule.origin.line ?? 0, rule.origin.col ?? 0);
+    times[slot * TIME_COUNT] = key.expires ?? NaN;
+    times[slot * TIME_COUNT + 1] = key.notBefore ?? NaN;
+    times[slot * TIME_COUNT + 2] = key.issued ?? NaN;
     flags[slot] = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.scope === 'inherit' ? FLAG.inherit : 0);
+    if (key.previous) graceHashes.push([slot, key.previous.hash.text, key.previous.expires]);
     if (key.hash.algorithm === 'sha256') digests.set(key.hash.digest, slot * DIGEST_BYTES);
     else {
       flags[slot] |= FLAG.slowHash;
@@ -61,6 +70,7 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
     ruleSets: ruleSets.values.map((rules) => rules.map(withoutOrigin)),
     cidrSets: cidrSets.values,
     slowHashes,
+    graceHashes,
   };
 }
 

@@ -24,8 +24,15 @@ export const F = {
   sourceIPs: 9,
   /** Index of the key's first rule position in `rulePositions` (pairs of line, col): allow rules, then deny rules. */
   rulePositions: 10,
+  /** When the key's secret was last replaced (`key rotate`), as written. */
+  rotated: 11,
+  /** The rule sets of `shadow: { allow, deny }`; NONE when absent. Their positions follow the deny rules'. */
+  shadowAllowSet: 12,
+  shadowDenySet: 13,
 } as const;
-export const FIELD_COUNT = 11;
+export const FIELD_COUNT = 14;
+/** The Float64 fields of one key in `times`: expires, notBefore, issued (NaN when absent). */
+export const TIME_COUNT = 3;
 /** A string or set field that is absent. */
 export const NONE = 0xffffffff;
 
@@ -38,7 +45,7 @@ export interface KeyStoreData {
   /** Open addressing by id hash: slot + 1, 0 for empty; the length is a power of two, at least twice the count. */
   readonly table: Uint32Array;
   readonly fields: Uint32Array;
-  /** expires, notBefore (epoch ms) per key; NaN when absent. */
+  /** expires, notBefore, issued (epoch ms) per key (`TIME_COUNT` each); NaN when absent. */
   readonly times: Float64Array;
   readonly flags: Uint8Array;
   /** sha256 digest per key (zeros for keys hashed with a KDF, whose hashes are in `slowHashes`). */
@@ -52,6 +59,8 @@ export interface KeyStoreData {
   readonly cidrSets: readonly (readonly string[])[];
   /** Hash text of each KDF-hashed key, by slot: they are few, and verified slowly anyway. */
   readonly slowHashes: readonly (readonly [number, string])[];
+  /** Keys in a rotation grace period, few at a time: slot, the previous hash's text, until when (epoch ms). */
+  readonly graceHashes: readonly (readonly [number, string, number])[];
 }
 
 /** The buffers to hand to postMessage's transfer list. */

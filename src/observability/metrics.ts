@@ -8,8 +8,11 @@ export type { Decision, Mode } from './requestRecord.js';
 export type ReloadResult = 'success' | 'failure';
 
 /** `keygate_keys{state}`: every state is always exported, 0 when no key is in it. */
-export const KEY_STATES = ['active', 'disabled', 'expired', 'not_yet_valid', 'orphaned'] as const;
+export const KEY_STATES = ['active', 'rotation_due', 'disabled', 'expired', 'not_yet_valid', 'orphaned'] as const;
 export type KeyStateCounts = Record<(typeof KEY_STATES)[number], number>;
+/** `keygate_keys_unused{days}`: working keys without an allowed use for this many days. */
+export const UNUSED_DAYS = [30, 90] as const;
+export type UnusedKeyCounts = Record<(typeof UNUSED_DAYS)[number], number>;
 
 export interface RequestLabels {
   /** A configured service name; `undefined` when no service matched (exported as `none`). */
@@ -30,6 +33,8 @@ export interface MetricsOptions {
    * `keygate_keys{state}`, so keys move to `expired` without a reload.
    */
   readonly keyStates?: (now: number) => KeyStateCounts | undefined;
+  /** Working keys without an allowed use for 30 and 90 days, counted at scrape time from the usage state. */
+  readonly unusedKeys?: (now: number) => UnusedKeyCounts | undefined;
   /** The generation of the config in use, read at scrape time. */
   readonly generation?: () => number | undefined;
   /** Whether a key id exists in the config in use: only those become per-key labels. */
@@ -70,6 +75,7 @@ export class Metrics {
   readonly registry = new Registry();
   readonly #now: () => number;
   readonly #keyStatesOf: MetricsOptions['keyStates'];
+  readonly #unusedOf: MetricsOptions['unusedKeys'];
   readonly #generationOf: MetricsOptions['generation'];
   readonly #isKnownKey: (keyId: string) => boolean;
   readonly #requests: FastCounter;
@@ -95,6 +101,7 @@ export class Metrics {
   constructor(options: MetricsOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#keyStatesOf = options.keyStates;
+    this.#unusedOf = options.unusedKeys;
     this.#generationOf = options.generation;
     this.#isKnownKey = options.isKnownKey ?? (() => true);
     const registers = [this.registry];
@@ -193,6 +200,19 @@ export class Metrics {
       aggregator: 'max',
       collect: () => this.#collectKeys(),
     });
+    const unusedOf = (now: number): UnusedKeyCounts | undefined => this.#unusedOf?.(now);
+    const clock = this.#now;
+    new Gauge({
+      name: 'keygate_keys_unused',
+      help: 'Working keys with no allowed request for `days` days (never-used keys count from their creation), from the key-usage state at scrape time.',
+      labelNames: ['days'],
+      registers,
+      aggregator: 'min', // serve --workers: the worker that saw the most uses knows best
+      collect() {
+        const counts = unusedOf(clock());
+        if (counts) for (const days of UNUSED_DAYS) this.set({ days: String(days) }, counts[days]);
+      },
+    });
     this.#rateLimited = new Counter({
       name: 'keygate_rate_limited_total',
       help: 'Requests refused by a rate limit, by service and scope (key, user, or address for failed authentications).',
@@ -229,7 +249,7 @@ export class Metrics {
     }).set({ version: build.version, node: build.node }, 1);
     this.#reloads.inc({ result: 'success' }, 0);
     this.#reloads.inc({ result: 'failure' }, 0);
-    this.setKeyStates({ active: 0, disabled: 0, expired: 0, not_yet_valid: 0, orphaned: 0 });
+    this.setKeyStates({ active: 0, rotation_due: 0, disabled: 0, expired: 0, not_yet_valid: 0, orphaned: 0 });
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 

@@ -12,6 +12,8 @@ export class RequestObservations implements RequestObserver {
     private readonly accessLog: AccessLog,
     /** `log.access` of the config in use (a reload can switch it) and the log level allowing info. */
     private readonly accessLogOn: () => boolean,
+    /** Whatever else learns from every finished request (key usage). */
+    private readonly also: RecordSink = NO_SINK,
   ) {}
 
   started(): void {
@@ -21,5 +23,13 @@ export class RequestObservations implements RequestObserver {
   finished(record: RequestRecord): void {
     this.metrics.record(record);
     if (this.accessLogOn()) this.accessLog.write(record);
+    this.also.record(record);
   }
 }
+
+/** Reads a finished request's record; must be cheap (it runs for every request). */
+export interface RecordSink {
+  record(record: RequestRecord): void;
+}
+
+const NO_SINK: RecordSink = { record: () => undefined };

@@ -1,7 +1,7 @@
 import type { DenyReason } from '../errors.js';
 import { normalizeAddress } from './cidr.js';
 import type { RuleMatcher, RuleQuery } from './matcher.js';
-import { isExpired, type KeyPolicy, type Policy } from './model.js';
+import { isExpired, rotationDueAt, type KeyPolicy, type Policy } from './model.js';
 import { foldedSegments, type PathReadings } from './pathReadings.js';
 import type { CompiledRule } from './rules.js';
 
@@ -47,7 +47,15 @@ export function deny(reason: DenyReason, step: StepNumber, detail: string, rule?
 
 /** Steps 3-7 for a key whose secret has already been verified (step 2). */
 export function authorize(policy: Policy, key: KeyPolicy, req: AccessRequest): Decision {
-  return checkKeyState(key, req) ?? checkUser(policy, key, req.now) ?? checkRules(policy, key, req);
+  return checkKeyState(key, req) ?? checkKeyAge(policy, key, req.now) ?? checkUser(policy, key, req.now) ?? checkRules(policy, key, req);
+}
+
+/** policy `keys.enforce`: a key older than its maxAge (since creation or rotation) is refused as expired. */
+function checkKeyAge(policy: Policy, key: KeyPolicy, now: number): Denial | undefined {
+  if (policy.keyRotation?.enforce !== true) return undefined;
+  const due = rotationDueAt(policy.users.get(key.user), key);
+  if (!isExpired(due, now)) return undefined;
+  return deny('key_expired', 3, `key ${key.id} is older than its maxAge (keys.maxAge in the policy) since ${iso(due)}; rotate it`);
 }
 
 function checkKeyState(key: KeyPolicy, req: AccessRequest): Denial | undefined {

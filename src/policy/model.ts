@@ -11,6 +11,8 @@ export interface UserPolicy {
   readonly rateLimits?: readonly RateLimit[];
   readonly disabled: boolean;
   readonly expires?: number; // epoch ms
+  /** How old this user's keys may get before they are due for rotation (policy `keys`), ms; none = no limit. */
+  readonly keyMaxAge?: number;
 }
 
 export type KeyScope = 'restricted' | 'inherit';
@@ -25,29 +27,59 @@ export interface KeyPolicy {
   readonly sourceIPs: CidrSet | null;
   readonly expires?: number; // epoch ms
   readonly notBefore?: number; // epoch ms
+  /** When the key's current secret was made (its last rotation, else its creation), epoch ms; unknown when absent. */
+  readonly issued?: number;
   readonly disabled: boolean;
+  /** A candidate scope tried on live traffic beside the real one (`shadow: { allow, deny }`); never enforced. */
+  readonly shadow?: KeyShadowScope;
   /** Names of the key's own limits as written; resolved and capped at load (Snapshot.rateLimits.byKey). */
   readonly rateLimit?: readonly string[];
+}
+
+/** A key's `shadow:` entry: each list present replaces the key's own when the candidate decides. */
+export interface KeyShadowScope {
+  readonly allow?: RuleMatcher;
+  readonly deny?: RuleMatcher;
 }
 
 export interface Policy {
   readonly region: string;
   readonly users: ReadonlyMap<string, UserPolicy>;
   readonly guardrails: RuleMatcher;
+  /** policy.yaml `keys`; absent = no maxAge. */
+  readonly keyRotation?: KeyRotation;
+}
+
+/** policy.yaml `keys`: how old a key may get (per user in UserPolicy.keyMaxAge) and whether that is enforced. */
+export interface KeyRotation {
+  /** The default maximum age, ms; per-user and per-role overrides are resolved into each user. */
+  readonly maxAge?: number;
+  /** true: an over-age key is refused (`key_expired`), not only reported as `rotation_due`. */
+  readonly enforce: boolean;
 }
 
 /** Every state a key can be in, in the order `key list` and `/metrics` show them. */
-export const KEY_STATES = ['active', 'disabled', 'expired', 'not_yet_valid', 'orphaned'] as const;
+export const KEY_STATES = ['active', 'rotation_due', 'disabled', 'expired', 'not_yet_valid', 'orphaned'] as const;
 export type KeyState = (typeof KEY_STATES)[number];
 
-/** The state `key list` and the `keygate_keys` gauge report; the user's state caps the key's. */
-export function keyState(policy: Pick<Policy, 'users'>, key: KeyPolicy, now: number): KeyState {
+/**
+ * The state `key list` and the `keygate_keys` gauge report; the user's state caps the key's.
+ * `rotation_due`: it works, but is older than its maxAge (with `enforce`, it is `expired`).
+ */
+export function keyState(policy: Pick<Policy, 'users' | 'keyRotation'>, key: KeyPolicy, now: number): KeyState {
   const user = policy.users.get(key.user);
   if (!user) return 'orphaned';
   if (key.disabled || user.disabled) return 'disabled';
-  if (isExpired(key.expires, now) || isExpired(user.expires, now)) return 'expired';
+  const overAge = isExpired(rotationDueAt(user, key), now);
+  if (isExpired(key.expires, now) || isExpired(user.expires, now) || (overAge && policy.keyRotation?.enforce === true)) return 'expired';
   if (key.notBefore !== undefined && now < key.notBefore) return 'not_yet_valid';
-  return 'active';
+  return overAge ? 'rotation_due' : 'active';
+}
+
+/** When the key's secret reaches its user's maxAge (epoch ms); undefined: no limit, or its age is unknown. */
+export function rotationDueAt(user: Pick<UserPolicy, 'keyMaxAge'> | undefined, key: Pick<KeyPolicy, 'issued'>): number | undefined {
+  const maxAge = user?.keyMaxAge;
+  return maxAge === undefined || key.issued === undefined ? undefined : key.issued + maxAge;
 }
 
 /** `expires` is the first instant at which the thing no longer works. */
@@ -56,8 +88,12 @@ export function isExpired(expires: number | undefined, now: number): boolean {
 }
 
 /** How many keys are in each state at `now` (epoch ms); every state is present, 0 when empty. */
-export function countKeyStates(policy: Pick<Policy, 'users'>, keys: Iterable<KeyPolicy>, now: number): Record<KeyState, number> {
-  const counts: Record<KeyState, number> = { active: 0, disabled: 0, expired: 0, not_yet_valid: 0, orphaned: 0 };
+export function countKeyStates(
+  policy: Pick<Policy, 'users' | 'keyRotation'>,
+  keys: Iterable<KeyPolicy>,
+  now: number,
+): Record<KeyState, number> {
+  const counts: Record<KeyState, number> = { active: 0, rotation_due: 0, disabled: 0, expired: 0, not_yet_valid: 0, orphaned: 0 };
   for (const key of keys) counts[keyState(policy, key, now)] += 1;
   return counts;
 }

@@ -1,7 +1,8 @@
+import type { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { extractCredential, type CredentialHeader } from '../auth/credentials.js';
 import type { KeyVerifier } from '../auth/verifier.js';
-import type { KeyRecord, RequestRules, ServiceConfig, Snapshot } from '../config/snapshot.js';
+import type { ClientCertBinding, KeyRecord, RequestRules, ServiceConfig, Snapshot } from '../config/snapshot.js';
 import type { DenyReason } from '../errors.js';
 import { authorize, type AccessRequest, type Denial, type Grant, type StepNumber } from '../policy/decide.js';
 import { pathSegments } from '../policy/pathPattern.js';
@@ -9,6 +10,7 @@ import { readingsOf } from '../policy/pathReadings.js';
 import { routeRequest } from '../policy/route.js';
 import type { LimitVerdict, RateLimiter } from '../ratelimit/limiter.js';
 import type { CompiledRule } from '../policy/rules.js';
+import { bindingMismatch, describeBinding } from './clientCert.js';
 import { parseTarget, TARGET_PROBLEMS } from './pathSafety.js';
 import { hasShadow, judgeShadow, type ShadowVerdict } from './shadow.js';
 import { checkMethodOverrides, isTrace, scanHeaders, upgradeProblem, type HeaderFindings, type OverrideCheck } from './requestMeaning.js';
@@ -26,6 +28,8 @@ export interface InboundRequest {
   /** Whoever forwards can remove headers keygate names (the proxy itself, Envoy); nginx and Traefik cannot. */
   readonly removesHeaders: boolean;
   readonly clientIp: string;
+  /** The verified client certificate of the connection (read only for keys bound to one). */
+  readonly clientCertificate?: () => X509Certificate | undefined;
 }
 
 /** Where a request goes: its service, the path that service sees, and the upstream path. */
@@ -125,7 +129,7 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
       now,
       refusal('malformed_credentials', 2, `malformed ${credential.header} header`, destination),
     );
-  const verified = await guards.verifier.verify(snapshot.keys, credential.value, req.clientIp);
+  const verified = await guards.verifier.verify(snapshot.keys, credential.value, req.clientIp, now);
   if (!verified.ok && verified.reason === 'rate_limited')
     return refusal('rate_limited', 2, authDetail(verified.reason), destination, verified.keyId || undefined);
   if (!verified.ok)
@@ -137,15 +141,20 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
       refusal(verified.reason, 2, authDetail(verified.reason), destination, verified.keyId || undefined),
     );
   const key = verified.key;
+  const binding = snapshot.clientCertBindings.get(key.id);
+  if (binding !== undefined) {
+    const unbound = certificateProblem(binding, req);
+    if (unbound) return authFailed(snapshot, limiter, req, now, refusal(unbound.reason, 2, unbound.detail, destination, key.id, key));
+  }
   const asked = requestFor(destination, req.method, req.clientIp, now, snapshot.region);
   const decision = authorize(snapshot, key, asked);
   if (!decision.allow) {
     const denied = refusal(decision.reason, decision.step, decision.detail, destination, key.id, key, decision.rule);
-    return hasShadow(snapshot) ? shadowed(denied, snapshot, key, asked, overrides.methods) : denied;
+    return hasShadow(snapshot, key) ? shadowed(denied, snapshot, key, asked, overrides.methods) : denied;
   }
   const overridden = authorizeOverrides(snapshot, key, destination, overrides.methods, req.clientIp, now);
-  if (overridden) return hasShadow(snapshot) ? shadowed(overridden, snapshot, key, asked, overrides.methods) : overridden;
-  const shadow = hasShadow(snapshot) ? judgeShadow(snapshot, key, asked, overrides.methods, decision) : undefined;
+  if (overridden) return hasShadow(snapshot, key) ? shadowed(overridden, snapshot, key, asked, overrides.methods) : overridden;
+  const shadow = hasShadow(snapshot, key) ? judgeShadow(snapshot, key, asked, overrides.methods, decision) : undefined;
   const pending = limiter.check(snapshot.rateLimits, snapshot.users.get(key.user), key.id, destination.service.name, now);
   const limits = pending instanceof Promise ? await pending : pending;
   if (limits && !limits.allowed) return limited(limits, 8, destination, key);
@@ -274,4 +283,24 @@ function authDetail(reason: 'malformed_credentials' | 'unknown_key' | 'bad_secre
   if (reason === 'unknown_key') return 'no key with this id';
   if (reason === 'bad_secret') return 'the secret does not verify';
   return 'the key string is malformed';
+}
+
+/**
+ * A key bound to a client certificate (keys file `clientCert`) works only over a connection
+ * that presented a matching, verified one. The decision API never sees the client's TLS
+ * connection, so a bound key is refused there. The log says which; the client gets the
+ * same 401 as for a wrong key.
+ */
+function certificateProblem(
+  binding: ClientCertBinding,
+  req: InboundRequest,
+): { reason: 'client_cert_missing' | 'client_cert_mismatch'; detail: string } | undefined {
+  const cert = req.mode === 'proxy' ? req.clientCertificate?.() : undefined;
+  if (!cert) {
+    const where =
+      req.mode === 'check' ? 'the decision API cannot see client certificates' : 'no verified client certificate on this connection';
+    return { reason: 'client_cert_missing', detail: `key bound to a client certificate (${describeBinding(binding)}): ${where}` };
+  }
+  const mismatch = bindingMismatch(binding, cert);
+  return mismatch ? { reason: 'client_cert_mismatch', detail: mismatch } : undefined;
 }

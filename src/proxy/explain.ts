@@ -6,6 +6,7 @@ import { limitView, type LimitView } from '../policy/rateLimits.js';
 import { ruleText, type CompiledRule } from '../policy/rules.js';
 import { appliedLimits } from '../ratelimit/limiter.js';
 import { decideFor, resolveDestination, type Destination } from './access.js';
+import { describeBinding } from './clientCert.js';
 
 /**
  * `keygate explain`: the decision `checkAccess` would make for a known key, without its
@@ -46,6 +47,8 @@ export interface Explanation {
   readonly keyRule?: RuleView;
   /** The buckets an allowed request takes a token from (step 8); empty: unlimited. */
   readonly rateLimits?: readonly LimitView[];
+  /** The client certificate the key is bound to (step 2a; explain takes it as presented). */
+  readonly clientCert?: string;
 }
 
 /** A question that cannot be answered: it names a key or service the configuration lacks, or a path that is not one. */
@@ -60,7 +63,14 @@ export function explain(snapshot: Snapshot, q: ExplainQuery): Explanation | Unan
   const dest = destinationFor(snapshot, q);
   if ('problem' in dest) return dest;
   if ('allow' in dest) return denial(key, dest.reason, dest.step, dest.detail);
-  const base = { key: key.id, user: key.user, service: dest.service.name, path: dest.path };
+  const binding = snapshot.clientCertBindings.get(key.id);
+  const base = {
+    key: key.id,
+    user: key.user,
+    service: dest.service.name,
+    path: dest.path,
+    ...(binding ? { clientCert: describeBinding(binding) } : {}),
+  };
   const d = decideFor(snapshot, key, dest, q.method, q.clientIp, q.now, q.region);
   if (!d.allow) return { ...denial(key, d.reason, d.step, d.detail), ...base, ...(d.rule ? { rule: view(d.rule) } : {}) };
   return {

@@ -20,6 +20,8 @@ export interface ListenerOptions {
   readonly onCheckContinue?: (req: IncomingMessage, res: ServerResponse) => void;
   /** HTTPS (ALPN h2 and http/1.1) with this certificate and key; plain HTTP/1.1 when absent. */
   readonly tls?: SecureContextOptions;
+  /** With `tls`: ask clients for a certificate (checked against `tls.ca`); `require`: refuse handshakes without a valid one. */
+  readonly clientCert?: 'request' | 'require';
 }
 
 /** Streams one HTTP/2 connection may have open at once (nginx's default is 128). */
@@ -44,7 +46,7 @@ export class Listener {
       headersTimeout: 30_000,
       keepAliveTimeout: 65_000, // longer than common client pools, so clients close first
     };
-    const server = opts.tls ? secureServer(http, opts.tls, opts.maxHeaderSize) : createServer(http);
+    const server = opts.tls ? secureServer(http, opts.tls, opts.maxHeaderSize, opts.clientCert) : createServer(http);
     const listener = new Listener(server);
     if (opts.tls) {
       server.on('secureConnection', (socket: TLSSocket) => {
@@ -139,10 +141,16 @@ export class Listener {
  * shaped like node:http's (http2Shape.ts): one handler, one pipeline for both. Typed as
  * node:http's server for that reason: the events and methods the Listener uses exist on both.
  */
-function secureServer(http: ServerOptions, tls: SecureContextOptions, maxHeaderSize: number): Server {
+function secureServer(
+  http: ServerOptions,
+  tls: SecureContextOptions,
+  maxHeaderSize: number,
+  clientCert: ListenerOptions['clientCert'],
+): Server {
   const options: SecureServerOptions & ServerOptions = {
     ...http,
     ...tls,
+    ...(clientCert ? { requestCert: true, rejectUnauthorized: clientCert === 'require' } : {}),
     allowHTTP1: true,
     settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: maxHeaderSize },
   };

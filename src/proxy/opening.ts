@@ -5,6 +5,7 @@ import { statusOf } from '../errors.js';
 import { requestIdFrom } from '../observability/requestId.js';
 import { checkAccess, type AccessOutcome, type Denied, type InboundRequest } from './access.js';
 import { clientAddress } from './clientIp.js';
+import { verifiedClientCertificate } from './clientCert.js';
 import { MAX_LOGGED_HOST, RequestRecord, type Mode, type RequestObserver } from '../observability/requestRecord.js';
 import type { UpstreamErrorKind } from '../observability/labels.js';
 import type { Reason } from '../errors.js';
@@ -139,6 +140,7 @@ function inboundOf(req: IncomingMessage, read: TargetRead, trusted: Snapshot['li
     mode,
     removesHeaders: original?.removesHeaders ?? true,
     clientIp: clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], trusted),
+    clientCertificate: () => verifiedClientCertificate(req),
   };
 }
 

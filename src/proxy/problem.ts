@@ -63,20 +63,35 @@ function wwwAuthenticate(reason: string): string {
   return reason === 'missing_credentials' ? 'Bearer realm="keygate"' : 'Bearer realm="keygate", error="invalid_token"';
 }
 
+/** A refusal as status, headers and body: what every entry point answers (HTTP, raw socket, gRPC). */
+export interface ProblemAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
 /** `limits`: the rate limits that refused it (a 429's Retry-After and RateLimit fields). */
-export function sendProblem(res: ServerResponse, reason: Reason, requestId: string, detail?: string, limits?: LimitVerdict): void {
+export function problemAnswer(reason: Reason, requestId: string, detail?: string, limits?: LimitVerdict): ProblemAnswer {
   const problem = problemFor(reason, requestId, detail);
   const extra = limits && refusalLimitHeaders(limits);
   const body = JSON.stringify(problem);
+  const headers = problemHeaders(problem, Buffer.byteLength(body));
+  return { status: problem.status, headers: extra ? { ...headers, ...extra } : headers, body };
+}
+
+export function sendProblem(res: ServerResponse, reason: Reason, requestId: string, detail?: string, limits?: LimitVerdict): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  if (isGrpcRequest(res.req))
+  if (isGrpcRequest(res.req)) {
+    const problem = problemFor(reason, requestId, detail);
+    const extra = limits && refusalLimitHeaders(limits);
     return respondHeadersOnly(res, 200, extra ? { ...grpcRefusalHeaders(problem), ...extra } : grpcRefusalHeaders(problem));
-  const headers = problemHeaders(problem, Buffer.byteLength(body));
-  res.writeHead(problem.status, extra ? { ...headers, ...extra } : headers);
-  res.end(body);
+  }
+  const answer = problemAnswer(reason, requestId, detail, limits);
+  res.writeHead(answer.status, answer.headers);
+  res.end(answer.body);
 }
 
 function closeStream(req: IncomingMessage): void {
@@ -85,14 +100,11 @@ function closeStream(req: IncomingMessage): void {
 
 /** The same answer written to a raw socket (upgrade requests, header overflow). */
 export function rawProblem(reason: Reason, requestId: string, detail?: string, limits?: LimitVerdict): string {
-  const problem = problemFor(reason, requestId, detail);
-  const extra = limits && refusalLimitHeaders(limits);
-  const body = JSON.stringify(problem);
-  const headers = { ...problemHeaders(problem, Buffer.byteLength(body)), ...extra, connection: 'close' };
-  const head = Object.entries(headers)
+  const answer = problemAnswer(reason, requestId, detail, limits);
+  const head = Object.entries({ ...answer.headers, connection: 'close' })
     .map(([k, v]) => `${k}: ${v}`)
     .join('\r\n');
-  return `HTTP/1.1 ${problem.status} ${REASONS[reason].title}\r\n${head}\r\n\r\n${body}`;
+  return `HTTP/1.1 ${answer.status} ${REASONS[reason].title}\r\n${head}\r\n\r\n${answer.body}`;
 }
 
 /**

@@ -19,9 +19,9 @@ export interface ShadowVerdict {
 /** The live answer of steps 3-7: its grant, or its first denial (the request's method or an overridden one). */
 export type LiveAnswer = Grant | { readonly allow: false; readonly reason: DenyReason; readonly rule?: CompiledRule };
 
-/** Whether a request of `key` has a candidate to be judged by: false costs the request path one property read. */
-export function hasShadow(snapshot: Snapshot): boolean {
-  return snapshot.shadow !== undefined;
+/** Whether a request of `key` has a candidate to be judged by: false costs the request path two property reads. */
+export function hasShadow(snapshot: Snapshot, key: KeyRecord): boolean {
+  return snapshot.shadow !== undefined || key.shadow !== undefined;
 }
 
 /**
@@ -48,10 +48,16 @@ export function judgeShadow(
   };
 }
 
-/** The key as the candidate has it: its keys file's entry when it names keys (undefined: the candidate has no such key). */
+/**
+ * The key as the candidate has it: the candidate keys file's entry when there is one
+ * (undefined: the candidate has no such key), with its own `shadow:` scope in place of its scope.
+ */
 function candidateKey(snapshot: Snapshot, key: KeyRecord): KeyPolicy | undefined {
   const keys = snapshot.shadow?.keys;
-  return keys === undefined ? key : keys.byId.get(key.id);
+  const base = keys === undefined ? key : keys.byId.get(key.id);
+  const scope = base?.shadow;
+  if (base === undefined || scope === undefined) return base;
+  return { ...base, allow: scope.allow ?? base.allow, deny: scope.deny ?? base.deny };
 }
 
 function candidatePolicy(snapshot: Snapshot): Policy {

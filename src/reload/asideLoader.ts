@@ -7,9 +7,11 @@ export interface AsideLoaderOptions {
   /** An idle worker is stopped after this long, so its heap (the parsed YAML) is given back. */
   readonly idleMs?: number;
   /**
-   * Longest one load may take (default 60 s; a 100,000-key file loads in 2–4 s). Past
-   * it the load fails and its worker is dropped, so a read stuck in the kernel (a hung
-   * network mount) fails that reload instead of every later one.
+   * Longest one load may take (default 5 min). Past it the load fails and its worker is
+   * dropped, so a read stuck in the kernel (a hung network mount) fails that reload
+   * instead of every later one. Not less: a 100,000-key file loads in 1–3 s, but a
+   * 1,000,000-key file (200 MB) took over 60 s in the low-priority worker on a busy
+   * 2-core machine, and a start-up that times out never becomes ready.
    */
   readonly loadTimeoutMs?: number;
 }
@@ -49,7 +51,7 @@ export class AsideLoader {
 
   constructor(options: AsideLoaderOptions = {}) {
     this.#idleMs = options.idleMs ?? 5_000;
-    this.#timeoutMs = options.loadTimeoutMs ?? 60_000;
+    this.#timeoutMs = options.loadTimeoutMs ?? 300_000;
   }
 
   /**

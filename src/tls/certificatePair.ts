@@ -52,7 +52,18 @@ export async function readCertificatePair(settings: TlsSettings): Promise<PairRe
   } catch (e) {
     return problem(settings.key, `not a PEM private key: ${opensslReason(e)}`);
   }
-  const options: SecureContextOptions = { cert, key, minVersion: settings.minVersion };
+  let ca: Buffer | undefined;
+  if (settings.clientCa !== undefined) {
+    const bundle = await readPem(settings.clientCa, sources);
+    if (typeof bundle === 'string') return problem(settings.clientCa, bundle);
+    try {
+      new X509Certificate(bundle);
+    } catch (e) {
+      return problem(settings.clientCa, `not a PEM CA bundle: ${opensslReason(e)}`);
+    }
+    ca = bundle;
+  }
+  const options: SecureContextOptions = { cert, key, minVersion: settings.minVersion, ...(ca ? { ca } : {}) };
   try {
     createSecureContext(options); // the TLS stack's own check: the key must match the certificate
   } catch (e) {

@@ -16,7 +16,7 @@ export interface OpenedListener {
 export async function openListener(
   name: string,
   address: ListenAddress,
-  options: Omit<ListenerOptions, 'host' | 'port' | 'tls'>,
+  options: Omit<ListenerOptions, 'host' | 'port' | 'tls' | 'clientCert'>,
 ): Promise<OpenedListener> {
   const certificate = address.tls ? await ServedCertificate.load(name, address.tls) : undefined;
   const listener = await Listener.start({
@@ -24,6 +24,7 @@ export async function openListener(
     host: address.host,
     port: address.port,
     ...(certificate ? { tls: certificate.options } : {}),
+    ...(address.tls?.clientCert ? { clientCert: address.tls.clientCert } : {}),
   });
   return { listener, certificate };
 }

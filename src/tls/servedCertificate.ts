@@ -108,5 +108,5 @@ export class ServedCertificate {
 }
 
 function sameKey(a: CertificatePair, b: CertificatePair): boolean {
-  return String(a.options.key) === String(b.options.key);
+  return String(a.options.key) === String(b.options.key) && String(a.options.ca) === String(b.options.ca);
 }

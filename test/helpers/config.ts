@@ -46,7 +46,8 @@ export function tempConfig(upstream: string, edit?: (main: string) => string): T
     .replaceAll('http://127.0.0.1:3000', upstream)
     .replace(/proxy: 127\.0\.0\.1:8080/, 'proxy: 127.0.0.1:0')
     .replace(/admin: 127\.0\.0\.1:9090/, 'admin: 127.0.0.1:0')
-    .replace(/(check|address): 127\.0\.0\.1:9191/, '$1: 127.0.0.1:0');
+    .replace(/(check|address): 127\.0\.0\.1:9191/, '$1: 127.0.0.1:0')
+    .replace(/grpc: 127\.0\.0\.1:9192/, 'grpc: 127.0.0.1:0');
   // Tests poll with keys a reload has not loaded yet, and send wrong keys on purpose: the
   // failed-authentication limit per address (on by default; 429-rate-limits.test.ts tests
   // it) would turn those 401s into 429s. `withFailedAuthLimit` turns it back on.

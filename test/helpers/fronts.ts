@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { REPO } from './config.js';
+import { authzClient, type AuthzClient } from './grpcClient.js';
 import { httpExchange } from './http.js';
 
 /**
@@ -211,6 +212,84 @@ async function handle(model: Model, req: IncomingMessage, checkOrigin: string, u
     headers: model.upstream(headers, answer, req, req.socket.remoteAddress ?? ''),
     body,
   });
+}
+
+/** deploy/envoy/envoy-grpc.yaml's ext_authz filter and the keygate_grpc cluster (throws when their shape changed). */
+export function envoyGrpcAuthz(): { filter: Json; cluster: Json; hcm: Json } {
+  const envoy = readYaml('deploy/envoy/envoy-grpc.yaml');
+  const hcm = at(envoy, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config') as Json;
+  const filters = at(hcm, 'http_filters') as Json[];
+  const filter = at(
+    filters.find((f) => f.name === 'envoy.filters.http.ext_authz'),
+    'typed_config',
+  ) as Json;
+  const name = at(filter, 'grpc_service', 'envoy_grpc', 'cluster_name') as string;
+  const cluster = (at(envoy, 'static_resources', 'clusters') as Json[]).find((c) => c.name === name);
+  if (!cluster) throw new Error(`deploy/envoy/envoy-grpc.yaml has no cluster ${name}`);
+  return { filter, cluster, hcm };
+}
+
+/**
+ * Envoy with keygate as its gRPC ext_authz service (deploy/envoy/envoy-grpc.yaml): every
+ * client header goes into the CheckRequest (repeats merged with ","), with the client
+ * address as attributes.source; an OK answer's header options are applied (replacing,
+ * as `append: false` says) and headers_to_remove removed; a denial is answered with the
+ * DeniedHttpResponse's status, headers and body.
+ */
+export async function startGrpcFront(grpcTarget: string, upstreamOrigin: string): Promise<Front> {
+  const cfg = envoyGrpcAuthz();
+  if (cfg.filter.failure_mode_allow !== false) throw new Error('envoy-grpc.yaml must fail closed');
+  const client = authzClient(grpcTarget);
+  const server = createServer((req, res) => {
+    void grpcExchange(client, req, upstreamOrigin).then(
+      (a) => {
+        res.writeHead(a.status, withoutHopByHop(a.headers));
+        res.end(a.body);
+      },
+      () => {
+        res.writeHead(502);
+        res.end();
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      client.close();
+      await closeServer(server);
+    },
+  };
+}
+
+async function grpcExchange(client: AuthzClient, req: IncomingMessage, upstreamOrigin: string): Promise<HttpAnswer> {
+  const body = await readBody(req);
+  const peer = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  const h = dropUnderscored(clientHeaders(req)); // headers_with_underscores_action: DROP_HEADER
+  const kept: Headers = { ...h, 'x-forwarded-for': appendXff(h, peer) }; // use_remote_address
+  const { host, ...rest } = kept;
+  const merged = Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, [v].flat().join(',')]));
+  const method = req.method ?? 'GET';
+  const path = req.url ?? '/';
+  const answer = await client.check(
+    { method, path, host: String(host ?? ''), headers: { ...merged, ':authority': String(host ?? ''), ':method': method, ':path': path } },
+    peer,
+  );
+  if (answer.status?.code !== 0) {
+    const denied = answer.denied_response;
+    const headers = Object.fromEntries((denied?.headers ?? []).map((o) => [o.header!.key, o.header!.value]));
+    return { status: denied?.status?.code ?? 403, headers, body: denied?.body ?? '' };
+  }
+  const ok = answer.ok_response ?? {};
+  const out: Headers = { ...kept };
+  for (const o of ok.headers ?? []) {
+    const { key, value } = o.header!;
+    const replace = o.append?.value === false || o.append_action === 2;
+    const prev = out[key];
+    out[key] = replace || prev === undefined ? value : [...[prev].flat(), value];
+  }
+  for (const name of ok.headers_to_remove ?? []) delete out[name];
+  return send(upstreamOrigin, { method, path, headers: { ...out, 'x-forwarded-proto': 'http' }, body });
 }
 
 const MODELS: Record<Dialect, () => Model> = { envoy: envoyModel, nginx: nginxModel, traefik: traefikModel };

@@ -9,6 +9,8 @@ export interface RunningKeygate {
   readonly app: KeygateApp;
   /** http://127.0.0.1:PORT of a listener. */
   url(listener?: 'proxy' | 'admin' | 'check'): string;
+  /** 127.0.0.1:PORT of listen.grpc (a gRPC target). */
+  grpcTarget(): string;
   /** Every log line so far, parsed. */
   logs(): Record<string, unknown>[];
   /** Raw log text so far (for "no secret appears" assertions). */
@@ -28,12 +30,13 @@ export async function startKeygate(
     configFile,
     env: options.env ?? process.env,
     logDestination: sink,
-    listen: { proxy: PORT0, admin: PORT0, check: PORT0 },
+    listen: { proxy: PORT0, admin: PORT0, check: PORT0, grpc: PORT0 },
     ...(options.now ? { now: options.now } : {}),
   });
   return {
     app,
     url: (listener = 'proxy') => `http://127.0.0.1:${app.port(listener)}`,
+    grpcTarget: () => `127.0.0.1:${app.port('grpc')}`,
     logs: () =>
       text
         .split('\n')

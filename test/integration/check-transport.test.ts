@@ -192,8 +192,8 @@ describe('decision API: client address', () => {
 });
 
 describe('decision API: off unless configured', () => {
-  it('opens no check listener without listen.check', async () => {
-    const cfg = tempConfig('http://127.0.0.1:1', (m) => m.replace(/\n {2}check:.*\n(?: {4}.*\n)*/, '\n'));
+  it('opens no check or gRPC listener without listen.check and listen.grpc', async () => {
+    const cfg = tempConfig('http://127.0.0.1:1', (m) => m.replace(/\n {2}check:.*\n(?: {4}.*\n)*/, '\n').replace(/\n {2}grpc:.*\n/, '\n'));
     const kg = await startKeygate(cfg.mainFile);
     try {
       expect(Object.keys(kg.app.addresses()).sort()).toEqual(['admin', 'proxy']);

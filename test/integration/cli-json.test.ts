@@ -50,6 +50,7 @@ async function json(...args: string[]): Promise<{ code: number; value: unknown; 
 beforeAll(() => {
   cfg = tempConfig('http://127.0.0.1:3000');
   writeFileSync(cfg.path('legacy.txt'), 'an-old-plaintext-api-secret-4f7b-9c2e-11aa\n');
+  writeFileSync(cfg.path('access.log'), '');
 });
 afterAll(() => cfg.cleanup());
 
@@ -62,21 +63,25 @@ describe('--json', () => {
     ['permissions', () => ['permissions', MON]],
     ['version', () => ['version']],
     ['jwks', () => ['jwks']],
+    ['report', () => ['report']],
+    ['replay', () => ['replay', '--log', cfg.path('access.log')]],
     ['key create', () => ['key', 'create', '--user', 'joe', '--name', 'json-test', '--read-only']],
     ['key list', () => ['key', 'list']],
     ['key show', () => ['key', 'show', MON]],
     ['key update', () => ['key', 'update', MON, '--comment', 'json shape test']],
     ['key revoke', () => ['key', 'revoke', DEPLOY]],
     ['key enable', () => ['key', 'enable', DEPLOY]],
-    ['key rotate', () => ['key', 'rotate', MON]],
+    ['key rotate', () => ['key', 'rotate', MON, '--shadow-allow', 'compute GET /v2/**']],
+    ['key promote', () => ['key', 'promote', MON]],
+    ['key prune', () => ['key', 'prune']],
     ['key import', () => ['key', 'import', '--user', 'joe', '--from', cfg.path('legacy.txt')]],
     ['key delete', () => ['key', 'delete', created]],
   ];
 
   it('documents every command that takes --json (all but serve, which logs JSON, and completion, a script)', async () => {
     const all = [
-      ...['serve', 'check', 'explain', 'permissions', 'demo', 'version', 'jwks', 'completion'],
-      ...['create', 'list', 'show', 'update', 'revoke', 'enable', 'delete', 'rotate', 'import'].map((c) => `key ${c}`),
+      ...['serve', 'check', 'explain', 'permissions', 'report', 'replay', 'demo', 'version', 'jwks', 'completion'],
+      ...['create', 'list', 'show', 'update', 'revoke', 'enable', 'delete', 'rotate', 'promote', 'prune', 'import'].map((c) => `key ${c}`),
     ];
     for (const command of all) {
       const help = (await runHelp(command.split(' '))).join('\n');

@@ -62,7 +62,7 @@ describe('keygate completion bash', () => {
     expect(commands).toEqual(['key']);
     expect(subs.sort()).toEqual(['revoke', 'rotate']);
     expect(createFlags).toEqual(['--expires']);
-    expect(listFlags).toEqual(['--config', '--user', '--state', '--json', '--help']);
+    expect(listFlags).toEqual(['--config', '--user', '--state', '--unused', '--sort', '--json', '--help']);
     expect(ids.sort()).toEqual(
       Object.values(DEMO_KEYS)
         .map((k) => k.id)

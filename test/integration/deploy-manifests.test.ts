@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
 import type { ServiceConfig, Snapshot } from '../../src/config/snapshot.js';
 import { REPO } from '../helpers/config.js';
-import { at, envoyAuthz, nginxSnippet, readYaml, readYamlDocuments, traefikForwardAuth } from '../helpers/fronts.js';
+import { at, envoyAuthz, envoyGrpcAuthz, nginxSnippet, readYaml, readYamlDocuments, traefikForwardAuth } from '../helpers/fronts.js';
 import { startKeygate, type RunningKeygate } from '../helpers/keygate.js';
 
 /**
@@ -85,6 +85,10 @@ function materialiseMounts(root: string): void {
   for (const mount of at(keygate, 'volumeMounts') as { name: string; mountPath: string; subPath?: string }[]) {
     expect(mount.subPath, 'subPath mounts never update: hot reload would not see a change').toBeUndefined();
     const volume = volumes.find((v) => v.name === mount.name)!;
+    if (volume.emptyDir) {
+      mkdirSync(join(root, mount.mountPath), { recursive: true });
+      continue;
+    }
     const sources = volume.projected ? (at(volume, 'projected', 'sources') as Json[]) : [volume];
     for (const source of sources) {
       const ref = (source.configMap ?? source.secret) as { name: string; items?: { key: string; path: string }[] };
@@ -114,6 +118,12 @@ describe('deploy/kubernetes', () => {
     root = mkdtempSync(join(tmpdir(), 'keygate-k8s-'));
     materialiseMounts(root);
     const configArg = keygate.args![keygate.args!.indexOf('-c') + 1];
+    // The container's file system is `root`: its state.dir (an absolute path) too.
+    const mainFile = join(root, configArg);
+    writeFileSync(
+      mainFile,
+      readFileSync(mainFile, 'utf8').replace(/^(\s+dir: )(\/.*)$/m, (_, lead: string, dir: string) => lead + join(root, dir)),
+    );
     snapshot = loadOk(join(root, configArg));
     kg = await startKeygate(join(root, configArg), { env: {} });
     metricsText = await (await fetch(`${kg.url('admin')}/metrics`)).text();
@@ -139,6 +149,16 @@ describe('deploy/kubernetes', () => {
   it('the mounted config loads, and every file it names comes from a mounted ConfigMap or Secret', () => {
     for (const file of snapshot.watchedFiles) expect(relative(root, file).startsWith('..'), file).toBe(false);
     expect(snapshot.services.every((s) => s.serviceToken.source.kind === 'file')).toBe(true);
+  });
+
+  it('state.dir is a writable emptyDir mount (the config volume is read-only)', () => {
+    const mounts = at(keygate, 'volumeMounts') as { name: string; mountPath: string; readOnly?: boolean }[];
+    const volumes = at(podSpec, 'volumes') as Json[];
+    const stateMount = mounts.find((m) => join(root, m.mountPath) === snapshot.state.dir);
+    expect(stateMount, `no volume is mounted at state.dir ${snapshot.state.dir}`).toBeDefined();
+    expect(stateMount!.readOnly).not.toBe(true);
+    expect(volumes.find((v) => v.name === stateMount!.name)?.emptyDir).toBeDefined();
+    expect(kg.logs().some((l) => l.event === 'state_dir_unwritable')).toBe(false);
   });
 
   it("keygate's user can read what is mounted for it", () => {
@@ -385,8 +405,79 @@ describe('deploy/traefik', () => {
   });
 });
 
+describe('deploy/envoy gRPC variant', () => {
+  const { filter, cluster, hcm } = envoyGrpcAuthz();
+  const http = readYaml('deploy/envoy/envoy.yaml');
+
+  it("asks keygate's listen.grpc over HTTP/2, fails closed, health-checks it with grpc.health.v1", () => {
+    const address = at(cluster, 'load_assignment', 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address') as Json;
+    expect(address.port_value).toBe(example.listen.grpc!.port);
+    expect(filter.failure_mode_allow).toBe(false);
+    expect(filter.transport_api_version).toBe('V3');
+    expect(filter).not.toHaveProperty('with_request_body'); // keygate never reads a body
+    const options = at(cluster, 'typed_extension_protocol_options', 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions') as Json;
+    expect(at(options, 'explicit_http_config')).toHaveProperty('http2_protocol_options');
+    expect(at(cluster, 'health_checks', 0, 'grpc_health_check', 'service_name')).toBe('envoy.service.auth.v3.Authorization');
+  });
+
+  it('fronts the same routes as the HTTP variant, with the same header hygiene', () => {
+    const httpHcm = at(http, 'static_resources', 'listeners', 0, 'filter_chains', 0, 'filters', 0, 'typed_config') as Json;
+    expect(at(hcm, 'route_config')).toEqual(at(httpHcm, 'route_config'));
+    expect(hcm.use_remote_address).toBe(true);
+    expect(at(hcm, 'common_http_protocol_options', 'headers_with_underscores_action')).toBe('DROP_HEADER');
+  });
+});
+
+describe('deploy/kubernetes/decision and deploy/istio', () => {
+  const DIR = 'deploy/kubernetes/decision';
+  const kz = readYaml(`${DIR}/kustomization.yaml`) as unknown as Kustomization;
+  const objs = kz.resources.flatMap((r) => readYamlDocuments(`${DIR}/${r}`));
+  const dep = objs.find((o) => o.kind === 'Deployment')!;
+  const svc = objs.find((o) => o.kind === 'Service')!;
+  const decision = loadOk(join(REPO, DIR, 'keygate/keygate.yaml'));
+  const container = (at(dep, 'spec', 'template', 'spec', 'containers') as Container[])[0];
+  const portOf = (name: unknown): number | undefined => container.ports?.find((p) => p.name === name)?.containerPort;
+  const servicePort = (port: number): Json => (at(svc, 'spec', 'ports') as Json[]).find((p) => p.port === port)!;
+
+  it("is the Service the Traefik middleware points at, on the check port pinned to Traefik's dialect", () => {
+    const address = new URL(at(readYamlDocuments('deploy/traefik/middleware.yaml')[0], 'spec', 'forwardAuth', 'address') as string);
+    const [name, namespace] = address.hostname.split('.');
+    expect(at(svc, 'metadata', 'name')).toBe(name);
+    expect(namespace).toBe('keygate'); // kubectl apply -n keygate
+    const port = servicePort(Number(address.port));
+    expect(portOf(port.targetPort)).toBe(decision.listen.check!.port);
+    expect(decision.listen.checkDialect).toBe('traefik');
+    expect(at(svc, 'spec', 'selector')).toEqual(at(dep, 'spec', 'template', 'metadata', 'labels'));
+  });
+
+  it("is the gRPC provider Istio's mesh config names, on listen.grpc", () => {
+    const mesh = readYaml('deploy/istio/mesh-config.yaml');
+    const provider = (at(mesh, 'spec', 'meshConfig', 'extensionProviders') as Json[]).find((p) => p.envoyExtAuthzGrpc)!;
+    const grpc = at(provider, 'envoyExtAuthzGrpc') as { service: string; port: number; failOpen: boolean };
+    expect(grpc.service).toBe(`${String(at(svc, 'metadata', 'name'))}.keygate.svc.cluster.local`);
+    expect(grpc.failOpen).toBe(false);
+    const port = servicePort(grpc.port);
+    expect(String(port.name)).toMatch(/^grpc/); // Istio picks the protocol from the port name
+    expect(portOf(port.targetPort)).toBe(decision.listen.grpc!.port);
+    const policy = readYaml('deploy/istio/authorization-policy.yaml');
+    expect(policy.kind).toBe('AuthorizationPolicy');
+    expect(at(policy, 'spec', 'action')).toBe('CUSTOM');
+    expect(at(policy, 'spec', 'provider', 'name')).toBe(provider.name);
+  });
+
+  it('probes the admin port: liveness /healthz, readiness /readyz; mounts what the generators make', () => {
+    expect(at(container, 'livenessProbe', 'httpGet')).toMatchObject({ path: '/healthz' });
+    expect(at(container, 'readinessProbe', 'httpGet')).toMatchObject({ path: '/readyz' });
+    expect(portOf(at(container, 'readinessProbe', 'httpGet', 'port'))).toBe(decision.listen.admin.port);
+    const generated = [...(kz.configMapGenerator ?? []), ...(kz.secretGenerator ?? [])].map((g) => g.name);
+    const sources = at(dep, 'spec', 'template', 'spec', 'volumes', 0, 'projected', 'sources') as Json[];
+    for (const src of sources) expect(generated).toContain(((src.configMap ?? src.secret) as { name: string }).name);
+    expect(container.args).toEqual(['serve', '-c', '/etc/keygate/keygate.yaml']);
+  });
+});
+
 it('every YAML file under deploy/ parses', () => {
-  const files = ['deploy/kubernetes', 'deploy/envoy', 'deploy/traefik']
+  const files = ['deploy/kubernetes', 'deploy/envoy', 'deploy/traefik', 'deploy/istio']
     .flatMap((d) => filesUnder(join(REPO, d)))
     .filter((f) => /\.ya?ml$/.test(f));
   expect(files.length).toBeGreaterThan(6);

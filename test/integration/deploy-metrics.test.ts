@@ -226,7 +226,7 @@ describe('deploy/ uses only metrics keygate exports', () => {
     const states = samplesOf(exported.exp, 'keygate_keys')
       .map((s) => s.labels.state)
       .sort();
-    expect(states).toEqual(['active', 'disabled', 'expired', 'not_yet_valid', 'orphaned']);
+    expect(states).toEqual(['active', 'disabled', 'expired', 'not_yet_valid', 'orphaned', 'rotation_due']);
     const results = samplesOf(exported.exp, 'keygate_config_reloads_total')
       .map((s) => s.labels.result)
       .sort();

@@ -356,14 +356,14 @@ interface Listing {
 }
 
 describe('key list', () => {
-  it('shows id, user, name, scope, state, expires and comment as a table', async () => {
+  it('shows id, user, name, scope, state, last used, expires and comment as a table', async () => {
     const c = tempConfig();
     const run = await keygate(['key', 'list', '-c', c.main]);
     expect(run.code).toBe(0);
     const [header, ...rows] = run.out.split('\n');
-    expect(header.split(/\s+/)).toEqual(['ID', 'USER', 'NAME', 'SCOPE', 'STATE', 'EXPIRES', 'COMMENT']);
+    expect(header.split(/\s{2,}/)).toEqual(['ID', 'USER', 'NAME', 'SCOPE', 'STATE', 'LAST USED', 'EXPIRES', 'COMMENT']);
     expect(rows).toHaveLength(3);
-    expect(rows[0]).toMatch(/^DT7nOCBZHjkw +joe +monitoring +restricted +active +- +grafana scraper \(demo\)$/);
+    expect(rows[0]).toMatch(/^DT7nOCBZHjkw +joe +monitoring +restricted +active +never +- +grafana scraper \(demo\)$/);
   });
 
   it('reports every state', async () => {
@@ -387,7 +387,7 @@ describe('key list', () => {
     });
     expect(await states(NOW + 2 * HOUR)).toMatchObject({ [expiring.id]: 'expired' });
     const table = (await keygate(['key', 'list', '-c', c.main])).out;
-    expect(table).toMatch(new RegExp(`${expiring.id} +joe +short +restricted +active +2026-11-23T13:00:00Z`));
+    expect(table).toMatch(new RegExp(`${expiring.id} +joe +short +restricted +active +never +2026-11-23T13:00:00Z`));
     expect(table).toMatch(/GhostGhost00 +ghost +left over +inherit +orphaned/);
   });
 
@@ -480,11 +480,17 @@ describe('key rotate', () => {
     expect(rotated.key.startsWith(`kg_${created.id}_`)).toBe(true);
     expect(await verifies(c, created.key)).toBe(false);
     expect(await verifies(c, rotated.key)).toBe(true);
+    const old = new Set(before.split('\n'));
     const changed = c
       .read()
       .split('\n')
-      .filter((l, i) => l !== before.split('\n')[i]);
-    expect(changed).toEqual([`    hash: "${hashFast(rotated.key.slice(16, 59))}"`]);
+      .filter((l) => !old.has(l));
+    // The hash, and when it was replaced (the key's age for policy keys.maxAge restarts).
+    expect(changed).toEqual([
+      `    hash: "${hashFast(rotated.key.slice(16, 59))}"`,
+      `    rotated: ${new Date(NOW).toISOString().replace('.000Z', 'Z')}`,
+    ]);
+    expect(c.read().split('\n').length).toBe(before.split('\n').length + 1);
     expect(
       load(c)
         .keys.byId.get(created.id)!

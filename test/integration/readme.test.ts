@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO } from '../helpers/config.js';
+import { waitFor } from '../helpers/keygate.js';
 import { freePort } from '../helpers/raw.js';
 
 /**
@@ -16,7 +17,7 @@ import { freePort } from '../helpers/raw.js';
  */
 
 const SCRATCH = '/tmp/keygate-demo';
-const DEMO_PORTS = [8080, 9090, 9191, 3000] as const;
+const DEMO_PORTS = [8080, 9090, 9191, 9192, 3000] as const;
 const DEMO_IDS = ['DT7nOCBZHjkw', 'ZzPjRE9uyI9s', 'J5fIC0OTO4Co'];
 
 /** Lines a test cannot run, with the reason. */
@@ -89,7 +90,7 @@ describe('the README, followed from a fresh clone', () => {
       text
         .replaceAll(SCRATCH, join(work, 'scratch'))
         .replace(
-          /\b(localhost|127\.0\.0\.1):(8080|9090|9191|3000)\b/g,
+          /\b(localhost|127\.0\.0\.1):(8080|9090|9191|9192|3000)\b/g,
           (_, host: string, port: string) => `${host}:${ports.get(Number(port))}`,
         );
     // The reader's clone; the scratch copy sits outside it, as /tmp/keygate-demo does.
@@ -106,11 +107,13 @@ describe('the README, followed from a fresh clone', () => {
     }
   }, 120_000);
 
-  afterAll(() => {
+  afterAll(async () => {
     const pid = work && existsSync(join(work, 'demo.pid')) ? Number(readFileSync(join(work, 'demo.pid'), 'utf8')) : 0;
     if (pid) {
       try {
         process.kill(pid, 'SIGTERM');
+        // It saves key usage into the scratch copy as it stops: remove the copy after that.
+        await waitFor(() => (alive(pid) ? undefined : true), 10_000);
       } catch {
         // already gone
       }
@@ -216,6 +219,15 @@ function normalize(text: string): string[] {
         .trim(),
     )
     .filter((l) => l !== '');
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function digestOf(dir: string): string {

@@ -3,10 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runInProcess } from '../helpers/cli.js';
 import { DEMO_KEYS } from '../helpers/config.js';
 import { startStack, type StartedKeygate } from '../helpers/fixture.js';
 import { waitFor } from '../helpers/keygate.js';
+
+const keygate = (...args: string[]) => runInProcess(args, { env: process.env });
 
 /**
  * `keygate replay`: real traffic through a real keygate is recorded (its own access
@@ -29,24 +31,6 @@ const TRAFFIC: readonly (readonly [string, string, string, number])[] = [
   ['kg_AAAAAAAAAAAA_not-a-key', 'GET', '/compute/v2/p1/servers/1', 401], // never judged by the policy
   [monitoring.key, 'GET', '/nowhere', 404], // nor is this
 ];
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function keygate(...args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    out: (t) => void (stdout += `${t}\n`),
-    err: (t) => void (stderr += `${t}\n`),
-    env: process.env,
-    now: () => Date.now(),
-  });
-  return { code, stdout, stderr };
-}
 
 interface Group {
   readonly count: number;
@@ -83,7 +67,7 @@ describe('keygate replay of a recorded access log', () => {
   };
   const replay = async (config: string, ...more: string[]): Promise<{ code: number; report: Report }> => {
     const run = await keygate('replay', '-c', config, '--log', log, '--json', ...more);
-    return { code: run.code, report: JSON.parse(run.stdout) as Report };
+    return { code: run.code, report: JSON.parse(run.out) as Report };
   };
 
   beforeAll(async () => {
@@ -163,11 +147,11 @@ describe('keygate replay of a recorded access log', () => {
     const config = join(dir, 'tightened', 'keygate.yaml');
     const text = await keygate('replay', '-c', config, '--log', gz);
     expect(text.code).toBe(1);
-    expect(text.stdout).toContain('2 would change: 2 allowed → denied, 0 denied → allowed');
-    expect(text.stdout).toContain(`\n    2  ${monitoring.id} (joe/monitoring)\n`);
+    expect(text.out).toContain('2 would change: 2 allowed → denied, 0 denied → allowed');
+    expect(text.out).toContain(`\n    2  ${monitoring.id} (joe/monitoring)\n`);
     const later = await keygate('replay', '-c', config, '--log', gz, '--since', new Date(Date.now() + 60_000).toISOString());
     expect(later.code).toBe(0);
-    expect(later.stdout).toContain('replayed 0 request(s)');
+    expect(later.out).toContain('replayed 0 request(s)');
   });
 
   it('usage errors exit 2, an unreadable log exits 1', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatKey, generateSecret } from '../../src/auth/keyFormat.js';
 import { DEMO_KEYS, DEMO_TOKENS, tempConfig, type TempConfig } from '../helpers/config.js';
-import { send, startFront, type Front, type HttpAnswer, type SendOptions } from '../helpers/fronts.js';
+import { send, startFront, startGrpcFront, type Front, type HttpAnswer, type SendOptions } from '../helpers/fronts.js';
 import { startKeygate, type RunningKeygate } from '../helpers/keygate.js';
 import { answerH2c, executed, type H2cRecorder } from '../helpers/overrideUpstream.js';
 import { rawRequest, requestHead } from '../helpers/raw.js';
@@ -21,8 +21,8 @@ const ALICE = DEMO_KEYS.aliceAdmin; // alice, inherit; identity's token header i
 const SECRET_OF = (key: string): string => key.split('_')[2];
 const basic = (key: string): string => `Basic ${Buffer.from(`anyone:${key}`).toString('base64')}`;
 
-type EntryPointName = 'proxy' | 'check-envoy' | 'check-nginx' | 'check-traefik';
-const ENTRY_POINTS: readonly EntryPointName[] = ['proxy', 'check-envoy', 'check-nginx', 'check-traefik'];
+type EntryPointName = 'proxy' | 'check-envoy' | 'check-nginx' | 'check-traefik' | 'grpc-envoy';
+const ENTRY_POINTS: readonly EntryPointName[] = ['proxy', 'check-envoy', 'check-nginx', 'check-traefik', 'grpc-envoy'];
 
 interface Row {
   readonly what: string;
@@ -62,20 +62,21 @@ const MON_AUTH = `Bearer ${MON.key}`;
 const H2_PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00';
 const DEPLOY = DEMO_KEYS.deploy; // joe, inherit, deny compute DELETE /**: may POST, never DELETE
 const DEPLOY_AUTH = `Bearer ${DEPLOY.key}`;
-const CHECK_ENTRY_POINTS = ['check-envoy', 'check-nginx', 'check-traefik'] as const;
+/** The decision API's dialects and the gRPC Check: keygate decides, a front proxy forwards. */
+const CHECK_ENTRY_POINTS = ['check-envoy', 'check-nginx', 'check-traefik', 'grpc-envoy'] as const;
 const NO_BODY_ON_CHECK = {
   entryPoints: CHECK_ENTRY_POINTS,
   why: 'the decision API never sees a body; docs/deploy.md: turn off _method in bodies upstream',
 };
 /** Fronts that drop `_` header spellings before anything (nginx's underscores_in_headers off, Envoy's DROP_HEADER). */
-const UNDERSCORES_DROPPED = { 'check-envoy': 200, 'check-nginx': 200 } as const;
+const UNDERSCORES_DROPPED = { 'check-envoy': 200, 'check-nginx': 200, 'grpc-envoy': 200 } as const;
 const form = (body: string): SendOptions => ({
   method: 'POST',
   headers: { authorization: DEPLOY_AUTH, 'content-type': 'application/x-www-form-urlencoded' },
   body,
 });
 const FRONT_OWNS_UPGRADES = {
-  entryPoints: ['check-envoy', 'check-nginx', 'check-traefik'] as const,
+  entryPoints: CHECK_ENTRY_POINTS,
   why: 'the front proxy decides which upgrades it forwards',
 };
 
@@ -491,6 +492,9 @@ describe.each(ENTRY_POINTS)('security suite: %s', (entryPoint) => {
     kg = await startKeygate(cfg.mainFile);
     if (entryPoint === 'proxy') {
       entry = kg.url('proxy');
+    } else if (entryPoint === 'grpc-envoy') {
+      front = await startGrpcFront(kg.grpcTarget(), upstream.origin);
+      entry = front.url;
     } else {
       front = await startFront(
         entryPoint === 'check-envoy' ? 'envoy' : entryPoint === 'check-nginx' ? 'nginx' : 'traefik',

@@ -34,6 +34,8 @@ const ROWS: Record<Reason, Row> = {
   user_unknown: { status: 401, title: 'Invalid API key', client: 'invalid_key' },
   user_disabled: { status: 401, title: 'Invalid API key', client: 'invalid_key' },
   user_expired: { status: 401, title: 'Invalid API key', client: 'invalid_key' },
+  client_cert_missing: { status: 401, title: 'Invalid API key', client: 'invalid_key' },
+  client_cert_mismatch: { status: 401, title: 'Invalid API key', client: 'invalid_key' },
   source_ip_not_allowed: { status: 403, title: 'Source address not allowed', client: 'source_ip_not_allowed' },
   user_denied: { status: 403, title: 'Not permitted for this user', client: 'user_denied' },
   key_scope_denied: { status: 403, title: "Outside this key's scope", client: 'key_scope_denied' },

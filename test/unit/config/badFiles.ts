@@ -68,4 +68,9 @@ export const BAD_FILES: BadFile[] = [
   { desc: 'a missing policy file', files: { 'policy.yaml': null }, at: 'policy.yaml:1:1', names: 'ENOENT' },
   { desc: 'a route host that is not a host name', files: { 'keygate.yaml': edit(MAIN, 'pathPrefix: /compute,', 'host: "a..b", pathPrefix: /compute,') }, at: 'keygate.yaml:4:20', names: 'a..b' },
   { desc: 'a path-reading flag that is not a boolean', files: { 'keygate.yaml': edit(MAIN, 'stripPrefix: true', 'stripPrefix: true, caseInsensitive: sometimes') }, at: 'keygate.yaml:4:72', names: 'caseInsensitive' },
+  { desc: 'an unknown upstream protocol', files: { 'keygate.yaml': edit(MAIN, '    upstream: http://127.0.0.1:3000\n', '    upstream: http://127.0.0.1:3000\n    protocol: http3\n') }, at: 'keygate.yaml:6:15', names: 'http3' },
+  { desc: 'a key bound to two client certificate matchers', files: { 'keys.yaml': `${KEYS}    clientCert: { subject: CN=a, san: "DNS:a" }\n` }, at: 'keys.yaml:10:17', names: 'clientCert' },
+  { desc: 'a shadow block naming no candidate', files: { 'keygate.yaml': `${MAIN}shadow: {}\n` }, at: 'keygate.yaml:11:9', names: 'shadow' },
+  { desc: 'a key maxAge that is not a duration', files: { 'policy.yaml': `${POLICY}keys: { maxAge: a year }\n` }, at: 'policy.yaml:12:17', names: 'maxAge' },
+  { desc: 'a previousHashExpires that is not a timestamp', files: { 'keys.yaml': `${KEYS}    previousHash: "sha256$RRwO9N4IE4dFdcjZ-PjBV285W3M_z8Zg66qhTU_ZUFA"\n    previousHashExpires: soon\n` }, at: 'keys.yaml:11:26', names: 'soon' },
 ];

@@ -49,3 +49,45 @@ describe('listener object form with tls', () => {
     expect(errors(load(listen))).toEqual([expect.stringMatching(new RegExp(`^12: .*${message.replace(/[.*]/g, '\\$&')}`))]);
   });
 });
+
+describe('client certificates in the config', () => {
+  it('clientCa turns client certificates on (request by default); clientCert alone is an error', () => {
+    const result = load('  proxy: { address: 127.0.0.1:8443, tls: { cert: a, key: b, clientCa: ca.pem } }\n');
+    expect(result.ok && result.snapshot.listen.proxy.tls).toMatchObject({ clientCa: `${fixture!.dir}/ca.pem`, clientCert: 'request' });
+    expect(errors(load('  proxy: { address: 127.0.0.1:8443, tls: { cert: a, key: b, clientCert: require } }\n'))).toEqual([
+      expect.stringMatching(/^12: .*needs listen\.proxy\.tls\.clientCa/),
+    ]);
+    expect(errors(load('  proxy: { address: 127.0.0.1:8443, tls: { cert: a, key: b, clientCa: c, clientCert: always } }\n'))).toEqual([
+      expect.stringMatching(/^12: .*clientCert must be request or require/),
+    ]);
+  });
+
+  it.each([
+    ['{ sha256: "ab:cd" }', 'clientCert.sha256 must be 32 bytes of hex'],
+    ['{ sha256: "00", subject: "CN=x" }', 'exactly one of sha256, subject, san'],
+    ['{ san: "client.example" }', 'must name its type'],
+    ['{ subject: "" }', 'clientCert.subject is empty'],
+  ])('a key clientCert %s is an error at its line', (binding, message) => {
+    fixture = writeFixture({
+      'keygate.yaml': MAIN,
+      'policy.yaml': POLICY,
+      'keys.yaml': KEYS.replace('    scope: restricted\n', `    scope: restricted\n    clientCert: ${binding}\n`),
+      'compute.token': 't',
+    });
+    const result = loadConfig(fixture.mainFile, { env: {} });
+    expect(result.ok ? [] : result.errors.map((e) => `${e.line}: ${e.message}`)).toEqual([expect.stringMatching(new RegExp(`^6: .*${message}`))]);
+  });
+
+  it('binds a key by sha256 in the canonical form, whatever case and colons it was written in', () => {
+    const hex = 'ab'.repeat(32);
+    fixture = writeFixture({
+      'keygate.yaml': MAIN,
+      'policy.yaml': POLICY,
+      'keys.yaml': KEYS.replace('    scope: restricted\n', `    scope: restricted\n    clientCert: { sha256: "${hex}" }\n`),
+      'compute.token': 't',
+    });
+    const result = loadConfig(fixture.mainFile, { env: {} });
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    expect(result.snapshot.clientCertBindings.get('AAAAAAAAAAAA')).toEqual({ sha256: Array(32).fill('AB').join(':') });
+  });
+});

@@ -25,7 +25,14 @@ afterEach(() => {
 
 /** Comparable: a CidrSet holds a closure, a matcher and a hash keep their rules and text in accessors. */
 const plain = (keys: readonly KeyRecord[]): unknown[] =>
-  keys.map((k) => ({ ...k, sourceIPs: k.sourceIPs?.text ?? null, allow: k.allow.rules, deny: k.deny.rules, hash: k.hash.text }));
+  keys.map((k) => ({
+    ...k,
+    sourceIPs: k.sourceIPs?.text ?? null,
+    allow: k.allow.rules,
+    deny: k.deny.rules,
+    shadow: k.shadow ? { allow: k.shadow.allow?.rules, deny: k.shadow.deny?.rules } : null,
+    hash: k.hash.text,
+  }));
 
 const id = (i: number): string => `K${String(i).padStart(11, '0')}`;
 
@@ -34,7 +41,16 @@ function key(i: number): string[] {
   const head = [`  - id: ${i % 3 === 0 ? `"${id(i)}"` : id(i)}`, '    user: joe', `    hash: "${hashFast(`secret-${i}`)}"`];
   switch (i % 5) {
     case 0:
-      return [...head, '    allow:', '      - { service: compute, method: read, path: "/v2/**" }', '    deny: []', '    comment: plain'];
+      return [
+        ...head,
+        '    allow:',
+        '      - { service: compute, method: read, path: "/v2/**" }',
+        '    deny: []',
+        '    shadow:  # a candidate scope',
+        '      allow:',
+        '        - { service: compute, method: GET, path: "/v2/p1/**" }',
+        '    comment: plain',
+      ];
     case 1:
       return [
         ...head,
@@ -53,6 +69,11 @@ function key(i: number): string[] {
         '    allow:',
         '    - { service: compute, path: "/v2/{project}/servers/*" }',
         '    - { service: compute, method: write, path: /v3/** }',
+        '    shadow:',
+        '      deny:',
+        '        - { service: compute, method: DELETE, path: "/**" }',
+        '      allow:',
+        '        - { service: compute, path: "/v2/{project}/servers/*" }',
         '    sourceIPs: [10.0.0.0/8, "fd00::/8"]',
         '    expires: 2030-01-01T00:00:00Z',
       ];

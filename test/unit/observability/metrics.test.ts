@@ -177,11 +177,11 @@ describe('Metrics: config and keys', () => {
     expect(valueOf(exp, 'keygate_config_last_reload_success_timestamp_seconds')).toBe(T0 / 1000 + 120);
   });
 
-  it('always exports all five key states, 0 when there are none', async () => {
+  it('always exports all six key states, 0 when there are none', async () => {
     const m = new Metrics({ defaultMetrics: false });
-    m.setKeyStates({ active: 3, disabled: 1, expired: 0, not_yet_valid: 0, orphaned: 0 });
+    m.setKeyStates({ active: 3, rotation_due: 0, disabled: 1, expired: 0, not_yet_valid: 0, orphaned: 0 });
     const states = Object.fromEntries(samplesOf(await scrape(m), 'keygate_keys').map((s) => [s.labels.state, s.value]));
-    expect(states).toEqual({ active: 3, disabled: 1, expired: 0, not_yet_valid: 0, orphaned: 0 });
+    expect(states).toEqual({ active: 3, rotation_due: 0, disabled: 1, expired: 0, not_yet_valid: 0, orphaned: 0 });
   });
 
   it('counts key states from the snapshot at scrape time, so expiry needs no reload', async () => {
@@ -198,9 +198,9 @@ describe('Metrics: config and keys', () => {
     const m = new Metrics({ defaultMetrics: false, ...metricsSources(() => snapshot), now: () => now });
     const states = async (): Promise<Record<string, number>> =>
       Object.fromEntries(samplesOf(await scrape(m), 'keygate_keys').map((s) => [s.labels.state, s.value]));
-    expect(await states()).toEqual({ active: 2, disabled: 2, expired: 1, not_yet_valid: 1, orphaned: 1 });
+    expect(await states()).toEqual({ active: 2, rotation_due: 0, disabled: 2, expired: 1, not_yet_valid: 1, orphaned: 1 });
     now = T0 + 1000;
-    expect(await states()).toEqual({ active: 2, disabled: 2, expired: 2, not_yet_valid: 0, orphaned: 1 });
+    expect(await states()).toEqual({ active: 2, rotation_due: 0, disabled: 2, expired: 2, not_yet_valid: 0, orphaned: 1 });
     expect(valueOf(await scrape(m), 'keygate_config_generation')).toBe(7);
   });
 });
