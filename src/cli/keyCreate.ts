@@ -2,12 +2,11 @@ import { appendKeys, type KeyEntry } from '../keys/editor.js';
 import { keyString, mintSecret, takenIds, unusedId } from '../keys/mint.js';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import { CONFIG_OPTION, configPath, flag, optionalString, parseCommand, type Parsed, requireString, stringList } from './args.js';
-import { CommandFailed, EXIT, UsageError, type CliIO } from './io.js';
+import { EXIT, UsageError, type CliIO } from './io.js';
 import { checkShadowRules, isoSeconds, parseCidrArgs, parseRuleArg, parseTimeArg, readScope, readShadowArgs } from './keyArgs.js';
 import { checkRulesAgainstConfig, chooseKeysFile, findKey, requireUser, warningsAbout, writeKeys } from './keyStore.js';
 import { displayPath, permissionLines, printWarnings, RELOAD_NOTE, scopeWarnings, showOnce, stateWarnings } from './keyView.js';
 import { loadOrFail } from './loadOrFail.js';
-import { didYouMean } from '../policy/suggest.js';
 
 export const keyCreateHelp =
   'keygate key create -c FILE --user U --name N [--read-only | --allow RULE... | --inherit] [--deny RULE]... ' +
