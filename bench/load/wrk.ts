@@ -8,13 +8,16 @@ export function wrk(o: {
   connections: number;
   durationS: number;
   expectStatus: number;
+  /** Run wrk on this CPU only (taskset), so it never shares the measured peer's core. */
+  cpu?: number;
 }): Promise<LoadResult> {
   // wrk takes whole seconds only.
   const args = ['-t1', `-c${o.connections}`, `-d${Math.max(1, Math.round(o.durationS))}s`, '--latency', '--timeout', '10s'];
   for (const [k, v] of Object.entries(o.headers)) args.push('-H', `${k}: ${v}`);
   args.push(o.url);
   return new Promise((resolve, reject) => {
-    execFile('wrk', args, { timeout: (o.durationS + 15) * 1000 }, (err, stdout) => {
+    const [cmd, argv] = o.cpu === undefined ? ['wrk', args] : ['taskset', ['-c', String(o.cpu), 'wrk', ...args]];
+    execFile(cmd, argv, { timeout: (o.durationS + 15) * 1000 }, (err, stdout) => {
       if (err) return reject(new Error(`wrk failed: ${err.message}`));
       resolve(parseWrk(stdout, o.expectStatus));
     });

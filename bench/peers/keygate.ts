@@ -94,6 +94,8 @@ export interface StartKeygateOptions {
   readonly knockouts?: readonly string[];
   /** The ports the config listens on: required for `file` and `devnull`, whose started line the bench cannot read. */
   readonly ports?: { readonly proxy: number; readonly admin: number; readonly check: number };
+  /** Another build's `bin/keygate.js` (bench/ab.ts `--base`: the code before a change); default this checkout's. */
+  readonly bin?: string;
 }
 
 const KNOCKOUT_PRELOAD = join(REPO, 'bench/peers/knockouts.mjs');
@@ -114,7 +116,7 @@ export async function startKeygate(name: string, mainFile: string, configDir: st
   const knockouts = opts.knockouts ?? [];
   const flags = [...(opts.nodeFlags ?? []), ...(knockouts.length ? ['--import', KNOCKOUT_PRELOAD] : [])];
   const env = { ...process.env, KEYGATE_BENCH_KNOCKOUTS: knockouts.join(',') };
-  const args = [...flags, join(REPO, 'bin/keygate.js'), 'serve', '-c', mainFile, ...(opts.serveArgs ?? [])];
+  const args = [...flags, opts.bin ?? join(REPO, 'bin/keygate.js'), 'serve', '-c', mainFile, ...(opts.serveArgs ?? [])];
   const started = performance.now();
   if (sink !== 'pipe') return startUnread(name, sink, args, env, configDir, mainFile, started, knockouts, opts);
   const drain = startChild(`${name} log drain`, 'grep', ['--line-buffered', '-F', '"event":'], { stdio: ['pipe', 'pipe', 'pipe'] });

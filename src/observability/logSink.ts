@@ -25,24 +25,53 @@ export const FLUSH_MS = 250;
  * lines) written in the last FLUSH_MS, as with nginx's `access_log ... buffer= flush=`.
  * Writes are synchronous once due: a reader that stops reading (a full pipe) holds the
  * writes back instead of losing lines.
+ *
+ * The batch is gathered here, not in sonic-boom (pino's destination, which does the
+ * writing): its buffered `write` measures the UTF-8 length of the whole pending buffer
+ * for every line, which flattens the growing string each time: ~13 µs per access line
+ * at a 16 KiB batch, 10% of a 401's CPU. Here each line's length is measured once and
+ * sonic-boom gets one string per batch.
  */
 export function stdoutSink(batchBytes = BATCH_BYTES): LogSink {
-  const out = pino.destination({ dest: 1, sync: true, minLength: batchBytes, maxWrite: 4 * BATCH_BYTES, periodicFlush: FLUSH_MS });
+  return fdSink(1, batchBytes);
+}
+
+/** The same on any open file descriptor (the bench times it on /dev/null). */
+export function fdSink(fd: number, batchBytes = BATCH_BYTES): LogSink {
+  // minLength 0: every `out.write` is one synchronous write(2) (retried while a full pipe says EAGAIN).
+  const out = pino.destination({ dest: fd, sync: true, minLength: 0, maxWrite: 4 * BATCH_BYTES });
+  let pending = '';
+  let pendingBytes = 0;
+  const writeOut = (text: string): void => {
+    pending = '';
+    pendingBytes = 0;
+    try {
+      out.write(text);
+    } catch {
+      // stdout closed: nothing left to write to
+    }
+  };
+  const drain = (): void => {
+    if (pending.length > 0) writeOut(pending);
+  };
   const flushSync = (): void => {
+    drain();
     try {
       out.flushSync();
     } catch {
       // stdout closed: nothing left to write to
     }
   };
+  setInterval(drain, FLUSH_MS).unref();
   process.once('exit', flushSync);
   return {
     write(line: string): void {
-      out.write(line);
-      flushSync();
+      writeOut(pending + line);
     },
     writeBatched(line: string): void {
-      out.write(line);
+      pending += line;
+      pendingBytes += Buffer.byteLength(line);
+      if (pendingBytes >= batchBytes) drain();
     },
     flushSync,
   };

@@ -54,6 +54,25 @@ describe('stdout log sink', () => {
     p.kill();
   });
 
+  it('writes a full batch at once, without waiting for the timer, and keeps the rest until it is due', async () => {
+    // 60 lines of ~400 bytes: one 16 KiB batch goes out while the event loop is blocked
+    // (no timer can fire), the remainder only at exit.
+    const p = run(`
+      const pad = 'x'.repeat(380);
+      for (let n = 0; n < 60; n++) sink.writeBatched(JSON.stringify({ n, pad }) + '\\n');
+      const until = Date.now() + 1500;
+      while (Date.now() < until) {}
+      process.stdout.write('');`);
+    let exited = false;
+    void p.exited.then(() => (exited = true));
+    const early = await waitFor(() => (p.lines().length > 0 ? p.lines().length : undefined), 10_000);
+    expect(exited, 'the full batch waited for the exit').toBe(false);
+    expect(early).toBeGreaterThanOrEqual(40);
+    expect(early).toBeLessThan(60);
+    expect(await p.exited).toBe(0);
+    expect(p.lines().map((l) => l.n)).toEqual(Array.from({ length: 60 }, (_, n) => n));
+  });
+
   it('writes every batched line before the process exits', async () => {
     const p = run(`
       for (let n = 0; n < 1000; n++) sink.writeBatched(JSON.stringify({ n }) + '\\n');
