@@ -37,6 +37,7 @@ async function loadModules() {
   return {
     ...(await dist<typeof import('../../src/assertion/keyRing.js')>('assertion/keyRing.js')),
     ...(await dist<typeof import('../../src/assertion/signer.js')>('assertion/signer.js')),
+    ...(await dist<typeof import('../../src/auth/credentials.js')>('auth/credentials.js')),
     ...(await dist<typeof import('../../src/auth/verifier.js')>('auth/verifier.js')),
     ...(await dist<typeof import('../../src/config/load.js')>('config/load.js')),
     ...(await dist<typeof import('../../src/observability/accessLog.js')>('observability/accessLog.js')),
@@ -44,6 +45,7 @@ async function loadModules() {
     ...(await dist<typeof import('../../src/observability/metrics.js')>('observability/metrics.js')),
     ...(await dist<typeof import('../../src/observability/requestRecord.js')>('observability/requestRecord.js')),
     ...(await dist<typeof import('../../src/proxy/access.js')>('proxy/access.js')),
+    ...(await dist<typeof import('../../src/proxy/credentialQuery.js')>('proxy/credentialQuery.js')),
     ...(await dist<typeof import('../../src/proxy/http2Shape.js')>('proxy/http2Shape.js')),
     ...(await dist<typeof import('../../src/proxy/rateLimitHeaders.js')>('proxy/rateLimitHeaders.js')),
     ...(await dist<typeof import('../../src/proxy/shadow.js')>('proxy/shadow.js')),
@@ -221,6 +223,23 @@ export const MICRO_STAGES: readonly MicroStage[] = [
         const req = { rawHeaders: raw } as unknown as Parameters<typeof env.m.asHttp1Shape>[0];
         env.m.asHttp1Shape(req);
         return req;
+      };
+    },
+  },
+  {
+    // A service with `credentials`: its named headers read in order and its query parameter
+    // found and cut out of the forwarded query (the default headers cost what they did before).
+    stage: 'credential from named headers + query (services with credentials)',
+    budgetUs: 1,
+    prepare: (env) => {
+      const headers: IncomingHttpHeaders = { host: 'localhost', accept: '*/*', 'x-auth-token': env.key };
+      const names = ['x-auth-token', 'authorization'];
+      const query = `?limit=10&api_key=${env.key}&marker=abc`;
+      return () => {
+        const inQuery = env.m.queryCredential('api_key', query);
+        const credential = env.m.eitherCredential(env.m.extractCredential(headers, names), inQuery!.credential);
+        if (credential.kind !== 'present') throw new Error('bench micro: the key must be read');
+        return inQuery!.rest;
       };
     },
   },

@@ -1,46 +1,66 @@
-/** Where clients put their key (SPEC §4): the one spelling of these names; the upstream never sees either. */
+/** Where clients put their key by default (Authorization: Bearer or Basic, X-API-Key); the upstream never sees either. */
 export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'] as const;
 
-export type CredentialHeader = (typeof CREDENTIAL_HEADERS)[number];
+/**
+ * Where a service reads the key from (keygate.yaml `credentials`): header names, lower
+ * case, in order (`authorization` is read as Bearer or Basic, any other as the bare key),
+ * and one query parameter only when the service names it.
+ */
+export interface CredentialSources {
+  readonly headers: readonly string[];
+  readonly query?: string;
+}
 
-export type Credential =
-  { kind: 'none' } | { kind: 'malformed'; header: CredentialHeader } | { kind: 'present'; value: string; header: CredentialHeader };
+export const DEFAULT_CREDENTIAL_SOURCES: CredentialSources = Object.freeze({ headers: CREDENTIAL_HEADERS });
+
+/** `source`: the header name, or `?name` for the query parameter. */
+export type Credential = { kind: 'none' } | { kind: 'malformed'; source: string } | { kind: 'present'; value: string; source: string };
 
 type HeaderValue = string | string[] | undefined;
 
 /** Node's `req.headers` or `req.headersDistinct` (names already lower-case). */
-export type CredentialHeaders = {
-  authorization?: string | string[];
-  'x-api-key'?: string | string[];
-} & Record<string, HeaderValue>;
+export type CredentialHeaders = Record<string, HeaderValue>;
 
 /** Longer values are refused before any parsing or decoding. */
 export const MAX_CREDENTIAL_LENGTH = 4096;
 
-const NONE: Credential = Object.freeze({ kind: 'none' });
+export const NO_CREDENTIAL: Credential = Object.freeze({ kind: 'none' });
 
-export function extractCredential(headers: CredentialHeaders): Credential {
-  const fromAuthorization = readHeader('authorization', headers.authorization, authorizationValue);
-  const fromApiKey = readHeader('x-api-key', headers['x-api-key'], (value) => value);
-  return combine(fromAuthorization, fromApiKey);
+export function extractCredential(headers: CredentialHeaders, names: readonly string[] = CREDENTIAL_HEADERS): Credential {
+  let found = NO_CREDENTIAL;
+  for (const name of names) {
+    const raw = headers[name];
+    if (raw !== undefined)
+      found = eitherCredential(found, readHeader(name, raw, name === 'authorization' ? authorizationValue : bareValue));
+  }
+  return found;
 }
 
-function combine(auth: Credential, apiKey: Credential): Credential {
-  if (auth.kind === 'none') return apiKey;
-  if (apiKey.kind === 'none') return auth;
-  if (auth.kind === 'malformed') return auth;
-  if (apiKey.kind === 'malformed') return apiKey;
+/** Two places may carry the key; two different keys are refused, as is any malformed one. */
+export function eitherCredential(first: Credential, second: Credential): Credential {
+  if (first.kind === 'none') return second;
+  if (second.kind === 'none') return first;
+  if (first.kind === 'malformed') return first;
+  if (second.kind === 'malformed') return second;
   // Two different keys: refusing is the only answer that cannot authorise the wrong one.
-  return auth.value === apiKey.value ? auth : { kind: 'malformed', header: 'authorization' };
+  return first.value === second.value ? first : { kind: 'malformed', source: first.source };
+}
+
+/** A value as a credential: trimmed, bounded, non-empty; `source` names where it came from. */
+export function credentialFrom(source: string, value: string, parse: (value: string) => string | undefined = bareValue): Credential {
+  const trimmed = value.length > MAX_CREDENTIAL_LENGTH ? '' : value.trim();
+  const key = trimmed === '' ? undefined : parse(trimmed);
+  return key === undefined ? { kind: 'malformed', source } : { kind: 'present', value: key, source };
+}
+
+function bareValue(value: string): string {
+  return value;
 }
 
 /** `parse` returns the key inside a trimmed, non-empty value, or undefined if malformed. */
-function readHeader(header: CredentialHeader, raw: HeaderValue, parse: (value: string) => string | undefined): Credential {
+function readHeader(header: string, raw: HeaderValue, parse: (value: string) => string | undefined): Credential {
   const single = singleValue(raw);
-  if (single === undefined) return NONE;
-  const trimmed = single.length > MAX_CREDENTIAL_LENGTH ? '' : single.trim();
-  const value = trimmed === '' ? undefined : parse(trimmed);
-  return value === undefined ? { kind: 'malformed', header } : { kind: 'present', value, header };
+  return single === undefined ? NO_CREDENTIAL : credentialFrom(header, single, parse);
 }
 
 /** `headersDistinct` gives one-element arrays; more than one element is a repeated header. */

@@ -1,8 +1,17 @@
+import { CREDENTIAL_HEADERS, DEFAULT_CREDENTIAL_SOURCES, type CredentialSources } from '../auth/credentials.js';
 import type { MethodOverrideMode, RequestRules } from './snapshot.js';
 import type { Field, YamlReader, YNode } from '../reader/yamlReader.js';
 
 /** The service fields read here (keygate.yaml `services[]`). */
-export const REQUEST_RULE_FIELDS = ['upgrades', 'methodOverride', 'methodOverrideInBody', 'keepUrlOverrides', 'forwardedHeader', 'allowTrace'] as const;
+export const REQUEST_RULE_FIELDS = [
+  'upgrades',
+  'methodOverride',
+  'methodOverrideInBody',
+  'keepUrlOverrides',
+  'forwardedHeader',
+  'allowTrace',
+  'credentials',
+] as const;
 
 /**
  * Headers with which a client could make Symfony, Laravel, IIS or Spring route a path
@@ -17,6 +26,7 @@ export const DEFAULT_REQUEST_RULES: RequestRules = Object.freeze({
   keepUrlOverrides: Object.freeze([]),
   forwardedHeader: false,
   allowTrace: false,
+  credentials: DEFAULT_CREDENTIAL_SOURCES,
 });
 
 const OVERRIDE_MODES: readonly MethodOverrideMode[] = ['reject', 'authorize', 'strip'];
@@ -33,6 +43,7 @@ export function readRequestRules(r: YamlReader, f: ReadonlyMap<string, Field>): 
     keepUrlOverrides: f.has('keepUrlOverrides') ? readKept(r, f.get('keepUrlOverrides')!.value) : DEFAULT_REQUEST_RULES.keepUrlOverrides,
     forwardedHeader: flag(r, f, 'forwardedHeader', DEFAULT_REQUEST_RULES.forwardedHeader),
     allowTrace: flag(r, f, 'allowTrace', DEFAULT_REQUEST_RULES.allowTrace),
+    credentials: f.has('credentials') ? readCredentials(r, f.get('credentials')!.value) : DEFAULT_REQUEST_RULES.credentials,
   });
 }
 
@@ -67,4 +78,49 @@ function readUpgrades(r: YamlReader, node: YNode): readonly string[] {
     else names.push(name);
   }
   return Object.freeze(names);
+}
+
+/**
+ * Headers a client cannot carry its key in: the ones keygate or the HTTP layer owns, and
+ * the ones that say who the client is. Checked against the canonical name (`_` read as `-`).
+ */
+const NOT_A_CREDENTIAL_HEADER = new Set([
+  'host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'expect',
+  'proxy-authorization', 'cookie', 'x-request-id', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-real-ip', 'forwarded',
+]);
+
+/** Query parameter names keygate accepts for a key: plain, so what PHP or Rack decode is what keygate compares. */
+const QUERY_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * `credentials: { headers: [X-Auth-Token], query: api_key }`: where the service's clients put
+ * their key, instead of Authorization (Bearer, Basic) and X-API-Key. The query parameter is
+ * off unless named: a key in a URL ends up in browser history and every log on its way.
+ */
+function readCredentials(r: YamlReader, node: YNode): CredentialSources {
+  const f = r.map(node, 'credentials', ['headers', 'query']);
+  if (!f) return DEFAULT_CREDENTIAL_SOURCES;
+  const listed = f.has('headers') ? r.stringNodes(f.get('headers')!.value, 'credentials.headers') ?? [] : undefined;
+  const headers = listed ? readCredentialHeaders(r, listed) : [...CREDENTIAL_HEADERS];
+  const queryNode = f.get('query')?.value;
+  const query = queryNode == null ? undefined : r.string(queryNode, 'credentials.query');
+  if (query !== undefined && !QUERY_NAME.test(query))
+    r.error(queryNode, `credentials.query "${query}" must be a plain parameter name (letters, digits, _ and -, up to 64)`);
+  if (query !== undefined && query.toLowerCase() === '_method') r.error(queryNode, 'credentials.query cannot be _method');
+  if (listed?.length === 0 && query === undefined) r.error(node, 'credentials names no source: give it headers, query or both');
+  return Object.freeze({ headers: Object.freeze(headers), ...(query !== undefined ? { query } : {}) });
+}
+
+function readCredentialHeaders(r: YamlReader, listed: readonly { value: string; node: YNode }[]): string[] {
+  const names: string[] = [];
+  for (const { value, node: at } of listed) {
+    const name = value.toLowerCase();
+    const canonical = name.replaceAll('_', '-');
+    if (!TOKEN.test(value)) r.error(at, `credentials.headers: "${value}" is not a header name`);
+    else if (NOT_A_CREDENTIAL_HEADER.has(canonical) || canonical.startsWith('x-keygate-'))
+      r.error(at, `credentials.headers: "${value}" cannot carry a key (keygate or the HTTP layer owns it)`);
+    else if (names.includes(name)) r.warn(at, `credentials.headers: "${value}" is listed twice`);
+    else names.push(name);
+  }
+  return names;
 }

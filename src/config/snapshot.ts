@@ -1,3 +1,4 @@
+import type { CredentialSources } from '../auth/credentials.js';
 import type { KeyStore } from '../keys/store.js';
 import type { CidrSet } from '../policy/cidr.js';
 import type { Policy } from '../policy/model.js';
@@ -106,6 +107,8 @@ export interface RequestRules {
   readonly forwardedHeader: boolean;
   /** Forward TRACE and TRACK (without the service token or identity headers); else 405. */
   readonly allowTrace: boolean;
+  /** Where the key is read from; every header named here is removed before the request goes up. */
+  readonly credentials: CredentialSources;
 }
 
 export type MethodOverrideMode = 'reject' | 'authorize' | 'strip';

@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { extractCredential, type CredentialHeader } from '../auth/credentials.js';
+import { eitherCredential, extractCredential } from '../auth/credentials.js';
 import type { KeyVerifier } from '../auth/verifier.js';
 import type { ClientCertBinding, KeyRecord, RequestRules, ServiceConfig, Snapshot } from '../config/snapshot.js';
 import type { DenyReason } from '../errors.js';
@@ -11,6 +11,7 @@ import { routeRequest } from '../policy/route.js';
 import type { LimitVerdict, RateLimiter } from '../ratelimit/limiter.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { bindingMismatch, describeBinding } from './clientCert.js';
+import { queryCredential } from './credentialQuery.js';
 import { parseTarget, TARGET_PROBLEMS } from './pathSafety.js';
 import { hasShadow, judgeShadow, type ShadowVerdict } from './shadow.js';
 import { checkMethodOverrides, isTrace, scanHeaders, upgradeProblem, type HeaderFindings, type OverrideCheck } from './requestMeaning.js';
@@ -43,7 +44,8 @@ export type Allowed = {
   readonly allow: true;
   readonly destination: Destination;
   readonly key: KeyRecord;
-  readonly credentialHeader: CredentialHeader;
+  /** Where the key was read: a header name, or `?name` for the query parameter. */
+  readonly credentialSource: string;
   readonly decision: Grant;
   /** The rate limits the request met (for the RateLimit headers); undefined when none applies. */
   readonly limits: LimitVerdict | undefined;
@@ -116,7 +118,13 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
   if (!traceAllowed && (isTrace(req.method) || overrides.methods.some(isTrace))) {
     return refusal('method_not_allowed', 0, 'TRACE and TRACK are not forwarded to this service', destination);
   }
-  const credential = extractCredential(req.headers);
+  const sources = rules.credentials;
+  const inQuery = sources.query === undefined ? undefined : queryCredential(sources.query, queryOf(req.target));
+  // The decision API cannot take the key out of the URL the front proxy forwards.
+  if (inQuery && req.mode === 'check')
+    return refusal('malformed_credentials', 2, `a key in the query (${sources.query}) is accepted by the proxy only`, destination);
+  const fromHeaders = extractCredential(req.headers, sources.headers);
+  const credential = inQuery ? eitherCredential(fromHeaders, inQuery.credential) : fromHeaders;
   if (credential.kind === 'none') return refusal('missing_credentials', 2, 'no API key presented', destination);
   const { limiter } = guards;
   const wait = limiter.addressWait(req.clientIp, now);
@@ -127,7 +135,7 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
       limiter,
       req,
       now,
-      refusal('malformed_credentials', 2, `malformed ${credential.header} header`, destination),
+      refusal('malformed_credentials', 2, `malformed ${sourceText(credential.source)}`, destination),
     );
   const verified = await guards.verifier.verify(snapshot.keys, credential.value, req.clientIp, now);
   if (!verified.ok && verified.reason === 'rate_limited')
@@ -158,8 +166,9 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
   const pending = limiter.check(snapshot.rateLimits, snapshot.users.get(key.user), key.id, destination.service.name, now);
   const limits = pending instanceof Promise ? await pending : pending;
   if (limits && !limits.allowed) return limited(limits, 8, destination, key);
-  const forwarded = overrides.query === undefined ? destination : withQuery(destination, overrides.query);
-  return { allow: true, destination: forwarded, key, credentialHeader: credential.header, decision, limits, shadow };
+  const query = inQuery ? withoutKey(overrides.query ?? queryOf(req.target), sources.query!) : overrides.query;
+  const forwarded = query === undefined ? destination : withQuery(destination, query);
+  return { allow: true, destination: forwarded, key, credentialSource: credential.source, decision, limits, shadow };
 }
 
 /** A live denial with the shadow candidate's different answer, if it has one. */
@@ -227,6 +236,15 @@ function unstrippableOverride(
 function queryOf(target: string): string {
   const q = target.indexOf('?');
   return q === -1 ? '' : target.slice(q);
+}
+
+/** The query to forward with the key's parameter taken out (after any `_method` removal). */
+function withoutKey(query: string, name: string): string {
+  return queryCredential(name, query)?.rest ?? query;
+}
+
+function sourceText(source: string): string {
+  return source.startsWith('?') ? `${source.slice(1)} query parameter` : `${source} header`;
 }
 
 function withQuery(dest: Destination, query: string): Destination {

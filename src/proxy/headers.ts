@@ -236,6 +236,8 @@ export function droppedHeaders(rules: RequestRules): ReadonlySet<string> {
       ...URL_OVERRIDE_HEADERS.filter((h) => !rules.keepUrlOverrides.includes(h)),
       ...CLIENT_ADDRESS_HEADERS,
       ...(rules.methodOverride === 'strip' ? METHOD_OVERRIDE_HEADERS : []),
+      // The service's own credential headers (Authorization and X-API-Key always go).
+      ...rules.credentials.headers.map(canonicalName),
     ]);
     dropped.set(rules, names);
   }

@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { type Credential, type CredentialHeaders, extractCredential } from '../../../src/auth/credentials.js';
+import { queryCredential } from '../../../src/proxy/credentialQuery.js';
 
 const KEY = 'kg_7Hq2pXw9LmZ4_secret';
 const basic = (userPass: string): string => `Basic ${Buffer.from(userPass, 'utf8').toString('base64')}`;
 const present = (value: string, header: 'authorization' | 'x-api-key' = 'authorization'): Credential => ({
   kind: 'present',
   value,
-  header,
+  source: header,
 });
 const malformed = (header: 'authorization' | 'x-api-key' = 'authorization'): Credential => ({
   kind: 'malformed',
-  header,
+  source: header,
 });
 
 describe('extractCredential', () => {
@@ -63,5 +64,55 @@ describe('extractCredential', () => {
   it('accepts a value of exactly 4096 chars', () => {
     const value = 'k'.repeat(4096);
     expect(extractCredential({ 'x-api-key': value })).toEqual(present(value, 'x-api-key'));
+  });
+
+  it('reads only the headers a service names, in order: Authorization as Bearer/Basic, any other as the bare key', () => {
+    const names = ['x-auth-token', 'authorization'];
+    expect(extractCredential({ 'x-auth-token': ` ${KEY} ` }, names)).toEqual({ kind: 'present', value: KEY, source: 'x-auth-token' });
+    expect(extractCredential({ 'x-api-key': KEY }, names)).toEqual({ kind: 'none' });
+    expect(extractCredential({ authorization: `Bearer ${KEY}` }, names)).toEqual(present(KEY));
+    expect(extractCredential({ 'x-auth-token': `Bearer ${KEY}` }, names)).toEqual({
+      kind: 'present',
+      value: `Bearer ${KEY}`,
+      source: 'x-auth-token',
+    });
+    expect(extractCredential({ 'x-auth-token': KEY, authorization: `Bearer ${KEY}x` }, names)).toEqual({
+      kind: 'malformed',
+      source: 'x-auth-token',
+    });
+    expect(extractCredential({ 'x-auth-token': [KEY, KEY] }, names)).toEqual({ kind: 'malformed', source: 'x-auth-token' });
+  });
+});
+
+describe('queryCredential', () => {
+  it.each<[string, string, ReturnType<typeof queryCredential>]>([
+    ['no query', '', undefined],
+    ['other parameters only', '?a=1&b=2', undefined],
+    ['the key alone', `?api_key=${KEY}`, { credential: { kind: 'present', value: KEY, source: '?api_key' }, rest: '' }],
+    [
+      'the key among others, order kept',
+      `?a=1&api_key=${KEY}&b=2`,
+      { credential: { kind: 'present', value: KEY, source: '?api_key' }, rest: '?a=1&b=2' },
+    ],
+    ['percent-encoded value', '?api_key=a%2Bb%3D', { credential: { kind: 'present', value: 'a+b=', source: '?api_key' }, rest: '' }],
+    [
+      'an encoded name counts (PHP decodes it)',
+      `?api%5Fkey=${KEY}`,
+      { credential: { kind: 'present', value: KEY, source: '?api_key' }, rest: '' },
+    ],
+    [
+      'a dotted name counts (PHP reads . as _)',
+      `?api.key=${KEY}&x=1`,
+      { credential: { kind: 'present', value: KEY, source: '?api_key' }, rest: '?x=1' },
+    ],
+    [
+      'twice is malformed, and both are removed',
+      `?api_key=${KEY}&api_key[]=${KEY}&x=1`,
+      { credential: { kind: 'malformed', source: '?api_key' }, rest: '?x=1' },
+    ],
+    ['empty value is malformed', '?api_key=&x=1', { credential: { kind: 'malformed', source: '?api_key' }, rest: '?x=1' }],
+    ['a name that only starts the same is not it', `?api_key2=${KEY}`, undefined],
+  ])('%s', (_name, query, expected) => {
+    expect(queryCredential('api_key', query)).toEqual(expected);
   });
 });

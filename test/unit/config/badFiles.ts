@@ -73,4 +73,22 @@ export const BAD_FILES: BadFile[] = [
   { desc: 'a shadow block naming no candidate', files: { 'keygate.yaml': `${MAIN}shadow: {}\n` }, at: 'keygate.yaml:11:9', names: 'shadow' },
   { desc: 'a key maxAge that is not a duration', files: { 'policy.yaml': `${POLICY}keys: { maxAge: a year }\n` }, at: 'policy.yaml:12:17', names: 'maxAge' },
   { desc: 'a previousHashExpires that is not a timestamp', files: { 'keys.yaml': `${KEYS}    previousHash: "sha256$RRwO9N4IE4dFdcjZ-PjBV285W3M_z8Zg66qhTU_ZUFA"\n    previousHashExpires: soon\n` }, at: 'keys.yaml:11:26', names: 'soon' },
+  {
+    desc: 'a credential header keygate owns',
+    files: { 'keygate.yaml': edit(MAIN, '    timeouts:', '    credentials: { headers: [Host] }\n    timeouts:') },
+    at: 'keygate.yaml:8:30',
+    names: 'Host',
+  },
+  {
+    desc: 'a credential query parameter that is not a plain name',
+    files: { 'keygate.yaml': edit(MAIN, '    timeouts:', '    credentials: { query: "api key" }\n    timeouts:') },
+    at: 'keygate.yaml:8:27',
+    names: 'api key',
+  },
+  {
+    desc: 'credentials with no source',
+    files: { 'keygate.yaml': edit(MAIN, '    timeouts:', '    credentials: { headers: [] }\n    timeouts:') },
+    at: 'keygate.yaml:8:18',
+    names: 'credentials',
+  },
 ];

@@ -64,6 +64,7 @@ const CHECK_ONLY = new Set([
   'a pathPrefix with a wildcard',
   'a missing policy file',
   'a route host that is not a host name',
+  'a credential header keygate owns',
 ]);
 
 const EXAMPLES = [
