@@ -117,7 +117,8 @@ function stateArg(text: string | undefined): KeyState | undefined {
   return state;
 }
 
-function listing(snapshot: Snapshot, k: KeyRecord, now: number): Omit<KeyListing, keyof KeyUsageFields> {
+/** One key as `key list`/`key show` print it (and `report` picks from it), without its usage. */
+export function listing(snapshot: Snapshot, k: KeyRecord, now: number): Omit<KeyListing, keyof KeyUsageFields> {
   const due = rotationDueAt(snapshot.users.get(k.user), k);
   return {
     id: k.id,

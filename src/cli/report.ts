@@ -1,11 +1,11 @@
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
-import { keyState, rotationDueAt, type KeyState } from '../policy/model.js';
+import type { KeyState } from '../policy/model.js';
 import { CONFIG_OPTION, configPath, flag, parseCommand } from './args.js';
 import { EXIT, type CliIO } from './io.js';
 import { isoSeconds } from './keyArgs.js';
 import { keyUsageFields, readUsageFor, type KeyUsageFields } from './keyUsage.js';
 import { loadOrFail } from './loadOrFail.js';
-import { graceUntil, stateText } from './keyList.js';
+import { listing, stateText } from './keyList.js';
 import { textTable } from './textTable.js';
 
 export const reportHelp =
@@ -55,18 +55,19 @@ export async function runReport(argv: string[], io: CliIO): Promise<number> {
   return EXIT.ok;
 }
 
+/** The report's columns of a key, in the documented order. */
 function reportRow(s: Snapshot, k: KeyRecord, now: number): Omit<ReportRow, keyof KeyUsageFields> {
-  const due = rotationDueAt(s.users.get(k.user), k);
+  const l = listing(s, k, now);
   return {
-    id: k.id,
-    user: k.user,
-    name: k.name,
-    scope: k.scope,
-    state: keyState(s, k, now),
-    created: k.created ?? null,
-    rotated: k.rotated ?? null,
-    expires: k.expires !== undefined ? isoSeconds(k.expires) : null,
-    rotationDue: due !== undefined ? isoSeconds(due) : null,
-    graceUntil: graceUntil(k, now),
+    id: l.id,
+    user: l.user,
+    name: l.name,
+    scope: l.scope,
+    state: l.state,
+    created: l.created,
+    rotated: l.rotated,
+    expires: l.expires,
+    rotationDue: l.rotationDue,
+    graceUntil: l.graceUntil,
   };
 }
