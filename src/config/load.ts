@@ -11,7 +11,7 @@ import type { ConfigIssue } from '../reader/issues.js';
 import { KeyIndexBuilder } from '../keys/keyIndex.js';
 import { KeyStore } from '../keys/store.js';
 import { readKeysFile } from '../keys/reader.js';
-import { readKeysFast } from '../keys/fastReader.js';
+import { readKeysByLine, readKeysFast } from '../keys/fastReader.js';
 import { readMainFile, type MainConfig, type ServiceDraft, type ShadowFiles } from './mainFile.js';
 import { readPolicyFile, type PolicyFile } from './policyFile.js';
 import type { RuleNames } from '../reader/ruleReader.js';
@@ -111,11 +111,11 @@ class LoadContext {
     }
   }
 
-  /** A keys file: the fast path when it is valid, the positioned one to say what is wrong when not. */
+  /** A keys file: a fast path when it is valid (by line, else js-yaml), the positioned one to say what is wrong when not. */
   readKeys(file: string, names: RuleNames): KeyRecord[] {
     const text = this.textOf(file);
     if (text === undefined) return [];
-    return readKeysFast(file, text, names) ?? this.parse(file, text, (r) => readKeysFile(r, names)) ?? [];
+    return readKeysByLine(file, text, names) ?? readKeysFast(file, text, names) ?? this.parse(file, text, (r) => readKeysFile(r, names)) ?? [];
   }
 
   private textOf(file: string): string | undefined {

@@ -1,5 +1,6 @@
 import { CORE_SCHEMA, load } from 'js-yaml';
-import { readKeysFile } from './reader.js';
+import { readKeyEntries } from './lineReader.js';
+import { readKeyEntry, readKeysFile } from './reader.js';
 import { locateKeys, type Pos } from './locator.js';
 import { RuleInterner } from '../reader/ruleInterner.js';
 import type { RuleNames } from '../reader/ruleReader.js';
@@ -14,6 +15,23 @@ import type { Field, NodeReader } from '../reader/yamlReader.js';
  * file again with the positioned parser", so every error message still names the exact
  * file:line:col, and only valid files (the usual case) take this path.
  */
+
+/**
+ * The file's keys read entry by entry from its lines (lineReader.ts), for files in the
+ * shape `keygate key` writes: no parsed document of the whole file, no position scan.
+ * Undefined when the file is in another shape or anything in it is wrong.
+ */
+export function readKeysByLine(file: string, text: string, names: RuleNames): KeyRecord[] | undefined {
+  const r = new PlainReader(file, undefined, new Map());
+  const keys: KeyRecord[] = [];
+  const read = readKeyEntries(text, (entry) => {
+    r.positions = entry.positions;
+    const key = readKeyEntry(r, entry.node, names);
+    if (key) keys.push(key);
+    return !r.failed;
+  });
+  return read && !r.failed ? keys : undefined;
+}
 
 /** The file's keys, or undefined when it must be read with YamlReader instead. */
 export function readKeysFast(file: string, text: string, names: RuleNames): KeyRecord[] | undefined {
@@ -73,7 +91,8 @@ class PlainReader implements NodeReader<unknown> {
   constructor(
     readonly file: string,
     readonly root: unknown,
-    private readonly positions: Map<object, Pos>,
+    /** Where each mapping starts; the line reader sets it per key entry. */
+    public positions: Map<object, Pos>,
   ) {}
 
   error(): undefined {

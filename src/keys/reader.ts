@@ -42,11 +42,16 @@ export function readKeysFile<N>(r: NodeReader<N>, names: RuleNames): KeyRecord[]
   if (!f) return [];
   const out: KeyRecord[] = [];
   for (const node of r.list(f.get('keys')?.value, 'keys')) {
-    rejectPlaintext(r, node);
-    const key = readKey(r, node, names);
+    const key = readKeyEntry(r, node, names);
     if (key) out.push(key);
   }
   return out;
+}
+
+/** One entry of a keys file's `keys:` list. */
+export function readKeyEntry<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | undefined {
+  rejectPlaintext(r, node);
+  return readKey(r, node, names);
 }
 
 function rejectPlaintext<N>(r: NodeReader<N>, node: N): void {

@@ -32,10 +32,14 @@ export function readRule<N>(
     return r.error(f.get('service')!.value, `unknown service "${service}"${didYouMean(service, names.services)}`);
   const spec: RuleSpec = { service, path, ...(method ? { method } : {}), ...(region ? { region } : {}) };
   const pos = r.position(node);
-  const compiled = compileRule(spec, { owner, index, file: r.file, line: pos.line, col: pos.col }, undefined, names.extraMethods);
-  if ('error' in compiled) return r.error(errorNode(compiled.error, f, methodNodes, names) ?? node, compiled.error);
+  const origin = { owner, index, file: r.file, line: pos.line, col: pos.col };
   const fields = new Map<string, N>([...f].map(([k, v]) => [k, v.value]));
-  return { rule: r.interner.rule(compiled), fields };
+  // 100,000 keys usually repeat a handful of rules: compile each distinct one once per file.
+  const seen = r.interner.compiled(spec);
+  if (seen) return { rule: Object.freeze({ ...seen, origin }), fields };
+  const compiled = compileRule(spec, origin, undefined, names.extraMethods);
+  if ('error' in compiled) return r.error(errorNode(compiled.error, f, methodNodes, names) ?? node, compiled.error);
+  return { rule: r.interner.rule(compiled, spec), fields };
 }
 
 export function readRules<N>(r: NodeReader<N>, node: N, owner: string, names: RuleNames): CompiledRule[] {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { hashFast } from '../../../src/auth/hash.js';
 import { readKeysFile } from '../../../src/keys/reader.js';
 import { loadConfig } from '../../../src/config/load.js';
-import { readKeysFast } from '../../../src/keys/fastReader.js';
+import { readKeysByLine, readKeysFast } from '../../../src/keys/fastReader.js';
 import type { KeyRecord } from '../../../src/config/snapshot.js';
 import { YamlReader } from '../../../src/reader/yamlReader.js';
 import { authorize } from '../../../src/policy/decide.js';
@@ -11,7 +11,8 @@ import { readingsOf } from '../../../src/policy/pathReadings.js';
 import { writeFixture, type Fixture } from '../config/fixtures.js';
 
 /**
- * Keys files are read with js-yaml plus a line scan when they are valid (plainKeys.ts),
+ * Keys files are read entry by entry from their lines (lineReader.ts) when they are in
+ * the shape keygate writes, else with js-yaml plus a line scan when they are valid,
  * and with the positioned `yaml` parser when anything is wrong. Both must give the same
  * keys, and errors must still name the exact file:line:col.
  */
@@ -104,17 +105,118 @@ function keysText(count: number): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** 2,000 keys read by the positioned parser, once for the tests that compare with it. */
+let positioned2000: { text: string; keys: KeyRecord[] } | undefined;
+function positioned(): { text: string; keys: KeyRecord[] } {
+  if (positioned2000) return positioned2000;
+  const text = keysText(2000);
+  const slow = new YamlReader('keys.yaml', text);
+  const keys = readKeysFile(slow, SERVICES);
+  expect(slow.issues).toEqual([]);
+  return (positioned2000 = { text, keys });
+}
+
 describe('keys files on the fast path', () => {
   it('a valid file of 2,000 keys gives exactly the keys of the positioned path', () => {
-    const text = keysText(2000);
+    const { text, keys: expected } = positioned();
     const fast = readKeysFast('keys.yaml', text, SERVICES);
-    const slow = new YamlReader('keys.yaml', text);
-    const expected = readKeysFile(slow, SERVICES);
-    expect(slow.issues).toEqual([]);
     expect(fast).toBeDefined();
     expect(fast!.map((k) => `${k.id}@${k.line}:${k.col}`)).toEqual(expected.map((k) => `${k.id}@${k.line}:${k.col}`));
     expect(fast!.map((k) => [k.allow.rules, k.deny.rules])).toEqual(expected.map((k) => [k.allow.rules, k.deny.rules]));
     expect(plain(fast!)).toEqual(plain(expected));
+  });
+
+  it('the line reader reads the same file to exactly the same keys, positions included', () => {
+    const { text, keys: expected } = positioned();
+    const byLine = readKeysByLine('keys.yaml', text, SERVICES);
+    expect(byLine).toBeDefined();
+    expect(byLine!.map((k) => `${k.id}@${k.line}:${k.col}`)).toEqual(expected.map((k) => `${k.id}@${k.line}:${k.col}`));
+    expect(byLine!.map((k) => [k.allow.rules, k.deny.rules])).toEqual(expected.map((k) => [k.allow.rules, k.deny.rules]));
+    expect(plain(byLine!)).toEqual(plain(expected));
+  });
+
+  /** Each variant is either left to a full parser (undefined) or read exactly as the positioned parser reads it. */
+  it.each([
+    ['name: 0b101'],
+    ['name: 1_000'],
+    ['name: 0x1F'],
+    ['name: .5'],
+    ['name: -.5'],
+    ['name: +1'],
+    ['name: 1.2.3'],
+    ['name: 10.1.2.3'],
+    ['name: 2030-01-01'],
+    ['name: 12:30'],
+    ['name: .inf'],
+    ['name: null'],
+    ['name: ~'],
+    ['name: true'],
+    ['name: yes'],
+    ['name: a #comment'],
+    ['name: a#b'],
+    ['name: a ]b}'],
+    ["name: 'it''s'"],
+    ["name: ''"],
+    ['name: ""'],
+    ['name: "a \\t b"'],
+    ['name: "a # b"  # c'],
+    ['name: x: y'],
+    ['name: x:'],
+    ['name: -x'],
+    ['name: &a x'],
+    ['name: !!str 1'],
+    ['name: |\n      text'],
+    ['name: multi\n      line'],
+    ['name:\tx'],
+    ['name: [a]'],
+    ['name: {a: b}'],
+    ['comment: über ✓'],
+    ['allow: [{ service: compute, path: "/x" }, { service: compute, method: [GET, HEAD], path: /y }]'],
+    ['allow: [ ]'],
+    ['allow:\n      - { service: compute, path: "/x", }'],
+    ['allow:\n      - {service: compute, path: "/x"}'],
+    ['allow:\n      - { service: compute, path: "/x" }   # c'],
+    ['allow:\n      -   { service: compute, path: "/x" }'],
+    ['allow:\n      - service: compute\n        path: /x'],
+    ['allow:\n      -\n        service: compute\n        path: /x'],
+    ['allow:\n      - { service: compute, path: /x, region: [eu-west-1, "us-east-1"] }'],
+    ['allow:\n      - { service: compute, path: /x }\n      - { service: compute, path: /x }'],
+    ['sourceIPs:\n      - 10.0.0.0/8\n      - "::1/128"'],
+    ['clientCert:\n      san: "DNS:client.example"'],
+    ['clientCert: { subject: "CN=a" }'],
+    ['disabled: True'],
+    ['disabled: "true"'],
+    ['__proto__: x'],
+  ])('%s: read exactly, or left to the full parser', (field) => {
+    const text =
+      `# c\nkeys:\n  - id: AAAAAAAAAAAA\n    user: joe\n    hash: "H"\n    ${field.replaceAll('\\n', '\n').replaceAll('\\t', '\t')}\n  - id: BBBBBBBBBBBB\n    user: joe\n    hash: "H"\n`.replaceAll(
+        '"H"',
+        `"${hashFast('x')}"`,
+      );
+    const byLine = readKeysByLine('keys.yaml', text, SERVICES);
+    if (byLine === undefined) return;
+    const slow = new YamlReader('keys.yaml', text);
+    const expected = readKeysFile(slow, SERVICES);
+    expect(slow.issues).toEqual([]);
+    expect(byLine.map((k) => `${k.id}@${k.line}:${k.col}`)).toEqual(expected.map((k) => `${k.id}@${k.line}:${k.col}`));
+    expect(plain(byLine)).toEqual(plain(expected));
+  });
+
+  it('the line reader reads what keygate writes and leaves other shapes alone', () => {
+    const written = keysText(5);
+    expect(readKeysByLine('keys.yaml', written, SERVICES)).toHaveLength(5);
+    expect(readKeysByLine('keys.yaml', 'keys: []\n', SERVICES)).toEqual([]);
+    for (const other of [
+      written.replaceAll('\n', '\r\n'),
+      `---\n${written}`,
+      `${written}other: 1\n`,
+      written.replace('keys:', 'keys: # the keys\n  # more'),
+      'keys:\n  - { id: AAAAAAAAAAAA, user: joe }\n',
+    ]) {
+      const read = readKeysByLine('keys.yaml', other, SERVICES);
+      if (read) expect(plain(read)).toEqual(plain(readKeysFile(new YamlReader('keys.yaml', other), SERVICES)));
+    }
+    expect(readKeysByLine('keys.yaml', written.replaceAll('\n', '\r\n'), SERVICES)).toBeUndefined();
   });
 
   it('loadConfig takes the fast path and decides as the positioned path does', () => {
