@@ -23,7 +23,8 @@ export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage,
   if (rt.draining() || hasBody(req)) res.setHeader('connection', 'close');
   const read = readOriginal(req, rt.snapshot().listen.checkDialect);
   const dialect = read.ok ? read.original.dialect : read.dialect;
-  const opened = await openRequest(rt, req, 'check', read);
+  const opening = openRequest(rt, req, 'check', read);
+  const opened = opening instanceof Promise ? await opening : opening;
   const { requestId, outcome } = opened;
   refuseUnreadBody(req, res);
   if (outcome.allow) {

@@ -66,7 +66,18 @@ function str(value: string | undefined): string {
   return value === undefined ? 'null' : JSON.stringify(value);
 }
 
-/** Microsecond precision is plenty and keeps lines short. */
+/**
+ * Microsecond precision is plenty and keeps lines short. Written from the whole number
+ * of µs, as `String(µs / 1000)` would print it (`0.5`, `12.034`, `3`): turning a double
+ * into decimal text costs ~1 µs per field on the hot path, an integer almost nothing.
+ */
 function ms(value: number | undefined): string {
-  return value === undefined || !Number.isFinite(value) ? 'null' : String(Math.round(value * 1000) / 1000);
+  if (value === undefined || !Number.isFinite(value)) return 'null';
+  const us = Math.round(value * 1000);
+  if (us < 0 || us > Number.MAX_SAFE_INTEGER) return String(us / 1000);
+  const whole = Math.floor(us / 1000);
+  const frac = us - whole * 1000;
+  if (frac === 0) return String(whole);
+  const digits = frac < 10 ? `00${frac}` : frac < 100 ? `0${frac}` : String(frac);
+  return `${whole}.${digits.endsWith('00') ? digits[0] : digits.endsWith('0') ? digits.slice(0, 2) : digits}`;
 }

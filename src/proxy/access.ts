@@ -1,7 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { eitherCredential, extractCredential } from '../auth/credentials.js';
-import type { KeyVerifier } from '../auth/verifier.js';
+import type { KeyVerifier, VerifyResult } from '../auth/verifier.js';
 import type { ClientCertBinding, KeyRecord, RequestRules, ServiceConfig, Snapshot } from '../config/snapshot.js';
 import type { DenyReason } from '../errors.js';
 import { authorize, type AccessRequest, type Denial, type Grant, type StepNumber } from '../policy/decide.js';
@@ -99,9 +99,15 @@ export interface AccessGuards {
  * The whole decision for one request: steps 0-7, then the rate limits (step 8), so a
  * denied request never takes quota. The failed-authentication limit per client address
  * is checked at step 2 before any hashing, and each failed verification counts.
- * No I/O beyond the verifier's hashing and the limiter's store.
+ * No I/O beyond the verifier's hashing and the limiter's store. Answered at once (no
+ * promise) unless a slow hash or a remote limiter store has to be waited for.
  */
-export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req: InboundRequest, now: number): Promise<AccessOutcome> {
+export function checkAccess(
+  snapshot: Snapshot,
+  guards: AccessGuards,
+  req: InboundRequest,
+  now: number,
+): AccessOutcome | Promise<AccessOutcome> {
   const found = scanHeaders(req.rawHeaders);
   if (found.hosts > 1) return refusal('bad_target', 0, 'more than one Host header');
   const destination = resolveDestination(snapshot, req.host, req.target);
@@ -137,7 +143,29 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
       now,
       refusal('malformed_credentials', 2, `malformed ${sourceText(credential.source)}`, destination),
     );
-  const verified = await guards.verifier.verify(snapshot.keys, credential.value, req.clientIp, now);
+  const verified = guards.verifier.verifyNow(snapshot.keys, credential.value, req.clientIp, now);
+  // The query the upstream gets: without the key when it came in the query.
+  const query = inQuery ? withoutKey(overrides.query ?? queryOf(req.target), sources.query!) : overrides.query;
+  const asked: Verified = { snapshot, limiter, req, now, destination, credentialSource: credential.source, overrides, query };
+  return verified instanceof Promise ? verified.then((v) => authorizeVerified(asked, v)) : authorizeVerified(asked, verified);
+}
+
+/** What `checkAccess` knows once the credential was read, for the steps after its verification. */
+interface Verified {
+  readonly snapshot: Snapshot;
+  readonly limiter: RateLimiter;
+  readonly req: InboundRequest;
+  readonly now: number;
+  readonly destination: Destination;
+  readonly credentialSource: string;
+  readonly overrides: OverrideCheck & { ok: true };
+  /** The query to forward when it differs from the client's (a method override or the key taken out). */
+  readonly query: string | undefined;
+}
+
+/** Steps 2 (the verification's answer, the client-certificate binding) to 8. */
+function authorizeVerified(v: Verified, verified: VerifyResult<KeyRecord>): AccessOutcome | Promise<AccessOutcome> {
+  const { snapshot, limiter, req, now, destination, overrides } = v;
   if (!verified.ok && verified.reason === 'rate_limited')
     return refusal('rate_limited', 2, authDetail(verified.reason), destination, verified.keyId || undefined);
   if (!verified.ok)
@@ -164,11 +192,22 @@ export async function checkAccess(snapshot: Snapshot, guards: AccessGuards, req:
   if (overridden) return hasShadow(snapshot, key) ? shadowed(overridden, snapshot, key, asked, overrides.methods) : overridden;
   const shadow = hasShadow(snapshot, key) ? judgeShadow(snapshot, key, asked, overrides.methods, decision) : undefined;
   const pending = limiter.check(snapshot.rateLimits, snapshot.users.get(key.user), key.id, destination.service.name, now);
-  const limits = pending instanceof Promise ? await pending : pending;
-  if (limits && !limits.allowed) return limited(limits, 8, destination, key);
-  const query = inQuery ? withoutKey(overrides.query ?? queryOf(req.target), sources.query!) : overrides.query;
-  const forwarded = query === undefined ? destination : withQuery(destination, query);
-  return { allow: true, destination: forwarded, key, credentialSource: credential.source, decision, limits, shadow };
+  return pending instanceof Promise
+    ? pending.then((limits) => limitedOrAllowed(v, key, decision, shadow, limits))
+    : limitedOrAllowed(v, key, decision, shadow, pending);
+}
+
+/** Step 8's answer. */
+function limitedOrAllowed(
+  v: Verified,
+  key: KeyRecord,
+  decision: Grant,
+  shadow: ShadowVerdict | undefined,
+  limits: LimitVerdict | undefined,
+): AccessOutcome {
+  if (limits && !limits.allowed) return limited(limits, 8, v.destination, key);
+  const forwarded = v.query === undefined ? v.destination : withQuery(v.destination, v.query);
+  return { allow: true, destination: forwarded, key, credentialSource: v.credentialSource, decision, limits, shadow };
 }
 
 /** A live denial with the shadow candidate's different answer, if it has one. */

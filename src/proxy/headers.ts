@@ -1,5 +1,5 @@
 import { http2BodyFollows } from './http2Shape.js';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { CREDENTIAL_HEADERS } from '../auth/credentials.js';
 import { URL_OVERRIDE_HEADERS } from '../config/requestRules.js';
 import type { RequestRules, ServiceToken } from '../config/snapshot.js';
@@ -130,6 +130,17 @@ export function ownedByKeygate(canonical: string, tokenHeader: string, assertion
   return (
     CLIENT_CREDENTIALS.has(canonical) || canonical.startsWith('x-keygate-') || canonical === tokenHeader || canonical === assertionHeader
   );
+}
+
+/**
+ * The request's headers with a repeated one told apart from a single one: `req.headers`
+ * when no name repeats (then it has one key per raw header), else `headersDistinct` (every
+ * copy of each, as an array). Node's `req.headers` keeps only the first of a repeated
+ * `Authorization` and joins others, so a repeat must be read from the distinct form;
+ * building that form for every request is a second copy of all headers.
+ */
+export function headersOnceEach(req: IncomingMessage): IncomingHttpHeaders | NodeJS.Dict<string[]> {
+  return Object.keys(req.headers).length * 2 === req.rawHeaders.length ? req.headers : req.headersDistinct;
 }
 
 /** Whether the request announces a body (RFC 9112 §6.3): chunked, or a non-zero Content-Length. */

@@ -119,16 +119,23 @@ export class Listener {
     await stopped;
   }
 
+  /**
+   * One 'close' listener shared by every response (a response closes once): a closure
+   * and a `once` wrapper per request cost more than the bookkeeping itself.
+   */
+  private readonly responseClosed = ((listener: Listener) =>
+    function (this: ServerResponse): void {
+      listener.open.delete(this);
+      // The connection turns idle only after this response: close it then, not at keepAliveTimeout.
+      if (listener.stopping) setImmediate(() => listener.server.closeIdleConnections());
+    })(this);
+
   private tracked(handler: ListenerOptions['onRequest']): ListenerOptions['onRequest'] {
     return (req, res) => {
       this.open.add(res);
       if (this.stopping) res.setHeader('connection', 'close');
       if (isHttp2(req)) asHttp1Shape(req);
-      res.once('close', () => {
-        this.open.delete(res);
-        // The connection turns idle only after this response: close it then, not at keepAliveTimeout.
-        if (this.stopping) setImmediate(() => this.server.closeIdleConnections());
-      });
+      res.on('close', this.responseClosed);
       handler(req, res);
     };
   }

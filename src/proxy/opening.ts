@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { KeyRecord, Snapshot } from '../config/snapshot.js';
-import type { Identity, SignedAssertion } from './headers.js';
+import { headersOnceEach, type Identity, type SignedAssertion } from './headers.js';
 import { statusOf } from '../errors.js';
 import { requestIdFrom } from '../observability/requestId.js';
 import { checkAccess, type AccessOutcome, type Denied, type InboundRequest } from './access.js';
@@ -87,13 +87,15 @@ export class OpenedRequest {
  * The opening every request shares, proxied, upgraded or asked about on the decision API:
  * pin the snapshot (a reload mid-request never changes its rules), decide, and fill in
  * its record. `read` is the request as the proxy sees it unless the entry point says otherwise.
+ * Answered at once unless the decision waits (a slow hash, a remote limiter, a signature):
+ * callers take the value when it is not a promise, so a plain request takes no promise hop.
  */
-export async function openRequest(
+export function openRequest(
   rt: DecisionRuntime,
   req: IncomingMessage,
   mode: Mode,
   read: TargetRead = asProxied(req),
-): Promise<OpenedRequest> {
+): OpenedRequest | Promise<OpenedRequest> {
   const snapshot = rt.snapshot();
   const inbound = inboundOf(req, read, snapshot.listen.trustedProxies, mode);
   return openInbound(rt, snapshot, inbound, req.headers['x-request-id'], read.ok ? undefined : read.detail);
@@ -103,26 +105,39 @@ export async function openRequest(
  * The same opening for an entry point that is not node:http (the gRPC Check): the request
  * already read into `inbound`; `unreadableDetail` set means it could not be (400).
  */
-export async function openInbound(
+export function openInbound(
   rt: DecisionRuntime,
   snapshot: Snapshot,
   inbound: InboundRequest,
   requestIdHeader: Parameters<typeof requestIdFrom>[0],
   unreadableDetail?: string,
-): Promise<OpenedRequest> {
+): OpenedRequest | Promise<OpenedRequest> {
   const record = new RequestRecord(inbound.mode, requestIdFrom(requestIdHeader), inbound.method, inbound.target, inbound.clientIp);
   if (inbound.host !== undefined) record.host = inbound.host.slice(0, MAX_LOGGED_HOST);
   rt.observer.started();
   const now = rt.now();
-  const outcome = unreadableDetail === undefined ? await checkAccess(snapshot, rt, inbound, now) : unreadable(unreadableDetail);
+  const outcome = unreadableDetail === undefined ? checkAccess(snapshot, rt, inbound, now) : unreadable(unreadableDetail);
+  return outcome instanceof Promise
+    ? outcome.then((o) => openedWith(rt, snapshot, inbound, record, o, now))
+    : openedWith(rt, snapshot, inbound, record, outcome, now);
+}
+
+/** The decided request, with its identity assertion when the service sends one. */
+function openedWith(
+  rt: DecisionRuntime,
+  snapshot: Snapshot,
+  inbound: InboundRequest,
+  record: RequestRecord,
+  outcome: AccessOutcome,
+  now: number,
+): OpenedRequest | Promise<OpenedRequest> {
   decided(record, outcome);
   const settings = outcome.allow ? outcome.destination.service.assertion : undefined;
-  let assertion: SignedAssertion | undefined;
-  if (settings && outcome.allow) {
-    const token = rt.assertions.tokenFor(settings, outcome.key, snapshot.region, now);
-    assertion = { header: settings.header, token: typeof token === 'string' ? token : await token };
-  }
-  return new OpenedRequest(rt.observer, snapshot, inbound, outcome, record, assertion);
+  if (!settings || !outcome.allow) return new OpenedRequest(rt.observer, snapshot, inbound, outcome, record, undefined);
+  const token = rt.assertions.tokenFor(settings, outcome.key, snapshot.region, now);
+  if (typeof token === 'string')
+    return new OpenedRequest(rt.observer, snapshot, inbound, outcome, record, { header: settings.header, token });
+  return token.then((t) => new OpenedRequest(rt.observer, snapshot, inbound, outcome, record, { header: settings.header, token: t }));
 }
 
 function asProxied(req: IncomingMessage): TargetRead {
@@ -135,7 +150,7 @@ function inboundOf(req: IncomingMessage, read: TargetRead, trusted: Snapshot['li
     method: original?.method ?? req.method ?? 'GET',
     target: original?.target ?? '',
     host: original?.host,
-    headers: req.headersDistinct,
+    headers: headersOnceEach(req),
     rawHeaders: req.rawHeaders,
     mode,
     removesHeaders: original?.removesHeaders ?? true,

@@ -178,10 +178,13 @@ function normaliseEscape(hex: string): Step<string> {
  * parameters and then resolve '..;' as '..' (the /public/..;/admin trick).
  */
 function hasDotSegment(path: string): boolean {
-  return splitSegments(path).some((segment) => {
-    const name = segment.split(';', 1)[0];
-    return name === '.' || name === '..';
-  });
+  // Every segment follows a '/': look only where one starts with '.' (no split, no
+  // array per request: this runs on every request's path).
+  for (let at = path.indexOf('/.'); at !== -1; at = path.indexOf('/.', at + 1)) {
+    const next = at + 2 < path.length && path[at + 2] === '.' ? at + 3 : at + 2;
+    if (next >= path.length || path[next] === '/' || path[next] === ';') return true;
+  }
+  return false;
 }
 
 function fail(problem: TargetProblem): { ok: false; problem: TargetProblem } {

@@ -19,7 +19,8 @@ import type { ProxyRuntime } from './runtime.js';
  * The snapshot is read once, so a reload mid-request never changes its rules.
  */
 export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const opened = await openRequest(rt, req, 'proxy');
+  const opening = openRequest(rt, req, 'proxy');
+  const opened = opening instanceof Promise ? await opening : opening;
   const { requestId, snapshot, inbound, outcome, clientIp } = opened;
   if (rt.draining()) res.setHeader('connection', 'close');
   if (!outcome.allow) {

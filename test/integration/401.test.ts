@@ -74,6 +74,19 @@ const rows: Row[] = [
     logged: 'malformed_credentials',
   },
   {
+    // Node keeps only the first Authorization in req.headers: the repeat must still be seen.
+    desc: 'Authorization repeated, the same valid key twice',
+    headers: { authorization: [`Bearer ${DEMO_KEYS.deploy.key}`, `Bearer ${DEMO_KEYS.deploy.key}`] },
+    shown: 'malformed_credentials',
+    logged: 'malformed_credentials',
+  },
+  {
+    desc: 'Authorization repeated, a valid key first and another after it',
+    headers: { authorization: [`Bearer ${DEMO_KEYS.deploy.key}`, `Bearer ${DEMO_KEYS.monitoring.key}`] },
+    shown: 'malformed_credentials',
+    logged: 'malformed_credentials',
+  },
+  {
     desc: 'two different keys in Bearer and X-API-Key',
     headers: { authorization: `Bearer ${DEMO_KEYS.deploy.key}`, 'x-api-key': DEMO_KEYS.monitoring.key },
     shown: 'malformed_credentials',
@@ -194,5 +207,17 @@ describe('401: authentication failures', () => {
     expect(res.body).not.toContain(key);
     expect(JSON.stringify(res.headers)).not.toContain(key);
     expect(fx.kg.logText()).not.toContain(key.slice(16));
+  });
+
+  it('a credential header repeated in two spellings is refused; the same key in both credential headers is not', async () => {
+    const host = ['Host', new URL(fx.kg.url()).host];
+    const twice = [...host, 'Authorization', `Bearer ${DEMO_KEYS.deploy.key}`, 'AUTHORIZATION', `Bearer ${DEMO_KEYS.deploy.key}`];
+    expect((await httpSend(`${fx.kg.url()}${PATH}`, { headers: twice })).status).toBe(401);
+    const apiKeyTwice = [...host, 'X-Api-Key', DEMO_KEYS.deploy.key, 'x-api-key', DEMO_KEYS.deploy.key];
+    expect((await httpSend(`${fx.kg.url()}${PATH}`, { headers: apiKeyTwice })).status).toBe(401);
+    const seen = fx.upstream.seen.length;
+    const both = [...host, 'Authorization', `Bearer ${DEMO_KEYS.deploy.key}`, 'X-Api-Key', DEMO_KEYS.deploy.key];
+    expect((await httpSend(`${fx.kg.url()}${PATH}`, { headers: both })).status).toBe(200);
+    expect(fx.upstream.seen).toHaveLength(seen + 1);
   });
 });

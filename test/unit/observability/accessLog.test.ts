@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AccessLog } from '../../../src/observability/accessLog.js';
 import { RequestRecord } from '../../../src/observability/requestRecord.js';
@@ -140,5 +141,25 @@ describe('AccessLog', () => {
     new AccessLog({ writeBatched: (l) => void lines.push(l) }).write(allowed());
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0])).toMatchObject({ request_id: 'req-1', pid: process.pid });
+  });
+});
+
+describe('AccessLog timings', () => {
+  it('prints milliseconds as the number rounded to µs would print', () => {
+    const log = new AccessLog({ writeBatched: () => undefined }, 42, 'host-a');
+    const ms = fc.oneof(
+      fc.double({ min: 0, max: 1e7, noNaN: true }),
+      fc.integer({ min: 0, max: 100_000 }).map((us) => us / 1000),
+    );
+    fc.assert(
+      fc.property(ms, ms, (decisionMs, totalMs) => {
+        const r = allowed();
+        Object.assign(r, { decisionMs, totalMs });
+        const text = log.line(r, NOW);
+        expect(/"decision_ms":([^,]+)/.exec(text)?.[1]).toBe(String(Math.round(decisionMs * 1000) / 1000));
+        expect(/"total_ms":([^,]+)/.exec(text)?.[1]).toBe(String(Math.round(totalMs * 1000) / 1000));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

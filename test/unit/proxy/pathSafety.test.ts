@@ -213,3 +213,21 @@ describe('parseTarget properties', () => {
     );
   });
 });
+
+describe('dot segments', () => {
+  // The segment-by-segment reading the scan without allocations must agree with.
+  const bySegments = (path: string): boolean => splitSegments(path).some((segment) => ['.', '..'].includes(segment.split(';', 1)[0]));
+
+  it('are refused exactly where a segment (before any ;) is . or ..', () => {
+    const path = fc.array(fc.constantFrom('a', '.', ';', '/'), { maxLength: 10 }).map((cs) => `/a${cs.join('')}`);
+    fc.assert(
+      fc.property(path, (p) => {
+        const parsed = parseTarget(p, { allowSemicolon: true });
+        const refused = !parsed.ok && parsed.detail === TARGET_PROBLEMS.dotSegment;
+        const other = !parsed.ok && !refused;
+        expect(other || refused === bySegments(p)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
