@@ -28,3 +28,15 @@ export function encodeBase62(value: number, width: number): string {
   } while (rest > 0);
   return out.padStart(width, '0');
 }
+
+/** The value of a base62 string (`encodeBase62`'s inverse for its width); NaN if a character is not base62. */
+export function decodeBase62(text: string): number {
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const digit = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x5a ? c - 0x41 + 10 : c >= 0x61 && c <= 0x7a ? c - 0x61 + 36 : -1;
+    if (digit < 0) return NaN;
+    value = value * 62 + digit;
+  }
+  return value;
+}

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { CheckDialect } from '../config/snapshot.js';
+import { headersOnceEach } from '../proxy/headers.js';
 
 /**
  * Which front proxy is asking (SPEC §6), chosen per request from the headers it sends:
@@ -25,7 +26,8 @@ export type DialectRead =
   /** `detail` names the header at fault and never echoes its value. */
   | { readonly ok: false; readonly dialect: Dialect; readonly detail: string };
 
-type Headers = IncomingMessage['headersDistinct'];
+/** `headersOnceEach`: one value per header (`req.headers`, nothing repeats), or every copy of each (`headersDistinct`). */
+type Headers = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 interface HeaderDialect {
   readonly dialect: 'nginx' | 'traefik';
@@ -47,7 +49,7 @@ const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$/;
  * `auto` chooses per request as above.
  */
 export function readOriginal(req: IncomingMessage, pinned: CheckDialect = 'auto'): DialectRead {
-  const headers = req.headersDistinct;
+  const headers: Headers = headersOnceEach(req);
   if (pinned === 'envoy') return envoyReading(req);
   if (pinned === 'nginx' || pinned === 'traefik') {
     const d = pinned === 'nginx' ? NGINX : TRAEFIK;
@@ -94,6 +96,7 @@ function originalHost(d: HeaderDialect, headers: Headers): string | undefined | 
 /** The header's one value; undefined when it is absent or repeated. */
 function single(headers: Headers, name: string): string | undefined {
   const values = headers[name];
+  if (typeof values === 'string') return values;
   return values?.length === 1 ? values[0] : undefined;
 }
 

@@ -72,11 +72,44 @@ export interface ProblemAnswer {
 
 /** `limits`: the rate limits that refused it (a 429's Retry-After and RateLimit fields). */
 export function problemAnswer(reason: Reason, requestId: string, detail?: string, limits?: LimitVerdict): ProblemAnswer {
-  const problem = problemFor(reason, requestId, detail);
+  const fixed = fixedPart(reason);
   const extra = limits && refusalLimitHeaders(limits);
-  const body = JSON.stringify(problem);
-  const headers = problemHeaders(problem, Buffer.byteLength(body));
-  return { status: problem.status, headers: extra ? { ...headers, ...extra } : headers, body };
+  // JSON.stringify(problemFor(...)), with the part that depends on the reason alone built once.
+  const body =
+    fixed.bodyStart +
+    (detail && fixed.showsDetail ? `,"detail":${JSON.stringify(detail)}` : '') +
+    `,"requestId":${JSON.stringify(requestId)}}`;
+  const headers: Record<string, string> = {
+    'content-type': 'application/problem+json',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    'x-request-id': requestId,
+  };
+  if (fixed.wwwAuthenticate !== undefined) headers['www-authenticate'] = fixed.wwwAuthenticate;
+  if (fixed.status === 429) headers['retry-after'] = '1';
+  return { status: fixed.status, headers: extra ? { ...headers, ...extra } : headers, body };
+}
+
+/** What a refusal's answer owes to its reason alone: the body up to `detail`, status, WWW-Authenticate. */
+interface FixedPart {
+  readonly status: number;
+  readonly bodyStart: string;
+  readonly showsDetail: boolean;
+  readonly wwwAuthenticate: string | undefined;
+}
+
+const fixedParts = new Map<Reason, FixedPart>();
+
+function fixedPart(reason: Reason): FixedPart {
+  let fixed = fixedParts.get(reason);
+  if (fixed === undefined) {
+    const { type, title, status, reason: shown } = problemFor(reason, '');
+    const bodyStart = JSON.stringify({ type, title, status, reason: shown }).slice(0, -1);
+    const wwwAuthenticate = status === 401 ? problemHeaders(problemFor(reason, ''), 0)['www-authenticate'] : undefined;
+    fixed = { status, bodyStart, showsDetail: CLIENT_VISIBLE_DETAIL.has(reason), wwwAuthenticate };
+    fixedParts.set(reason, fixed);
+  }
+  return fixed;
 }
 
 export function sendProblem(res: ServerResponse, reason: Reason, requestId: string, detail?: string, limits?: LimitVerdict): void {

@@ -1,8 +1,8 @@
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BASE62_ALPHABET, encodeBase62 } from '../../../src/auth/base62.js';
-import { KEY_PREFIX, formatKey, generateKeyId, generateSecret, isKeyId, parseKey } from '../../../src/auth/keyFormat.js';
+import { BASE62_ALPHABET, decodeBase62, encodeBase62 } from '../../../src/auth/base62.js';
+import { KEY_PREFIX, crc32Ascii, formatKey, generateKeyId, generateSecret, isKeyId, parseKey } from '../../../src/auth/keyFormat.js';
 
 const ID = '7Hq2pXw9LmZ4';
 const SECRET = 'a'.repeat(20) + 'B'.repeat(20) + '012';
@@ -139,5 +139,37 @@ describe('isKeyId', () => {
     ['', false],
   ])('%j → %s', (s, expected) => {
     expect(isKeyId(s)).toBe(expected);
+  });
+});
+
+describe('the checksum without zlib', () => {
+  it("crc32Ascii is zlib's crc32 on ASCII text", () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary-ascii', maxLength: 80 }), (s) => {
+        expect(crc32Ascii(s)).toBe(crc32(s));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('decodeBase62 inverts encodeBase62 and rejects other characters', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (n) => {
+        expect(decodeBase62(encodeBase62(n, 6))).toBe(n);
+      }),
+    );
+    expect(decodeBase62('00000_')).toBeNaN();
+  });
+
+  it('accepts exactly the keys whose six last characters are the checksum of the rest', () => {
+    fc.assert(
+      fc.property(keyArb, fc.string({ unit: base62, minLength: 6, maxLength: 6 }), (key, sum) => {
+        const body = key.slice(0, -6);
+        const expected = encodeBase62(crc32(body), 6) === sum;
+        expect(parseKey(body + sum).kind).toBe(expected ? 'keygate' : 'malformed');
+        expect(parseKey(key).kind).toBe('keygate');
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
