@@ -1,4 +1,4 @@
-import { createHash, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { hash, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { type ParsedHash, type ScryptParams, checkPbkdf2Iterations, checkScryptParams, formatPbkdf2, formatScrypt } from './hashFormat.js';
 
 export {
@@ -105,8 +105,13 @@ export function digestForCache(secret: string): string {
   return sha256(secret).toString('base64url');
 }
 
+/**
+ * The one-shot `crypto.hash` (Node 20.12+): the same SHA-256 of the UTF-8 bytes as
+ * createHash().update().digest(), without building a Hash stream object per call (it
+ * showed as ~3% of a proxied request's CPU).
+ */
 function sha256(secret: string): Buffer {
-  return createHash('sha256').update(secret, 'utf8').digest();
+  return hash('sha256', secret, 'buffer');
 }
 
 function safeEqual(expected: Buffer, actual: Buffer): boolean {

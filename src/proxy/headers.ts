@@ -211,15 +211,26 @@ function appendForwarded(out: string[], name: string, previous: string[], value:
   out.push(name, [...previous, value].join(', '));
 }
 
+/** `Connection:` values nearly every upstream sends, read once (they run on every response). */
+const COMMON_CONNECTION = new Map<string, ReadonlySet<string>>([
+  ['keep-alive', new Set(['keep-alive'])],
+  ['close', new Set(['close'])],
+]);
+
 /** The response headers the client receives: hop-by-hop removed, the request id added. */
 export function clientResponseHeaders(
   upstream: Record<string, string | string[] | undefined>,
   requestId: string,
 ): Record<string, string | string[]> {
   const connection = upstream.connection;
-  const listed = connection === undefined ? NONE : connectionTokens(Array.isArray(connection) ? connection : [connection]);
+  const listed =
+    connection === undefined
+      ? NONE
+      : ((typeof connection === 'string' ? COMMON_CONNECTION.get(connection) : undefined) ??
+        connectionTokens(Array.isArray(connection) ? connection : [connection]));
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
     out[name] = value;
   }
