@@ -8,10 +8,10 @@ import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.
 import { fingerprintListing, isDirectorySource, keysFilesIn } from './keysDirectory.js';
 import { readFailure, readRegularFile } from './regularFile.js';
 import type { ConfigIssue } from '../reader/issues.js';
-import { KeyIndexBuilder } from '../keys/keyIndex.js';
-import { KeyStore } from '../keys/store.js';
+import type { KeyFacts, KeyStore } from '../keys/store.js';
 import { readKeysFile } from '../keys/reader.js';
-import { readKeysByLine, readKeysFast } from '../keys/fastReader.js';
+import { eachKeyByLine, readKeysFast } from '../keys/fastReader.js';
+import { KeySet, type KeysRead, type RateLimitedKey } from './keySet.js';
 import { readMainFile, type MainConfig, type ServiceDraft, type ShadowFiles } from './mainFile.js';
 import { readPolicyFile, type PolicyFile } from './policyFile.js';
 import type { RuleNames } from '../reader/ruleReader.js';
@@ -52,15 +52,15 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   const names: RuleNames = { services: new Set(main.declaredServices), extraMethods: new Set(main.extraMethods) };
   const policy = ctx.read(main.policy, (r) => readPolicyFile(r, names));
   const keysFiles = main.keys.flatMap((entry) => ctx.keysFilesOf(entry));
-  const keys = keysFiles.flatMap((file) => ctx.readKeys(file, names));
+  const keys = ctx.readKeys(keysFiles, names);
   const signingKeys = options.signingKeys ?? options.serviceTokens !== false;
   const services = main.services.map((s) =>
     resolveToken(ctx, s, options.serviceTokens === false ? undefined : (options.env ?? process.env), signingKeys),
   );
   checkConflicts(ctx, keys);
   if (!policy || ctx.errors.length) return ctx.result();
-  warnAboutKeys(ctx, keys, policy);
-  const byKey = keyRateLimits(ctx, keys, policy);
+  warnAboutKeys(ctx, keys.store, policy);
+  const byKey = keyRateLimits(ctx, keys.rateLimited, policy);
   if (ctx.errors.length) return ctx.result();
   const live = buildSnapshot(mainPath, main, policy, keysFiles, keys, services as ServiceConfig[], byKey, ctx.warnings, options.generation ?? 1);
   const snapshot = main.shadow ? withShadow(live, loadShadow(ctx, main.shadow, names, policy)) : live;
@@ -111,11 +111,22 @@ class LoadContext {
     }
   }
 
+  /** Keys files, laid out in one key store as they are read. */
+  readKeys(files: readonly string[], names: RuleNames): KeysRead {
+    const set = new KeySet();
+    for (const file of files) this.#readKeysFile(file, names, set);
+    return set.finish();
+  }
+
   /** A keys file: a fast path when it is valid (by line, else js-yaml), the positioned one to say what is wrong when not. */
-  readKeys(file: string, names: RuleNames): KeyRecord[] {
+  #readKeysFile(file: string, names: RuleNames, set: KeySet): void {
     const text = this.textOf(file);
-    if (text === undefined) return [];
-    return readKeysByLine(file, text, names) ?? readKeysFast(file, text, names) ?? this.parse(file, text, (r) => readKeysFile(r, names)) ?? [];
+    if (text === undefined) return;
+    const before = set.count;
+    if (eachKeyByLine(file, text, names, (key) => set.add(key))) return;
+    set.truncate(before);
+    const keys = readKeysFast(file, text, names) ?? this.parse(file, text, (r) => readKeysFile(r, names)) ?? [];
+    for (const key of keys) set.add(key);
   }
 
   private textOf(file: string): string | undefined {
@@ -194,34 +205,45 @@ function readTokenValue(ctx: LoadContext, s: ServiceDraft, env: NodeJS.ProcessEn
   }
 }
 
-/** Across every keys file: a duplicate id or a shared legacy secret is an error naming both places. */
-function checkConflicts(ctx: LoadContext, keys: readonly KeyRecord[]): void {
-  const builder = new KeyIndexBuilder<KeyRecord>();
-  for (const key of keys) {
-    const conflict = builder.add(key);
-    if (!conflict) continue;
-    const first = conflict.first;
-    ctx.errors.push(at(key, conflict.kind === 'duplicate_id'
-      ? `duplicate key id "${key.id}" (first at ${first.file}:${first.line}:${first.col})`
-      : `legacy key ${key.id} has the same secret as key ${first.id} (${first.file}:${first.line}:${first.col})`));
+/** Across every keys file: a duplicate id or a shared legacy secret is an error naming both places, in file order. */
+function checkConflicts(ctx: LoadContext, keys: KeysRead): void {
+  const { store, duplicates } = keys;
+  const legacy = new Map<string, KeyFacts>();
+  let next = 0;
+  for (let slot = 0; slot < store.size; slot++) {
+    const duplicate = duplicates[next]?.[0] === slot ? duplicates[next++] : undefined;
+    if (duplicate) {
+      const [key, first] = [store.facts(slot), store.facts(duplicate[1])];
+      ctx.errors.push(at(key, `duplicate key id "${key.id}" (first at ${first.file}:${first.line}:${first.col})`));
+      continue;
+    }
+    if (!store.isLegacySha256(slot)) continue;
+    const key = store.facts(slot);
+    const digest = key.hash!.algorithm === 'sha256' ? key.hash!.digest.toString('base64url') : '';
+    const first = legacy.get(digest);
+    if (first) ctx.errors.push(at(key, `legacy key ${key.id} has the same secret as key ${first.id} (${first.file}:${first.line}:${first.col})`));
+    else legacy.set(digest, key);
   }
 }
 
-function warnAboutKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: PolicyFile): void {
-  const seen = new Set(keys.map((key) => key.id));
-  const named = new Map<string, KeyRecord>();
-  for (const key of keys) {
-    const twin = named.get(`${key.user}\n${key.name}`);
-    if (twin && key.name !== '') ctx.warnings.push(at(key, `key ${key.id}: user ${key.user} already has a key named "${key.name}" (${twin.id} at ${twin.file}:${twin.line}:${twin.col}); names are how people find keys, so give each its own`));
-    else named.set(`${key.user}\n${key.name}`, key);
+function warnAboutKeys(ctx: LoadContext, store: KeyStore, policy: PolicyFile): void {
+  /** Slot of the first key of each user and name (keys without a name are not compared). */
+  const named = new Map<string, number>();
+  for (let slot = 0; slot < store.size; slot++) {
+    const key = store.facts(slot);
+    const twinSlot = key.name === '' ? undefined : named.get(`${key.user}\n${key.name}`);
+    if (twinSlot !== undefined) {
+      const twin = store.facts(twinSlot);
+      ctx.warnings.push(at(key, `key ${key.id}: user ${key.user} already has a key named "${key.name}" (${twin.id} at ${twin.file}:${twin.line}:${twin.col}); names are how people find keys, so give each its own`));
+    } else if (key.name !== '') named.set(`${key.user}\n${key.name}`, slot);
     if (!policy.users.has(key.user)) ctx.warnings.push(at(key, `key ${key.id}: user "${key.user}" is not in the policy${didYouMean(key.user, policy.users.keys())}; the key is dead (user_unknown)`));
-    if (key.legacy && key.hash.algorithm !== 'sha256') ctx.warnings.push(at(key, `key ${key.id}: low-entropy legacy secret; rotate it with "keygate key rotate ${key.id}"`));
-    if (key.scope === 'restricted' && key.allow.size === 0) ctx.warnings.push(at(key, `key ${key.id}: restricted key with no allow rules can do nothing`));
+    if (key.legacy && key.hash!.algorithm !== 'sha256') ctx.warnings.push(at(key, `key ${key.id}: low-entropy legacy secret; rotate it with "keygate key rotate ${key.id}"`));
+    if (key.scope === 'restricted' && key.allowCount === 0) ctx.warnings.push(at(key, `key ${key.id}: restricted key with no allow rules can do nothing`));
   }
-  warnAboutLegacySalts(ctx, keys);
+  warnAboutLegacySalts(ctx, store.legacySlow);
   for (const g of policy.guardrails.rules) {
     for (const id of g.except ?? []) {
-      if (!seen.has(id)) ctx.warnings.push({ file: g.origin.file ?? '', line: g.origin.line ?? 1, col: g.origin.col ?? 1, message: `guardrail except names unknown key id "${id}"`, keyId: id });
+      if (!store.byId.has(id)) ctx.warnings.push({ file: g.origin.file ?? '', line: g.origin.line ?? 1, col: g.origin.col ?? 1, message: `guardrail except names unknown key id "${id}"`, keyId: id });
     }
   }
 }
@@ -230,8 +252,7 @@ function warnAboutKeys(ctx: LoadContext, keys: readonly KeyRecord[], policy: Pol
  * A presented legacy secret costs one KDF run per salt among the slow legacy hashes;
  * keys imported before imports shared a salt each have their own.
  */
-function warnAboutLegacySalts(ctx: LoadContext, keys: readonly KeyRecord[]): void {
-  const slow = keys.filter((key) => key.legacy && key.hash.algorithm !== 'sha256');
+function warnAboutLegacySalts(ctx: LoadContext, slow: readonly KeyRecord[]): void {
   const groups = new Map<string, KeyRecord>();
   for (const key of slow) if (key.hash.algorithm !== 'sha256') groups.set(saltGroupOf(key.hash), key);
   if (groups.size <= 1) return;
@@ -243,10 +264,9 @@ function warnAboutLegacySalts(ctx: LoadContext, keys: readonly KeyRecord[]): voi
  * Each key's own limits by name, capped to its user's: a key never does more than its
  * user, so a looser key limit is a warning and the user's rate and burst apply.
  */
-function keyRateLimits(ctx: LoadContext, keys: readonly KeyRecord[], policy: PolicyFile): Map<string, readonly RateLimit[]> {
+function keyRateLimits(ctx: LoadContext, keys: readonly RateLimitedKey[], policy: PolicyFile): Map<string, readonly RateLimit[]> {
   const byKey = new Map<string, readonly RateLimit[]>();
   for (const key of keys) {
-    if (!key.rateLimit?.length) continue;
     const userLimits = policy.users.get(key.user)?.rateLimits ?? [];
     const limits: RateLimit[] = [];
     for (const name of key.rateLimit) {
@@ -275,9 +295,9 @@ function loadShadow(live: LoadContext, files: ShadowFiles, names: RuleNames, liv
   const ctx = new LoadContext(live.overrides, live.sources);
   const policy = files.policy === undefined ? livePolicy : ctx.read(files.policy, (r) => readPolicyFile(r, names));
   const keysFiles = files.keys?.flatMap((entry) => ctx.keysFilesOf(entry));
-  const keys = keysFiles?.flatMap((file) => ctx.readKeys(file, names));
+  const keys = keysFiles && ctx.readKeys(keysFiles, names);
   if (keys) checkConflicts(ctx, keys);
-  if (policy && keys) keyRateLimits(ctx, keys, policy);
+  if (policy && keys) keyRateLimits(ctx, keys.rateLimited, policy);
   if (!policy || ctx.errors.length) return { ok: false, errors: ctx.errors };
   const named = [...(files.policy !== undefined ? [files.policy] : []), ...(keysFiles ?? [])];
   return {
@@ -285,7 +305,7 @@ function loadShadow(live: LoadContext, files: ShadowFiles, names: RuleNames, liv
     candidate: Object.freeze({
       files: Object.freeze(named),
       ...(files.policy !== undefined ? { policy: Object.freeze({ users: policy.users, guardrails: policy.guardrails }) } : {}),
-      ...(keys ? { keys: KeyStore.fromKeys(keys) } : {}),
+      ...(keys ? { keys: keys.store } : {}),
     }),
   };
 }
@@ -294,12 +314,12 @@ function withShadow(live: Snapshot, load: ShadowLoad): Snapshot {
   return Object.freeze(load.ok ? { ...live, shadow: load.candidate, shadowErrors: [] } : { ...live, shadowErrors: Object.freeze([...load.errors]) });
 }
 
-function at(key: KeyRecord, message: string): ConfigIssue {
+function at(key: Pick<KeyRecord, 'id' | 'file' | 'line' | 'col'>, message: string): ConfigIssue {
   return { file: key.file, line: key.line, col: key.col, message, keyId: key.id };
 }
 
 function buildSnapshot(
-  mainFile: string, main: MainConfig, policy: PolicyFile, keysFiles: string[], keys: KeyRecord[], services: ServiceConfig[], byKey: Map<string, readonly RateLimit[]>,
+  mainFile: string, main: MainConfig, policy: PolicyFile, keysFiles: string[], keys: KeysRead, services: ServiceConfig[], byKey: Map<string, readonly RateLimit[]>,
   warnings: readonly ConfigIssue[], generation: number,
 ): Snapshot {
   const tokenFiles = services.flatMap((s) => (s.serviceToken.source.kind === 'file' ? [s.serviceToken.source.path] : []));
@@ -317,14 +337,14 @@ function buildSnapshot(
     users: policy.users,
     guardrails: policy.guardrails,
     keyRotation: policy.keyRotation,
-    keys: KeyStore.fromKeys(keys),
+    keys: keys.store,
     limits: Object.freeze(main.limits),
     shutdown: Object.freeze(main.shutdown),
     reload: Object.freeze(main.reload),
     log: Object.freeze(main.log),
     metrics: Object.freeze(main.metrics),
     rateLimits: Object.freeze({ ...main.rateLimiting, named: policy.rateLimits, byKey }),
-    clientCertBindings: new Map(keys.flatMap((k) => (k.clientCert ? [[k.id, Object.freeze({ ...k.clientCert })] as const] : []))),
+    clientCertBindings: keys.clientCertBindings,
     state: Object.freeze(main.state),
     warnings: Object.freeze([...warnings]),
   });

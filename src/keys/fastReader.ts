@@ -19,18 +19,24 @@ import type { Field, NodeReader } from '../reader/yamlReader.js';
 /**
  * The file's keys read entry by entry from its lines (lineReader.ts), for files in the
  * shape `keygate key` writes: no parsed document of the whole file, no position scan.
- * Undefined when the file is in another shape or anything in it is wrong.
+ * Each key goes to `onKey` as soon as it is read; false when the file is in another
+ * shape or anything in it is wrong (keys already handed over are then to be dropped).
  */
-export function readKeysByLine(file: string, text: string, names: RuleNames): KeyRecord[] | undefined {
+export function eachKeyByLine(file: string, text: string, names: RuleNames, onKey: (key: KeyRecord) => void): boolean {
   const r = new PlainReader(file, undefined, new Map());
-  const keys: KeyRecord[] = [];
   const read = readKeyEntries(text, (entry) => {
     r.positions = entry.positions;
     const key = readKeyEntry(r, entry.node, names);
-    if (key) keys.push(key);
+    if (key && !r.failed) onKey(key);
     return !r.failed;
   });
-  return read && !r.failed ? keys : undefined;
+  return read && !r.failed;
+}
+
+/** eachKeyByLine's keys in a list (tests). */
+export function readKeysByLine(file: string, text: string, names: RuleNames): KeyRecord[] | undefined {
+  const keys: KeyRecord[] = [];
+  return eachKeyByLine(file, text, names, (key) => keys.push(key)) ? keys : undefined;
 }
 
 /** The file's keys, or undefined when it must be read with YamlReader instead. */

@@ -8,6 +8,12 @@ import type { KeyRecord } from './record.js';
 import { buildStoreData } from './storeBuilder.js';
 import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
+/** What a load's checks read of a key: `hash` only for legacy keys (their secrets are compared across keys). */
+export interface KeyFacts extends Pick<KeyRecord, 'id' | 'user' | 'name' | 'scope' | 'legacy' | 'file' | 'line' | 'col'> {
+  readonly allowCount: number;
+  readonly hash?: ParsedHash;
+}
+
 /**
  * Every key of a snapshot, compact: about 150 bytes a key in typed arrays instead of a
  * thousand in objects. A lookup by id is one hash probe; it returns a KeyRecord built
@@ -76,6 +82,32 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
 
   list(): KeyRecord[] {
     return [...this];
+  }
+
+  /** Whether the key in `slot` is a legacy key hashed with sha256 (its digest is compared with other legacy keys'). */
+  isLegacySha256(slot: number): boolean {
+    const flags = this.#d.flags[slot];
+    return (flags & FLAG.legacy) !== 0 && (flags & FLAG.slowHash) === 0;
+  }
+
+  /** The few fields a load's checks read of the key in `slot`, without building its record (rules, hash objects). */
+  facts(slot: number): KeyFacts {
+    const f = slot * FIELD_COUNT;
+    const fields = this.#d.fields;
+    const flags = this.#d.flags[slot];
+    const legacy = (flags & FLAG.legacy) !== 0;
+    return {
+      id: this.#id(slot),
+      user: this.#sharedString(fields[f + F.user]),
+      name: this.#string(fields[f + F.name]) ?? '',
+      scope: flags & FLAG.inherit ? 'inherit' : 'restricted',
+      allowCount: this.#ruleSets[fields[f + F.allowSet]].rules.length,
+      legacy,
+      ...(legacy ? { hash: flags & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot)) } : {}),
+      file: this.#sharedString(fields[f + F.file]),
+      line: fields[f + F.line],
+      col: fields[f + F.col],
+    };
   }
 
   #slotOf(id: string): number {

@@ -1,77 +1,199 @@
 import { methodsText } from '../policy/methods.js';
 import type { CompiledRule } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
-import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
+import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHashAt, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
+
+/** Lays validated keys out as a KeyStoreData (see StoreLayout). */
+export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
+  const layout = new StoreLayout();
+  for (const key of keys) layout.add(key);
+  return layout.finish().data;
+}
+
+/** A key whose id an earlier key already has: both slots, in file order. */
+export type DuplicateId = readonly [slot: number, first: number];
 
 /**
- * Lays validated keys out as a KeyStoreData: fixed-size fields in typed arrays, digests
- * in one slab, each distinct string, rule list and source-IP list once. Runs where the
- * keys were read (the load worker), so the main thread only receives the result.
+ * Lays validated keys out one at a time, as they are read: fixed-size fields in typed
+ * arrays that grow, digests in one slab, text in one UTF-8 slab, each user, file, rule
+ * list and source-IP list once. The reader keeps no record of a key once it is here,
+ * so what a load holds grows by about 150 bytes a key, not by the key's objects. Runs
+ * where the keys are read (the load worker), so the main thread only receives the result.
  */
-export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
-  const count = keys.length;
-  const strings = new Interner<string>();
-  const ruleSets = new Interner<readonly CompiledRule[]>();
-  ruleSets.add('', []);
-  const cidrSets = new Interner<readonly string[]>();
-  const ids = new Uint8Array(count * ID_BYTES);
-  const fields = new Uint32Array(count * FIELD_COUNT);
-  const times = new Float64Array(count * TIME_COUNT);
-  const flags = new Uint8Array(count);
-  const digests = new Uint8Array(count * DIGEST_BYTES);
-  const positions: number[] = [];
-  const slowHashes: [number, string][] = [];
-  const graceHashes: [number, string, number][] = [];
-  const str = (s: string | undefined): number => (s === undefined ? NONE : strings.add(s, s));
-  keys.forEach((key, slot) => {
-    ids.set(Buffer.from(key.id, 'latin1'), slot * ID_BYTES);
+export class StoreLayout {
+  #count = 0;
+  #capacity = 0;
+  #ids = new Uint8Array(0);
+  #fields = new Uint32Array(0);
+  #times = new Float64Array(0);
+  #flags = new Uint8Array(0);
+  #digests = new Uint8Array(0);
+  #positions = new GrowingUint32();
+  readonly #text = new TextSlab();
+  /** Users and files: few, shared by many keys. Names, comments and dates are mostly one key's own and are not looked up. */
+  readonly #shared = new Map<string, number>();
+  readonly #ruleSets = new Interner<readonly CompiledRule[]>();
+  readonly #cidrSets = new Interner<readonly string[]>();
+  #slowHashes: [number, string][] = [];
+  #graceHashes: [number, string, number][] = [];
+
+  constructor() {
+    this.#ruleSets.add('', []);
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  add(key: KeyRecord): void {
+    if (this.#count === this.#capacity) this.#grow();
+    const slot = this.#count++;
+    const ids = this.#ids;
+    for (let i = 0; i < ID_BYTES; i++) ids[slot * ID_BYTES + i] = key.id.charCodeAt(i);
     const f = slot * FIELD_COUNT;
-    fields[f + F.user] = str(key.user);
-    fields[f + F.name] = str(key.name);
-    fields[f + F.comment] = str(key.comment);
-    fields[f + F.created] = str(key.created);
-    fields[f + F.rotated] = str(key.rotated);
-    fields[f + F.file] = str(key.file);
+    const fields = this.#fields;
+    const ruleSets = this.#ruleSets;
+    fields[f + F.user] = this.#sharedText(key.user);
+    fields[f + F.name] = this.#text.add(key.name);
+    fields[f + F.comment] = this.#text.add(key.comment);
+    fields[f + F.created] = this.#text.add(key.created);
+    fields[f + F.rotated] = this.#text.add(key.rotated);
+    fields[f + F.file] = this.#sharedText(key.file);
     fields[f + F.line] = key.line;
     fields[f + F.col] = key.col;
     fields[f + F.allowSet] = addRules(ruleSets, key.allow.rules);
     fields[f + F.denySet] = addRules(ruleSets, key.deny.rules);
-    fields[f + F.sourceIPs] = key.sourceIPs ? cidrSets.add(key.sourceIPs.text.join(','), key.sourceIPs.text) : NONE;
-    fields[f + F.rulePositions] = positions.length / 2;
+    fields[f + F.sourceIPs] = key.sourceIPs ? this.#cidrSets.add(key.sourceIPs.text.join(','), key.sourceIPs.text) : NONE;
+    fields[f + F.rulePositions] = this.#positions.length / 2;
     const shadowAllow = key.shadow?.allow?.rules;
     const shadowDeny = key.shadow?.deny?.rules;
     fields[f + F.shadowAllowSet] = shadowAllow ? addRules(ruleSets, shadowAllow) : NONE;
     fields[f + F.shadowDenySet] = shadowDeny ? addRules(ruleSets, shadowDeny) : NONE;
-    for (const rule of [...key.allow.rules, ...key.deny.rules, ...(shadowAllow ?? []), ...(shadowDeny ?? [])])
-      positions.push(rule.origin.line ?? 0, rule.origin.col ?? 0);
+    for (const list of [key.allow.rules, key.deny.rules, shadowAllow ?? [], shadowDeny ?? []])
+      for (const rule of list) this.#positions.push2(rule.origin.line ?? 0, rule.origin.col ?? 0);
+    const times = this.#times;
     times[slot * TIME_COUNT] = key.expires ?? NaN;
     times[slot * TIME_COUNT + 1] = key.notBefore ?? NaN;
     times[slot * TIME_COUNT + 2] = key.issued ?? NaN;
-    flags[slot] = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.scope === 'inherit' ? FLAG.inherit : 0);
-    if (key.previous) graceHashes.push([slot, key.previous.hash.text, key.previous.expires]);
-    if (key.hash.algorithm === 'sha256') digests.set(key.hash.digest, slot * DIGEST_BYTES);
+    let flags = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.scope === 'inherit' ? FLAG.inherit : 0);
+    if (key.previous) this.#graceHashes.push([slot, key.previous.hash.text, key.previous.expires]);
+    if (key.hash.algorithm === 'sha256') this.#digests.set(key.hash.digest, slot * DIGEST_BYTES);
     else {
-      flags[slot] |= FLAG.slowHash;
-      slowHashes.push([slot, key.hash.text]);
+      flags |= FLAG.slowHash;
+      this.#slowHashes.push([slot, key.hash.text]);
     }
-  });
-  const text = encodeStrings(strings.values);
-  return {
-    count,
-    ids,
-    table: idTable(keys),
-    fields,
-    times,
-    flags,
-    digests,
-    rulePositions: Uint32Array.from(positions),
-    strings: text.bytes,
-    stringEnds: text.ends,
-    ruleSets: ruleSets.values.map((rules) => rules.map(withoutOrigin)),
-    cidrSets: cidrSets.values,
-    slowHashes,
-    graceHashes,
-  };
+    this.#flags[slot] = flags;
+  }
+
+  /**
+   * Forgets the keys added after the first `count` (a fast read that gave up half-way
+   * through a file). Their text and rule sets stay in the slabs, unreferenced.
+   */
+  truncate(count: number): void {
+    if (count >= this.#count) return;
+    this.#positions.length = this.#fields[count * FIELD_COUNT + F.rulePositions] * 2;
+    this.#digests.fill(0, count * DIGEST_BYTES, this.#count * DIGEST_BYTES);
+    this.#slowHashes = this.#slowHashes.filter(([slot]) => slot < count);
+    this.#graceHashes = this.#graceHashes.filter(([slot]) => slot < count);
+    this.#count = count;
+  }
+
+  /** The store's data, each array cut to size, and the keys whose id was taken (left out of the id table). */
+  finish(): { data: KeyStoreData; duplicates: DuplicateId[] } {
+    const count = this.#count;
+    const ids = this.#ids.slice(0, count * ID_BYTES);
+    const text = this.#text.finish();
+    const { table, duplicates } = idTable(ids, count);
+    return {
+      data: {
+        count,
+        ids,
+        table,
+        fields: this.#fields.slice(0, count * FIELD_COUNT),
+        times: this.#times.slice(0, count * TIME_COUNT),
+        flags: this.#flags.slice(0, count),
+        digests: this.#digests.slice(0, count * DIGEST_BYTES),
+        rulePositions: this.#positions.finish(),
+        strings: text.bytes,
+        stringEnds: text.ends,
+        ruleSets: this.#ruleSets.values.map((rules) => rules.map(withoutOrigin)),
+        cidrSets: this.#cidrSets.values,
+        slowHashes: this.#slowHashes,
+        graceHashes: this.#graceHashes,
+      },
+      duplicates,
+    };
+  }
+
+  #sharedText(s: string): number {
+    let i = this.#shared.get(s);
+    if (i === undefined) this.#shared.set(s, (i = this.#text.add(s)));
+    return i;
+  }
+
+  #grow(): void {
+    const capacity = Math.max(1024, this.#capacity * 2);
+    const grown = <T extends Uint8Array | Uint32Array | Float64Array>(old: T, make: (n: number) => T, per: number): T => {
+      const next = make(capacity * per);
+      next.set(old);
+      return next;
+    };
+    this.#ids = grown(this.#ids, (n) => new Uint8Array(n), ID_BYTES);
+    this.#fields = grown(this.#fields, (n) => new Uint32Array(n), FIELD_COUNT);
+    this.#times = grown(this.#times, (n) => new Float64Array(n), TIME_COUNT);
+    this.#flags = grown(this.#flags, (n) => new Uint8Array(n), 1);
+    this.#digests = grown(this.#digests, (n) => new Uint8Array(n), DIGEST_BYTES);
+    this.#capacity = capacity;
+  }
+}
+
+/** A Uint32Array that grows as numbers are pushed. */
+class GrowingUint32 {
+  #a = new Uint32Array(1024);
+  length = 0;
+
+  push(a: number): void {
+    if (this.length === this.#a.length) {
+      const next = new Uint32Array(this.#a.length * 2);
+      next.set(this.#a);
+      this.#a = next;
+    }
+    this.#a[this.length++] = a;
+  }
+
+  push2(a: number, b: number): void {
+    this.push(a);
+    this.push(b);
+  }
+
+  finish(): Uint32Array {
+    return this.#a.slice(0, this.length);
+  }
+}
+
+/** Strings as UTF-8, one after another: string i ends at `ends[i]`. */
+class TextSlab {
+  #bytes = Buffer.allocUnsafe(64 * 1024);
+  #used = 0;
+  readonly #ends = new GrowingUint32();
+
+  /** The string's index; NONE for undefined. */
+  add(s: string | undefined): number {
+    if (s === undefined) return NONE;
+    const most = s.length * 3;
+    if (this.#used + most > this.#bytes.length) {
+      const next = Buffer.allocUnsafe(Math.max(this.#bytes.length * 2, this.#used + most));
+      this.#bytes.copy(next, 0, 0, this.#used);
+      this.#bytes = next;
+    }
+    this.#used += this.#bytes.write(s, this.#used, 'utf8');
+    this.#ends.push(this.#used);
+    return this.#ends.length - 1;
+  }
+
+  finish(): { bytes: Uint8Array; ends: Uint32Array } {
+    return { bytes: new Uint8Array(this.#bytes.subarray(0, this.#used)), ends: this.#ends.finish() };
+  }
 }
 
 /** Equal values, one index: `key` is the value's canonical text. */
@@ -102,29 +224,25 @@ function withoutOrigin(rule: CompiledRule): CompiledRule {
   return { ...rule, origin: { owner: '', index: rule.origin.index } };
 }
 
-function encodeStrings(values: readonly string[]): { bytes: Uint8Array; ends: Uint32Array } {
-  const parts = values.map((s) => Buffer.from(s, 'utf8'));
-  const ends = new Uint32Array(values.length);
-  let end = 0;
-  parts.forEach((p, i) => (ends[i] = end += p.length));
-  const bytes = new Uint8Array(end);
-  let at = 0;
-  for (const p of parts) {
-    bytes.set(p, at);
-    at += p.length;
-  }
-  return { bytes, ends };
-}
-
-function idTable(keys: readonly KeyRecord[]): Uint32Array {
+/** Open addressing by id hash; a key whose id is already in the table stays out of it and is reported. */
+function idTable(ids: Uint8Array, count: number): { table: Uint32Array; duplicates: DuplicateId[] } {
   let size = 16;
-  while (size < keys.length * 2) size *= 2;
+  while (size < count * 2) size *= 2;
   const table = new Uint32Array(size);
   const mask = size - 1;
-  keys.forEach((key, slot) => {
-    let i = idHash(key.id) & mask;
-    while (table[i] !== 0) i = (i + 1) & mask;
-    table[i] = slot + 1;
-  });
-  return table;
+  const duplicates: DuplicateId[] = [];
+  for (let slot = 0; slot < count; slot++) {
+    let i = idHashAt(ids, slot * ID_BYTES) & mask;
+    for (; table[i] !== 0; i = (i + 1) & mask) {
+      if (sameId(ids, table[i] - 1, slot)) break;
+    }
+    if (table[i] === 0) table[i] = slot + 1;
+    else duplicates.push([slot, table[i] - 1]);
+  }
+  return { table, duplicates };
+}
+
+function sameId(ids: Uint8Array, a: number, b: number): boolean {
+  for (let i = 0; i < ID_BYTES; i++) if (ids[a * ID_BYTES + i] !== ids[b * ID_BYTES + i]) return false;
+  return true;
 }

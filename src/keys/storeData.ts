@@ -85,3 +85,10 @@ export function idHash(id: string): number {
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
   return h >>> 0;
 }
+
+/** idHash of the id stored at `at` in an ids slab (ASCII: one byte a character). */
+export function idHashAt(ids: Uint8Array, at: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ID_BYTES; i++) h = Math.imul(h ^ ids[at + i], 0x01000193);
+  return h >>> 0;
+}

@@ -254,6 +254,20 @@ describe('keys files on the fast path', () => {
 });
 
 describe('keys files that fall back to the positioned path', () => {
+  it('a file the line reader gives up on half-way loads exactly as the positioned path reads it', () => {
+    const lines = keysText(2000).split('\n');
+    const at = lines.findIndex((l) => l.includes(id(1500))) + 1;
+    lines.splice(at, 0, '    name: !!str tagged'); // a tag: not the line reader's shape, valid YAML all the same
+    const text = lines.join('\n');
+    expect(readKeysByLine('keys.yaml', text, SERVICES)).toBeUndefined();
+    fixture = writeFixture({ 'keys.yaml': text });
+    const loaded = loadConfig(fixture.mainFile);
+    if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors.slice(0, 3)));
+    const expected = readKeysFile(new YamlReader(fixture.path('keys.yaml'), text), SERVICES);
+    expect(expected[1500].name).toBe('tagged');
+    expect(plain(loaded.snapshot.keys.list())).toEqual(plain(expected));
+  });
+
   it('an invalid key deep in the file is reported at its exact line and column', () => {
     const lines = keysText(2000).split('\n');
     const at = lines.findIndex((l) => l.includes(id(1502))) + 4; // key 1502 (layout 2): its first allow rule
