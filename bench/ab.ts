@@ -27,7 +27,7 @@ import { median } from './lib/stats.js';
 import type { LoadResult } from './load/result.js';
 import { wrk } from './load/wrk.js';
 import { startCaddy } from './peers/caddy.js';
-import { prepareConfig, REPO, startKeygate, type KeygatePeer } from './peers/keygate.js';
+import { freeListenPorts, prepareConfig, REPO, startKeygate, type KeygatePeer, type LogSink } from './peers/keygate.js';
 import { PATHS } from './scenarios/context.js';
 import { alternate, measure, type Case, type CaseSummary, type Peer } from './scenarios/harness.js';
 
@@ -59,11 +59,13 @@ const ROW_DEFS: Record<string, RowDef> = {
   all_on: { peer: 'kg', kind: 'proxy' },
   all_on_401: { peer: 'kg', kind: 'proxy_401' },
   log_off: { peer: 'kg_log_off', kind: 'proxy' },
+  log_file: { peer: 'kg_log_file', kind: 'proxy' },
   check_allow: { peer: 'kg', kind: 'check' },
   check_401: { peer: 'kg', kind: 'check_401' },
   base_all_on: { peer: 'base', kind: 'proxy' },
   base_all_on_401: { peer: 'base', kind: 'proxy_401' },
   base_log_off: { peer: 'base_log_off', kind: 'proxy' },
+  base_log_file: { peer: 'base_log_file', kind: 'proxy' },
   base_check_allow: { peer: 'base', kind: 'check' },
   base_check_401: { peer: 'base', kind: 'check_401' },
 };
@@ -73,6 +75,8 @@ const DIFFS: readonly [string, string][] = [
   ['all_on', 'bare'],
   ['log_off', 'bare'],
   ['all_on', 'log_off'],
+  ['log_file', 'log_off'],
+  ['log_file', 'base_log_file'],
   ['all_on', 'caddy'],
   ['check_allow', 'bare_200'],
   ['check_401', 'bare_200'],
@@ -127,9 +131,20 @@ async function keygate(
   keysYaml: string,
   accessLog: boolean,
   flags: string[],
+  log: LogSink = 'pipe',
+  knockouts: readonly string[] = [],
 ): Promise<KeygatePeer> {
-  const cfg = prepareConfig({ upstream: origin, keysYaml, accessLog });
-  const kg = await startKeygate(name, cfg.mainFile, cfg.dir, { bin, timeoutMs: 90_000, onSpawn: track, nodeFlags: flags });
+  const ports = log === 'pipe' ? undefined : await freeListenPorts();
+  const cfg = prepareConfig({ upstream: origin, keysYaml, accessLog, ...(ports ? { ports } : {}) });
+  const kg = await startKeygate(name, cfg.mainFile, cfg.dir, {
+    bin,
+    timeoutMs: 90_000,
+    onSpawn: track,
+    nodeFlags: flags,
+    log,
+    knockouts,
+    ...(ports ? { ports } : {}),
+  });
   pinTo(kg.child.pid, PEER_CPU);
   if (kg.drain) pinTo(kg.drain.pid, LOAD_CPU);
   return kg;
@@ -137,7 +152,8 @@ async function keygate(
 
 async function main(): Promise<void> {
   const rows = (args.rows ?? DEFAULT_ROWS.join(',')).split(',').filter(Boolean);
-  for (const r of rows) if (!ROW_DEFS[r]) throw new Error(`unknown row ${r}; rows: ${Object.keys(ROW_DEFS).join(', ')}`);
+  for (const r of rows) if (r.startsWith('ko_')) ROW_DEFS[r] = { peer: r, kind: 'proxy' };
+  for (const r of rows) if (!(r in ROW_DEFS)) throw new Error(`unknown row ${r}; rows: ${Object.keys(ROW_DEFS).join(', ')}, ko_<knockout>`);
   const needs = new Set(rows.map((r) => ROW_DEFS[r].peer));
   if ([...needs].some((p) => p.startsWith('base')) && !args.base)
     throw new Error('base_* rows need --base DIR (a build with bin/ and dist/)');
@@ -171,6 +187,8 @@ async function main(): Promise<void> {
     kg_log_off: async () => kgPeer('keygate log off', await keygate('keygate log off', here, origin, keysYaml, false, [])),
     base: async () => kgPeer('base keygate', await keygate('base keygate', base, origin, keysYaml, true, flags)),
     base_log_off: async () => kgPeer('base log off', await keygate('base log off', base, origin, keysYaml, false, [])),
+    kg_log_file: async () => kgPeer('keygate log file', await keygate('keygate log file', here, origin, keysYaml, true, [], 'file')),
+    base_log_file: async () => kgPeer('base log file', await keygate('base log file', base, origin, keysYaml, true, [], 'file')),
     caddy: async () => {
       const binary = ensureDebianTool('caddy', 'caddy', [], true);
       if (!binary) throw new Error('caddy is not installed');
@@ -181,7 +199,12 @@ async function main(): Promise<void> {
       return { peer: { name: 'caddy', url: (p) => `${c.url}/compute${p}`, pids: c.pids, mainPid: c.child.pid } };
     },
   };
-  for (const p of needs) peers.set(p, await starts[p]());
+  for (const p of needs) {
+    // ko_metrics, ko_decision, …: the everything-on keygate with that bench knockout (peers/knockoutHooks.mjs).
+    const knockout = p.startsWith('ko_') ? p.slice(3) : undefined;
+    const start = knockout ? async () => kgPeer(p, await keygate(p, here, origin, keysYaml, true, [], 'pipe', [knockout])) : starts[p];
+    peers.set(p, await start());
+  }
   log(
     `started ${[...needs].join(', ')}; load average ${loadavg()
       .map((x) => x.toFixed(2))

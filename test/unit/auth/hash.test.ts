@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   type HashErrorCode,
   type ParsedHash,
   digestForCache,
+  digestMatches,
   hashFast,
   hashSlow,
   isHashError,
@@ -49,6 +51,30 @@ describe('sha256', () => {
     const h = parsed(hashFast(SECRET));
     await expect(verifyHash(h, SECRET)).resolves.toBe(true);
     await expect(verifyHash(h, 'nope')).resolves.toBe(false);
+  });
+
+  it('verifies exactly the secrets whose SHA-256 (of the UTF-8 bytes) is the stored digest', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 80 }), fc.string({ maxLength: 80 }), (secret, other) => {
+        const h = parsed(`sha256$${createHash('sha256').update(secret, 'utf8').digest('base64url')}`);
+        if (h.algorithm !== 'sha256') throw new Error('unreachable');
+        expect(verifyFast(h, secret)).toBe(true);
+        expect(verifyFast(h, other)).toBe(other === secret);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('digestMatches compares every byte and refuses other lengths', () => {
+    const digest = createHash('sha256').update(SECRET).digest();
+    expect(digestMatches(digest, digest.toString('latin1'))).toBe(true);
+    for (const at of [0, 15, 31]) {
+      const changed = Buffer.from(digest);
+      changed[at] ^= 0x80;
+      expect(digestMatches(digest, changed.toString('latin1'))).toBe(false);
+    }
+    expect(digestMatches(digest, digest.subarray(0, 31).toString('latin1'))).toBe(false);
+    expect(digestMatches(digest, `${digest.toString('latin1')}\0`)).toBe(false);
   });
 
   it('keeps the original text', () => {
