@@ -33,6 +33,9 @@ export const KEY_FIELDS = [
   'clientCert',
 ];
 const PLAINTEXT_FIELDS = ['secret', 'key', 'token', 'password', 'plaintext'];
+/** Read once per key: a plaintext field is reported by name, not as an unknown field. */
+const ENTRY_FIELDS = [...KEY_FIELDS, ...PLAINTEXT_FIELDS];
+const REQUIRED_FIELDS = ['id', 'user', 'hash'];
 /** Most keys have no deny rules; a RuleMatcher never changes, so they can all share one. */
 const NO_RULES = new RuleMatcher([]);
 
@@ -63,7 +66,7 @@ function rejectPlaintext<N>(r: NodeReader<N>, node: N): void {
 }
 
 function readKey<N>(r: NodeReader<N>, node: N, names: RuleNames): KeyRecord | undefined {
-  const fields = r.map(node, 'a key', [...KEY_FIELDS, ...PLAINTEXT_FIELDS], ['id', 'user', 'hash']);
+  const fields = r.map(node, 'a key', ENTRY_FIELDS, REQUIRED_FIELDS);
   if (!fields) return undefined;
   const f = (name: string): Field<N, N> | undefined => fields.get(name);
   const str = (name: string): string | undefined => (f(name) ? r.string(f(name)!.value, name) : undefined);

@@ -4,6 +4,7 @@ import { compileRule, type CompiledRule, type RuleSpec } from '../policy/rules.j
 import type { Field, NodeReader } from './yamlReader.js';
 
 const RULE_FIELDS = ['region', 'service', 'method', 'path'];
+const RULE_REQUIRED = ['service', 'path'];
 
 /** What a rule may name: the configured services, and methods beyond RFC 9110's (`extraMethods` of keygate.yaml). */
 export interface RuleNames {
@@ -20,7 +21,7 @@ export function readRule<N>(
   names: RuleNames,
   extraFields: readonly string[] = [],
 ): { rule: CompiledRule; fields: Map<string, N> } | undefined {
-  const f = r.map(node, `${owner} rule ${index + 1}`, [...RULE_FIELDS, ...extraFields], ['service', 'path']);
+  const f = r.map(node, `${owner} rule ${index + 1}`, extraFields.length ? [...RULE_FIELDS, ...extraFields] : RULE_FIELDS, RULE_REQUIRED);
   if (!f) return undefined;
   const service = r.string(f.get('service')?.value, 'service');
   const path = r.string(f.get('path')?.value, 'path');
