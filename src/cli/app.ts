@@ -332,7 +332,7 @@ export function metricsSources(
   usage?: () => ReadonlyMap<string, KeyUse> | undefined,
 ): Pick<MetricsOptions, 'keyStates' | 'unusedKeys' | 'generation' | 'isKnownKey'> {
   return {
-    keyStates: (now) => countKeyStates(current(), current().keys, now),
+    keyStates: (now) => countKeyStates(current(), current().keys.dates(), now),
     unusedKeys: (now) => countUnusedKeys(current(), usage?.() ?? new Map(), now, UNUSED_DAYS),
     generation: () => current().generation,
     isKnownKey: (id) => current().keys.byId.has(id),

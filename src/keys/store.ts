@@ -2,7 +2,7 @@ import { parseHash, type ParsedHash } from '../auth/hash.js';
 import type { KeyIndex, KeyLookup } from '../auth/verifier.js';
 import { compileCidrs, type CidrSet } from '../policy/cidr.js';
 import { RuleMatcher, RuleSet } from '../policy/matcher.js';
-import type { KeyShadowScope } from '../policy/model.js';
+import type { KeyDates, KeyShadowScope } from '../policy/model.js';
 import type { CompiledRule, RuleOrigin } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { buildStoreData } from './storeBuilder.js';
@@ -82,6 +82,24 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
 
   list(): KeyRecord[] {
     return [...this];
+  }
+
+  /**
+   * Every key's id, dates and user through one view that moves from key to key: for
+   * counts over all keys at scrape time (key states, unused keys), which must not build
+   * a record per key (a million of them per /metrics scrape). Read the view, never keep it.
+   */
+  *dates(): IterableIterator<KeyDatesView> {
+    const view = new KeyDatesView(
+      this.#d,
+      (slot) => this.#id(slot),
+      (i) => this.#sharedString(i),
+      (i) => this.#string(i),
+    );
+    for (let slot = 0; slot < this.#d.count; slot++) {
+      view.slot = slot;
+      yield view;
+    }
   }
 
   /** Whether the key in `slot` is a legacy key hashed with sha256 (its digest is compared with other legacy keys'). */
@@ -212,6 +230,51 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
       const at = (firstPosition + index) * 2;
       return { owner, index, file, line: positions[at], col: positions[at + 1] };
     });
+  }
+}
+
+/** One key's fields that its state depends on, read from the store's arrays when asked for. */
+export class KeyDatesView implements KeyDates {
+  slot = 0;
+
+  constructor(
+    private readonly d: KeyStoreData,
+    private readonly idOf: (slot: number) => string,
+    private readonly shared: (index: number) => string,
+    private readonly text: (index: number) => string | undefined,
+  ) {}
+
+  get id(): string {
+    return this.idOf(this.slot);
+  }
+
+  get user(): string {
+    return this.shared(this.d.fields[this.slot * FIELD_COUNT + F.user]);
+  }
+
+  get disabled(): boolean {
+    return (this.d.flags[this.slot] & FLAG.disabled) !== 0;
+  }
+
+  get expires(): number | undefined {
+    return this.#time(0);
+  }
+
+  get notBefore(): number | undefined {
+    return this.#time(1);
+  }
+
+  get issued(): number | undefined {
+    return this.#time(2);
+  }
+
+  get created(): string | undefined {
+    return this.text(this.d.fields[this.slot * FIELD_COUNT + F.created]);
+  }
+
+  #time(i: number): number | undefined {
+    const t = this.d.times[this.slot * TIME_COUNT + i];
+    return Number.isNaN(t) ? undefined : t;
   }
 }
 

@@ -62,11 +62,14 @@ export interface KeyRotation {
 export const KEY_STATES = ['active', 'rotation_due', 'disabled', 'expired', 'not_yet_valid', 'orphaned'] as const;
 export type KeyState = (typeof KEY_STATES)[number];
 
+/** What a key's state depends on (besides its user). */
+export type KeyDates = Pick<KeyPolicy, 'user' | 'disabled' | 'expires' | 'notBefore' | 'issued'>;
+
 /**
  * The state `key list` and the `keygate_keys` gauge report; the user's state caps the key's.
  * `rotation_due`: it works, but is older than its maxAge (with `enforce`, it is `expired`).
  */
-export function keyState(policy: Pick<Policy, 'users' | 'keyRotation'>, key: KeyPolicy, now: number): KeyState {
+export function keyState(policy: Pick<Policy, 'users' | 'keyRotation'>, key: KeyDates, now: number): KeyState {
   const user = policy.users.get(key.user);
   if (!user) return 'orphaned';
   if (key.disabled || user.disabled) return 'disabled';
@@ -90,7 +93,7 @@ export function isExpired(expires: number | undefined, now: number): boolean {
 /** How many keys are in each state at `now` (epoch ms); every state is present, 0 when empty. */
 export function countKeyStates(
   policy: Pick<Policy, 'users' | 'keyRotation'>,
-  keys: Iterable<KeyPolicy>,
+  keys: Iterable<KeyDates>,
   now: number,
 ): Record<KeyState, number> {
   const counts: Record<KeyState, number> = { active: 0, rotation_due: 0, disabled: 0, expired: 0, not_yet_valid: 0, orphaned: 0 };

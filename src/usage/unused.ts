@@ -29,7 +29,7 @@ export function countUnusedKeys<D extends number>(
   spans: readonly D[],
 ): Record<D, number> {
   const counts = Object.fromEntries(spans.map((d) => [d, 0])) as Record<D, number>;
-  for (const key of s.keys) {
+  for (const key of s.keys.dates()) {
     const state = keyState(s, key, now);
     if (state !== 'active' && state !== 'rotation_due') continue;
     const last = lastUsedMs(usage.get(key.id));

@@ -49,7 +49,14 @@ async function exportedMetrics(): Promise<{ text: string; exp: Exposition }> {
         { id: 'k1', user: 'joe', disabled: false },
         { id: 'k2', user: 'gone', disabled: false },
       ],
-      { byId: new Map([['k1', {}]]) },
+      {
+        byId: new Map([['k1', {}]]),
+        dates: () =>
+          [
+            { id: 'k1', user: 'joe', disabled: false },
+            { id: 'k2', user: 'gone', disabled: false },
+          ].values(),
+      },
     ),
   } as unknown as Snapshot;
   const m = new Metrics({ ...metricsSources(() => snapshot), perKeyLabels: true });

@@ -7,6 +7,7 @@ import { readKeysByLine, readKeysFast } from '../../../src/keys/fastReader.js';
 import type { KeyRecord } from '../../../src/config/snapshot.js';
 import { YamlReader } from '../../../src/reader/yamlReader.js';
 import { authorize } from '../../../src/policy/decide.js';
+import { countKeyStates, keyState } from '../../../src/policy/model.js';
 import { readingsOf } from '../../../src/policy/pathReadings.js';
 import { writeFixture, type Fixture } from '../config/fixtures.js';
 
@@ -234,6 +235,13 @@ describe('keys files on the fast path', () => {
       { method: 'GET', path: ['secret', 'a'] },
     ];
     const now = Date.parse('2027-01-01T00:00:00Z');
+    // The scrape-time view (no record per key) reads the same ids, dates and states as the records.
+    const later = Date.parse('2031-01-01T00:00:00Z'); // past the keys that expire in 2030
+    const views: unknown[][] = [];
+    for (const v of snapshot.keys.dates()) views.push([v.id, v.created, keyState(snapshot, v, now), keyState(snapshot, v, later)]);
+    expect(views).toEqual(snapshot.keys.list().map((k) => [k.id, k.created, keyState(snapshot, k, now), keyState(snapshot, k, later)]));
+    expect(new Set(views.flatMap((v) => [v[2], v[3]])).size).toBeGreaterThan(2);
+    expect(countKeyStates(snapshot, snapshot.keys.dates(), later)).toEqual(countKeyStates(snapshot, snapshot.keys.list(), later));
     for (const [i, k] of snapshot.keys.list().entries()) {
       for (const r of requests) {
         const req = {

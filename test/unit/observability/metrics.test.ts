@@ -28,7 +28,7 @@ function fakeSnapshot(generation: number, users: Record<string, { disabled?: boo
   return {
     generation,
     users: new Map(Object.entries(users).map(([name, u]) => [name, { name, disabled: false, ...u }])),
-    keys: Object.assign([...keyList], { byId: new Map(keyList.map((k) => [k.id, k])) }),
+    keys: Object.assign([...keyList], { byId: new Map(keyList.map((k) => [k.id, k])), dates: () => keyList.values() }),
   } as unknown as Snapshot;
 }
 
