@@ -19,9 +19,21 @@ export function allowHeaders(
   requestId: string,
   who: Identity = { user: outcome.key.user, keyId: outcome.key.id, keyName: outcome.key.name },
 ): Record<string, string> {
-  const { upstream, remove } =
-    dialect === 'envoy' ? envoyAllowance(outcome, rawHeaders, who) : { upstream: setByKeygate(outcome, who), remove: [] };
-  const out: Record<string, string> = { ...upstream, 'x-request-id': requestId, 'cache-control': 'no-store', 'content-length': '0' };
+  // Filled in place, in the order of the answer: spreading a header object into another
+  // made V8 build the answer as a dictionary (~7 µs of an allowed check under load).
+  const out: Record<string, string> = {};
+  let remove: readonly string[] = [];
+  if (dialect === 'envoy') {
+    const allowance = envoyAllowance(outcome, rawHeaders, who);
+    for (const name in allowance.upstream) out[name] = allowance.upstream[name];
+    remove = allowance.remove;
+  } else {
+    const set = keygateHeaders(outcome.destination.service.serviceToken, who);
+    for (let i = 0; i < set.length; i += 2) out[set[i]] = set[i + 1];
+  }
+  out['x-request-id'] = requestId;
+  out['cache-control'] = 'no-store';
+  out['content-length'] = '0';
   if (remove.length > 0) out[ENVOY_REMOVE_HEADER] = remove.join(', ');
   return out;
 }

@@ -30,7 +30,8 @@ export async function handleCheckRequest(rt: CheckRuntime, req: IncomingMessage,
   if (outcome.allow) {
     const limitHeaders = allowedLimitHeaders(outcome.limits);
     const headers = allowHeaders(outcome, dialect, req.rawHeaders, requestId, opened.identity(outcome.key));
-    res.writeHead(200, limitHeaders ? { ...headers, ...limitHeaders } : headers);
+    if (limitHeaders) for (const name in limitHeaders) headers[name] = limitHeaders[name];
+    res.writeHead(200, headers);
     res.end();
   } else {
     sendProblem(res, outcome.reason, requestId, outcome.detail, outcome.limits);

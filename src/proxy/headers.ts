@@ -208,7 +208,7 @@ function forwardedValue(facts: ForwardingFacts): string {
 }
 
 function appendForwarded(out: string[], name: string, previous: string[], value: string): void {
-  out.push(name, [...previous, value].join(', '));
+  out.push(name, previous.length === 0 ? value : `${previous.join(', ')}, ${value}`);
 }
 
 /** `Connection:` values nearly every upstream sends, read once (they run on every response). */
