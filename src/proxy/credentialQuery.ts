@@ -1,5 +1,5 @@
 import { credentialFrom, type Credential } from '../auth/credentials.js';
-import { formDecode } from './requestMeaning.js';
+import { formDecode, parameterKey } from './requestMeaning.js';
 
 /** A key found in the query, and the query ('' or '?…') without it: what is forwarded. */
 export interface QueryCredential {
@@ -39,9 +39,5 @@ const DECODED_DIFFERENTLY = /[%+. []/;
 
 /** `name` is plain (the config allows letters, digits, `_` and `-`), so it is its own decoded form. */
 function isParameter(raw: string, name: string): boolean {
-  if (raw === name) return true;
-  if (!DECODED_DIFFERENTLY.test(raw)) return false;
-  const decoded = formDecode(raw).trimStart();
-  const bracket = decoded.indexOf('[', 1);
-  return (bracket === -1 ? decoded : decoded.slice(0, bracket)).replace(/[ .]/g, '_') === name;
+  return raw === name || (DECODED_DIFFERENTLY.test(raw) && parameterKey(raw) === name);
 }

@@ -149,11 +149,20 @@ export function queryMethodOverrides(query: string): { values: string[]; rest: s
 }
 
 export function isMethodKey(rawKey: string): boolean {
-  let key = formDecode(rawKey).trimStart().toLowerCase();
+  return parameterKey(rawKey).toLowerCase() === '_method';
+}
+
+/**
+ * A query or form key as PHP, Rack and qs read it: percent- and `+`-decoded, leading
+ * whitespace dropped, a `[…]` array suffix dropped, a leading `[` and every ` ` or `.`
+ * read as `_` (PHP's `api.key` is `api_key`).
+ */
+export function parameterKey(rawKey: string): string {
+  let key = formDecode(rawKey).trimStart();
   const bracket = key.indexOf('[', 1);
   if (bracket !== -1) key = key.slice(0, bracket);
-  if (key.length > 0 && ' .['.includes(key[0])) key = `_${key.slice(1)}`;
-  return key === '_method';
+  if (key.startsWith('[')) key = `_${key.slice(1)}`;
+  return key.replace(/[ .]/g, '_');
 }
 
 /** application/x-www-form-urlencoded decoding; a malformed escape stays as it is. */
