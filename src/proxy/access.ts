@@ -11,7 +11,7 @@ import { routeRequest } from '../policy/route.js';
 import type { LimitVerdict, RateLimiter } from '../ratelimit/limiter.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { bindingMismatch, describeBinding } from './clientCert.js';
-import { queryCredential } from './credentialQuery.js';
+import { queryCredential, type QueryCredential } from './credentialQuery.js';
 import { parseTarget, TARGET_PROBLEMS } from './pathSafety.js';
 import { hasShadow, judgeShadow, type ShadowVerdict } from './shadow.js';
 import { checkMethodOverrides, isTrace, scanHeaders, upgradeProblem, type HeaderFindings, type OverrideCheck } from './requestMeaning.js';
@@ -145,7 +145,7 @@ export function checkAccess(
     );
   const verified = guards.verifier.verifyNow(snapshot.keys, credential.value, req.clientIp, now);
   // The query the upstream gets: without the key when it came in the query.
-  const query = inQuery ? withoutKey(overrides.query ?? queryOf(req.target), sources.query!) : overrides.query;
+  const query = inQuery ? withoutKey(inQuery, overrides.query, sources.query!) : overrides.query;
   const asked: Verified = { snapshot, limiter, req, now, destination, credentialSource: credential.source, overrides, query };
   return verified instanceof Promise ? verified.then((v) => authorizeVerified(asked, v)) : authorizeVerified(asked, verified);
 }
@@ -278,8 +278,9 @@ function queryOf(target: string): string {
 }
 
 /** The query to forward with the key's parameter taken out (after any `_method` removal). */
-function withoutKey(query: string, name: string): string {
-  return queryCredential(name, query)?.rest ?? query;
+function withoutKey(inQuery: QueryCredential, stripped: string | undefined, name: string): string {
+  // queryCredential already cut it from the request's own query; only a `_method` removal means cutting again.
+  return stripped === undefined ? inQuery.rest : (queryCredential(name, stripped)?.rest ?? stripped);
 }
 
 function sourceText(source: string): string {
