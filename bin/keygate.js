@@ -1,11 +1,18 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+import { dropEarlyLoad, startEarlyLoad } from '../dist/cli/earlyLoad.js';
+
+// `serve` starts loading its config in the load worker first: the commands' modules
+// (the whole proxy) then load on this thread while the keys are read on another core.
+startEarlyLoad(process.argv.slice(2));
+const { main } = await import('../dist/cli/main.js');
 
 main(process.argv.slice(2)).then(
   (code) => {
+    dropEarlyLoad();
     if (code !== undefined) process.exitCode = code;
   },
   (err) => {
+    dropEarlyLoad();
     process.stderr.write(`keygate: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   },

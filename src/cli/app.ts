@@ -7,6 +7,7 @@ import { BUILD_INFO } from '../buildInfo.js';
 import { ConfigError } from '../reader/issues.js';
 import type { LoadResult } from '../config/load.js';
 import { sharedAsideLoader } from '../reload/asideLoader.js';
+import { takeEarlyLoad } from './earlyLoad.js';
 import { LoadingAdmin } from './loadingAdmin.js';
 import type { Reloader, ReloadOutcome, ReloadTrigger } from '../reload/reloader.js';
 import type { ListenAddress, Snapshot } from '../config/snapshot.js';
@@ -125,7 +126,9 @@ export class KeygateApp {
     let loaded: LoadResult;
     try {
       // In the load worker: the parse of a large keys file never grows this thread's heap.
-      loaded = await sharedAsideLoader().load(options.configFile, { generation: 1, env: options.env ?? process.env });
+      // `keygate serve` started it before importing this module (earlyLoad.ts).
+      const env = options.env ?? process.env;
+      loaded = await (takeEarlyLoad(options.configFile, env) ?? sharedAsideLoader().load(options.configFile, { generation: 1, env }));
     } catch (e) {
       await early?.listener.close();
       throw e;
