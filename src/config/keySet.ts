@@ -1,5 +1,7 @@
 import { KeyStore } from '../keys/store.js';
-import { StoreLayout, type DuplicateId } from '../keys/storeBuilder.js';
+import { StoreLayout, type DuplicateId, type PlainKey } from '../keys/storeBuilder.js';
+import type { KeySink } from '../keys/quickReader.js';
+import type { CompiledRule } from '../policy/rules.js';
 import type { ClientCertBinding, KeyRecord } from './snapshot.js';
 
 /** A key that names rate limits: the loader resolves them against the policy. */
@@ -10,7 +12,7 @@ export type RateLimitedKey = Pick<KeyRecord, 'id' | 'user' | 'file' | 'line' | '
  * list of every key's record is ever held; beside them, the little the loader resolves
  * after reading (rate limit names, client certificate bindings), for the keys that have any.
  */
-export class KeySet {
+export class KeySet implements KeySink {
   readonly #layout = new StoreLayout();
   #rateLimited: [number, RateLimitedKey][] = [];
   #clientCerts: [number, string, ClientCertBinding][] = [];
@@ -27,6 +29,15 @@ export class KeySet {
       this.#rateLimited.push([slot, { id, user, file, line, col, rateLimit }]);
     }
     if (key.clientCert) this.#clientCerts.push([slot, key.id, Object.freeze({ ...key.clientCert })]);
+  }
+
+  /** A key of the quick reader: it takes no rate limits or client certificates (such keys come as records). */
+  addPlain(key: PlainKey): void {
+    this.#layout.addPlain(key);
+  }
+
+  addRuleSet(rules: readonly CompiledRule[]): number {
+    return this.#layout.addRuleSet(rules);
   }
 
   /** Forgets the keys added after the first `count` (a fast read that gave up half-way through a file). */

@@ -11,6 +11,7 @@ import type { ConfigIssue } from '../reader/issues.js';
 import type { KeyFacts, KeyStore } from '../keys/store.js';
 import { readKeysFile } from '../keys/reader.js';
 import { eachKeyByLine, readKeysFast } from '../keys/fastReader.js';
+import { readKeysQuickly } from '../keys/quickReader.js';
 import { KeySet, type KeysRead, type RateLimitedKey } from './keySet.js';
 import { readMainFile, type MainConfig, type ServiceDraft, type ShadowFiles } from './mainFile.js';
 import { readPolicyFile, type PolicyFile } from './policyFile.js';
@@ -118,11 +119,16 @@ class LoadContext {
     return set.finish();
   }
 
-  /** A keys file: a fast path when it is valid (by line, else js-yaml), the positioned one to say what is wrong when not. */
+  /**
+   * A keys file: a fast path when it is valid (entries as `keygate key` writes them, else
+   * by line, else js-yaml), the positioned one to say what is wrong when not.
+   */
   #readKeysFile(file: string, names: RuleNames, set: KeySet): void {
     const text = this.textOf(file);
     if (text === undefined) return;
     const before = set.count;
+    if (readKeysQuickly(file, text, names, set)) return;
+    set.truncate(before);
     if (eachKeyByLine(file, text, names, (key) => set.add(key))) return;
     set.truncate(before);
     const keys = readKeysFast(file, text, names) ?? this.parse(file, text, (r) => readKeysFile(r, names)) ?? [];

@@ -90,7 +90,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
  * The NodeReader of plain values. It never reports: the first problem marks the file
  * `failed`, and the caller reads it again with YamlReader, which says where.
  */
-class PlainReader implements NodeReader<unknown> {
+export class PlainReader implements NodeReader<unknown> {
   readonly interner = new RuleInterner();
   failed = false;
 

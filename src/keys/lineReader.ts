@@ -87,6 +87,69 @@ export function readKeyEntries(text: string, onEntry: (entry: KeyEntry) => boole
   }
 }
 
+/**
+ * The one key entry whose `- ` line starts at `offset` (the text's line `lineNo`, 1-based),
+ * for a reader that hands this one over (quickReader.ts); with where the next
+ * significant line starts. Undefined when the entry is not in this reader's shape.
+ */
+export function readKeyEntryAt(
+  text: string,
+  offset: number,
+  lineNo: number,
+): { entry: KeyEntry; next: number; nextLineNo: number } | undefined {
+  const lines = new Lines(text, offset, lineNo - 1);
+  const line = lines.current();
+  if (!line?.text.startsWith('- ')) return undefined;
+  try {
+    const positions = new Map<object, Pos>();
+    const node = sequenceItem(lines, line, positions);
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined;
+    const after = lines.current();
+    return {
+      entry: { node: node as Record<string, unknown>, positions },
+      next: after ? lines.currentStart : text.length,
+      nextLineNo: after ? after.no : lineNo,
+    };
+  } catch (e) {
+    if (e instanceof NotMyShape) return undefined;
+    throw e;
+  }
+}
+
+/** A one-line flow value (a rule's `{ ... }`) whose first character is at `lineNo`:`col`; undefined when not in this reader's shape. */
+export function readFlowValue(text: string, lineNo: number, col: number, positions: Map<object, Pos>): unknown {
+  try {
+    return inline(text, lineNo, col, positions);
+  } catch (e) {
+    if (e instanceof NotMyShape) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Whether a plain scalar (block context, no comment, trimmed) reads as exactly this
+ * string, as `Flow.plain` would read it: not a null, boolean or number, nothing that
+ * makes YAML read it otherwise.
+ */
+export function isPlainString(s: string): boolean {
+  if (s === '' || INDICATOR.test(s) || s.includes(': ') || s.endsWith(':') || s.includes(' #')) return false;
+  // Only these first characters can start a number (`-` is an indicator), a null or a boolean.
+  const c = s[0];
+  if ((c >= '0' && c <= '9') || c === '+' || c === '.') return !NUMBER.test(s);
+  if ('~nNtTfF'.includes(c)) return !NULL.test(s) && !TRUE.test(s) && !FALSE.test(s);
+  return true;
+}
+
+/** A plain scalar's boolean (`true`, `False`...), undefined when it is not one. */
+export function plainBoolean(s: string): boolean | undefined {
+  return TRUE.test(s) ? true : FALSE.test(s) ? false : undefined;
+}
+
+/** Where a text leaves what these readers read at all (control characters, tabs, CR, BOM): the full parser reads it. */
+export function hasUnusualCharacters(text: string): boolean {
+  return UNUSUAL.test(text);
+}
+
 interface Line {
   /** 1-based. */
   readonly no: number;
@@ -97,11 +160,20 @@ interface Line {
 
 /** The significant lines of a text (blank and comment-only lines skipped), one at a time. */
 class Lines {
-  #at = 0;
-  #no = 0;
+  #at: number;
+  #no: number;
   #current: Line | undefined;
+  /** Where the current line starts in the text. */
+  currentStart = 0;
 
-  constructor(private readonly text: string) {
+  /** From `at`, the start of the text's line `no + 1`. */
+  constructor(
+    private readonly text: string,
+    at = 0,
+    no = 0,
+  ) {
+    this.#at = at;
+    this.#no = no;
     this.advance();
   }
 
@@ -120,6 +192,7 @@ class Lines {
       let i = start;
       while (i < end && text.charCodeAt(i) === 32) i++;
       if (i === end || text.charCodeAt(i) === 35 /* # */) continue;
+      this.currentStart = start;
       this.#current = { no: this.#no, indent: i - start, text: text.slice(i, end) };
       return;
     }

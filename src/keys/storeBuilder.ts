@@ -10,6 +10,32 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
   return layout.finish().data;
 }
 
+/**
+ * A key as the quick reader has it (quickReader.ts): already validated, only the fields
+ * that reader takes (no shadow scope, source IPs, KDF or previous hash, expiry); reused
+ * from key to key.
+ */
+export interface PlainKey {
+  id: string;
+  user: string;
+  name: string;
+  comment: string | undefined;
+  created: string | undefined;
+  file: string;
+  line: number;
+  col: number;
+  allowSet: number;
+  denySet: number;
+  /** Line, column of each allow rule, then of each deny rule. */
+  readonly rulePositions: number[];
+  /** When the secret was issued (from `created`); NaN when unknown. */
+  issued: number;
+  disabled: boolean;
+  inherit: boolean;
+  /** The sha256 digest. */
+  readonly digest: Uint8Array;
+}
+
 /** A key whose id an earlier key already has: both slots, in file order. */
 export type DuplicateId = readonly [slot: number, first: number];
 
@@ -46,10 +72,7 @@ export class StoreLayout {
   }
 
   add(key: KeyRecord): void {
-    if (this.#count === this.#capacity) this.#grow();
-    const slot = this.#count++;
-    const ids = this.#ids;
-    for (let i = 0; i < ID_BYTES; i++) ids[slot * ID_BYTES + i] = key.id.charCodeAt(i);
+    const slot = this.#newSlot(key.id);
     const f = slot * FIELD_COUNT;
     const fields = this.#fields;
     const ruleSets = this.#ruleSets;
@@ -83,6 +106,39 @@ export class StoreLayout {
       this.#slowHashes.push([slot, key.hash.text]);
     }
     this.#flags[slot] = flags;
+  }
+
+  /** A key of the quick reader, laid out as `add` lays out the same key's record. */
+  addPlain(key: PlainKey): void {
+    const slot = this.#newSlot(key.id);
+    const f = slot * FIELD_COUNT;
+    const fields = this.#fields;
+    fields[f + F.user] = this.#sharedText(key.user);
+    fields[f + F.name] = this.#text.add(key.name);
+    fields[f + F.comment] = this.#text.add(key.comment);
+    fields[f + F.created] = this.#text.add(key.created);
+    fields[f + F.rotated] = NONE;
+    fields[f + F.file] = this.#sharedText(key.file);
+    fields[f + F.line] = key.line;
+    fields[f + F.col] = key.col;
+    fields[f + F.allowSet] = key.allowSet;
+    fields[f + F.denySet] = key.denySet;
+    fields[f + F.sourceIPs] = NONE;
+    fields[f + F.rulePositions] = this.#positions.length / 2;
+    fields[f + F.shadowAllowSet] = NONE;
+    fields[f + F.shadowDenySet] = NONE;
+    for (const n of key.rulePositions) this.#positions.push(n);
+    const times = this.#times;
+    times[slot * TIME_COUNT] = NaN;
+    times[slot * TIME_COUNT + 1] = NaN;
+    times[slot * TIME_COUNT + 2] = key.issued;
+    this.#digests.set(key.digest, slot * DIGEST_BYTES);
+    this.#flags[slot] = (key.disabled ? FLAG.disabled : 0) | (key.inherit ? FLAG.inherit : 0);
+  }
+
+  /** The index of a list of rules (equal lists share one). */
+  addRuleSet(rules: readonly CompiledRule[]): number {
+    return addRules(this.#ruleSets, rules);
   }
 
   /**
@@ -123,6 +179,14 @@ export class StoreLayout {
       },
       duplicates,
     };
+  }
+
+  #newSlot(id: string): number {
+    if (this.#count === this.#capacity) this.#grow();
+    const slot = this.#count++;
+    const ids = this.#ids;
+    for (let i = 0; i < ID_BYTES; i++) ids[slot * ID_BYTES + i] = id.charCodeAt(i);
+    return slot;
   }
 
   #sharedText(s: string): number {

@@ -1,0 +1,363 @@
+import { readRules, type RuleNames } from '../reader/ruleReader.js';
+import type { CompiledRule } from '../policy/rules.js';
+import { PlainReader } from './fastReader.js';
+import { hasUnusualCharacters, isPlainString, plainBoolean, readFlowValue, readKeyEntryAt } from './lineReader.js';
+import type { Pos } from './locator.js';
+import { readKeyEntry } from './reader.js';
+import type { KeyRecord } from './record.js';
+import type { PlainKey } from './storeBuilder.js';
+
+/*
+ * The quickest path for keys files, for the entries `keygate key` writes: one field a
+ * line, plain or simply quoted values, a sha256 hash, rules as one-line flow mappings.
+ * It reads such an entry straight from the text into the store's layout: no parsed
+ * node, no key record, the digest decoded into the layout's buffer, each distinct rule
+ * list (by its text) validated once by the exact readers and then only looked up. An
+ * entry with anything else (another field, a quoted value with an escape, a comment
+ * after a value...) goes to the line reader and readKeyEntry, as every entry did before;
+ * a file whose structure is not `keys:` and a list of entries, or any entry the exact
+ * readers find wrong, makes the caller read the whole file on the usual paths, so every
+ * error is reported exactly as before.
+ */
+
+/** Where the quick reader puts keys: laid out as read (PlainKey), or as validated records. */
+export interface KeySink {
+  add(key: KeyRecord): void;
+  addPlain(key: PlainKey): void;
+  /** The index of a rule list (rules validated by the exact readers). */
+  addRuleSet(rules: readonly CompiledRule[]): number;
+}
+
+/** The fields an entry may have on the quick path; any other sends the entry to the line reader. */
+const FIELD = { id: 1, user: 2, name: 4, hash: 8, scope: 16, allow: 32, deny: 64, comment: 128, created: 256, disabled: 512 } as const;
+type FieldName = keyof typeof FIELD;
+const FIELDS = new Map<string, number>(Object.entries(FIELD));
+const REQUIRED = FIELD.id | FIELD.user | FIELD.hash;
+const KEY_ID = /^[0-9A-Za-z]{12}$/;
+const SHA256_PREFIX = 'sha256$';
+const SHA256_TEXT_LENGTH = SHA256_PREFIX.length + 43;
+const SPACE = 32;
+const DASH = 45;
+const HASH_SIGN = 35;
+const BRACE = 123;
+const QUOTE = 34;
+const BACKSLASH = 92;
+/** base64url character → 6-bit value, -1 for anything else. */
+const BASE64URL = new Int8Array(128).fill(-1);
+for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) BASE64URL[c.charCodeAt(0)] = i;
+
+/** A rule list's rules, validated, and its set in the layout once a key has it. */
+interface RuleList {
+  readonly rules: readonly CompiledRule[];
+  set: number | undefined;
+}
+
+/** Signals "this entry is not in the quick shape": the line reader reads it instead. */
+const NOT_QUICK = Symbol('not quick');
+
+/**
+ * Lays out the keys of a keys file as read; false when the caller must read the file on
+ * the usual paths instead (it then drops the keys handed over so far).
+ */
+export function readKeysQuickly(file: string, text: string, names: RuleNames, sink: KeySink): boolean {
+  if (hasUnusualCharacters(text)) return false;
+  return new QuickReader(file, text, names, sink).read();
+}
+
+class QuickReader {
+  /** The current significant line: its start, where its text starts (after the indentation), its end, its number. */
+  #start = 0;
+  #content = 0;
+  #end = 0;
+  #no = 0;
+  /** Where the next line starts, and the number of the line before it. */
+  #at = 0;
+  #lineNo = 0;
+  readonly #plain: PlainReader;
+  /** Rule lists by their items' text, once validated. */
+  readonly #ruleLists = new Map<string, RuleList>();
+  /** Whether the last #scalar was double-quoted. */
+  #quoted = false;
+  /** The last `created` text and its time (keys written together share it). */
+  #created = '';
+  #issued = NaN;
+  /** Reused for every key: no object per key. */
+  readonly #key: PlainKey;
+
+  constructor(
+    readonly file: string,
+    readonly text: string,
+    readonly names: RuleNames,
+    readonly sink: KeySink,
+  ) {
+    this.#plain = new PlainReader(file, undefined, new Map());
+    this.#key = {
+      id: '',
+      user: '',
+      name: '',
+      comment: undefined,
+      created: undefined,
+      file,
+      line: 0,
+      col: 0,
+      allowSet: 0,
+      denySet: 0,
+      rulePositions: [],
+      issued: NaN,
+      disabled: false,
+      inherit: false,
+      digest: new Uint8Array(32),
+    };
+  }
+
+  read(): boolean {
+    if (!this.#next() || this.#content !== this.#start) return false;
+    const head = this.text.slice(this.#start, this.#end).trimEnd();
+    if (head !== 'keys:' || !this.#next()) return false;
+    const indent = this.#content - this.#start;
+    while (this.#no !== 0) {
+      if (this.#content - this.#start !== indent || !this.#startsItem(this.#content)) return false;
+      const start = this.#start;
+      const no = this.#no;
+      const quick = this.#entry(indent);
+      if (quick === NOT_QUICK) {
+        if (!this.#exactEntry(start, no)) return false;
+      } else if (quick === false) return false;
+    }
+    return true;
+  }
+
+  /** Moves to the next significant line (blank and comment-only lines skipped); false (and #no 0) at the end. */
+  #next(): boolean {
+    const text = this.text;
+    while (this.#at < text.length) {
+      const start = this.#at;
+      let end = text.indexOf('\n', start);
+      if (end === -1) end = text.length;
+      this.#at = end + 1;
+      this.#lineNo++;
+      let i = start;
+      while (i < end && text.charCodeAt(i) === SPACE) i++;
+      if (i === end || text.charCodeAt(i) === HASH_SIGN) continue;
+      this.#start = start;
+      this.#content = i;
+      this.#end = end;
+      this.#no = this.#lineNo;
+      return true;
+    }
+    this.#no = 0;
+    return false;
+  }
+
+  #startsItem(at: number): boolean {
+    return this.text.charCodeAt(at) === DASH && this.text.charCodeAt(at + 1) === SPACE;
+  }
+
+  /**
+   * One entry in the quick shape, handed to the sink; NOT_QUICK (nothing handed over: the
+   * caller reads the entry again from its start) when the entry needs the exact readers;
+   * false when the file needs them (a rule list they find wrong).
+   */
+  #entry(indent: number): true | false | typeof NOT_QUICK {
+    const text = this.text;
+    const key = this.#key;
+    const fieldIndent = indent + 2;
+    if (text.charCodeAt(this.#content + 2) === SPACE) return NOT_QUICK;
+    key.line = this.#no;
+    key.col = fieldIndent + 1;
+    key.name = '';
+    key.comment = undefined;
+    key.created = undefined;
+    key.allowSet = 0;
+    key.denySet = 0;
+    key.rulePositions.length = 0;
+    key.issued = NaN;
+    key.disabled = false;
+    key.inherit = false;
+    let seen = 0;
+    let denyPositions: number[] | undefined;
+    let allow: RuleList | undefined;
+    let deny: RuleList | undefined;
+    let fieldStart = this.#content + 2;
+    for (;;) {
+      const colon = text.indexOf(':', fieldStart);
+      if (colon === -1 || colon >= this.#end) return NOT_QUICK;
+      const name = text.slice(fieldStart, colon) as FieldName;
+      const bit = FIELDS.get(name);
+      if (bit === undefined || (seen & bit) !== 0) return NOT_QUICK;
+      seen |= bit;
+      let valueStart = colon + 1;
+      while (text.charCodeAt(valueStart) === SPACE && valueStart < this.#end) valueStart++;
+      if (valueStart === this.#end) {
+        if (name !== 'allow' && name !== 'deny') return NOT_QUICK;
+        const positions: number[] = name === 'allow' ? key.rulePositions : (denyPositions = []);
+        const list = this.#ruleList(fieldIndent, positions, `key ${key.id} ${name}`);
+        if (list === NOT_QUICK || list === false) return list;
+        if (name === 'allow') allow = list;
+        else deny = list;
+      } else {
+        if (text.charCodeAt(colon + 1) !== SPACE) return NOT_QUICK;
+        const value = this.#scalar(valueStart);
+        if (value === undefined || !this.#field(name, value)) return NOT_QUICK;
+        this.#next();
+      }
+      if (this.#no === 0 || this.#content - this.#start !== fieldIndent || this.#startsItem(this.#content)) break;
+      fieldStart = this.#content;
+    }
+    if (this.#no !== 0 && this.#content - this.#start > fieldIndent) return NOT_QUICK;
+    if ((seen & REQUIRED) !== REQUIRED) return NOT_QUICK;
+    if (denyPositions) key.rulePositions.push(...denyPositions);
+    // Allow, then deny: the order in which the layout numbers a record's rule sets.
+    if (allow) key.allowSet = allow.set ??= this.sink.addRuleSet(allow.rules);
+    if (deny) key.denySet = deny.set ??= this.sink.addRuleSet(deny.rules);
+    this.sink.addPlain(key);
+    return true;
+  }
+
+  /** A field's value, checked as readKey checks it; false when it needs the exact readers (to say what is wrong). */
+  #field(name: FieldName, value: string): boolean {
+    const key = this.#key;
+    switch (name) {
+      case 'id':
+        key.id = value;
+        return KEY_ID.test(value) && this.#isString(value);
+      case 'user':
+        key.user = value;
+        return this.#isString(value);
+      case 'name':
+        key.name = value;
+        return this.#isString(value);
+      case 'comment':
+        key.comment = value;
+        return this.#isString(value);
+      case 'created':
+        key.created = value;
+        if (!this.#isString(value)) return false;
+        if (value !== this.#created) {
+          this.#created = value;
+          this.#issued = Date.parse(value);
+        }
+        key.issued = this.#issued;
+        return true;
+      // Neither can be anything but a string, quoted or not: their text is checked.
+      case 'scope':
+        key.inherit = value === 'inherit';
+        return value === 'inherit' || value === 'restricted';
+      case 'hash':
+        return decodeSha256(value, key.digest);
+      case 'disabled': {
+        const flag = this.#quoted ? undefined : plainBoolean(value);
+        key.disabled = flag === true;
+        return flag !== undefined;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** A quoted value, or a plain one that YAML reads as this string (not a number, boolean or null). */
+  #isString(value: string): boolean {
+    return this.#quoted || isPlainString(value);
+  }
+
+  /**
+   * The value from `start` to the end of the current line: a double-quoted scalar
+   * without escapes (#quoted), or a plain one as written (#isString says whether YAML
+   * reads it as a string); undefined for anything else.
+   */
+  #scalar(start: number): string | undefined {
+    const text = this.text;
+    let end = this.#end;
+    while (end > start && text.charCodeAt(end - 1) === SPACE) end--;
+    if (text.charCodeAt(start) === QUOTE) {
+      if (end - start < 2 || text.charCodeAt(end - 1) !== QUOTE) return undefined;
+      for (let i = start + 1; i < end - 1; i++) {
+        const c = text.charCodeAt(i);
+        if (c === QUOTE || c === BACKSLASH) return undefined;
+      }
+      this.#quoted = true;
+      return text.slice(start + 1, end - 1);
+    }
+    this.#quoted = false;
+    return text.slice(start, end);
+  }
+
+  /**
+   * The `- { ... }` items after `allow:` or `deny:` (the current line): their rules, each
+   * rule's line and column pushed to `positions`. A list's text is validated by the exact
+   * readers the first time it is seen (the rules do not depend on the key).
+   */
+  #ruleList(fieldIndent: number, positions: number[], owner: string): RuleList | false | typeof NOT_QUICK {
+    const text = this.text;
+    this.#next();
+    const itemIndent = this.#content - this.#start;
+    if (this.#no === 0 || itemIndent < fieldIndent || !this.#startsItem(this.#content)) return NOT_QUICK;
+    let list = '';
+    const items: [text: string, line: number, col: number][] = [];
+    do {
+      const brace = this.#content + 2;
+      if (text.charCodeAt(brace) !== BRACE) return NOT_QUICK;
+      let end = this.#end;
+      while (text.charCodeAt(end - 1) === SPACE) end--;
+      const item = text.slice(brace, end);
+      list = items.length === 0 ? item : `${list}\n${item}`;
+      const col = brace - this.#start + 1;
+      items.push([item, this.#no, col]);
+      positions.push(this.#no, col);
+      this.#next();
+    } while (this.#no !== 0 && this.#content - this.#start === itemIndent && this.#startsItem(this.#content));
+    if (this.#no !== 0 && this.#content - this.#start > itemIndent) return NOT_QUICK;
+    const known = this.#ruleLists.get(list);
+    if (known !== undefined) return known;
+    const nodes: unknown[] = [];
+    const nodePositions = new Map<object, Pos>();
+    for (const [item, line, col] of items) {
+      const node = readFlowValue(item, line, col, nodePositions);
+      if (node === undefined) return NOT_QUICK;
+      nodes.push(node);
+    }
+    const r = this.#plain;
+    r.positions = nodePositions;
+    const rules = readRules(r, nodes, owner, this.names);
+    if (r.failed) return false;
+    const read: RuleList = { rules, set: undefined };
+    this.#ruleLists.set(list, read);
+    return read;
+  }
+
+  /** The entry at `start` (line `no`) read by the line reader and readKeyEntry; false when it is wrong or not in that reader's shape either. */
+  #exactEntry(start: number, no: number): boolean {
+    const read = readKeyEntryAt(this.text, start, no);
+    if (!read) return false;
+    const r = this.#plain;
+    r.positions = read.entry.positions;
+    const key = readKeyEntry(r, read.entry.node, this.names);
+    if (!key || r.failed) return false;
+    this.sink.add(key);
+    this.#at = read.next;
+    this.#lineNo = read.nextLineNo - 1;
+    this.#next();
+    return true;
+  }
+}
+
+/** `sha256$` and 43 characters of canonical base64url, decoded into `into`; false for any other text (the exact readers say why). */
+function decodeSha256(value: string, into: Uint8Array): boolean {
+  if (value.length !== SHA256_TEXT_LENGTH || !value.startsWith(SHA256_PREFIX)) return false;
+  let bits = 0;
+  let acc = 0;
+  let out = 0;
+  for (let i = SHA256_PREFIX.length; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    const v = c < 128 ? BASE64URL[c] : -1;
+    if (v < 0) return false;
+    acc = ((acc << 6) | v) & 0xffff;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      into[out++] = (acc >> bits) & 0xff;
+    }
+  }
+  // 43 characters carry 258 bits: the last 2 must be zero, or the text is not the digest's one encoding.
+  return (acc & ((1 << bits) - 1)) === 0;
+}

@@ -1,0 +1,168 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { hashFast } from '../../../src/auth/hash.js';
+import { KeySet, type KeysRead } from '../../../src/config/keySet.js';
+import { loadConfig } from '../../../src/config/load.js';
+import { eachKeyByLine } from '../../../src/keys/fastReader.js';
+import { readKeysQuickly } from '../../../src/keys/quickReader.js';
+import { readKeysFile } from '../../../src/keys/reader.js';
+import { YamlReader } from '../../../src/reader/yamlReader.js';
+import { writeFixture, type Fixture } from '../config/fixtures.js';
+import { FIELD_VARIANTS, keysText } from './keysCorpus.js';
+
+/**
+ * The quick reader lays entries in `keygate key`'s own shape straight into the store and
+ * hands every other entry to the line reader: the store must be exactly the one the line
+ * reader builds (positions, rule sets, digests, texts), and any wrong entry must make
+ * the load fall back so the error names the same file:line:col.
+ */
+
+const SERVICES = { services: new Set(['compute']), extraMethods: new Set<string>() };
+let fixture: Fixture | undefined;
+afterEach(() => {
+  fixture?.cleanup();
+  fixture = undefined;
+});
+
+function byLine(text: string): KeysRead | undefined {
+  const set = new KeySet();
+  return eachKeyByLine('keys.yaml', text, SERVICES, (key) => set.add(key)) ? set.finish() : undefined;
+}
+
+/** The quick reader's store, and how many entries it laid out itself and how many it handed to the line reader. */
+function quickly(text: string): { read: KeysRead; quick: number; handed: number } | undefined {
+  const set = new KeySet();
+  let quick = 0;
+  let handed = 0;
+  const sink = {
+    add: (key: Parameters<KeySet['add']>[0]) => (handed++, set.add(key)),
+    addPlain: (key: Parameters<KeySet['addPlain']>[0]) => (quick++, set.addPlain(key)),
+    addRuleSet: (rules: Parameters<KeySet['addRuleSet']>[0]) => set.addRuleSet(rules),
+  };
+  return readKeysQuickly('keys.yaml', text, SERVICES, sink) ? { read: set.finish(), quick, handed } : undefined;
+}
+
+/** Comparable: the store's data, the records of the keys with limits or certificates. */
+function comparable(read: KeysRead): unknown {
+  const { store, duplicates, rateLimited, clientCertBindings } = read;
+  return {
+    data: store.data,
+    list: store.list().map((k) => ({ ...k, hash: k.hash.text, sourceIPs: k.sourceIPs?.text ?? null })),
+    duplicates,
+    rateLimited,
+    clientCertBindings,
+  };
+}
+
+/** As `keygate key create` and the benchmarks write keys. */
+function written(count: number): string {
+  const lines = ['# Written by `keygate key ...`: hashes only.', 'keys:'];
+  for (let i = 0; i < count; i++) {
+    lines.push(`  - id: Q${String(i).padStart(11, '0')}`, `    user: ${i % 7 === 0 ? 'alice' : 'joe'}`, `    name: key-${i % 50}`);
+    lines.push(`    hash: "${hashFast(`secret-${i}`)}"`, `    scope: ${i % 4 === 0 ? 'inherit' : 'restricted'}`);
+    if (i % 4 !== 0) lines.push('    allow:', '      - { service: compute, method: read, path: "/v2/*/servers/**" }');
+    if (i % 3 === 0)
+      lines.push(
+        '    deny:',
+        `      - { service: compute, method: DELETE, path: "/v2/p${i % 2}/**" }`,
+        '      - { service: "*", path: "/admin/**" }',
+      );
+    if (i % 5 === 0) lines.push(`    comment: "rotated by ci: #${i}"`, '    disabled: true');
+    lines.push(`    created: 2026-11-${String(1 + (i % 28)).padStart(2, '0')}T10:00:00Z`);
+    if (i % 11 === 0) lines.push('    # a comment line', '');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+describe('the quick reader', () => {
+  it('lays out what keygate writes itself, exactly as the line reader does', () => {
+    const text = written(600);
+    const quick = quickly(text);
+    expect(quick).toBeDefined();
+    expect(quick!.quick).toBe(600);
+    expect(quick!.handed).toBe(0);
+    expect(comparable(quick!.read)).toEqual(comparable(byLine(text)!));
+  });
+
+  it('hands entries of other shapes to the line reader, and the store is the same', () => {
+    const text = keysText(2000) + written(300).split('\n').slice(2).join('\n');
+    const quick = quickly(text);
+    expect(quick).toBeDefined();
+    expect(quick!.quick).toBeGreaterThan(0);
+    expect(quick!.handed).toBeGreaterThan(0);
+    expect(comparable(quick!.read)).toEqual(comparable(byLine(text)!));
+  });
+
+  it.each([
+    ...FIELD_VARIANTS,
+    'id: 123456789012',
+    'id: "123456789012"',
+    'id: 0x1234567890',
+    'user: true',
+    'user: "true"',
+    'user: ~',
+    'name: nightly',
+    'name: 2026-11-23T10:00:00Z',
+    'hash: sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    'hash: "sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB"',
+    'hash: "sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"',
+    'hash: "sha256$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+"',
+    'scope: inherit',
+    'scope: "inherit"',
+    'scope: all',
+    'disabled: false',
+    'disabled: yes',
+    'created: 2026-11-23T10:00:00Z',
+    'created: "last week"',
+    'created: 1',
+    'comment: a #b',
+    'comment: "a" # b',
+    'rateLimit: scraper',
+    'secret: x',
+    'allow:\n      - { service: compute, path: "/x" }\n    deny:\n      - { service: compute, path: "/x/y" }',
+    'deny:\n      - { service: compute, path: "/x/y" }\n    allow:\n      - { service: compute, path: "/x" }',
+    'allow:\n    - { service: compute, path: "/x" }',
+    'allow:\n      - { service: nope, path: "/x" }',
+    'allow:\n      - { service: compute, path: "x" }',
+    'allow:\n      - { service: compute, path: "/x" }\n        - { service: compute, path: "/y" }',
+  ])('%s: laid out as the line reader reads it, or left to it', (field) => {
+    // The field replaces the entry's own when it has the same name (hash, user...).
+    const name = field.split(':')[0];
+    const base = { id: 'id: AAAAAAAAAAAA', user: 'user: joe', hash: `hash: "${hashFast('x')}"` } as Record<string, string>;
+    const fields = [
+      ...Object.entries(base)
+        .filter(([n]) => n !== name)
+        .map(([, f]) => f),
+      field,
+    ];
+    const text = `# c\nkeys:\n  - ${fields.join('\n    ')}\n  - id: BBBBBBBBBBBB\n    user: joe\n    hash: "${hashFast('y')}"\n`;
+    const quick = quickly(text);
+    if (quick === undefined) return;
+    const expected = byLine(text);
+    expect(expected).toBeDefined();
+    expect(comparable(quick.read)).toEqual(comparable(expected!));
+  });
+
+  it('a wrong entry deep in a file it reads is reported where the positioned parser says', () => {
+    for (const [from, to] of [
+      ['path: "/v2/*/servers/**" }', 'path: "v2/*/servers/**" }'],
+      ['scope: restricted', 'scope: everything'],
+      ['user: joe', 'user: true'],
+      ['hash: "sha256$', 'hash: "sha255$'],
+    ]) {
+      const lines = written(1200).split('\n');
+      const at = lines.findIndex((l, i) => i > lines.length * 0.8 && l.includes(from));
+      lines[at] = lines[at].replace(from, to);
+      const text = lines.join('\n');
+      expect(quickly(text), to).toBeUndefined();
+      fixture = writeFixture({ 'keys.yaml': text });
+      const loaded = loadConfig(fixture.mainFile);
+      const positioned = new YamlReader(fixture.path('keys.yaml'), text);
+      readKeysFile(positioned, SERVICES);
+      expect(positioned.issues.length, to).toBeGreaterThan(0);
+      const errors = loaded.ok ? [] : loaded.errors;
+      expect(errors.map((e) => `${e.line}:${e.col} ${e.message}`)).toEqual(positioned.issues.map((e) => `${e.line}:${e.col} ${e.message}`));
+      fixture.cleanup();
+      fixture = undefined;
+    }
+  });
+});
