@@ -12,6 +12,7 @@ import type { KeyFacts, KeyStore } from '../keys/store.js';
 import { readKeysFile } from '../keys/reader.js';
 import { eachKeyByLine, readKeysFast } from '../keys/fastReader.js';
 import { readKeysQuickly } from '../keys/quickReader.js';
+import { keysWorthAWarning } from '../keys/loadChecks.js';
 import { KeySet, type KeysRead, type RateLimitedKey } from './keySet.js';
 import { readMainFile, type MainConfig, type ServiceDraft, type ShadowFiles } from './mainFile.js';
 import { readPolicyFile, type PolicyFile } from './policyFile.js';
@@ -233,18 +234,15 @@ function checkConflicts(ctx: LoadContext, keys: KeysRead): void {
 }
 
 function warnAboutKeys(ctx: LoadContext, store: KeyStore, policy: PolicyFile): void {
-  /** Slot of the first key of each user and name (keys without a name are not compared). */
-  const named = new Map<string, number>();
-  for (let slot = 0; slot < store.size; slot++) {
-    const key = store.facts(slot);
-    const twinSlot = key.name === '' ? undefined : named.get(`${key.user}\n${key.name}`);
-    if (twinSlot !== undefined) {
-      const twin = store.facts(twinSlot);
+  for (const w of keysWorthAWarning(store, (user) => policy.users.has(user))) {
+    const key = store.facts(w.slot);
+    if (w.twin !== undefined) {
+      const twin = store.facts(w.twin);
       ctx.warnings.push(at(key, `key ${key.id}: user ${key.user} already has a key named "${key.name}" (${twin.id} at ${twin.file}:${twin.line}:${twin.col}); names are how people find keys, so give each its own`));
-    } else if (key.name !== '') named.set(`${key.user}\n${key.name}`, slot);
-    if (!policy.users.has(key.user)) ctx.warnings.push(at(key, `key ${key.id}: user "${key.user}" is not in the policy${didYouMean(key.user, policy.users.keys())}; the key is dead (user_unknown)`));
-    if (key.legacy && key.hash!.algorithm !== 'sha256') ctx.warnings.push(at(key, `key ${key.id}: low-entropy legacy secret; rotate it with "keygate key rotate ${key.id}"`));
-    if (key.scope === 'restricted' && key.allowCount === 0) ctx.warnings.push(at(key, `key ${key.id}: restricted key with no allow rules can do nothing`));
+    }
+    if (w.unknownUser) ctx.warnings.push(at(key, `key ${key.id}: user "${key.user}" is not in the policy${didYouMean(key.user, policy.users.keys())}; the key is dead (user_unknown)`));
+    if (w.weakLegacy) ctx.warnings.push(at(key, `key ${key.id}: low-entropy legacy secret; rotate it with "keygate key rotate ${key.id}"`));
+    if (w.restrictedWithoutAllow) ctx.warnings.push(at(key, `key ${key.id}: restricted key with no allow rules can do nothing`));
   }
   warnAboutLegacySalts(ctx, store.legacySlow);
   for (const g of policy.guardrails.rules) {
