@@ -31,7 +31,28 @@ export interface KeySink {
 /** The fields an entry may have on the quick path; any other sends the entry to the line reader. */
 const FIELD = { id: 1, user: 2, name: 4, hash: 8, scope: 16, allow: 32, deny: 64, comment: 128, created: 256, disabled: 512 } as const;
 type FieldName = keyof typeof FIELD;
-const FIELDS = new Map<string, number>(Object.entries(FIELD));
+/** The field names by length, so a name is matched in the text without cutting it out. */
+const FIELDS_BY_LENGTH: FieldName[][] = [];
+for (const name of Object.keys(FIELD) as FieldName[]) (FIELDS_BY_LENGTH[name.length] ??= []).push(name);
+
+/** The field named by text[start, colon), if it is one of FIELD's. */
+function fieldAt(text: string, start: number, colon: number): FieldName | undefined {
+  const names = FIELDS_BY_LENGTH[colon - start];
+  if (names === undefined) return undefined;
+  for (const name of names) if (textAt(text, start, name)) return name;
+  return undefined;
+}
+
+/**
+ * Whether `s` is written in `text` at `at`. (A loop over character codes: here, where
+ * the text is a whole keys file, String.prototype.startsWith with a position is
+ * several times slower.)
+ */
+function textAt(text: string, at: number, s: string): boolean {
+  if (at + s.length > text.length) return false;
+  for (let i = 0; i < s.length; i++) if (text.charCodeAt(at + i) !== s.charCodeAt(i)) return false;
+  return true;
+}
 const REQUIRED = FIELD.id | FIELD.user | FIELD.hash;
 const KEY_ID = /^[0-9A-Za-z]{12}$/;
 const SHA256_PREFIX = 'sha256$';
@@ -76,10 +97,18 @@ class QuickReader {
   readonly #plain: PlainReader;
   /** Rule lists by their items' text, once validated. */
   readonly #ruleLists = new Map<string, RuleList>();
-  /** Whether the last #scalar was double-quoted. */
+  /** The value #scalar found: from #valueStart to #valueEnd, and whether it was double-quoted. */
+  #valueStart = 0;
+  #valueEnd = 0;
   #quoted = false;
+  /** The last user that read as a plain string: keys of one user follow each other. (A newline: none yet.) */
+  #user = '\n';
+  /** The last allow and deny lists of one item, by their text: most keys share a few scopes. */
+  readonly #lastList = new Map<'allow' | 'deny', { text: string; list: RuleList }>();
+  /** Rule items' start, end, line and column, four numbers an item: reused from list to list. */
+  readonly #items: number[] = [];
   /** The last `created` text and its time (keys written together share it). */
-  #created = '';
+  #created = '\n';
   #issued = NaN;
   /** Reused for every key: no object per key. */
   readonly #key: PlainKey;
@@ -182,23 +211,22 @@ class QuickReader {
     for (;;) {
       const colon = text.indexOf(':', fieldStart);
       if (colon === -1 || colon >= this.#end) return NOT_QUICK;
-      const name = text.slice(fieldStart, colon) as FieldName;
-      const bit = FIELDS.get(name);
-      if (bit === undefined || (seen & bit) !== 0) return NOT_QUICK;
+      const name = fieldAt(text, fieldStart, colon);
+      if (name === undefined || (seen & FIELD[name]) !== 0) return NOT_QUICK;
+      const bit = FIELD[name];
       seen |= bit;
       let valueStart = colon + 1;
       while (text.charCodeAt(valueStart) === SPACE && valueStart < this.#end) valueStart++;
       if (valueStart === this.#end) {
         if (name !== 'allow' && name !== 'deny') return NOT_QUICK;
         const positions: number[] = name === 'allow' ? key.rulePositions : (denyPositions = []);
-        const list = this.#ruleList(fieldIndent, positions, `key ${key.id} ${name}`);
+        const list = this.#ruleList(fieldIndent, positions, name);
         if (list === NOT_QUICK || list === false) return list;
         if (name === 'allow') allow = list;
         else deny = list;
       } else {
         if (text.charCodeAt(colon + 1) !== SPACE) return NOT_QUICK;
-        const value = this.#scalar(valueStart);
-        if (value === undefined || !this.#field(name, value)) return NOT_QUICK;
+        if (!this.#scalar(valueStart) || !this.#field(name)) return NOT_QUICK;
         this.#next();
       }
       if (this.#no === 0 || this.#content - this.#start !== fieldIndent || this.#startsItem(this.#content)) break;
@@ -214,39 +242,55 @@ class QuickReader {
     return true;
   }
 
-  /** A field's value, checked as readKey checks it; false when it needs the exact readers (to say what is wrong). */
-  #field(name: FieldName, value: string): boolean {
+  /** A field's value (#scalar's), checked as readKey checks it; false when it needs the exact readers (to say what is wrong). */
+  #field(name: FieldName): boolean {
     const key = this.#key;
     switch (name) {
-      case 'id':
+      case 'id': {
+        const value = this.#value();
         key.id = value;
         return KEY_ID.test(value) && this.#isString(value);
-      case 'user':
-        key.user = value;
-        return this.#isString(value);
-      case 'name':
-        key.name = value;
-        return this.#isString(value);
-      case 'comment':
-        key.comment = value;
-        return this.#isString(value);
-      case 'created':
-        key.created = value;
-        if (!this.#isString(value)) return false;
-        if (value !== this.#created) {
-          this.#created = value;
-          this.#issued = Date.parse(value);
+      }
+      case 'user': {
+        if (this.#valueIs(this.#user)) {
+          key.user = this.#user;
+          return true;
         }
-        key.issued = this.#issued;
+        const value = this.#value();
+        key.user = value;
+        if (!isPlainString(value)) return this.#quoted;
+        this.#user = value;
         return true;
+      }
+      case 'name':
+        key.name = this.#value();
+        return this.#isString(key.name);
+      case 'comment':
+        key.comment = this.#value();
+        return this.#isString(key.comment);
+      case 'created': {
+        // Keys written together share it: the last one's checks and time hold.
+        if (this.#valueIs(this.#created)) {
+          key.created = this.#created;
+          key.issued = this.#issued;
+          return true;
+        }
+        const value = this.#value();
+        key.created = value;
+        key.issued = Date.parse(value);
+        if (!isPlainString(value)) return this.#quoted;
+        this.#created = value;
+        this.#issued = key.issued;
+        return true;
+      }
       // Neither can be anything but a string, quoted or not: their text is checked.
       case 'scope':
-        key.inherit = value === 'inherit';
-        return value === 'inherit' || value === 'restricted';
+        key.inherit = this.#valueIs('inherit');
+        return key.inherit || this.#valueIs('restricted');
       case 'hash':
-        return decodeSha256(value, key.digest);
+        return decodeSha256(this.text, this.#valueStart, this.#valueEnd, key.digest);
       case 'disabled': {
-        const flag = this.#quoted ? undefined : plainBoolean(value);
+        const flag = this.#quoted ? undefined : plainBoolean(this.#value());
         key.disabled = flag === true;
         return flag !== undefined;
       }
@@ -260,26 +304,37 @@ class QuickReader {
     return this.#quoted || isPlainString(value);
   }
 
+  #value(): string {
+    return this.text.slice(this.#valueStart, this.#valueEnd);
+  }
+
+  #valueIs(s: string): boolean {
+    return this.#valueEnd - this.#valueStart === s.length && textAt(this.text, this.#valueStart, s);
+  }
+
   /**
    * The value from `start` to the end of the current line: a double-quoted scalar
    * without escapes (#quoted), or a plain one as written (#isString says whether YAML
-   * reads it as a string); undefined for anything else.
+   * reads it as a string); false for anything else.
    */
-  #scalar(start: number): string | undefined {
+  #scalar(start: number): boolean {
     const text = this.text;
     let end = this.#end;
     while (end > start && text.charCodeAt(end - 1) === SPACE) end--;
-    if (text.charCodeAt(start) === QUOTE) {
-      if (end - start < 2 || text.charCodeAt(end - 1) !== QUOTE) return undefined;
+    this.#quoted = text.charCodeAt(start) === QUOTE;
+    if (this.#quoted) {
+      if (end - start < 2 || text.charCodeAt(end - 1) !== QUOTE) return false;
       for (let i = start + 1; i < end - 1; i++) {
         const c = text.charCodeAt(i);
-        if (c === QUOTE || c === BACKSLASH) return undefined;
+        if (c === QUOTE || c === BACKSLASH) return false;
       }
-      this.#quoted = true;
-      return text.slice(start + 1, end - 1);
+      this.#valueStart = start + 1;
+      this.#valueEnd = end - 1;
+      return true;
     }
-    this.#quoted = false;
-    return text.slice(start, end);
+    this.#valueStart = start;
+    this.#valueEnd = end;
+    return true;
   }
 
   /**
@@ -287,42 +342,50 @@ class QuickReader {
    * rule's line and column pushed to `positions`. A list's text is validated by the exact
    * readers the first time it is seen (the rules do not depend on the key).
    */
-  #ruleList(fieldIndent: number, positions: number[], owner: string): RuleList | false | typeof NOT_QUICK {
+  #ruleList(fieldIndent: number, positions: number[], field: 'allow' | 'deny'): RuleList | false | typeof NOT_QUICK {
     const text = this.text;
     this.#next();
     const itemIndent = this.#content - this.#start;
     if (this.#no === 0 || itemIndent < fieldIndent || !this.#startsItem(this.#content)) return NOT_QUICK;
-    let list = '';
-    const items: [text: string, line: number, col: number][] = [];
+    const items = this.#items;
+    items.length = 0;
     do {
       const brace = this.#content + 2;
       if (text.charCodeAt(brace) !== BRACE) return NOT_QUICK;
       let end = this.#end;
       while (text.charCodeAt(end - 1) === SPACE) end--;
-      const item = text.slice(brace, end);
-      list = items.length === 0 ? item : `${list}\n${item}`;
       const col = brace - this.#start + 1;
-      items.push([item, this.#no, col]);
+      items.push(brace, end, this.#no, col);
       positions.push(this.#no, col);
       this.#next();
     } while (this.#no !== 0 && this.#content - this.#start === itemIndent && this.#startsItem(this.#content));
     if (this.#no !== 0 && this.#content - this.#start > itemIndent) return NOT_QUICK;
-    const known = this.#ruleLists.get(list);
-    if (known !== undefined) return known;
+    const last = this.#lastList.get(field);
+    if (last && items.length === 4 && items[1] - items[0] === last.text.length && textAt(text, items[0], last.text)) return last.list;
+    let listText = '';
+    for (let i = 0; i < items.length; i += 4) listText += `${i === 0 ? '' : '\n'}${text.slice(items[i], items[i + 1])}`;
+    const list = this.#ruleLists.get(listText) ?? this.#validate(listText, field);
+    if (typeof list === 'object' && items.length === 4) this.#lastList.set(field, { text: listText, list });
+    return list;
+  }
+
+  /** The rules of a list not seen before (#items), read by the exact readers; false when they find them wrong. */
+  #validate(listText: string, field: 'allow' | 'deny'): RuleList | false | typeof NOT_QUICK {
+    const items = this.#items;
     const nodes: unknown[] = [];
-    const nodePositions = new Map<object, Pos>();
-    for (const [item, line, col] of items) {
-      const node = readFlowValue(item, line, col, nodePositions);
+    const positions = new Map<object, Pos>();
+    for (let i = 0; i < items.length; i += 4) {
+      const node = readFlowValue(this.text.slice(items[i], items[i + 1]), items[i + 2], items[i + 3], positions);
       if (node === undefined) return NOT_QUICK;
       nodes.push(node);
     }
     const r = this.#plain;
-    r.positions = nodePositions;
-    const rules = readRules(r, nodes, owner, this.names);
+    r.positions = positions;
+    const rules = readRules(r, nodes, `key ${this.#key.id} ${field}`, this.names);
     if (r.failed) return false;
-    const read: RuleList = { rules, set: undefined };
-    this.#ruleLists.set(list, read);
-    return read;
+    const list: RuleList = { rules, set: undefined };
+    this.#ruleLists.set(listText, list);
+    return list;
   }
 
   /** The entry at `start` (line `no`) read by the line reader and readKeyEntry; false when it is wrong or not in that reader's shape either. */
@@ -341,14 +404,14 @@ class QuickReader {
   }
 }
 
-/** `sha256$` and 43 characters of canonical base64url, decoded into `into`; false for any other text (the exact readers say why). */
-function decodeSha256(value: string, into: Uint8Array): boolean {
-  if (value.length !== SHA256_TEXT_LENGTH || !value.startsWith(SHA256_PREFIX)) return false;
+/** `sha256$` and 43 characters of canonical base64url (text[start, end)), decoded into `into`; false for any other text (the exact readers say why). */
+function decodeSha256(text: string, start: number, end: number, into: Uint8Array): boolean {
+  if (end - start !== SHA256_TEXT_LENGTH || !textAt(text, start, SHA256_PREFIX)) return false;
   let bits = 0;
   let acc = 0;
   let out = 0;
-  for (let i = SHA256_PREFIX.length; i < value.length; i++) {
-    const c = value.charCodeAt(i);
+  for (let i = start + SHA256_PREFIX.length; i < end; i++) {
+    const c = text.charCodeAt(i);
     const v = c < 128 ? BASE64URL[c] : -1;
     if (v < 0) return false;
     acc = ((acc << 6) | v) & 0xffff;
