@@ -128,7 +128,8 @@ export class KeygateApp {
       // In the load worker: the parse of a large keys file never grows this thread's heap.
       // `keygate serve` started it before importing this module (earlyLoad.ts).
       const env = options.env ?? process.env;
-      loaded = await (takeEarlyLoad(options.configFile, env) ?? sharedAsideLoader().load(options.configFile, { generation: 1, env }));
+      loaded = await (takeEarlyLoad(options.configFile, env) ??
+        sharedAsideLoader().load(options.configFile, { generation: 1, env, startup: true }));
     } catch (e) {
       await early?.listener.close();
       throw e;

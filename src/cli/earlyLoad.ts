@@ -28,7 +28,7 @@ export function startEarlyLoad(argv: readonly string[], env: NodeJS.ProcessEnv =
   const file = serveConfigFile(argv, env);
   if (file === undefined) return;
   const abort = new AbortController();
-  const result = sharedAsideLoader().load(file, { generation: 1, env, signal: abort.signal });
+  const result = sharedAsideLoader().load(file, { generation: 1, env, signal: abort.signal, startup: true });
   result.catch(() => undefined); // the app sees the failure when it takes the load; a dropped one is nobody's
   early = { file: resolve(file), env, result, abort };
 }

@@ -29,6 +29,11 @@ export interface LoadOptions {
   readonly signal?: AbortSignal;
   /** This load's time limit instead of the loader's `loadTimeoutMs`. */
   readonly timeoutMs?: number;
+  /**
+   * A start-up load (nothing is served yet): the worker keeps its normal priority, so a
+   * busy machine does not delay readiness. Reloads run at a lower priority (worker.ts).
+   */
+  readonly startup?: boolean;
 }
 
 /**
@@ -84,7 +89,14 @@ export class AsideLoader {
     const timer = setTimeout(() => stop(new Error(`config load timed out after ${limit} ms`)), limit);
     return new Promise<LoadResult>((resolve, reject) => {
       this.#pending = { id, worker, resolve, reject };
-      this.#post({ type: 'load', id, mainFile, generation: options.generation, env: { ...options.env } });
+      this.#post({
+        type: 'load',
+        id,
+        mainFile,
+        generation: options.generation,
+        env: { ...options.env },
+        startup: options.startup ?? false,
+      });
     }).finally(() => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', abort);

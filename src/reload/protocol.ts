@@ -3,7 +3,15 @@ import type { ConfigIssue } from '../reader/issues.js';
 import type { EncodedSnapshot } from './codec.js';
 
 /** Messages between asideLoader.ts (main thread) and worker.ts; `id` names one load. */
-export type ToWorker = { type: 'load'; id: number; mainFile: string; generation: number; env: Record<string, string | undefined> };
+export type ToWorker = {
+  type: 'load';
+  id: number;
+  mainFile: string;
+  generation: number;
+  env: Record<string, string | undefined>;
+  /** Nothing is served yet: the worker keeps its normal priority for this load (see worker.ts). */
+  startup: boolean;
+};
 
 export type ToMain =
   | { type: 'failed'; id: number; errors: readonly ConfigIssue[]; warnings: readonly ConfigIssue[]; sources: Sources }

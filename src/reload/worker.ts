@@ -18,9 +18,14 @@ if (!port) throw new Error('loadWorker.js runs as a worker thread');
  * value is per thread, so this lowers the priority of this thread only. (Elsewhere it
  * would renice the whole process, serving thread included, so it is left alone.) Not
  * 19: sharing a saturated core, nice 10 still gets about a tenth of it, so a revocation
- * is applied under full load too, only later.
+ * is applied under full load too, only later. A start-up load keeps the normal priority:
+ * nothing is served yet, and readiness waits for it. Lowered at the first reload and
+ * never raised again (raising it takes a privilege keygate does not have).
  */
-if (process.platform === 'linux') {
+let lowered = false;
+function lowerPriority(): void {
+  if (lowered || process.platform !== 'linux') return;
+  lowered = true;
   try {
     setPriority(10);
   } catch {
@@ -30,6 +35,7 @@ if (process.platform === 'linux') {
 
 port.on('message', (msg: ToWorker) => {
   try {
+    if (!msg.startup) lowerPriority();
     load(msg);
   } catch (e) {
     send({ type: 'crashed', id: msg.id, message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
