@@ -8,6 +8,9 @@ import type { KeyRecord } from './record.js';
 import { buildStoreData } from './storeBuilder.js';
 import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
+/** Records a store keeps at hand for lookups (about 1 MB at most). */
+const RECENT_RECORDS = 1024;
+
 /** What a load's checks read of a key: `hash` only for legacy keys (their secrets are compared across keys). */
 export interface KeyFacts extends Pick<KeyRecord, 'id' | 'user' | 'name' | 'scope' | 'legacy' | 'file' | 'line' | 'col'> {
   readonly allowCount: number;
@@ -35,6 +38,13 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   readonly #graceHashes: ReadonlyMap<number, NonNullable<KeyRecord['previous']>>;
   /** Decoded strings that many keys share (users, files), by string index. */
   readonly #shared = new Map<number, string>();
+  /**
+   * Records of keys looked up lately, by slot: building one (strings, rule matchers with
+   * their origins, the hash object) cost ~1 µs per lookup, and a client sends the same
+   * key again and again. Bounded: emptied when full, so a scan over many keys costs at
+   * most what it did without it. The store never changes, so a record never goes stale.
+   */
+  readonly #recent = new Map<number, KeyRecord>();
 
   static fromKeys(keys: readonly KeyRecord[]): KeyStore {
     return new KeyStore(buildStoreData(keys));
@@ -50,7 +60,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     this.#cidrs = data.cidrSets.map((texts) => compileCidrs(texts));
     this.#slowHashes = new Map(data.slowHashes.map(([slot, text]) => [slot, parsed(text)]));
     this.#graceHashes = new Map(data.graceHashes.map(([slot, text, expires]) => [slot, Object.freeze({ hash: parsed(text), expires })]));
-    this.byId = { get: (id) => this.#record(this.#slotOf(id)), has: (id) => this.#slotOf(id) !== -1 };
+    this.byId = { get: (id) => this.#lookup(this.#slotOf(id)), has: (id) => this.#slotOf(id) !== -1 };
     const legacySha = new Map<string, number>();
     const slow: KeyRecord[] = [];
     for (let slot = 0; slot < data.count; slot++) {
@@ -58,7 +68,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
       if (data.flags[slot] & FLAG.slowHash) slow.push(this.#record(slot)!);
       else legacySha.set(this.#digest(slot).toString('base64url'), slot);
     }
-    this.legacyByDigest = { get: (digest) => this.#record(legacySha.get(digest) ?? -1), has: (digest) => legacySha.has(digest) };
+    this.legacyByDigest = { get: (digest) => this.#lookup(legacySha.get(digest) ?? -1), has: (digest) => legacySha.has(digest) };
     this.legacySlow = Object.freeze(slow);
   }
 
@@ -164,6 +174,18 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     let s = this.#shared.get(index);
     if (s === undefined) this.#shared.set(index, (s = this.#string(index) ?? ''));
     return s;
+  }
+
+  /** The record of the key in `slot` for a lookup: the one built last time when it is still at hand. */
+  #lookup(slot: number): KeyRecord | undefined {
+    if (slot < 0) return undefined;
+    let record = this.#recent.get(slot);
+    if (record === undefined) {
+      if (this.#recent.size >= RECENT_RECORDS) this.#recent.clear();
+      record = this.#record(slot)!;
+      this.#recent.set(slot, record);
+    }
+    return record;
   }
 
   #record(slot: number): KeyRecord | undefined {
