@@ -16,6 +16,9 @@ export type { AccessOutcome, Allowed, Denied } from './access.js';
 /** What every entry point needs to decide a request: the runtime minus the upstream pools. */
 export type DecisionRuntime = Pick<ProxyRuntime, 'snapshot' | 'verifier' | 'limiter' | 'observer' | 'now' | 'draining' | 'assertions'>;
 
+/** A failure inside keygate while answering: logged, and the connection (`target`) destroyed. */
+export type OnBug = (e: unknown, target: { destroy(): void }) => void;
+
 /** The client's request as an entry point read it (the decision API reads it from its dialect's headers). */
 export interface RequestTarget {
   readonly method: string;

@@ -6,7 +6,7 @@ import { authorizeOverrides, type InboundRequest } from './access.js';
 import { forward, type ForwardResult } from './forward.js';
 import { formMethodOverrides, inspectsForm, readFormPrefix } from './formOverride.js';
 import { droppedHeaders, hasBody, upstreamRequestHeaders, type Identity } from './headers.js';
-import { openRequest, type Allowed, type Denied, type RecordEnd } from './opening.js';
+import { openRequest, type Allowed, type Denied, type OnBug, type OpenedRequest, type RecordEnd } from './opening.js';
 import { refuseUnreadBody, sendProblem } from './problem.js';
 import { allowedLimitHeaders } from './rateLimitHeaders.js';
 import { distinctOverrides, isTrace } from './requestMeaning.js';
@@ -17,11 +17,37 @@ import type { ProxyRuntime } from './runtime.js';
  *   path safety (400) → route (404) → authenticate (401) → authorize (403)
  *   → body limit (413) → forward (502/504, or the upstream's answer).
  * The snapshot is read once, so a reload mid-request never changes its rules.
+ * Not async itself: a refusal decided at once is answered without a promise, and a
+ * failure inside keygate goes to `onBug` from here or from the forwarding, never through
+ * a `.catch` closure made per request.
  */
-export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const opening = openRequest(rt, req, 'proxy');
-  const opened = opening instanceof Promise ? await opening : opening;
-  const { requestId, snapshot, inbound, outcome, clientIp } = opened;
+export function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse, onBug: OnBug): void {
+  try {
+    const opening = openRequest(rt, req, 'proxy');
+    if (opening instanceof Promise) void proxyLater(rt, req, res, opening, onBug);
+    else proxyOpened(rt, req, res, opening, onBug);
+  } catch (e) {
+    onBug(e, res);
+  }
+}
+
+async function proxyLater(
+  rt: ProxyRuntime,
+  req: IncomingMessage,
+  res: ServerResponse,
+  opening: Promise<OpenedRequest>,
+  onBug: OnBug,
+): Promise<void> {
+  try {
+    proxyOpened(rt, req, res, await opening, onBug);
+  } catch (e) {
+    onBug(e, res);
+  }
+}
+
+/** Refused here and now, or forwarded (the one step that waits). */
+function proxyOpened(rt: ProxyRuntime, req: IncomingMessage, res: ServerResponse, opened: OpenedRequest, onBug: OnBug): void {
+  const { requestId, snapshot, outcome } = opened;
   if (rt.draining()) res.setHeader('connection', 'close');
   if (!outcome.allow) {
     refuseUnreadBody(req, res);
@@ -37,45 +63,63 @@ export async function handleProxyRequest(rt: ProxyRuntime, req: IncomingMessage,
   const limitHeaders = allowedLimitHeaders(outcome.limits);
   if (limitHeaders) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name]);
   if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
-  let body: Buffer | undefined;
-  if (hasBody(req) && inspectsForm(outcome.destination.service.requests, inbound.method, req.headers['content-type'])) {
-    const form = await checkFormOverride(rt, snapshot, outcome, inbound, req);
-    if (form.kind === 'client_gone') return opened.finish({ status: 499, reason: 'allow' });
-    if (form.kind === 'denied') {
-      refuseUnreadBody(req, res);
-      sendProblem(res, form.denial.reason, requestId, form.denial.detail);
-      return opened.finish({ status: statusOf(form.denial.reason), reason: form.denial.reason, decision: 'deny' });
-    }
-    body = form.body;
-    if (body !== undefined && limit !== undefined && body.length > limit) {
-      sendProblem(res, 'payload_too_large', requestId, `request body larger than ${limit} bytes`);
-      return opened.finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
-    }
-  }
-  // An open-ended response (chunked, SSE) of a key that loses access is cut (terminateStreamsOnRevoke);
-  // a request with a length-delimited answer finishes on the snapshot it started with.
-  let leave: (() => void) | undefined;
-  const streaming = (): void => {
-    const grant = { key: outcome.key, destination: outcome.destination, method: req.method ?? 'GET', clientIp };
-    leave = rt.sessions.add({ kind: 'stream', grant, end: () => res.destroy() });
-  };
-  let result: ForwardResult;
+  void forwardAllowed(rt, req, res, opened, outcome, limit, onBug);
+}
+
+/** An allowed request: its form checked when it may carry `_method`, then forwarded. */
+async function forwardAllowed(
+  rt: ProxyRuntime,
+  req: IncomingMessage,
+  res: ServerResponse,
+  opened: OpenedRequest,
+  outcome: Allowed,
+  limit: number | undefined,
+  onBug: OnBug,
+): Promise<void> {
   try {
-    result = await forward(rt.upstreams, outcome.destination, req, res, {
-      headers: upstreamHeaders(outcome, req, requestId, opened),
-      requestId,
-      answerBodyTimeout: () => {
-        res.setHeader('connection', 'close');
-        sendProblem(res, 'body_timeout', requestId, 'the request body paused longer than timeouts.idle');
-      },
-      onOpenEndedResponse: streaming,
-      ...(limit !== undefined ? { bodyLimit: limit } : {}),
-      ...(body !== undefined ? { body } : {}),
-    });
-  } finally {
-    leave?.();
+    const { requestId, snapshot, inbound, clientIp } = opened;
+    let body: Buffer | undefined;
+    if (hasBody(req) && inspectsForm(outcome.destination.service.requests, inbound.method, req.headers['content-type'])) {
+      const form = await checkFormOverride(rt, snapshot, outcome, inbound, req);
+      if (form.kind === 'client_gone') return opened.finish({ status: 499, reason: 'allow' });
+      if (form.kind === 'denied') {
+        refuseUnreadBody(req, res);
+        sendProblem(res, form.denial.reason, requestId, form.denial.detail);
+        return opened.finish({ status: statusOf(form.denial.reason), reason: form.denial.reason, decision: 'deny' });
+      }
+      body = form.body;
+      if (body !== undefined && limit !== undefined && body.length > limit) {
+        sendProblem(res, 'payload_too_large', requestId, `request body larger than ${limit} bytes`);
+        return opened.finish({ status: 413, reason: 'payload_too_large', decision: 'deny' });
+      }
+    }
+    // An open-ended response (chunked, SSE) of a key that loses access is cut (terminateStreamsOnRevoke);
+    // a request with a length-delimited answer finishes on the snapshot it started with.
+    let leave: (() => void) | undefined;
+    const streaming = (): void => {
+      const grant = { key: outcome.key, destination: outcome.destination, method: req.method ?? 'GET', clientIp };
+      leave = rt.sessions.add({ kind: 'stream', grant, end: () => res.destroy() });
+    };
+    let result: ForwardResult;
+    try {
+      result = await forward(rt.upstreams, outcome.destination, req, res, {
+        headers: upstreamHeaders(outcome, req, requestId, opened),
+        requestId,
+        answerBodyTimeout: () => {
+          res.setHeader('connection', 'close');
+          sendProblem(res, 'body_timeout', requestId, 'the request body paused longer than timeouts.idle');
+        },
+        onOpenEndedResponse: streaming,
+        ...(limit !== undefined ? { bodyLimit: limit } : {}),
+        ...(body !== undefined ? { body } : {}),
+      });
+    } finally {
+      leave?.();
+    }
+    opened.finish(answerForwardResult(result, req, res, requestId));
+  } catch (e) {
+    onBug(e, res);
   }
-  opened.finish(answerForwardResult(result, req, res, requestId));
 }
 
 type FormCheck = { kind: 'forward'; body?: Buffer } | { kind: 'denied'; denial: Denied } | { kind: 'client_gone' };
