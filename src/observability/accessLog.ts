@@ -43,14 +43,14 @@ export class AccessLog {
       this.#lastTime = new Date(nowMs).toISOString();
     }
     const line =
-      `{"level":"info","time":"${this.#lastTime}${this.#afterTime}${JSON.stringify(r.requestId)}` +
-      `,"mode":"${r.mode}","method":${JSON.stringify(r.method.slice(0, MAX_METHOD_LENGTH))},"path":${JSON.stringify(r.path)},"host":${str(r.host)}` +
-      `,"client_ip":${JSON.stringify(r.clientIp)},"service":${str(r.service)},"key_id":${str(r.keyId)}` +
+      `{"level":"info","time":"${this.#lastTime}${this.#afterTime}${quoted(r.requestId)}` +
+      `,"mode":"${r.mode}","method":${quoted(r.method.slice(0, MAX_METHOD_LENGTH))},"path":${quoted(r.path)},"host":${str(r.host)}` +
+      `,"client_ip":${quoted(r.clientIp)},"service":${str(r.service)},"key_id":${str(r.keyId)}` +
       `,"key_name":${r.keyId !== undefined && r.user !== undefined ? str(r.keyName ?? '') : 'null'},"user":${r.keyId !== undefined ? str(r.user) : 'null'}` +
       `,"decision":"${r.decision}","reason":"${r.reason}","status":${r.status}` +
       `,"decision_ms":${ms(r.decisionMs)},"upstream_ms":${ms(r.upstreamMs)},"total_ms":${ms(r.totalMs) ?? 0}` +
-      (r.detail ? `,"detail":${JSON.stringify(r.detail)}` : '') +
-      (r.upstreamErrorCode ? `,"upstream_error":${JSON.stringify(r.upstreamErrorCode)}` : '') +
+      (r.detail ? `,"detail":${quoted(r.detail)}` : '') +
+      (r.upstreamErrorCode ? `,"upstream_error":${quoted(r.upstreamErrorCode)}` : '') +
       (r.shadow ? shadowFields(r.shadow) : '') +
       `,"msg":"${ACCESS_LOG_MESSAGE}"}\n`;
     return scrubKeyStrings(line);
@@ -63,7 +63,19 @@ function shadowFields(s: ShadowRecord): string {
 }
 
 function str(value: string | undefined): string {
-  return value === undefined ? 'null' : JSON.stringify(value);
+  return value === undefined ? 'null' : quoted(value);
+}
+
+/** Printable ASCII but the quote and the backslash: the strings JSON.stringify only wraps in quotes. */
+const PLAIN_JSON = /^[ !#-[\]-~]*$/;
+
+/**
+ * `JSON.stringify(value)` for a string, the same text: printable ASCII without a quote or backslash
+ * is only wrapped in quotes, which costs a quarter of JSON.stringify's ~200 ns (nine
+ * fields a line); anything else still goes through JSON.stringify.
+ */
+function quoted(value: string): string {
+  return PLAIN_JSON.test(value) ? `"${value}"` : JSON.stringify(value);
 }
 
 /**

@@ -136,6 +136,23 @@ describe('AccessLog', () => {
     expect(line.path).toBe('/a"b\\c\n\u0001é/kg_[REDACTED]');
   });
 
+  it('writes every string field as JSON.stringify would, whatever it holds', () => {
+    // The line quotes plain ASCII itself and leaves everything else to JSON.stringify.
+    const text = fc.string({ unit: 'binary', maxLength: 24 }).filter((s) => !s.includes('kg_'));
+    fc.assert(
+      fc.property(text, text, text, (id, host, name) => {
+        const r = allowed();
+        Object.assign(r, { requestId: id, host, keyName: name, user: name });
+        const out = new AccessLog({ writeBatched: () => undefined }, 42, 'host-a').line(r, NOW);
+        expect(out).toContain(`"request_id":${JSON.stringify(id)},`);
+        expect(out).toContain(`"host":${JSON.stringify(host)},`);
+        expect(out).toContain(`"key_name":${JSON.stringify(name)},"user":${JSON.stringify(name)},`);
+        expect(JSON.parse(out)).toMatchObject({ request_id: id, host, key_name: name, user: name });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('writes through the batched path of its sink', () => {
     const lines: string[] = [];
     new AccessLog({ writeBatched: (l) => void lines.push(l) }).write(allowed());
