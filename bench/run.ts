@@ -361,7 +361,8 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${stagesText(stages)}\n`);
 
   // The references and the knockout variants are done: the rest of the run has the machine.
-  for (const r of refs.values()) await r.stop();
+  // nginx stays: the latency scenarios below compare keygate with it.
+  for (const [id, r] of refs) if (id !== 'nginx') await r.stop();
   for (const [id, v] of variants) if (id !== 'all_on' && id !== 'log_off') await v.kg.stop();
   await bare200.child.stop();
 
@@ -414,6 +415,7 @@ async function main(): Promise<number> {
   for (const v of variants.values()) await v.kg.stop();
   await bare.child.stop();
   await barePipeline.child.stop();
+  await nginx?.stop();
   await upstream.child.stop();
   const profile = args.profile ? profileSummary(kg.startupMs + 1_000) : undefined;
 
