@@ -27,11 +27,18 @@ describe('KeyStore lookups', () => {
   const keys = Array.from({ length: 1500 }, (_, i) => key(i));
   const store = KeyStore.fromKeys(keys);
 
-  it('hands the same record to repeated lookups of a key, with the fields it was built from', () => {
+  it("keeps a key's record from its second lookup on, with the fields it was built from", () => {
     const first = store.byId.get(keys[7].id)!;
-    expect(store.byId.get(keys[7].id)).toBe(first);
+    const second = store.byId.get(keys[7].id)!;
+    expect(second).toEqual(first);
+    expect(store.byId.get(keys[7].id)).toBe(second);
     expect(first).toMatchObject({ id: keys[7].id, user: 'joe', name: 'key-7', line: 8 });
     expect(store.byId.get('K99999999999')).toBeUndefined();
+  });
+
+  it('never answers a key with the record of another key on the same line', () => {
+    // Slots 7 and 1031 share a line of the 1,024 kept records.
+    for (const i of [7, 7, 1031, 1031, 7, 1031, 7, 7, 1031]) expect(store.byId.get(keys[i].id)!.id).toBe(keys[i].id);
   });
 
   it('answers every key right after more lookups than it keeps at hand', () => {
