@@ -6,6 +6,7 @@ import type { Pos } from './locator.js';
 import { readKeyEntry } from './reader.js';
 import type { KeyRecord } from './record.js';
 import type { PlainKey } from './storeBuilder.js';
+import { DIGEST_BYTES } from './storeData.js';
 
 /*
  * The quickest path for keys files, for the entries `keygate key` writes: one field a
@@ -63,9 +64,11 @@ const HASH_SIGN = 35;
 const BRACE = 123;
 const QUOTE = 34;
 const BACKSLASH = 92;
-/** base64url character → 6-bit value, -1 for anything else. */
-const BASE64URL = new Int8Array(128).fill(-1);
-for (const [i, c] of [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'].entries()) BASE64URL[c.charCodeAt(0)] = i;
+/**
+ * The one unpadded base64url text of a 32-byte digest: 43 characters carry 258 bits, so
+ * the last one's 2 spare bits must be zero (hashFormat.ts's re-encoding check says the same).
+ */
+const SHA256_DIGEST_TEXT = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 
 /** A rule list's rules, validated, and its set in the layout once a key has it. */
 interface RuleList {
@@ -135,7 +138,7 @@ class QuickReader {
       issued: NaN,
       disabled: false,
       inherit: false,
-      digest: new Uint8Array(32),
+      digest: Buffer.alloc(DIGEST_BYTES),
     };
   }
 
@@ -405,22 +408,8 @@ class QuickReader {
 }
 
 /** `sha256$` and 43 characters of canonical base64url (text[start, end)), decoded into `into`; false for any other text (the exact readers say why). */
-function decodeSha256(text: string, start: number, end: number, into: Uint8Array): boolean {
+function decodeSha256(text: string, start: number, end: number, into: Buffer): boolean {
   if (end - start !== SHA256_TEXT_LENGTH || !textAt(text, start, SHA256_PREFIX)) return false;
-  let bits = 0;
-  let acc = 0;
-  let out = 0;
-  for (let i = start + SHA256_PREFIX.length; i < end; i++) {
-    const c = text.charCodeAt(i);
-    const v = c < 128 ? BASE64URL[c] : -1;
-    if (v < 0) return false;
-    acc = ((acc << 6) | v) & 0xffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      into[out++] = (acc >> bits) & 0xff;
-    }
-  }
-  // 43 characters carry 258 bits: the last 2 must be zero, or the text is not the digest's one encoding.
-  return (acc & ((1 << bits) - 1)) === 0;
+  const encoded = text.slice(start + SHA256_PREFIX.length, end);
+  return SHA256_DIGEST_TEXT.test(encoded) && into.write(encoded, 'base64url') === into.length;
 }

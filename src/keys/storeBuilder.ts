@@ -33,7 +33,7 @@ export interface PlainKey {
   disabled: boolean;
   inherit: boolean;
   /** The sha256 digest. */
-  readonly digest: Uint8Array;
+  readonly digest: Buffer;
 }
 
 /** A key whose id an earlier key already has: both slots, in file order. */
