@@ -10,7 +10,8 @@ import { DIGEST_BYTES } from './storeData.js';
 
 /*
  * The quickest path for keys files, for the entries `keygate key` writes: one field a
- * line, plain or simply quoted values, a sha256 hash, rules as one-line flow mappings.
+ * line, plain or simply quoted values, a sha256 hash, instants as `keygate key` writes
+ * them (`expires`, `notBefore`, `rotated`), rules as one-line flow mappings.
  * It reads such an entry straight from the text into the store's layout: no parsed
  * node, no key record, the digest decoded into the layout's buffer, each distinct rule
  * list (by its text) validated once by the exact readers and then only looked up. An
@@ -30,7 +31,22 @@ export interface KeySink {
 }
 
 /** The fields an entry may have on the quick path; any other sends the entry to the line reader. */
-const FIELD = { id: 1, user: 2, name: 4, hash: 8, scope: 16, allow: 32, deny: 64, comment: 128, created: 256, disabled: 512 } as const;
+const FIELD = {
+  id: 1,
+  user: 2,
+  name: 4,
+  hash: 8,
+  scope: 16,
+  allow: 32,
+  deny: 64,
+  comment: 128,
+  created: 256,
+  disabled: 512,
+  expires: 1024,
+  notBefore: 2048,
+  rotated: 4096,
+  legacy: 8192,
+} as const;
 type FieldName = keyof typeof FIELD;
 /** The field names by length, so a name is matched in the text without cutting it out. */
 const FIELDS_BY_LENGTH: FieldName[][] = [];
@@ -60,6 +76,7 @@ const SHA256_PREFIX = 'sha256$';
 const SHA256_TEXT_LENGTH = SHA256_PREFIX.length + 43;
 const SPACE = 32;
 const DASH = 45;
+const COLON = 58;
 const HASH_SIGN = 35;
 const BRACE = 123;
 const QUOTE = 34;
@@ -112,7 +129,10 @@ class QuickReader {
   readonly #items: number[] = [];
   /** The last `created` text and its time (keys written together share it). */
   #created = '\n';
-  #issued = NaN;
+  #createdTime = NaN;
+  /** The current entry's `created` and `rotated` times: `rotated`, when there, is when the secret was issued. */
+  #entryCreated = NaN;
+  #entryRotated = NaN;
   /** Reused for every key: no object per key. */
   readonly #key: PlainKey;
 
@@ -129,14 +149,18 @@ class QuickReader {
       name: '',
       comment: undefined,
       created: undefined,
+      rotated: undefined,
       file,
       line: 0,
       col: 0,
       allowSet: 0,
       denySet: 0,
       rulePositions: [],
+      expires: NaN,
+      notBefore: NaN,
       issued: NaN,
       disabled: false,
+      legacy: false,
       inherit: false,
       digest: Buffer.alloc(DIGEST_BYTES),
     };
@@ -200,12 +224,16 @@ class QuickReader {
     key.name = '';
     key.comment = undefined;
     key.created = undefined;
+    key.rotated = undefined;
     key.allowSet = 0;
     key.denySet = 0;
     key.rulePositions.length = 0;
-    key.issued = NaN;
+    key.expires = NaN;
+    key.notBefore = NaN;
     key.disabled = false;
+    key.legacy = false;
     key.inherit = false;
+    this.#entryCreated = NaN;
     let seen = 0;
     let denyPositions: number[] | undefined;
     let allow: RuleList | undefined;
@@ -237,6 +265,7 @@ class QuickReader {
     }
     if (this.#no !== 0 && this.#content - this.#start > fieldIndent) return NOT_QUICK;
     if ((seen & REQUIRED) !== REQUIRED) return NOT_QUICK;
+    key.issued = key.rotated === undefined ? this.#entryCreated : this.#entryRotated;
     if (denyPositions) key.rulePositions.push(...denyPositions);
     // Allow, then deny: the order in which the layout numbers a record's rule sets.
     if (allow) key.allowSet = allow.set ??= this.sink.addRuleSet(allow.rules);
@@ -275,26 +304,38 @@ class QuickReader {
         // Keys written together share it: the last one's checks and time hold.
         if (this.#valueIs(this.#created)) {
           key.created = this.#created;
-          key.issued = this.#issued;
+          this.#entryCreated = this.#createdTime;
           return true;
         }
         const value = this.#value();
         key.created = value;
-        key.issued = Date.parse(value);
+        this.#entryCreated = Date.parse(value);
         if (!isPlainString(value)) return this.#quoted;
         this.#created = value;
-        this.#issued = key.issued;
+        this.#createdTime = this.#entryCreated;
         return true;
       }
+      // Instants only in the form `keygate key` writes them; any other text, valid or not, is the exact readers' to read.
+      case 'expires':
+        key.expires = canonicalInstant(this.text, this.#valueStart, this.#valueEnd);
+        return !Number.isNaN(key.expires);
+      case 'notBefore':
+        key.notBefore = canonicalInstant(this.text, this.#valueStart, this.#valueEnd);
+        return !Number.isNaN(key.notBefore);
+      case 'rotated':
+        this.#entryRotated = canonicalInstant(this.text, this.#valueStart, this.#valueEnd);
+        key.rotated = this.#value();
+        return !Number.isNaN(this.#entryRotated);
       // Neither can be anything but a string, quoted or not: their text is checked.
       case 'scope':
         key.inherit = this.#valueIs('inherit');
         return key.inherit || this.#valueIs('restricted');
       case 'hash':
         return decodeSha256(this.text, this.#valueStart, this.#valueEnd, key.digest);
-      case 'disabled': {
+      case 'disabled':
+      case 'legacy': {
         const flag = this.#quoted ? undefined : plainBoolean(this.#value());
-        key.disabled = flag === true;
+        key[name] = flag === true;
         return flag !== undefined;
       }
       default:
@@ -412,4 +453,42 @@ function decodeSha256(text: string, start: number, end: number, into: Buffer): b
   if (end - start !== SHA256_TEXT_LENGTH || !textAt(text, start, SHA256_PREFIX)) return false;
   const encoded = text.slice(start + SHA256_PREFIX.length, end);
   return SHA256_DIGEST_TEXT.test(encoded) && into.write(encoded, 'base64url') === into.length;
+}
+
+const INSTANT_LENGTH = 'YYYY-MM-DDTHH:MM:SSZ'.length;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * The epoch ms of text[start, end) when it is an instant as `keygate key` writes it
+ * (`2027-01-01T00:00:00Z`, cli/keyArgs.ts isoSeconds) and valid, NaN for any other text.
+ * Where this gives a number, readTimestamp (values.ts) gives the same one; the years
+ * before 1000 are left to it (Date.UTC reads years 0-99 as 1900-1999).
+ */
+export function canonicalInstant(text: string, start: number, end: number): number {
+  if (end - start !== INSTANT_LENGTH) return NaN;
+  const at = (i: number): number => text.charCodeAt(start + i);
+  if (at(4) !== DASH || at(7) !== DASH || at(10) !== 84 /* T */ || at(13) !== COLON || at(16) !== COLON || at(19) !== 90 /* Z */)
+    return NaN;
+  const year = digits(text, start, 4);
+  const month = digits(text, start + 5, 2);
+  const day = digits(text, start + 8, 2);
+  const hour = digits(text, start + 11, 2);
+  const minute = digits(text, start + 14, 2);
+  const second = digits(text, start + 17, 2);
+  // NaN (a character that is not a digit) fails every comparison.
+  if (!(year >= 1000 && month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59)) return NaN;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > DAYS_IN_MONTH[month - 1] + (leap ? 1 : 0)) return NaN;
+  return Date.UTC(year, month - 1, day, hour, minute, second);
+}
+
+/** The decimal number of text[at, at + count), NaN when a character is not a digit. */
+function digits(text: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    n = n * 10 + d;
+  }
+  return n;
 }

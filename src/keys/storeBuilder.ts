@@ -12,8 +12,8 @@ export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
 
 /**
  * A key as the quick reader has it (quickReader.ts): already validated, only the fields
- * that reader takes (no shadow scope, source IPs, KDF or previous hash, expiry); reused
- * from key to key.
+ * that reader takes (no shadow scope, source IPs, KDF or previous hash, rate limits,
+ * client certificate); reused from key to key.
  */
 export interface PlainKey {
   id: string;
@@ -21,6 +21,8 @@ export interface PlainKey {
   name: string;
   comment: string | undefined;
   created: string | undefined;
+  /** As written (`key rotate`). */
+  rotated: string | undefined;
   file: string;
   line: number;
   col: number;
@@ -28,9 +30,13 @@ export interface PlainKey {
   denySet: number;
   /** Line, column of each allow rule, then of each deny rule. */
   readonly rulePositions: number[];
-  /** When the secret was issued (from `created`); NaN when unknown. */
+  /** Epoch ms; NaN when absent. */
+  expires: number;
+  notBefore: number;
+  /** When the secret was issued (from `rotated`, else `created`); NaN when unknown. */
   issued: number;
   disabled: boolean;
+  legacy: boolean;
   inherit: boolean;
   /** The sha256 digest. */
   readonly digest: Buffer;
@@ -117,7 +123,7 @@ export class StoreLayout {
     fields[f + F.name] = this.#text.add(key.name);
     fields[f + F.comment] = this.#text.add(key.comment);
     fields[f + F.created] = this.#text.add(key.created);
-    fields[f + F.rotated] = NONE;
+    fields[f + F.rotated] = this.#text.add(key.rotated);
     fields[f + F.file] = this.#sharedText(key.file);
     fields[f + F.line] = key.line;
     fields[f + F.col] = key.col;
@@ -129,11 +135,11 @@ export class StoreLayout {
     fields[f + F.shadowDenySet] = NONE;
     for (const n of key.rulePositions) this.#positions.push(n);
     const times = this.#times;
-    times[slot * TIME_COUNT] = NaN;
-    times[slot * TIME_COUNT + 1] = NaN;
+    times[slot * TIME_COUNT] = key.expires;
+    times[slot * TIME_COUNT + 1] = key.notBefore;
     times[slot * TIME_COUNT + 2] = key.issued;
     this.#digests.set(key.digest, slot * DIGEST_BYTES);
-    this.#flags[slot] = (key.disabled ? FLAG.disabled : 0) | (key.inherit ? FLAG.inherit : 0);
+    this.#flags[slot] = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.inherit ? FLAG.inherit : 0);
   }
 
   /** The index of a list of rules (equal lists share one). */

@@ -173,7 +173,8 @@ describe('keys files that fall back to the positioned path', () => {
 
   it('a syntax error js-yaml refuses is reported where the yaml package places it', () => {
     const lines = keysText(300).split('\n');
-    const at = lines.findIndex((l) => l.includes(id(250))) + 4;
+    const entry = lines.findIndex((l) => l.includes(id(250)));
+    const at = lines.findIndex((l, i) => i > entry && l.startsWith('      - { service: compute, method: read, path: "/v2/**" }'));
     lines[at] = '      - { service: compute, method: read, path: "/v2/**"';
     const text = lines.join('\n');
     const positioned = new YamlReader('keys.yaml', text).issues;

@@ -7,7 +7,7 @@ export const id = (i: number): string => `K${String(i).padStart(11, '0')}`;
 /** One key in one of several layouts `keygate key` or a person might write. */
 export function key(i: number): string[] {
   const head = [`  - id: ${i % 3 === 0 ? `"${id(i)}"` : id(i)}`, '    user: joe', `    hash: "${hashFast(`secret-${i}`)}"`];
-  switch (i % 5) {
+  switch (i % 6) {
     case 0:
       return [
         ...head,
@@ -54,6 +54,19 @@ export function key(i: number): string[] {
         '    notBefore: 2020-01-01T00:00:00Z',
         `    created: 2026-11-23T10:00:00Z`,
       ];
+    case 4:
+      // As `keygate key create --expires --not-before`, then `key rotate`, write it.
+      return [
+        ...head,
+        `    name: n${i}`,
+        '    scope: restricted',
+        '    allow:',
+        '      - { service: compute, method: read, path: "/v2/**" }',
+        `    expires: 2030-01-${String(1 + (i % 28)).padStart(2, '0')}T10:00:00Z`,
+        '    notBefore: 2026-11-24T10:00:00Z',
+        '    created: 2026-11-23T10:00:00Z',
+        `    rotated: 2026-12-${String(1 + (i % 28)).padStart(2, '0')}T08:30:${String(i % 60).padStart(2, '0')}Z`,
+      ];
     default:
       return [
         ...head,
@@ -72,8 +85,76 @@ export function keysText(count: number): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Instants (`expires`, `notBefore`, `rotated`) and `legacy`: as `keygate key` writes them,
+ * spelled otherwise but valid, and wrong.
+ */
+export const INSTANT_VARIANTS = {
+  written: [
+    'expires: 2030-01-01T00:00:00Z',
+    'expires: "2030-01-01T00:00:00Z"',
+    'expires: 2028-02-29T23:59:59Z',
+    'expires: 2000-02-29T12:00:00Z',
+    'notBefore: 2026-12-31T23:59:59Z',
+    'notBefore: 1970-01-01T00:00:00Z',
+    'notBefore: 1000-03-01T00:00:00Z',
+    'rotated: 2026-12-04T16:13:44Z',
+    'rotated: 2026-12-04T16:13:44Z\n    created: 2026-11-23T10:00:00Z',
+    'created: 2026-11-23T10:00:00Z\n    rotated: 2026-12-04T16:13:44Z',
+    'created: "last week"\n    rotated: 2026-12-04T16:13:44Z',
+    'expires: 2030-01-01T00:00:00Z\n    notBefore: 2029-01-01T00:00:00Z',
+    'legacy: true',
+    'legacy: false',
+    'legacy: True',
+  ],
+  otherValid: [
+    'expires: 2030-01-01',
+    'expires: 2030-01-01T00:00:00.5Z',
+    'expires: 2030-01-01T00:00:00.000Z',
+    'expires: 2030-01-01T01:00:00+01:00',
+    'expires: 2030-01-01t00:00:00z',
+    'expires: 2030-01-01 00:00:00Z',
+    'expires: 2030-01-01T00:00Z',
+    "expires: '2030-01-01T00:00:00Z'",
+    'expires: 2030-01-01T00:00:00Z # a comment',
+    'notBefore: 0999-12-31T00:00:00Z',
+    'notBefore: 0050-01-01T00:00:00Z',
+    'rotated: 2026-12-04',
+    'rotated: "2026-12-04T16:13:44+00:00"',
+  ],
+  wrong: [
+    'expires: 2030-02-29T00:00:00Z',
+    'expires: 2100-02-29T00:00:00Z',
+    'expires: 2030-04-31T00:00:00Z',
+    'expires: 2030-13-01T00:00:00Z',
+    'expires: 2030-00-01T00:00:00Z',
+    'expires: 2030-01-00T00:00:00Z',
+    'expires: 2030-01-01T24:00:00Z',
+    'expires: 2030-01-01T23:60:00Z',
+    'expires: 2030-01-01T23:00:60Z',
+    'expires: 2030-01-01T0a:00:00Z',
+    'expires: 2030-01-01X00:00:00Z',
+    'expires: never',
+    'expires: "tomorrow"',
+    'expires: 2030',
+    'expires: ~',
+    'expires: true',
+    'expires: ""',
+    'notBefore: 2026-1-01T00:00:00Z',
+    'rotated: yesterday',
+    'rotated: 2026-02-30T00:00:00Z',
+    'rotated: 1',
+    'legacy: "true"',
+    'legacy: yes',
+    'legacy: 1',
+  ],
+};
+
 /** One field of an entry, each either read exactly as the positioned parser reads it or left to a full parser. */
 export const FIELD_VARIANTS = [
+  ...INSTANT_VARIANTS.written,
+  ...INSTANT_VARIANTS.otherValid,
+  ...INSTANT_VARIANTS.wrong,
   'name: 0b101',
   'name: 1_000',
   'name: 0x1F',
