@@ -158,23 +158,80 @@ interface Line {
   readonly text: string;
 }
 
-/** The significant lines of a text (blank and comment-only lines skipped), one at a time. */
-class Lines {
+/**
+ * The significant lines of a text (blank and comment-only lines skipped), one at a time,
+ * as offsets into the text: no string is cut out for a line (the quick reader reads
+ * values in place; Lines cuts the line's text).
+ */
+export class SignificantLines {
+  /** The current line: where it starts, where its text starts (after the indentation), where it ends; its number (1-based; 0 past the last line). */
+  start = 0;
+  content = 0;
+  end = 0;
+  no = 0;
+  /** Where the next line starts, and the number of the line before it. */
   #at: number;
-  #no: number;
-  #current: Line | undefined;
-  /** Where the current line starts in the text. */
-  currentStart = 0;
+  #lineNo: number;
 
-  /** From `at`, the start of the text's line `no + 1`. */
+  /** Before the first significant line from `at`, the start of the text's line `lineNo + 1`: call next(). */
   constructor(
-    private readonly text: string,
+    readonly text: string,
     at = 0,
-    no = 0,
+    lineNo = 0,
   ) {
     this.#at = at;
-    this.#no = no;
+    this.#lineNo = lineNo;
+  }
+
+  /** The current line's indentation. */
+  get indent(): number {
+    return this.content - this.start;
+  }
+
+  /** Moves to the next significant line; false (and `no` 0) at the end. */
+  next(): boolean {
+    const text = this.text;
+    while (this.#at < text.length) {
+      const start = this.#at;
+      let end = text.indexOf('\n', start);
+      if (end === -1) end = text.length;
+      this.#at = end + 1;
+      this.#lineNo++;
+      let i = start;
+      while (i < end && text.charCodeAt(i) === 32) i++;
+      if (i === end || text.charCodeAt(i) === 35 /* # */) continue;
+      this.start = start;
+      this.content = i;
+      this.end = end;
+      this.no = this.#lineNo;
+      return true;
+    }
+    this.no = 0;
+    return false;
+  }
+
+  /** Moves to the first significant line from `at`, the start of the text's line `lineNo` (1-based). */
+  moveTo(at: number, lineNo: number): boolean {
+    this.#at = at;
+    this.#lineNo = lineNo - 1;
+    return this.next();
+  }
+}
+
+/** The significant lines of a text, one at a time, each with its text. */
+class Lines {
+  readonly #lines: SignificantLines;
+  #current: Line | undefined;
+
+  /** From `at`, the start of the text's line `no + 1`. */
+  constructor(text: string, at = 0, no = 0) {
+    this.#lines = new SignificantLines(text, at, no);
     this.advance();
+  }
+
+  /** Where the current line starts in the text. */
+  get currentStart(): number {
+    return this.#lines.start;
   }
 
   current(): Line | undefined {
@@ -182,21 +239,8 @@ class Lines {
   }
 
   advance(): void {
-    const text = this.text;
-    while (this.#at < text.length) {
-      let end = text.indexOf('\n', this.#at);
-      if (end === -1) end = text.length;
-      const start = this.#at;
-      this.#at = end + 1;
-      this.#no++;
-      let i = start;
-      while (i < end && text.charCodeAt(i) === 32) i++;
-      if (i === end || text.charCodeAt(i) === 35 /* # */) continue;
-      this.currentStart = start;
-      this.#current = { no: this.#no, indent: i - start, text: text.slice(i, end) };
-      return;
-    }
-    this.#current = undefined;
+    const l = this.#lines;
+    this.#current = l.next() ? { no: l.no, indent: l.indent, text: l.text.slice(l.content, l.end) } : undefined;
   }
 }
 

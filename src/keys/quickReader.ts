@@ -1,7 +1,7 @@
 import { readRules, type RuleNames } from '../reader/ruleReader.js';
 import type { CompiledRule } from '../policy/rules.js';
 import { PlainReader } from './fastReader.js';
-import { hasUnusualCharacters, isPlainString, plainBoolean, readFlowValue, readKeyEntryAt } from './lineReader.js';
+import { hasUnusualCharacters, isPlainString, plainBoolean, readFlowValue, readKeyEntryAt, SignificantLines } from './lineReader.js';
 import type { Pos } from './locator.js';
 import { readKeyEntry } from './reader.js';
 import type { KeyRecord } from './record.js';
@@ -77,7 +77,6 @@ const SHA256_TEXT_LENGTH = SHA256_PREFIX.length + 43;
 const SPACE = 32;
 const DASH = 45;
 const COLON = 58;
-const HASH_SIGN = 35;
 const BRACE = 123;
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -107,13 +106,7 @@ export function readKeysQuickly(file: string, text: string, names: RuleNames, si
 
 class QuickReader {
   /** The current significant line: its start, where its text starts (after the indentation), its end, its number. */
-  #start = 0;
-  #content = 0;
-  #end = 0;
-  #no = 0;
-  /** Where the next line starts, and the number of the line before it. */
-  #at = 0;
-  #lineNo = 0;
+  readonly #line: SignificantLines;
   readonly #plain: PlainReader;
   /** Rule lists by their items' text, once validated. */
   readonly #ruleLists = new Map<string, RuleList>();
@@ -142,6 +135,7 @@ class QuickReader {
     readonly names: RuleNames,
     readonly sink: KeySink,
   ) {
+    this.#line = new SignificantLines(text);
     this.#plain = new PlainReader(file, undefined, new Map());
     this.#key = {
       id: '',
@@ -167,42 +161,21 @@ class QuickReader {
   }
 
   read(): boolean {
-    if (!this.#next() || this.#content !== this.#start) return false;
-    const head = this.text.slice(this.#start, this.#end).trimEnd();
-    if (head !== 'keys:' || !this.#next()) return false;
-    const indent = this.#content - this.#start;
-    while (this.#no !== 0) {
-      if (this.#content - this.#start !== indent || !this.#startsItem(this.#content)) return false;
-      const start = this.#start;
-      const no = this.#no;
+    const line = this.#line;
+    if (!line.next() || line.content !== line.start) return false;
+    const head = this.text.slice(line.start, line.end).trimEnd();
+    if (head !== 'keys:' || !line.next()) return false;
+    const indent = line.indent;
+    while (line.no !== 0) {
+      if (line.indent !== indent || !this.#startsItem(line.content)) return false;
+      const start = line.start;
+      const no = line.no;
       const quick = this.#entry(indent);
       if (quick === NOT_QUICK) {
         if (!this.#exactEntry(start, no)) return false;
       } else if (quick === false) return false;
     }
     return true;
-  }
-
-  /** Moves to the next significant line (blank and comment-only lines skipped); false (and #no 0) at the end. */
-  #next(): boolean {
-    const text = this.text;
-    while (this.#at < text.length) {
-      const start = this.#at;
-      let end = text.indexOf('\n', start);
-      if (end === -1) end = text.length;
-      this.#at = end + 1;
-      this.#lineNo++;
-      let i = start;
-      while (i < end && text.charCodeAt(i) === SPACE) i++;
-      if (i === end || text.charCodeAt(i) === HASH_SIGN) continue;
-      this.#start = start;
-      this.#content = i;
-      this.#end = end;
-      this.#no = this.#lineNo;
-      return true;
-    }
-    this.#no = 0;
-    return false;
   }
 
   #startsItem(at: number): boolean {
@@ -216,10 +189,11 @@ class QuickReader {
    */
   #entry(indent: number): true | false | typeof NOT_QUICK {
     const text = this.text;
+    const line = this.#line;
     const key = this.#key;
     const fieldIndent = indent + 2;
-    if (text.charCodeAt(this.#content + 2) === SPACE) return NOT_QUICK;
-    key.line = this.#no;
+    if (text.charCodeAt(line.content + 2) === SPACE) return NOT_QUICK;
+    key.line = line.no;
     key.col = fieldIndent + 1;
     key.name = '';
     key.comment = undefined;
@@ -238,17 +212,17 @@ class QuickReader {
     let denyPositions: number[] | undefined;
     let allow: RuleList | undefined;
     let deny: RuleList | undefined;
-    let fieldStart = this.#content + 2;
+    let fieldStart = line.content + 2;
     for (;;) {
       const colon = text.indexOf(':', fieldStart);
-      if (colon === -1 || colon >= this.#end) return NOT_QUICK;
+      if (colon === -1 || colon >= line.end) return NOT_QUICK;
       const name = fieldAt(text, fieldStart, colon);
       if (name === undefined || (seen & FIELD[name]) !== 0) return NOT_QUICK;
       const bit = FIELD[name];
       seen |= bit;
       let valueStart = colon + 1;
-      while (text.charCodeAt(valueStart) === SPACE && valueStart < this.#end) valueStart++;
-      if (valueStart === this.#end) {
+      while (text.charCodeAt(valueStart) === SPACE && valueStart < line.end) valueStart++;
+      if (valueStart === line.end) {
         if (name !== 'allow' && name !== 'deny') return NOT_QUICK;
         const positions: number[] = name === 'allow' ? key.rulePositions : (denyPositions = []);
         const list = this.#ruleList(fieldIndent, positions, name);
@@ -258,12 +232,12 @@ class QuickReader {
       } else {
         if (text.charCodeAt(colon + 1) !== SPACE) return NOT_QUICK;
         if (!this.#scalar(valueStart) || !this.#field(name)) return NOT_QUICK;
-        this.#next();
+        line.next();
       }
-      if (this.#no === 0 || this.#content - this.#start !== fieldIndent || this.#startsItem(this.#content)) break;
-      fieldStart = this.#content;
+      if (line.no === 0 || line.indent !== fieldIndent || this.#startsItem(line.content)) break;
+      fieldStart = line.content;
     }
-    if (this.#no !== 0 && this.#content - this.#start > fieldIndent) return NOT_QUICK;
+    if (line.no !== 0 && line.indent > fieldIndent) return NOT_QUICK;
     if ((seen & REQUIRED) !== REQUIRED) return NOT_QUICK;
     key.issued = key.rotated === undefined ? this.#entryCreated : this.#entryRotated;
     if (denyPositions) key.rulePositions.push(...denyPositions);
@@ -363,7 +337,7 @@ class QuickReader {
    */
   #scalar(start: number): boolean {
     const text = this.text;
-    let end = this.#end;
+    let end = this.#line.end;
     while (end > start && text.charCodeAt(end - 1) === SPACE) end--;
     this.#quoted = text.charCodeAt(start) === QUOTE;
     if (this.#quoted) {
@@ -388,22 +362,23 @@ class QuickReader {
    */
   #ruleList(fieldIndent: number, positions: number[], field: 'allow' | 'deny'): RuleList | false | typeof NOT_QUICK {
     const text = this.text;
-    this.#next();
-    const itemIndent = this.#content - this.#start;
-    if (this.#no === 0 || itemIndent < fieldIndent || !this.#startsItem(this.#content)) return NOT_QUICK;
+    const line = this.#line;
+    line.next();
+    const itemIndent = line.indent;
+    if (line.no === 0 || itemIndent < fieldIndent || !this.#startsItem(line.content)) return NOT_QUICK;
     const items = this.#items;
     items.length = 0;
     do {
-      const brace = this.#content + 2;
+      const brace = line.content + 2;
       if (text.charCodeAt(brace) !== BRACE) return NOT_QUICK;
-      let end = this.#end;
+      let end = line.end;
       while (text.charCodeAt(end - 1) === SPACE) end--;
-      const col = brace - this.#start + 1;
-      items.push(brace, end, this.#no, col);
-      positions.push(this.#no, col);
-      this.#next();
-    } while (this.#no !== 0 && this.#content - this.#start === itemIndent && this.#startsItem(this.#content));
-    if (this.#no !== 0 && this.#content - this.#start > itemIndent) return NOT_QUICK;
+      const col = brace - line.start + 1;
+      items.push(brace, end, line.no, col);
+      positions.push(line.no, col);
+      line.next();
+    } while (line.no !== 0 && line.indent === itemIndent && this.#startsItem(line.content));
+    if (line.no !== 0 && line.indent > itemIndent) return NOT_QUICK;
     const last = this.#lastList.get(field);
     if (last && items.length === 4 && items[1] - items[0] === last.text.length && textAt(text, items[0], last.text)) return last.list;
     let listText = '';
@@ -441,9 +416,7 @@ class QuickReader {
     const key = readKeyEntry(r, read.entry.node, this.names);
     if (!key || r.failed) return false;
     this.sink.add(key);
-    this.#at = read.next;
-    this.#lineNo = read.nextLineNo - 1;
-    this.#next();
+    this.#line.moveTo(read.next, read.nextLineNo);
     return true;
   }
 }
