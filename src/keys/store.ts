@@ -2,9 +2,10 @@ import { parseHash, type ParsedHash } from '../auth/hash.js';
 import type { KeyIndex, KeyLookup } from '../auth/verifier.js';
 import { compileCidrs, type CidrSet } from '../policy/cidr.js';
 import { RuleMatcher, RuleSet } from '../policy/matcher.js';
-import type { KeyDates, KeyShadowScope } from '../policy/model.js';
+import type { KeyDates } from '../policy/model.js';
 import type { CompiledRule, RuleOrigin } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
+import { StoredKey, type StoreReads } from './storedKey.js';
 import { buildStoreData } from './storeBuilder.js';
 import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
@@ -36,6 +37,8 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   readonly #cidrs: readonly CidrSet[];
   readonly #slowHashes: ReadonlyMap<number, ParsedHash>;
   readonly #graceHashes: ReadonlyMap<number, NonNullable<KeyRecord['previous']>>;
+  /** What the records this store makes read of it. */
+  readonly #reads: StoreReads;
   /** Decoded strings that many keys share (users, files), by string index. */
   readonly #shared = new Map<number, string>();
   /**
@@ -65,7 +68,16 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     this.#cidrs = data.cidrSets.map((texts) => compileCidrs(texts));
     this.#slowHashes = new Map(data.slowHashes.map(([slot, text]) => [slot, parsed(text)]));
     this.#graceHashes = new Map(data.graceHashes.map(([slot, text, expires]) => [slot, Object.freeze({ hash: parsed(text), expires })]));
-    this.byId = { get: (id) => this.#lookup(this.#slotOf(id)), has: (id) => this.#slotOf(id) !== -1 };
+    this.#reads = {
+      data,
+      text: (index) => this.#string(index),
+      shared: (index) => this.#sharedString(index),
+      matcher: (set, id, list, file, first) => this.#matcher(set, id, list, file, first),
+      cidrs: (index) => this.#cidrs[index],
+      hash: (slot) => (data.flags[slot] & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot))),
+      previous: (slot) => this.#graceHashes.get(slot),
+    };
+    this.byId = { get: (id) => this.#lookup(this.#slotOf(id), id), has: (id) => this.#slotOf(id) !== -1 };
     const legacySha = new Map<string, number>();
     const slow: KeyRecord[] = [];
     for (let slot = 0; slot < data.count; slot++) {
@@ -182,11 +194,11 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   }
 
   /** The record of the key in `slot` for a lookup: the one built last time when it is still at hand. */
-  #lookup(slot: number): KeyRecord | undefined {
+  #lookup(slot: number, id?: string): KeyRecord | undefined {
     if (slot < 0) return undefined;
     const line = slot & (RECENT_RECORDS - 1);
     if (this.#recentSlot[line] === slot) return this.#recent[line];
-    const record = this.#record(slot)!;
+    const record = this.#record(slot, id)!;
     if (this.#seen[line] === slot) {
       this.#recentSlot[line] = slot;
       this.#recent[line] = record;
@@ -194,58 +206,8 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     return record;
   }
 
-  #record(slot: number): KeyRecord | undefined {
-    if (slot < 0) return undefined;
-    const d = this.#d;
-    const f = slot * FIELD_COUNT;
-    const fields = d.fields;
-    const flags = d.flags[slot];
-    const id = this.#id(slot);
-    const file = this.#sharedString(fields[f + F.file]);
-    const expires = d.times[slot * TIME_COUNT];
-    const notBefore = d.times[slot * TIME_COUNT + 1];
-    const issued = d.times[slot * TIME_COUNT + 2];
-    const rotated = this.#string(fields[f + F.rotated]);
-    const previous = this.#graceHashes.get(slot);
-    const comment = this.#string(fields[f + F.comment]);
-    const created = this.#string(fields[f + F.created]);
-    const allow = this.#matcher(fields[f + F.allowSet], id, 'allow', file, fields[f + F.rulePositions]);
-    const deny = this.#matcher(fields[f + F.denySet], id, 'deny', file, fields[f + F.rulePositions] + allow.size);
-    const shadow = this.#shadowScope(f, id, file, fields[f + F.rulePositions] + allow.size + deny.size);
-    const cidr = fields[f + F.sourceIPs];
-    return {
-      id,
-      user: this.#sharedString(fields[f + F.user]),
-      name: this.#string(fields[f + F.name]) ?? '',
-      scope: flags & FLAG.inherit ? 'inherit' : 'restricted',
-      allow,
-      deny,
-      ...(shadow ? { shadow } : {}),
-      sourceIPs: cidr === NONE ? null : this.#cidrs[cidr],
-      disabled: (flags & FLAG.disabled) !== 0,
-      legacy: (flags & FLAG.legacy) !== 0,
-      hash: flags & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot)),
-      ...(previous ? { previous } : {}),
-      ...(Number.isNaN(expires) ? {} : { expires }),
-      ...(Number.isNaN(notBefore) ? {} : { notBefore }),
-      ...(comment !== undefined ? { comment } : {}),
-      ...(created !== undefined ? { created } : {}),
-      ...(rotated !== undefined ? { rotated } : {}),
-      ...(Number.isNaN(issued) ? {} : { issued }),
-      file,
-      line: fields[f + F.line],
-      col: fields[f + F.col],
-    };
-  }
-
-  /** `shadow: { allow, deny }`, when the key has one; its rule positions start at `first`. */
-  #shadowScope(f: number, id: string, file: string, first: number): KeyShadowScope | undefined {
-    const allowSet = this.#d.fields[f + F.shadowAllowSet];
-    const denySet = this.#d.fields[f + F.shadowDenySet];
-    if (allowSet === NONE && denySet === NONE) return undefined;
-    const allow = allowSet === NONE ? undefined : this.#matcher(allowSet, id, 'shadow allow', file, first);
-    const deny = denySet === NONE ? undefined : this.#matcher(denySet, id, 'shadow deny', file, first + (allow?.size ?? 0));
-    return { ...(allow ? { allow } : {}), ...(deny ? { deny } : {}) };
+  #record(slot: number, knownId?: string): KeyRecord | undefined {
+    return slot < 0 ? undefined : new StoredKey(this.#reads, slot, knownId ?? this.#id(slot));
   }
 
   /** The key's rules: the shared set, with origins naming this key and where each rule is written. */
@@ -253,10 +215,9 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     const rules = this.#ruleSets[set];
     if (rules.rules.length === 0) return this.#emptyRules;
     const positions = this.#d.rulePositions;
-    const owner = `key ${id} ${list}`;
     return new RuleMatcher(rules, (index): RuleOrigin => {
       const at = (firstPosition + index) * 2;
-      return { owner, index, file, line: positions[at], col: positions[at + 1] };
+      return { owner: `key ${id} ${list}`, index, file, line: positions[at], col: positions[at + 1] };
     });
   }
 }

@@ -86,7 +86,8 @@ function checkRules(policy: Policy, key: KeyPolicy, req: AccessRequest): Decisio
   if (key.scope === 'restricted' && !keyRule) return deny('key_scope_denied', 6, `no allow rule of key ${key.id} matches`);
   const denyRule = key.deny.matchAnyReading(req, req.readings);
   if (denyRule) return deny('key_deny_rule', 6, `a deny rule of key ${key.id} matches${readingNote(key.deny, req, denyRule)}`, denyRule);
-  const notExcepted = (rule: CompiledRule): boolean => !rule.except?.has(key.id);
+  // Made only when a guardrail excepts keys: a closure per decision is not free.
+  const notExcepted = policy.guardrails.excepts ? (rule: CompiledRule): boolean => !rule.except?.has(key.id) : undefined;
   const guardrail = policy.guardrails.matchAnyReading(req, req.readings, notExcepted);
   if (guardrail) return deny('guardrail', 7, `a guardrail matches${readingNote(policy.guardrails, req, guardrail)}`, guardrail);
   return keyRule ? { allow: true, reason: 'allow', step: 7, userRule, keyRule } : { allow: true, reason: 'allow', step: 7, userRule };

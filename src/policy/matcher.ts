@@ -1,4 +1,6 @@
 import { LITERAL_READINGS, type PathReadings } from './pathReadings.js';
+import type { MethodSet } from './methods.js';
+import type { PathPattern } from './pathPattern.js';
 import type { CompiledRule, RuleOrigin } from './rules.js';
 
 /** What a rule is matched against: the request as the service sees it. */
@@ -40,8 +42,12 @@ export class RuleSet {
   /** The same tries with literals lower-cased; the exact tries when no literal has upper case. */
   #folded: Map<string, TrieNode> | undefined;
 
+  /** Whether a rule lets some keys through (guardrails' `except`). */
+  readonly excepts: boolean;
+
   constructor(rules: readonly CompiledRule[]) {
     this.rules = Object.freeze([...rules]);
+    this.excepts = rules.some((rule) => rule.except !== undefined);
   }
 
   exact(): Map<string, TrieNode> {
@@ -63,12 +69,15 @@ export type OriginOf = (index: number) => RuleOrigin;
  * only the rule that decided is rebuilt with its origin (`rules` builds them all, for
  * explain and permissions).
  */
+/** Rules a matcher names before its list of them grows (most keys have a few). */
+const BUILT_SLOTS = 8;
+
 export class RuleMatcher {
   readonly #set: RuleSet;
   readonly #originOf: OriginOf | undefined;
   #rules: readonly CompiledRule[] | undefined;
   /** Rules rebuilt with this matcher's origins, by rank, as they are asked for. */
-  #built: CompiledRule[] | undefined;
+  #built: (CompiledRule | undefined)[] | undefined;
 
   constructor(rules: readonly CompiledRule[] | RuleSet, originOf?: OriginOf) {
     this.#set = rules instanceof RuleSet ? rules : new RuleSet(rules);
@@ -81,6 +90,11 @@ export class RuleMatcher {
 
   get size(): number {
     return this.#set.rules.length;
+  }
+
+  /** Whether a rule lets some keys through (guardrails' `except`). */
+  get excepts(): boolean {
+    return this.#set.excepts;
   }
 
   /** The first listed rule that matches the path byte for byte (and that `accept` admits, when given). */
@@ -113,8 +127,32 @@ export class RuleMatcher {
   #ruleAt(rank: number): CompiledRule | undefined {
     if (rank === -1) return undefined;
     if (!this.#originOf) return this.#set.rules[rank];
-    const built = (this.#built ??= []);
-    return (built[rank] ??= Object.freeze({ ...this.#set.rules[rank], origin: this.#originOf(rank) }));
+    // Sized at first use (at most BUILT_SLOTS, grown past that): storing into an empty array grows it, which costs more than the rule.
+    const built = (this.#built ??= new Array<CompiledRule | undefined>(Math.min(this.size, BUILT_SLOTS)));
+    return (built[rank] ??= new NamedRule(this.#set.rules[rank], this.#originOf(rank)));
+  }
+}
+
+/**
+ * A shared rule under the name a matcher gives it: a class with the rule's fields copied
+ * one by one, because spreading and freezing the rule on every allowed decision (a key
+ * store builds a matcher for each key it looks up) cost more than the match.
+ */
+class NamedRule implements CompiledRule {
+  readonly regions: ReadonlySet<string> | null;
+  readonly service: string;
+  readonly methods: MethodSet;
+  readonly path: PathPattern;
+  readonly origin: RuleOrigin;
+  readonly except?: ReadonlySet<string>;
+
+  constructor(rule: CompiledRule, origin: RuleOrigin) {
+    this.regions = rule.regions;
+    this.service = rule.service;
+    this.methods = rule.methods;
+    this.path = rule.path;
+    this.origin = origin;
+    if (rule.except !== undefined) this.except = rule.except;
   }
 }
 

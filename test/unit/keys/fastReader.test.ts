@@ -5,6 +5,7 @@ import { readKeysFile } from '../../../src/keys/reader.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { readKeysByLine, readKeysFast } from '../../../src/keys/fastReader.js';
 import type { KeyRecord } from '../../../src/config/snapshot.js';
+import type { CompiledRule } from '../../../src/policy/rules.js';
 import { YamlReader } from '../../../src/reader/yamlReader.js';
 import { authorize } from '../../../src/policy/decide.js';
 import { countKeyStates, keyState } from '../../../src/policy/model.js';
@@ -26,16 +27,36 @@ afterEach(() => {
   fixture = undefined;
 });
 
-/** Comparable: a CidrSet holds a closure, a matcher and a hash keep their rules and text in accessors. */
+/**
+ * Comparable: a CidrSet holds a closure, a matcher and a hash keep their rules and text in
+ * accessors, and a stored key reads its cold fields in accessors; every field by name.
+ */
 const plain = (keys: readonly KeyRecord[]): unknown[] =>
   keys.map((k) => ({
-    ...k,
+    id: k.id,
+    user: k.user,
+    name: k.name,
+    scope: k.scope,
+    disabled: k.disabled,
+    legacy: k.legacy,
+    expires: k.expires,
+    notBefore: k.notBefore,
+    issued: k.issued,
+    previous: k.previous ? { hash: k.previous.hash.text, expires: k.previous.expires } : undefined,
+    comment: k.comment,
+    created: k.created,
+    rotated: k.rotated,
+    file: k.file,
+    line: k.line,
+    col: k.col,
     sourceIPs: k.sourceIPs?.text ?? null,
-    allow: k.allow.rules,
-    deny: k.deny.rules,
-    shadow: k.shadow ? { allow: k.shadow.allow?.rules, deny: k.shadow.deny?.rules } : null,
+    allow: k.allow.rules.map(plainRule),
+    deny: k.deny.rules.map(plainRule),
+    shadow: k.shadow ? { allow: k.shadow.allow?.rules.map(plainRule), deny: k.shadow.deny?.rules.map(plainRule) } : null,
     hash: k.hash.text,
   }));
+
+const plainRule = (r: CompiledRule): unknown => ({ ...r });
 
 /** 2,000 keys read by the positioned parser, once for the tests that compare with it. */
 let positioned2000: { text: string; keys: KeyRecord[] } | undefined;

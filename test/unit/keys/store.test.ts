@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { hashFast, parseHash, type ParsedHash } from '../../../src/auth/hash.js';
 import { KeyStore } from '../../../src/keys/store.js';
 import type { KeyRecord } from '../../../src/keys/record.js';
+import { compileCidrs } from '../../../src/policy/cidr.js';
 import { RuleMatcher } from '../../../src/policy/matcher.js';
+import { pathSegments } from '../../../src/policy/pathPattern.js';
+import { compileRule, type CompiledRule } from '../../../src/policy/rules.js';
 
 function key(i: number): KeyRecord {
   const id = `K${String(i).padStart(11, '0')}`;
@@ -49,5 +52,70 @@ describe('KeyStore lookups', () => {
         expect(found.name).toBe(k.name);
         expect(found.hash.text).toBe(k.hash.text);
       }
+  });
+});
+
+describe('a stored key', () => {
+  const rule = (path: string, owner: string, index: number, line: number): CompiledRule =>
+    compileRule({ service: 'compute', path }, { owner, index, file: '/keys.yaml', line, col: 7 }) as CompiledRule;
+  const full: KeyRecord = {
+    ...key(3),
+    scope: 'restricted',
+    allow: new RuleMatcher([rule('/v2/**', 'key K00000000003 allow', 0, 10), rule('/v3/**', 'key K00000000003 allow', 1, 11)]),
+    deny: new RuleMatcher([rule('/v2/admin/**', 'key K00000000003 deny', 0, 13)]),
+    shadow: { allow: new RuleMatcher([rule('/v2/servers/**', 'key K00000000003 shadow allow', 0, 15)]) },
+    sourceIPs: compileCidrs(['10.0.0.0/8']),
+    disabled: true,
+    expires: Date.parse('2030-01-01T00:00:00Z'),
+    notBefore: Date.parse('2026-01-01T00:00:00Z'),
+    issued: Date.parse('2026-02-01T00:00:00Z'),
+    previous: { hash: parseHash(hashFast('old')) as ParsedHash, expires: Date.parse('2026-03-01T00:00:00Z') },
+    comment: 'a comment',
+    created: '2026-01-01T00:00:00Z',
+    rotated: '2026-02-01T00:00:00Z',
+  };
+  const fields = (k: KeyRecord): unknown => ({
+    ...Object.fromEntries(
+      (
+        [
+          'id',
+          'user',
+          'name',
+          'scope',
+          'disabled',
+          'legacy',
+          'expires',
+          'notBefore',
+          'issued',
+          'comment',
+          'created',
+          'rotated',
+          'file',
+          'line',
+          'col',
+        ] as const
+      ).map((f) => [f, k[f]]),
+    ),
+    hash: k.hash.text,
+    previous: k.previous && { hash: k.previous.hash.text, expires: k.previous.expires },
+    sourceIPs: k.sourceIPs?.text,
+    rules: [k.allow, k.deny, k.shadow?.allow].map((m) => m?.rules.map((r) => ({ text: r.path.text, origin: r.origin }))),
+  });
+
+  it('reads every field of the key it was stored from, those read when asked included', () => {
+    const store = KeyStore.fromKeys([key(1), full, key(5)]);
+    const stored = store.byId.get(full.id)!;
+    expect(fields(stored)).toEqual(fields(full));
+    expect(stored.shadow).toBe(stored.shadow);
+    expect(fields(store.byId.get(key(5).id)!)).toEqual(fields(key(5)));
+  });
+
+  it('names the rule that decides with its origin, one object per rule', () => {
+    const stored = KeyStore.fromKeys([full]).byId.get(full.id)!;
+    const request = { region: 'eu-west-1', service: 'compute', method: 'GET', segments: pathSegments('/v3/servers') };
+    const matched = stored.allow.match(request)!;
+    expect(matched.origin).toEqual({ owner: 'key K00000000003 allow', index: 1, file: '/keys.yaml', line: 11, col: 7 });
+    expect(stored.allow.match(request)).toBe(matched);
+    expect(stored.allow.rules[1]).toBe(matched);
   });
 });

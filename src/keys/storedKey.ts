@@ -1,0 +1,135 @@
+import type { ParsedHash } from '../auth/hash.js';
+import type { CidrSet } from '../policy/cidr.js';
+import type { RuleMatcher } from '../policy/matcher.js';
+import type { KeyScope, KeyShadowScope } from '../policy/model.js';
+import type { KeyRecord } from './record.js';
+import { F, FIELD_COUNT, FLAG, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
+
+/** What a StoredKey reads of its store: the arrays, and the store's decoders of shared parts. */
+export interface StoreReads {
+  readonly data: KeyStoreData;
+  /** String `index` (NONE: undefined). */
+  text(index: number): string | undefined;
+  /** String `index` as one object shared by every key that has it (users, files). */
+  shared(index: number): string;
+  /** Rule set `set` as key `id`'s list `list`, its rules' positions from `firstPosition` on. */
+  matcher(set: number, id: string, list: string, file: string, firstPosition: number): RuleMatcher;
+  cidrs(index: number): CidrSet;
+  hash(slot: number): ParsedHash;
+  previous(slot: number): KeyRecord['previous'];
+}
+
+/**
+ * A key of the store as a KeyRecord. What a decision reads (state, dates, user, rules) is
+ * read when the record is made; the rest (name, texts, hash, shadow scope, position) when
+ * first asked for. At a million keys nearly every lookup makes a record, and decoding the
+ * name and the dates as texts, the hash view and the shadow scope cost more than the
+ * decision (bench:policy).
+ */
+export class StoredKey implements KeyRecord {
+  readonly id: string;
+  readonly user: string;
+  readonly scope: KeyScope;
+  readonly allow: RuleMatcher;
+  readonly deny: RuleMatcher;
+  readonly sourceIPs: CidrSet | null;
+  readonly disabled: boolean;
+  readonly legacy: boolean;
+  readonly expires: number | undefined;
+  readonly notBefore: number | undefined;
+  readonly #store: StoreReads;
+  readonly #slot: number;
+  #name: string | undefined;
+  #hash: ParsedHash | undefined;
+  /** null until first read: a key without a shadow scope has undefined. */
+  #shadow: KeyShadowScope | undefined | null = null;
+
+  constructor(store: StoreReads, slot: number, id: string) {
+    const d = store.data;
+    const f = slot * FIELD_COUNT;
+    const fields = d.fields;
+    const flags = d.flags[slot];
+    const t = slot * TIME_COUNT;
+    this.#store = store;
+    this.#slot = slot;
+    this.id = id;
+    this.user = store.shared(fields[f + F.user]);
+    this.scope = flags & FLAG.inherit ? 'inherit' : 'restricted';
+    const file = store.shared(fields[f + F.file]);
+    this.allow = store.matcher(fields[f + F.allowSet], id, 'allow', file, fields[f + F.rulePositions]);
+    this.deny = store.matcher(fields[f + F.denySet], id, 'deny', file, fields[f + F.rulePositions] + this.allow.size);
+    const cidr = fields[f + F.sourceIPs];
+    this.sourceIPs = cidr === NONE ? null : store.cidrs(cidr);
+    this.disabled = (flags & FLAG.disabled) !== 0;
+    this.legacy = (flags & FLAG.legacy) !== 0;
+    this.expires = time(d.times[t]);
+    this.notBefore = time(d.times[t + 1]);
+  }
+
+  get name(): string {
+    return (this.#name ??= this.#text(F.name) ?? '');
+  }
+
+  get hash(): ParsedHash {
+    return (this.#hash ??= this.#store.hash(this.#slot));
+  }
+
+  get previous(): KeyRecord['previous'] {
+    return this.#store.previous(this.#slot);
+  }
+
+  get shadow(): KeyShadowScope | undefined {
+    if (this.#shadow === null) this.#shadow = this.#shadowScope();
+    return this.#shadow;
+  }
+
+  #shadowScope(): KeyShadowScope | undefined {
+    const allowSet = this.#field(F.shadowAllowSet);
+    const denySet = this.#field(F.shadowDenySet);
+    if (allowSet === NONE && denySet === NONE) return undefined;
+    const first = this.#field(F.rulePositions) + this.allow.size + this.deny.size;
+    const allow = allowSet === NONE ? undefined : this.#store.matcher(allowSet, this.id, 'shadow allow', this.file, first);
+    const deny = denySet === NONE ? undefined : this.#store.matcher(denySet, this.id, 'shadow deny', this.file, first + (allow?.size ?? 0));
+    return { ...(allow ? { allow } : {}), ...(deny ? { deny } : {}) };
+  }
+
+  get issued(): number | undefined {
+    return time(this.#store.data.times[this.#slot * TIME_COUNT + 2]);
+  }
+
+  get comment(): string | undefined {
+    return this.#text(F.comment);
+  }
+
+  get created(): string | undefined {
+    return this.#text(F.created);
+  }
+
+  get rotated(): string | undefined {
+    return this.#text(F.rotated);
+  }
+
+  get file(): string {
+    return this.#store.shared(this.#field(F.file));
+  }
+
+  get line(): number {
+    return this.#field(F.line);
+  }
+
+  get col(): number {
+    return this.#field(F.col);
+  }
+
+  #field(field: number): number {
+    return this.#store.data.fields[this.#slot * FIELD_COUNT + field];
+  }
+
+  #text(field: number): string | undefined {
+    return this.#store.text(this.#field(field));
+  }
+}
+
+function time(ms: number): number | undefined {
+  return Number.isNaN(ms) ? undefined : ms;
+}
