@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
 import { openRegularFile } from './regularFile.js';
 
 /**
@@ -24,12 +25,57 @@ export function fingerprintError(e: unknown): Fingerprint {
 export const FINGERPRINT_TIMEOUT_MS = 5_000;
 
 /**
+ * A file's ctime must be at least this much older than the moment it was read before
+ * its fingerprint is reused on unchanged metadata: a write within a coarse timestamp's
+ * tick (whole seconds on some filesystems) could otherwise leave size and times equal.
+ */
+const RACY_MARGIN_NS = 2_000_000_000n;
+
+/**
+ * Fingerprints of files read before, by path, with the metadata the file had when read.
+ * A file whose device, inode, size, mtime and ctime are all unchanged is not read again:
+ * the periodic check and every reload would otherwise read and hash the whole keys file
+ * on the main thread (20 MB at 100,000 keys), for the garbage collector to clean up.
+ * Any write (and any touch) changes ctime, which nothing can set back, so a changed file
+ * is always read. (The rule git uses for its index, "racily clean" entries included.)
+ */
+export class FingerprintCache {
+  readonly #entries = new Map<string, { readonly meta: string; readonly fingerprint: Fingerprint }>();
+  readonly #racyMarginNs: bigint;
+  /** Answers given without reading the file. */
+  hits = 0;
+
+  constructor(racyMarginNs = RACY_MARGIN_NS) {
+    this.#racyMarginNs = racyMarginNs;
+  }
+
+  /** Forgets every file not in `files`. */
+  keepOnly(files: Iterable<string>): void {
+    const keep = new Set(files);
+    for (const file of this.#entries.keys()) if (!keep.has(file)) this.#entries.delete(file);
+  }
+
+  get(file: string, meta: string): Fingerprint | undefined {
+    const entry = this.#entries.get(file);
+    if (entry?.meta !== meta) return undefined;
+    this.hits++;
+    return entry.fingerprint;
+  }
+
+  set(file: string, meta: string, fingerprint: Fingerprint, ctimeNs: bigint, readStartedNs: bigint): void {
+    if (ctimeNs + this.#racyMarginNs < readStartedNs) this.#entries.set(file, { meta, fingerprint });
+    else this.#entries.delete(file);
+  }
+}
+
+/**
  * The same fingerprint as `fingerprintBytes`, read in 64 KiB chunks so hashing a
  * 20 MB keys file never holds the event loop for more than one chunk. Only a regular
  * file is read (anything else is `error:ENOTREG`); past `timeoutMs` the answer is
- * `error:ETIMEDOUT`, so a pass over all files always ends.
+ * `error:ETIMEDOUT`, so a pass over all files always ends. With a `cache`, a file whose
+ * metadata is unchanged since it was last read is answered without reading it.
  */
-export function fingerprintFile(file: string, timeoutMs = FINGERPRINT_TIMEOUT_MS): Promise<Fingerprint> {
+export function fingerprintFile(file: string, timeoutMs = FINGERPRINT_TIMEOUT_MS, cache?: FingerprintCache): Promise<Fingerprint> {
   return new Promise((resolve) => {
     let settled = false;
     let stop = (): void => undefined;
@@ -42,14 +88,31 @@ export function fingerprintFile(file: string, timeoutMs = FINGERPRINT_TIMEOUT_MS
     };
     const timer = setTimeout(() => done('error:ETIMEDOUT'), timeoutMs);
     timer.unref();
-    openRegularFile(file).then((handle) => {
-      const stream = handle.createReadStream({ highWaterMark: 64 * 1024 });
-      if (settled) return void stream.destroy();
-      stop = () => stream.destroy();
-      const hash = createHash('sha256');
-      stream.on('data', (chunk) => hash.update(chunk));
-      stream.on('error', (e) => done(fingerprintError(e)));
-      stream.on('end', () => done(`sha256:${hash.digest('hex')}`));
-    }, (e: unknown) => done(fingerprintError(e)));
+    const readStartedNs = BigInt(Date.now()) * 1_000_000n;
+    openRegularFile(file).then(
+      async (handle) => {
+        let stats: BigIntStats | undefined;
+        try {
+          stats = cache && !settled ? await handle.stat({ bigint: true }) : undefined;
+        } catch (e) {
+          done(fingerprintError(e));
+        }
+        const meta = stats ? `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}` : '';
+        const known = stats ? cache?.get(file, meta) : undefined;
+        if (known !== undefined) done(known);
+        if (settled) return void (await handle.close().catch(() => undefined));
+        const stream = handle.createReadStream({ highWaterMark: 64 * 1024 });
+        stop = () => stream.destroy();
+        const hash = createHash('sha256');
+        stream.on('data', (chunk) => hash.update(chunk));
+        stream.on('error', (e) => done(fingerprintError(e)));
+        stream.on('end', () => {
+          const fingerprint: Fingerprint = `sha256:${hash.digest('hex')}`;
+          if (stats) cache?.set(file, meta, fingerprint, stats.ctimeNs, readStartedNs);
+          done(fingerprint);
+        });
+      },
+      (e: unknown) => done(fingerprintError(e)),
+    );
   });
 }

@@ -1,6 +1,13 @@
 import { realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { fingerprintError, fingerprintFile, type Fingerprint, type Sources } from '../config/fingerprint.js';
+import {
+  FINGERPRINT_TIMEOUT_MS,
+  FingerprintCache,
+  fingerprintError,
+  fingerprintFile,
+  type Fingerprint,
+  type Sources,
+} from '../config/fingerprint.js';
 import { fingerprintListing, isDirectorySource, keysFilesIn } from '../config/keysDirectory.js';
 
 /** In a watched directory's names: every entry counts. */
@@ -51,6 +58,8 @@ export class ConfigWatcher {
   #burstStarted: number | undefined;
   #intervalTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Files unchanged since they were last read are not read again on every check. */
+  readonly #fingerprints = new FingerprintCache();
 
   constructor(options: ConfigWatcherOptions) {
     this.#onCheck = options.onCheck;
@@ -61,13 +70,16 @@ export class ConfigWatcher {
   /** The files to follow and what the last load found in each; re-arms the directory watches. */
   follow(sources: Sources): void {
     this.#recorded = new Map(sources);
+    this.#fingerprints.keepOnly(sources.keys());
     this.#arm();
   }
 
   /** The followed files whose content differs from what the last load read (none: nothing to do). */
   async changed(): Promise<string[]> {
     const recorded = this.#recorded;
-    const now = await Promise.all([...recorded.keys()].map(async (file) => [file, await fingerprintSource(file)] as const));
+    const now = await Promise.all(
+      [...recorded.keys()].map(async (file) => [file, await fingerprintSource(file, this.#fingerprints)] as const),
+    );
     this.#arm(); // a Kubernetes swap replaced the directory a symlink resolves to
     return now.filter(([file, fp]) => recorded.get(file) !== fp).map(([file]) => file);
   }
@@ -174,8 +186,8 @@ function watchedDirectories(files: readonly string[]): Map<string, Set<string>> 
 }
 
 /** A file's content, or a keys directory's list of keys files (as the loader recorded them). */
-async function fingerprintSource(source: string): Promise<Fingerprint> {
-  if (!isDirectorySource(source)) return fingerprintFile(source);
+async function fingerprintSource(source: string, cache: FingerprintCache): Promise<Fingerprint> {
+  if (!isDirectorySource(source)) return fingerprintFile(source, FINGERPRINT_TIMEOUT_MS, cache);
   try {
     return fingerprintListing(keysFilesIn(source.slice(0, -1)));
   } catch (e) {

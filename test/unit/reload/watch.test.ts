@@ -1,8 +1,8 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fingerprintBytes, fingerprintFile } from '../../../src/config/fingerprint.js';
+import { FINGERPRINT_TIMEOUT_MS, FingerprintCache, fingerprintBytes, fingerprintFile } from '../../../src/config/fingerprint.js';
 import { ConfigWatcher, type CheckReason } from '../../../src/reload/watch.js';
 import { waitFor } from '../../helpers/keygate.js';
 import { kubeletWrite } from '../../helpers/kubeletVolume.js';
@@ -46,6 +46,33 @@ describe('ConfigWatcher', () => {
     writeFileSync(file, bytes);
     expect(await fingerprintFile(file)).toBe(fingerprintBytes(bytes));
     expect(await fingerprintFile(join(dir, 'missing.yaml'))).toBe('error:ENOENT');
+  });
+
+  it('answers a file whose metadata is unchanged without reading it, and reads it again after any write', async () => {
+    const file = join(dir, 'keys.yaml');
+    writeFileSync(file, 'keys: [1]\n');
+    const cache = new FingerprintCache(-1_000_000_000n); // trusts even a file written this very moment
+    const first = await fingerprintFile(file, FINGERPRINT_TIMEOUT_MS, cache);
+    expect(await fingerprintFile(file, FINGERPRINT_TIMEOUT_MS, cache)).toBe(first);
+    expect(cache.hits).toBe(1);
+    // The same size and the old mtime put back: only ctime tells, and it cannot be set back.
+    const { mtime } = statSync(file);
+    writeFileSync(file, 'keys: [2]\n');
+    utimesSync(file, mtime, mtime);
+    expect(await fingerprintFile(file, FINGERPRINT_TIMEOUT_MS, cache)).toBe(fingerprintBytes(Buffer.from('keys: [2]\n')));
+    expect(cache.hits).toBe(1);
+    cache.keepOnly([]);
+    await fingerprintFile(file, FINGERPRINT_TIMEOUT_MS, cache);
+    expect(cache.hits).toBe(1);
+  });
+
+  it('reads a file written within the last seconds on every check (a coarse timestamp could hide a second write)', async () => {
+    const file = join(dir, 'keys.yaml');
+    writeFileSync(file, 'keys: [1]\n');
+    const cache = new FingerprintCache();
+    await fingerprintFile(file, FINGERPRINT_TIMEOUT_MS, cache);
+    await fingerprintFile(file, FINGERPRINT_TIMEOUT_MS, cache);
+    expect(cache.hits).toBe(0);
   });
 
   const changes: { name: string; change: (file: string) => void }[] = [
