@@ -8,6 +8,7 @@ import { Pool } from 'undici';
 import { formatKey } from '../src/auth/keyFormat.js';
 import { keyIdFor, secretFor, writeLargeKeysFile } from './largeKeysFile.js';
 import { freePort } from './lib/net.js';
+import { IMAGE_NODE_FLAGS } from './peers/keygate.js';
 import { percentile } from './lib/stats.js';
 
 /*
@@ -23,6 +24,7 @@ import { percentile } from './lib/stats.js';
  *
  *   npm run build && node --import tsx bench/keysServe.ts [--keys 10000,100000,1000000]
  *     [--reloads 5] [--requests 20000] [--env MALLOC_ARENA_MAX=2] [--node-flag --max-semi-space-size=4]
+ *   (node flags default to the image's `--v8-pool-size=1`; any --node-flag replaces them)
  *     [--heap-snapshot DIR]
  *
  * Every wait has a deadline; a run that misses one fails rather than hangs.
@@ -36,7 +38,8 @@ const { values: args } = parseArgs({
     reloads: { type: 'string', default: '5' },
     requests: { type: 'string', default: '20000' },
     env: { type: 'string', multiple: true, default: [] },
-    'node-flag': { type: 'string', multiple: true, default: [] },
+    // As the image runs keygate (IMAGE_NODE_FLAGS); `--node-flag=--v8-pool-size=4` for node's default.
+    'node-flag': { type: 'string', multiple: true, default: [...IMAGE_NODE_FLAGS] },
     'heap-snapshot': { type: 'string' },
     json: { type: 'string' },
   },
@@ -434,5 +437,6 @@ try {
 } finally {
   upstream.close();
 }
+console.log(`\nnode ${process.version}, keygate's node flags: ${nodeFlags.join(' ') || '(none)'}; env: ${JSON.stringify(extraEnv)}`);
 console.log(`\n${markdownTable(rows)}`);
 if (args.json) writeFileSync(args.json, JSON.stringify({ env: extraEnv, nodeFlags, node: process.version, rows }, null, 2));

@@ -100,6 +100,9 @@ export interface StartKeygateOptions {
 
 const KNOCKOUT_PRELOAD = join(REPO, 'bench/peers/knockouts.mjs');
 
+/** Node flags the image runs keygate with (the Dockerfile's NODE_OPTIONS), so the bench measures what ships. */
+export const IMAGE_NODE_FLAGS: readonly string[] = ['--v8-pool-size=1'];
+
 /** Free ports for a keygate whose stdout the bench does not read. */
 export async function freeListenPorts(): Promise<{ proxy: number; admin: number; check: number }> {
   return { proxy: await freePort(), admin: await freePort(), check: await freePort() };
@@ -114,7 +117,7 @@ export async function freeListenPorts(): Promise<{ proxy: number; admin: number;
 export async function startKeygate(name: string, mainFile: string, configDir: string, opts: StartKeygateOptions): Promise<KeygatePeer> {
   const sink = opts.log ?? 'pipe';
   const knockouts = opts.knockouts ?? [];
-  const flags = [...(opts.nodeFlags ?? []), ...(knockouts.length ? ['--import', KNOCKOUT_PRELOAD] : [])];
+  const flags = [...IMAGE_NODE_FLAGS, ...(opts.nodeFlags ?? []), ...(knockouts.length ? ['--import', KNOCKOUT_PRELOAD] : [])];
   const env = { ...process.env, KEYGATE_BENCH_KNOCKOUTS: knockouts.join(',') };
   const args = [...flags, opts.bin ?? join(REPO, 'bin/keygate.js'), 'serve', '-c', mainFile, ...(opts.serveArgs ?? [])];
   const started = performance.now();
