@@ -80,8 +80,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     this.byId = { get: (id) => this.#lookup(this.#slotOf(id), id), has: (id) => this.#slotOf(id) !== -1 };
     const legacySha = new Map<string, number>();
     const slow: KeyRecord[] = [];
-    for (let slot = 0; slot < data.count; slot++) {
-      if (!(data.flags[slot] & FLAG.legacy)) continue;
+    for (const slot of data.legacySlots) {
       if (data.flags[slot] & FLAG.slowHash) slow.push(this.#record(slot)!);
       else legacySha.set(this.#digest(slot).toString('base64url'), slot);
     }

@@ -68,6 +68,7 @@ export class StoreLayout {
   readonly #cidrSets = new Interner<readonly string[]>();
   #slowHashes: [number, string][] = [];
   #graceHashes: [number, string, number][] = [];
+  #legacySlots: number[] = [];
 
   constructor() {
     this.#ruleSets.add('', []);
@@ -105,6 +106,7 @@ export class StoreLayout {
     times[slot * TIME_COUNT + 1] = key.notBefore ?? NaN;
     times[slot * TIME_COUNT + 2] = key.issued ?? NaN;
     let flags = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.scope === 'inherit' ? FLAG.inherit : 0);
+    if (key.legacy) this.#legacySlots.push(slot);
     if (key.previous) this.#graceHashes.push([slot, key.previous.hash.text, key.previous.expires]);
     if (key.hash.algorithm === 'sha256') this.#digests.set(key.hash.digest, slot * DIGEST_BYTES);
     else {
@@ -140,6 +142,7 @@ export class StoreLayout {
     times[slot * TIME_COUNT + 2] = key.issued;
     this.#digests.set(key.digest, slot * DIGEST_BYTES);
     this.#flags[slot] = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.inherit ? FLAG.inherit : 0);
+    if (key.legacy) this.#legacySlots.push(slot);
   }
 
   /** The index of a list of rules (equal lists share one). */
@@ -157,6 +160,7 @@ export class StoreLayout {
     this.#digests.fill(0, count * DIGEST_BYTES, this.#count * DIGEST_BYTES);
     this.#slowHashes = this.#slowHashes.filter(([slot]) => slot < count);
     this.#graceHashes = this.#graceHashes.filter(([slot]) => slot < count);
+    this.#legacySlots = this.#legacySlots.filter((slot) => slot < count);
     this.#count = count;
   }
 
@@ -182,6 +186,7 @@ export class StoreLayout {
         cidrSets: this.#cidrSets.values,
         slowHashes: this.#slowHashes,
         graceHashes: this.#graceHashes,
+        legacySlots: this.#legacySlots,
       },
       duplicates,
     };
