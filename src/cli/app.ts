@@ -156,6 +156,7 @@ export class KeygateApp {
       configFile: options.configFile,
       env: options.env ?? process.env,
       sources: loaded.sources,
+      metas: loaded.metas,
       ...(options.watch === false ? { watch: false } : {}),
     });
     app.logger.info(

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Sources } from '../config/fingerprint.js';
+import type { SourceMetas, Sources } from '../config/fingerprint.js';
 import { formatIssue, type ConfigIssue } from '../reader/issues.js';
 import { Reloader, type ReloadOutcome } from '../reload/reloader.js';
 import type { Snapshot } from '../config/snapshot.js';
@@ -18,6 +18,7 @@ export interface HotReloadOptions {
   readonly env: NodeJS.ProcessEnv;
   /** What the start-up load read. */
   readonly sources: Sources;
+  readonly metas?: SourceMetas;
   readonly watch?: boolean;
 }
 
@@ -30,6 +31,7 @@ export function startHotReload(app: ReloadableApp, options: HotReloadOptions): R
     mainFile: options.configFile,
     env: options.env,
     sources: options.sources,
+    ...(options.metas ? { metas: options.metas } : {}),
     ...(options.watch !== undefined ? { watch: options.watch } : {}),
     current: () => app.snapshot(),
     apply: (next) => app.apply(next),

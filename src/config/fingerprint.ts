@@ -13,6 +13,35 @@ export type Fingerprint = string;
 /** Every file a load read or tried to read, with what it found there. */
 export type Sources = ReadonlyMap<string, Fingerprint>;
 
+/**
+ * A file's ctime must be at least this much older than the moment it was read before
+ * its fingerprint is reused on unchanged metadata: a write within a coarse timestamp's
+ * tick (whole seconds on some filesystems) could otherwise leave size and times equal.
+ */
+const RACY_MARGIN_NS = 2_000_000_000n;
+
+/**
+ * The metadata (fileMeta) each file had when a load read it, for the files whose content
+ * was settled then (stable): the watcher takes their fingerprints as known without
+ * reading them again.
+ */
+export type SourceMetas = ReadonlyMap<string, string>;
+
+/** Device, inode, size, mtime and ctime: what changes when a file's content may have. */
+export function fileMeta(stats: BigIntStats): string {
+  return `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+}
+
+/** Whether a file last changed (ctime) well before it was read, so its metadata can stand for its content. */
+export function stable(stats: BigIntStats, readStartedNs: bigint, racyMarginNs = RACY_MARGIN_NS): boolean {
+  return stats.ctimeNs + racyMarginNs < readStartedNs;
+}
+
+/** Now, as file times count (ns since the epoch), for `stable`. */
+export function nowNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
 export function fingerprintBytes(bytes: Uint8Array): Fingerprint {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
@@ -24,12 +53,6 @@ export function fingerprintError(e: unknown): Fingerprint {
 /** Longest a file may take to fingerprint: a stuck read (a hung network mount) must not stall every later check. */
 export const FINGERPRINT_TIMEOUT_MS = 5_000;
 
-/**
- * A file's ctime must be at least this much older than the moment it was read before
- * its fingerprint is reused on unchanged metadata: a write within a coarse timestamp's
- * tick (whole seconds on some filesystems) could otherwise leave size and times equal.
- */
-const RACY_MARGIN_NS = 2_000_000_000n;
 
 /**
  * Fingerprints of files read before, by path, with the metadata the file had when read.
@@ -62,9 +85,18 @@ export class FingerprintCache {
     return entry.fingerprint;
   }
 
-  set(file: string, meta: string, fingerprint: Fingerprint, ctimeNs: bigint, readStartedNs: bigint): void {
-    if (ctimeNs + this.#racyMarginNs < readStartedNs) this.#entries.set(file, { meta, fingerprint });
+  /** Records what a file read at `readStartedNs` contained; only once its content has settled (`stable`). */
+  set(file: string, stats: BigIntStats, fingerprint: Fingerprint, readStartedNs: bigint): void {
+    if (stable(stats, readStartedNs, this.#racyMarginNs)) this.#entries.set(file, { meta: fileMeta(stats), fingerprint });
     else this.#entries.delete(file);
+  }
+
+  /** What a load read (its fingerprints, and the metadata of the files that were stable then). */
+  seed(sources: Sources, metas: SourceMetas): void {
+    for (const [file, meta] of metas) {
+      const fingerprint = sources.get(file);
+      if (fingerprint?.startsWith('sha256:')) this.#entries.set(file, { meta, fingerprint });
+    }
   }
 }
 
@@ -88,7 +120,7 @@ export function fingerprintFile(file: string, timeoutMs = FINGERPRINT_TIMEOUT_MS
     };
     const timer = setTimeout(() => done('error:ETIMEDOUT'), timeoutMs);
     timer.unref();
-    const readStartedNs = BigInt(Date.now()) * 1_000_000n;
+    const readStartedNs = nowNs();
     openRegularFile(file).then(
       async (handle) => {
         let stats: BigIntStats | undefined;
@@ -97,8 +129,7 @@ export function fingerprintFile(file: string, timeoutMs = FINGERPRINT_TIMEOUT_MS
         } catch (e) {
           done(fingerprintError(e));
         }
-        const meta = stats ? `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}` : '';
-        const known = stats ? cache?.get(file, meta) : undefined;
+        const known = stats ? cache?.get(file, fileMeta(stats)) : undefined;
         if (known !== undefined) done(known);
         if (settled) return void (await handle.close().catch(() => undefined));
         const stream = handle.createReadStream({ highWaterMark: 64 * 1024 });
@@ -108,7 +139,7 @@ export function fingerprintFile(file: string, timeoutMs = FINGERPRINT_TIMEOUT_MS
         stream.on('error', (e) => done(fingerprintError(e)));
         stream.on('end', () => {
           const fingerprint: Fingerprint = `sha256:${hash.digest('hex')}`;
-          if (stats) cache?.set(file, meta, fingerprint, stats.ctimeNs, readStartedNs);
+          if (stats) cache?.set(file, stats, fingerprint, readStartedNs);
           done(fingerprint);
         });
       },

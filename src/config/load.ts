@@ -4,9 +4,9 @@ import { compileCidrs } from '../policy/cidr.js';
 import { capToUser, limitText, type RateLimit } from '../policy/rateLimits.js';
 import { didYouMean } from '../policy/suggest.js';
 import { unknownLimit } from './rateLimitReader.js';
-import { fingerprintBytes, fingerprintError, type Sources } from './fingerprint.js';
+import { fileMeta, fingerprintBytes, fingerprintError, nowNs, stable, type SourceMetas, type Sources } from './fingerprint.js';
 import { fingerprintListing, isDirectorySource, keysFilesIn } from './keysDirectory.js';
-import { readFailure, readRegularFile } from './regularFile.js';
+import { readFailure, readRegularFileAndStats } from './regularFile.js';
 import type { ConfigIssue } from '../reader/issues.js';
 import type { KeyFacts, KeyStore } from '../keys/store.js';
 import { readKeysFile } from '../keys/reader.js';
@@ -22,10 +22,14 @@ import type { AssertionDraft } from './assertionReader.js';
 import { parseSigningKey } from '../assertion/signingKey.js';
 import { YamlReader } from '../reader/yamlReader.js';
 
-/** `sources`: every file read (or tried), with a fingerprint of what was there; hot reload watches them. */
+/**
+ * `sources`: every file read (or tried), with a fingerprint of what was there; hot reload
+ * watches them. `metas`: the metadata of those that were stable when read, so the
+ * watcher need not read them again to know they are unchanged.
+ */
 export type LoadResult =
-  | { ok: true; snapshot: Snapshot; warnings: readonly ConfigIssue[]; sources: Sources }
-  | { ok: false; errors: readonly ConfigIssue[]; warnings: readonly ConfigIssue[]; sources: Sources };
+  | { ok: true; snapshot: Snapshot; warnings: readonly ConfigIssue[]; sources: Sources; metas: SourceMetas }
+  | { ok: false; errors: readonly ConfigIssue[]; warnings: readonly ConfigIssue[]; sources: Sources; metas: SourceMetas };
 
 export interface LoadOptions {
   generation?: number;
@@ -66,7 +70,7 @@ export function loadConfig(mainFile: string, options: LoadOptions = {}): LoadRes
   if (ctx.errors.length) return ctx.result();
   const live = buildSnapshot(mainPath, main, policy, keysFiles, keys, services as ServiceConfig[], byKey, ctx.warnings, options.generation ?? 1);
   const snapshot = main.shadow ? withShadow(live, loadShadow(ctx, main.shadow, names, policy)) : live;
-  return { ok: true, snapshot, warnings: ctx.warnings, sources: ctx.sources };
+  return { ok: true, snapshot, warnings: ctx.warnings, sources: ctx.sources, metas: ctx.metas };
 }
 
 class LoadContext {
@@ -77,14 +81,21 @@ class LoadContext {
     readonly overrides: ReadonlyMap<string, string> = new Map(),
     /** Shared by the shadow candidate's context, so hot reload follows its files too. */
     readonly sources = new Map<string, string>(),
+    readonly metas = new Map<string, string>(),
   ) {}
 
   /** A file's text, fingerprinted from the very bytes parsed so a reload never misses a change made meanwhile. */
   readText(file: string): string {
     const override = this.overrides.get(file);
     let bytes: Buffer;
+    this.metas.delete(file);
     try {
-      bytes = override === undefined ? readRegularFile(file) : Buffer.from(override);
+      if (override === undefined) {
+        const readStartedNs = nowNs();
+        const read = readRegularFileAndStats(file);
+        bytes = read.bytes;
+        if (stable(read.stats, readStartedNs)) this.metas.set(file, fileMeta(read.stats));
+      } else bytes = Buffer.from(override);
     } catch (e) {
       this.sources.set(file, fingerprintError(e));
       throw e;
@@ -154,7 +165,7 @@ class LoadContext {
   }
 
   result(): LoadResult {
-    return { ok: false, errors: this.errors, warnings: this.warnings, sources: this.sources };
+    return { ok: false, errors: this.errors, warnings: this.warnings, sources: this.sources, metas: this.metas };
   }
 }
 
@@ -296,7 +307,7 @@ type ShadowLoad = { ok: true; candidate: ShadowCandidate } | { ok: false; errors
  * stands in for a candidate that names only keys (and checks their users and limits).
  */
 function loadShadow(live: LoadContext, files: ShadowFiles, names: RuleNames, livePolicy: PolicyFile): ShadowLoad {
-  const ctx = new LoadContext(live.overrides, live.sources);
+  const ctx = new LoadContext(live.overrides, live.sources, live.metas);
   const policy = files.policy === undefined ? livePolicy : ctx.read(files.policy, (r) => readPolicyFile(r, names));
   const keysFiles = files.keys?.flatMap((entry) => ctx.keysFilesOf(entry));
   const keys = keysFiles && ctx.readKeys(keysFiles, names);

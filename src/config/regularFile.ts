@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, type BigIntStats, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /**
@@ -10,10 +10,16 @@ import { open, type FileHandle } from 'node:fs/promises';
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
 
 export function readRegularFile(file: string): Buffer {
+  return readRegularFileAndStats(file).bytes;
+}
+
+/** The file's bytes and its metadata, from the same descriptor (so they describe the same file). */
+export function readRegularFileAndStats(file: string): { bytes: Buffer; stats: BigIntStats } {
   const fd = openSync(file, OPEN_FLAGS);
   try {
-    requireRegular(file, fstatSync(fd));
-    return readFileSync(fd);
+    const stats = fstatSync(fd, { bigint: true });
+    requireRegular(file, stats);
+    return { bytes: readFileSync(fd), stats };
   } finally {
     closeSync(fd);
   }
@@ -31,12 +37,12 @@ export async function openRegularFile(file: string): Promise<FileHandle> {
   }
 }
 
-function requireRegular(file: string, stats: Stats): void {
+function requireRegular(file: string, stats: Stats | BigIntStats): void {
   if (stats.isFile()) return;
   throw Object.assign(new Error(`${file} is not a regular file (${kindOf(stats)})`), { code: 'ENOTREG' });
 }
 
-function kindOf(stats: Stats): string {
+function kindOf(stats: Stats | BigIntStats): string {
   if (stats.isFIFO()) return 'a FIFO';
   if (stats.isDirectory()) return 'a directory';
   if (stats.isSocket()) return 'a socket';

@@ -132,9 +132,11 @@ export class AsideLoader {
     const p = this.#pending;
     if (!p || msg.id !== p.id) return;
     try {
-      if (msg.type === 'failed') this.#settle({ ok: false, errors: msg.errors, warnings: msg.warnings, sources: msg.sources });
+      if (msg.type === 'failed')
+        this.#settle({ ok: false, errors: msg.errors, warnings: msg.warnings, sources: msg.sources, metas: msg.metas });
       else if (msg.type === 'crashed') this.#fail(new Error(`config load worker failed: ${msg.message}`));
-      else this.#settle({ ok: true, snapshot: decodeSnapshot(msg.snapshot), warnings: msg.warnings, sources: msg.sources });
+      else
+        this.#settle({ ok: true, snapshot: decodeSnapshot(msg.snapshot), warnings: msg.warnings, sources: msg.sources, metas: msg.metas });
     } catch (e) {
       this.#fail(e instanceof Error ? e : new Error(String(e)));
     }

@@ -1,4 +1,4 @@
-import type { Sources } from '../config/fingerprint.js';
+import type { SourceMetas, Sources } from '../config/fingerprint.js';
 import type { ConfigIssue } from '../reader/issues.js';
 import type { EncodedSnapshot } from './codec.js';
 
@@ -14,6 +14,6 @@ export type ToWorker = {
 };
 
 export type ToMain =
-  | { type: 'failed'; id: number; errors: readonly ConfigIssue[]; warnings: readonly ConfigIssue[]; sources: Sources }
-  | { type: 'loaded'; id: number; snapshot: EncodedSnapshot; warnings: readonly ConfigIssue[]; sources: Sources }
+  | { type: 'failed'; id: number; errors: readonly ConfigIssue[]; warnings: readonly ConfigIssue[]; sources: Sources; metas: SourceMetas }
+  | { type: 'loaded'; id: number; snapshot: EncodedSnapshot; warnings: readonly ConfigIssue[]; sources: Sources; metas: SourceMetas }
   | { type: 'crashed'; id: number; message: string };

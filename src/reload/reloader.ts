@@ -1,4 +1,4 @@
-import type { Sources } from '../config/fingerprint.js';
+import type { SourceMetas, Sources } from '../config/fingerprint.js';
 import type { ConfigIssue } from '../reader/issues.js';
 import { sharedAsideLoader, type LoadOptions } from './asideLoader.js';
 import type { LoadResult } from '../config/load.js';
@@ -44,6 +44,8 @@ export interface ReloaderOptions {
   readonly env: NodeJS.ProcessEnv;
   /** What the running config was loaded from (the start-up load). */
   readonly sources: Sources;
+  /** The metadata of the start-up load's files that were stable when read (LoadResult `metas`). */
+  readonly metas?: SourceMetas;
   /** The snapshot in use; the next one gets its generation + 1. */
   readonly current: () => Snapshot;
   /** Swaps in a validated snapshot. */
@@ -108,7 +110,7 @@ export class Reloader {
     this.#running = restartOnlySettings(initial);
     if (options.watch !== false) {
       this.#watcher = new ConfigWatcher({ timing: initial.reload, onCheck: (reason) => void this.#request(reason, false) });
-      this.#watcher.follow(options.sources);
+      this.#watcher.follow(options.sources, options.metas);
     }
   }
 
@@ -173,7 +175,7 @@ export class Reloader {
       return this.#failed(trigger, changed, { cause: asError(e), warnings: [], durationMs: performance.now() - started });
     }
     if (this.#closed) return { result: 'closed', trigger };
-    this.#watcher?.follow(result.sources); // after a failed load: only the files it got to, as they were
+    this.#watcher?.follow(result.sources, result.metas); // after a failed load: only the files it got to, as they were
     const durationMs = performance.now() - started;
     if (!result.ok) return this.#failed(trigger, changed, { errors: result.errors, warnings: result.warnings, durationMs });
     const next = result.snapshot;

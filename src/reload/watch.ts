@@ -6,6 +6,7 @@ import {
   fingerprintError,
   fingerprintFile,
   type Fingerprint,
+  type SourceMetas,
   type Sources,
 } from '../config/fingerprint.js';
 import { fingerprintListing, isDirectorySource, keysFilesIn } from '../config/keysDirectory.js';
@@ -68,9 +69,10 @@ export class ConfigWatcher {
   }
 
   /** The files to follow and what the last load found in each; re-arms the directory watches. */
-  follow(sources: Sources): void {
+  follow(sources: Sources, metas?: SourceMetas): void {
     this.#recorded = new Map(sources);
     this.#fingerprints.keepOnly(sources.keys());
+    if (metas) this.#fingerprints.seed(sources, metas);
     this.#arm();
   }
 

@@ -46,11 +46,14 @@ port.on('message', (msg: ToWorker) => {
 function load(msg: ToWorker): void {
   const result = loadConfig(msg.mainFile, { generation: msg.generation, env: msg.env });
   if (!result.ok) {
-    send({ type: 'failed', id: msg.id, errors: result.errors, warnings: result.warnings, sources: result.sources });
+    send({ type: 'failed', id: msg.id, errors: result.errors, warnings: result.warnings, sources: result.sources, metas: result.metas });
     return;
   }
   const snapshot = encodeSnapshot(result.snapshot);
-  send({ type: 'loaded', id: msg.id, snapshot, warnings: result.warnings, sources: result.sources }, snapshotTransferables(snapshot));
+  send(
+    { type: 'loaded', id: msg.id, snapshot, warnings: result.warnings, sources: result.sources, metas: result.metas },
+    snapshotTransferables(snapshot),
+  );
 }
 
 function send(msg: ToMain, transfer: ArrayBuffer[] = []): void {

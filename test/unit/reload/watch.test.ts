@@ -2,7 +2,14 @@ import { appendFileSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FINGERPRINT_TIMEOUT_MS, FingerprintCache, fingerprintBytes, fingerprintFile } from '../../../src/config/fingerprint.js';
+import {
+  FINGERPRINT_TIMEOUT_MS,
+  FingerprintCache,
+  fileMeta,
+  fingerprintBytes,
+  fingerprintFile,
+  stable,
+} from '../../../src/config/fingerprint.js';
 import { ConfigWatcher, type CheckReason } from '../../../src/reload/watch.js';
 import { waitFor } from '../../helpers/keygate.js';
 import { kubeletWrite } from '../../helpers/kubeletVolume.js';
@@ -64,6 +71,25 @@ describe('ConfigWatcher', () => {
     cache.keepOnly([]);
     await fingerprintFile(file, FINGERPRINT_TIMEOUT_MS, cache);
     expect(cache.hits).toBe(1);
+  });
+
+  it("takes a load's fingerprint as known for a file whose metadata the load recorded, until the file changes", async () => {
+    const file = join(dir, 'keys.yaml');
+    writeFileSync(file, 'keys: [1]\n');
+    const cache = new FingerprintCache();
+    const loaded = fingerprintBytes(Buffer.from('keys: [1]\n'));
+    cache.seed(new Map([[file, loaded]]), new Map([[file, fileMeta(statSync(file, { bigint: true }))]]));
+    expect(await fingerprintFile(file, FINGERPRINT_TIMEOUT_MS, cache)).toBe(loaded);
+    expect(cache.hits).toBe(1);
+    appendFileSync(file, '# more\n');
+    expect(await fingerprintFile(file, FINGERPRINT_TIMEOUT_MS, cache)).toBe(fingerprintBytes(Buffer.from('keys: [1]\n# more\n')));
+    expect(cache.hits).toBe(1);
+  });
+
+  it('trusts metadata only for a file that last changed over 2 s before it was read', () => {
+    const stats = statSync(join(dir), { bigint: true });
+    expect(stable(stats, stats.ctimeNs + 2_500_000_000n)).toBe(true);
+    expect(stable(stats, stats.ctimeNs + 1_000_000_000n)).toBe(false);
   });
 
   it('reads a file written within the last seconds on every check (a coarse timestamp could hide a second write)', async () => {
