@@ -307,8 +307,9 @@ async function measure(keys: number, upstream: string): Promise<KeysServeRow> {
       );
       const line = await landed;
       const busy = threads(kg.pid);
-      if (r === 1) withWorker = await memory(kg.pid, admin);
+      // Before memory(): its scrape would reset the event-loop delay histogram (the first reload read 0 ms).
       const lag = await scrape(admin);
+      if (r === 1) withWorker = await memory(kg.pid, admin);
       stallMaxMs.push(lagMs(lag));
       reloadMs.push(Math.round((JSON.parse(line) as { durationMs: number }).durationMs));
       during.push(...load.latencies);
