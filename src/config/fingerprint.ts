@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { openRegularFile } from './regularFile.js';
+import { openRegularFileAndStats } from './regularFile.js';
 
 /**
  * What a config file contained when it was read: `sha256:<hex>` of its bytes (symlinks
@@ -52,7 +52,6 @@ export function fingerprintError(e: unknown): Fingerprint {
 
 /** Longest a file may take to fingerprint: a stuck read (a hung network mount) must not stall every later check. */
 export const FINGERPRINT_TIMEOUT_MS = 5_000;
-
 
 /**
  * Fingerprints of files read before, by path, with the metadata the file had when read.
@@ -121,15 +120,9 @@ export function fingerprintFile(file: string, timeoutMs = FINGERPRINT_TIMEOUT_MS
     const timer = setTimeout(() => done('error:ETIMEDOUT'), timeoutMs);
     timer.unref();
     const readStartedNs = nowNs();
-    openRegularFile(file).then(
-      async (handle) => {
-        let stats: BigIntStats | undefined;
-        try {
-          stats = cache && !settled ? await handle.stat({ bigint: true }) : undefined;
-        } catch (e) {
-          done(fingerprintError(e));
-        }
-        const known = stats ? cache?.get(file, fileMeta(stats)) : undefined;
+    openRegularFileAndStats(file).then(
+      async ({ handle, stats }) => {
+        const known = cache?.get(file, fileMeta(stats));
         if (known !== undefined) done(known);
         if (settled) return void (await handle.close().catch(() => undefined));
         const stream = handle.createReadStream({ highWaterMark: 64 * 1024 });
@@ -139,7 +132,7 @@ export function fingerprintFile(file: string, timeoutMs = FINGERPRINT_TIMEOUT_MS
         stream.on('error', (e) => done(fingerprintError(e)));
         stream.on('end', () => {
           const fingerprint: Fingerprint = `sha256:${hash.digest('hex')}`;
-          if (stats) cache?.set(file, stats, fingerprint, readStartedNs);
+          cache?.set(file, stats, fingerprint, readStartedNs);
           done(fingerprint);
         });
       },

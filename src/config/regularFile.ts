@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, openSync, readFileSync, type BigIntStats, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, type BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /**
@@ -27,22 +27,28 @@ export function readRegularFileAndStats(file: string): { bytes: Buffer; stats: B
 
 /** The same checks for an asynchronous reader; the caller closes the handle. */
 export async function openRegularFile(file: string): Promise<FileHandle> {
+  return (await openRegularFileAndStats(file)).handle;
+}
+
+/** As openRegularFile, with the metadata the check read (so they describe the same file). */
+export async function openRegularFileAndStats(file: string): Promise<{ handle: FileHandle; stats: BigIntStats }> {
   const handle = await open(file, OPEN_FLAGS);
   try {
-    requireRegular(file, await handle.stat());
-    return handle;
+    const stats = await handle.stat({ bigint: true });
+    requireRegular(file, stats);
+    return { handle, stats };
   } catch (e) {
     await handle.close();
     throw e;
   }
 }
 
-function requireRegular(file: string, stats: Stats | BigIntStats): void {
+function requireRegular(file: string, stats: BigIntStats): void {
   if (stats.isFile()) return;
   throw Object.assign(new Error(`${file} is not a regular file (${kindOf(stats)})`), { code: 'ENOTREG' });
 }
 
-function kindOf(stats: Stats | BigIntStats): string {
+function kindOf(stats: BigIntStats): string {
   if (stats.isFIFO()) return 'a FIFO';
   if (stats.isDirectory()) return 'a directory';
   if (stats.isSocket()) return 'a socket';
