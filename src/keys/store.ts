@@ -7,7 +7,7 @@ import type { CompiledRule, RuleOrigin } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { StoredKey, type StoreReads } from './storedKey.js';
 import { buildStoreData } from './storeBuilder.js';
-import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
+import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, presentTime, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
 /** Records a store keeps at hand for lookups, by slot modulo this power of two (about 1 MB at most). */
 const RECENT_RECORDS = 1024;
@@ -261,8 +261,7 @@ export class KeyDatesView implements KeyDates {
   }
 
   #time(i: number): number | undefined {
-    const t = this.d.times[this.slot * TIME_COUNT + i];
-    return Number.isNaN(t) ? undefined : t;
+    return presentTime(this.d.times[this.slot * TIME_COUNT + i]);
   }
 }
 

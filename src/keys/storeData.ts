@@ -33,6 +33,11 @@ export const F = {
 export const FIELD_COUNT = 14;
 /** The Float64 fields of one key in `times`: expires, notBefore, issued (NaN when absent). */
 export const TIME_COUNT = 3;
+/** A time field as a record has it: undefined when absent (NaN in `times`). */
+export function presentTime(ms: number): number | undefined {
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 /** A string or set field that is absent. */
 export const NONE = 0xffffffff;
 

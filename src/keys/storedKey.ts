@@ -3,7 +3,7 @@ import type { CidrSet } from '../policy/cidr.js';
 import type { RuleMatcher } from '../policy/matcher.js';
 import type { KeyScope, KeyShadowScope } from '../policy/model.js';
 import type { KeyRecord } from './record.js';
-import { F, FIELD_COUNT, FLAG, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
+import { F, FIELD_COUNT, FLAG, NONE, presentTime, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
 /** What a StoredKey reads of its store: the arrays, and the store's decoders of shared parts. */
 export interface StoreReads {
@@ -62,8 +62,8 @@ export class StoredKey implements KeyRecord {
     this.sourceIPs = cidr === NONE ? null : store.cidrs(cidr);
     this.disabled = (flags & FLAG.disabled) !== 0;
     this.legacy = (flags & FLAG.legacy) !== 0;
-    this.expires = time(d.times[t]);
-    this.notBefore = time(d.times[t + 1]);
+    this.expires = presentTime(d.times[t]);
+    this.notBefore = presentTime(d.times[t + 1]);
   }
 
   get name(): string {
@@ -94,7 +94,7 @@ export class StoredKey implements KeyRecord {
   }
 
   get issued(): number | undefined {
-    return time(this.#store.data.times[this.#slot * TIME_COUNT + 2]);
+    return presentTime(this.#store.data.times[this.#slot * TIME_COUNT + 2]);
   }
 
   get comment(): string | undefined {
@@ -128,8 +128,4 @@ export class StoredKey implements KeyRecord {
   #text(field: number): string | undefined {
     return this.#store.text(this.#field(field));
   }
-}
-
-function time(ms: number): number | undefined {
-  return Number.isNaN(ms) ? undefined : ms;
 }

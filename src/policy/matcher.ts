@@ -59,6 +59,9 @@ export class RuleSet {
   }
 }
 
+/** Rules a matcher names before its list of them grows (most keys have a few). */
+const BUILT_SLOTS = 8;
+
 /** Where rule `index` of a shared set was written for one owner (a key). */
 export type OriginOf = (index: number) => RuleOrigin;
 
@@ -69,9 +72,6 @@ export type OriginOf = (index: number) => RuleOrigin;
  * only the rule that decided is rebuilt with its origin (`rules` builds them all, for
  * explain and permissions).
  */
-/** Rules a matcher names before its list of them grows (most keys have a few). */
-const BUILT_SLOTS = 8;
-
 export class RuleMatcher {
   readonly #set: RuleSet;
   readonly #originOf: OriginOf | undefined;
