@@ -2,6 +2,7 @@ import type { KeyRecord, Snapshot } from '../config/snapshot.js';
 import type { DenyReason, Reason } from '../errors.js';
 import { authorize, type AccessRequest, type Decision, type Grant } from '../policy/decide.js';
 import type { KeyPolicy, Policy } from '../policy/model.js';
+import type { RuleMatcher } from '../policy/matcher.js';
 import { ruleName, type CompiledRule } from '../policy/rules.js';
 
 export type Verdict = 'allow' | 'deny';
@@ -57,7 +58,16 @@ function candidateKey(snapshot: Snapshot, key: KeyRecord): KeyPolicy | undefined
   const base = keys === undefined ? key : keys.byId.get(key.id);
   const scope = base?.shadow;
   if (base === undefined || scope === undefined) return base;
-  return { ...base, allow: scope.allow ?? base.allow, deny: scope.deny ?? base.deny };
+  return withLists(base, scope.allow ?? base.allow, scope.deny ?? base.deny);
+}
+
+/**
+ * The key with other allow and deny lists. Its fields are read by name, not spread: a key
+ * store's record reads some of them (user, name, issued) through getters, which a spread drops.
+ */
+function withLists(key: KeyPolicy, allow: RuleMatcher, deny: RuleMatcher): KeyPolicy {
+  const { id, user, name, scope, sourceIPs, expires, notBefore, issued, disabled, shadow, rateLimit } = key;
+  return { id, user, name, scope, allow, deny, sourceIPs, expires, notBefore, issued, disabled, shadow, rateLimit };
 }
 
 function candidatePolicy(snapshot: Snapshot): Policy {
