@@ -3,7 +3,7 @@ import type { KeyIndex, KeyLookup } from '../auth/verifier.js';
 import { compileCidrs, type CidrSet } from '../policy/cidr.js';
 import { RuleMatcher, RuleSet } from '../policy/matcher.js';
 import type { KeyDates } from '../policy/model.js';
-import type { CompiledRule, RuleOrigin } from '../policy/rules.js';
+import type { CompiledRule } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { StoredKey, type StoreReads } from './storedKey.js';
 import { buildStoreData } from './storeBuilder.js';
@@ -72,7 +72,10 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
       data,
       text: (index) => this.#string(index),
       shared: (index) => this.#sharedString(index),
-      matcher: (set, id, list, file, first) => this.#matcher(set, id, list, file, first),
+      matcher: (set, namer, list) => {
+        const rules = this.#ruleSets[set];
+        return rules.rules.length === 0 ? this.#emptyRules : new RuleMatcher(rules, namer, list);
+      },
       cidrs: (index) => this.#cidrs[index],
       hash: (slot) => (data.flags[slot] & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot))),
       previous: (slot) => this.#graceHashes.get(slot),
@@ -207,17 +210,6 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
 
   #record(slot: number, knownId?: string): KeyRecord | undefined {
     return slot < 0 ? undefined : new StoredKey(this.#reads, slot, knownId ?? this.#id(slot));
-  }
-
-  /** The key's rules: the shared set, with origins naming this key and where each rule is written. */
-  #matcher(set: number, id: string, list: string, file: string, firstPosition: number): RuleMatcher {
-    const rules = this.#ruleSets[set];
-    if (rules.rules.length === 0) return this.#emptyRules;
-    const positions = this.#d.rulePositions;
-    return new RuleMatcher(rules, (index): RuleOrigin => {
-      const at = (firstPosition + index) * 2;
-      return { owner: `key ${id} ${list}`, index, file, line: positions[at], col: positions[at + 1] };
-    });
   }
 }
 

@@ -1,7 +1,8 @@
 import type { ParsedHash } from '../auth/hash.js';
 import type { CidrSet } from '../policy/cidr.js';
-import type { RuleMatcher } from '../policy/matcher.js';
+import type { RuleMatcher, RuleNamer } from '../policy/matcher.js';
 import type { KeyScope, KeyShadowScope } from '../policy/model.js';
+import type { RuleOrigin } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { F, FIELD_COUNT, FLAG, NONE, presentTime, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
@@ -12,12 +13,17 @@ export interface StoreReads {
   text(index: number): string | undefined;
   /** String `index` as one object shared by every key that has it (users, files). */
   shared(index: number): string;
-  /** Rule set `set` as key `id`'s list `list`, its rules' positions from `firstPosition` on. */
-  matcher(set: number, id: string, list: string, file: string, firstPosition: number): RuleMatcher;
+  /** Rule set `set` as the list `list` that `namer` names. */
+  matcher(set: number, namer: RuleNamer, list: string): RuleMatcher;
   cidrs(index: number): CidrSet;
   hash(slot: number): ParsedHash;
   previous(slot: number): KeyRecord['previous'];
 }
+
+const ALLOW = 'allow';
+const DENY = 'deny';
+const SHADOW_ALLOW = 'shadow allow';
+const SHADOW_DENY = 'shadow deny';
 
 /**
  * A key of the store as a KeyRecord. What a decision reads (state, dates, user, rules) is
@@ -26,7 +32,7 @@ export interface StoreReads {
  * name and the dates as texts, the hash view and the shadow scope cost more than the
  * decision (bench:policy).
  */
-export class StoredKey implements KeyRecord {
+export class StoredKey implements KeyRecord, RuleNamer {
   readonly id: string;
   readonly user: string;
   readonly scope: KeyScope;
@@ -55,9 +61,8 @@ export class StoredKey implements KeyRecord {
     this.id = id;
     this.user = store.shared(fields[f + F.user]);
     this.scope = flags & FLAG.inherit ? 'inherit' : 'restricted';
-    const file = store.shared(fields[f + F.file]);
-    this.allow = store.matcher(fields[f + F.allowSet], id, 'allow', file, fields[f + F.rulePositions]);
-    this.deny = store.matcher(fields[f + F.denySet], id, 'deny', file, fields[f + F.rulePositions] + this.allow.size);
+    this.allow = store.matcher(fields[f + F.allowSet], this, ALLOW);
+    this.deny = store.matcher(fields[f + F.denySet], this, DENY);
     const cidr = fields[f + F.sourceIPs];
     this.sourceIPs = cidr === NONE ? null : store.cidrs(cidr);
     this.disabled = (flags & FLAG.disabled) !== 0;
@@ -87,10 +92,19 @@ export class StoredKey implements KeyRecord {
     const allowSet = this.#field(F.shadowAllowSet);
     const denySet = this.#field(F.shadowDenySet);
     if (allowSet === NONE && denySet === NONE) return undefined;
-    const first = this.#field(F.rulePositions) + this.allow.size + this.deny.size;
-    const allow = allowSet === NONE ? undefined : this.#store.matcher(allowSet, this.id, 'shadow allow', this.file, first);
-    const deny = denySet === NONE ? undefined : this.#store.matcher(denySet, this.id, 'shadow deny', this.file, first + (allow?.size ?? 0));
+    const allow = allowSet === NONE ? undefined : this.#store.matcher(allowSet, this, SHADOW_ALLOW);
+    const deny = denySet === NONE ? undefined : this.#store.matcher(denySet, this, SHADOW_DENY);
     return { ...(allow ? { allow } : {}), ...(deny ? { deny } : {}) };
+  }
+
+  /** Where rule `index` of list `list` is written: the key's rule positions are its allow, deny, shadow allow, then shadow deny rules. */
+  ruleOrigin(list: string, index: number): RuleOrigin {
+    let at = this.#field(F.rulePositions) + index;
+    if (list !== ALLOW) at += this.allow.size;
+    if (list === SHADOW_ALLOW || list === SHADOW_DENY) at += this.deny.size;
+    if (list === SHADOW_DENY) at += this.shadow?.allow?.size ?? 0;
+    const positions = this.#store.data.rulePositions;
+    return { owner: `key ${this.id} ${list}`, index, file: this.file, line: positions[at * 2], col: positions[at * 2 + 1] };
   }
 
   get issued(): number | undefined {

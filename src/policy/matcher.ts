@@ -62,30 +62,39 @@ export class RuleSet {
 /** Rules a matcher names before its list of them grows (most keys have a few). */
 const BUILT_SLOTS = 8;
 
-/** Where rule `index` of a shared set was written for one owner (a key). */
-export type OriginOf = (index: number) => RuleOrigin;
+/**
+ * Names the rules of shared sets for one owner (a key): where rule `index` of its list
+ * `list` was written. An object, not a closure, so a key store's record can name its own
+ * rules without allocating a function per matcher.
+ */
+export interface RuleNamer {
+  ruleOrigin(list: string, index: number): RuleOrigin;
+}
 
 /**
  * A list of rules and how to match a request against them. When several rules match,
  * the first one listed wins, which keeps `explain` stable and unambiguous. A matcher
- * made with `originOf` shares the rules and tries of its set and names its own origins:
- * only the rule that decided is rebuilt with its origin (`rules` builds them all, for
- * explain and permissions).
+ * made with a namer shares the rules and tries of its set and names its own origins:
+ * only the rule that decided is rebuilt, and its origin is read only when asked for
+ * (`rules` builds them all, for explain and permissions).
  */
 export class RuleMatcher {
   readonly #set: RuleSet;
-  readonly #originOf: OriginOf | undefined;
+  readonly #namer: RuleNamer | undefined;
+  readonly #list: string;
   #rules: readonly CompiledRule[] | undefined;
   /** Rules rebuilt with this matcher's origins, by rank, as they are asked for. */
   #built: (CompiledRule | undefined)[] | undefined;
 
-  constructor(rules: readonly CompiledRule[] | RuleSet, originOf?: OriginOf) {
+  /** `list`: the name `namer` knows this matcher's rules by (e.g. "allow"). */
+  constructor(rules: readonly CompiledRule[] | RuleSet, namer?: RuleNamer, list = '') {
     this.#set = rules instanceof RuleSet ? rules : new RuleSet(rules);
-    this.#originOf = originOf;
+    this.#namer = namer;
+    this.#list = list;
   }
 
   get rules(): readonly CompiledRule[] {
-    return (this.#rules ??= this.#originOf ? Object.freeze(this.#set.rules.map((_, i) => this.#ruleAt(i)!)) : this.#set.rules);
+    return (this.#rules ??= this.#namer ? Object.freeze(this.#set.rules.map((_, i) => this.#ruleAt(i)!)) : this.#set.rules);
   }
 
   get size(): number {
@@ -126,33 +135,44 @@ export class RuleMatcher {
   /** Rule `rank` as this matcher names it (one object per rank, so callers may compare rules by identity); -1: none. */
   #ruleAt(rank: number): CompiledRule | undefined {
     if (rank === -1) return undefined;
-    if (!this.#originOf) return this.#set.rules[rank];
+    if (!this.#namer) return this.#set.rules[rank];
     // Sized at first use (at most BUILT_SLOTS, grown past that): storing into an empty array grows it, which costs more than the rule.
     const built = (this.#built ??= new Array<CompiledRule | undefined>(Math.min(this.size, BUILT_SLOTS)));
-    return (built[rank] ??= new NamedRule(this.#set.rules[rank], this.#originOf(rank)));
+    return (built[rank] ??= new NamedRule(this.#set.rules[rank], this.#namer, this.#list, rank));
   }
 }
 
 /**
  * A shared rule under the name a matcher gives it: a class with the rule's fields copied
  * one by one, because spreading and freezing the rule on every allowed decision (a key
- * store builds a matcher for each key it looks up) cost more than the match.
+ * store builds a matcher for each key it looks up) cost more than the match. The origin
+ * is made when first read: the request path never reads it (explain and replay do), and
+ * making it read the rule's position from a million-key store's arrays on every decision.
  */
 class NamedRule implements CompiledRule {
   readonly regions: ReadonlySet<string> | null;
   readonly service: string;
   readonly methods: MethodSet;
   readonly path: PathPattern;
-  readonly origin: RuleOrigin;
   readonly except?: ReadonlySet<string>;
+  readonly #namer: RuleNamer;
+  readonly #list: string;
+  readonly #index: number;
+  #origin: RuleOrigin | undefined;
 
-  constructor(rule: CompiledRule, origin: RuleOrigin) {
+  constructor(rule: CompiledRule, namer: RuleNamer, list: string, index: number) {
     this.regions = rule.regions;
     this.service = rule.service;
     this.methods = rule.methods;
     this.path = rule.path;
-    this.origin = origin;
     if (rule.except !== undefined) this.except = rule.except;
+    this.#namer = namer;
+    this.#list = list;
+    this.#index = index;
+  }
+
+  get origin(): RuleOrigin {
+    return (this.#origin ??= this.#namer.ruleOrigin(this.#list, this.#index));
   }
 }
 

@@ -63,7 +63,13 @@ describe('a stored key', () => {
     scope: 'restricted',
     allow: new RuleMatcher([rule('/v2/**', 'key K00000000003 allow', 0, 10), rule('/v3/**', 'key K00000000003 allow', 1, 11)]),
     deny: new RuleMatcher([rule('/v2/admin/**', 'key K00000000003 deny', 0, 13)]),
-    shadow: { allow: new RuleMatcher([rule('/v2/servers/**', 'key K00000000003 shadow allow', 0, 15)]) },
+    shadow: {
+      allow: new RuleMatcher([rule('/v2/servers/**', 'key K00000000003 shadow allow', 0, 15)]),
+      deny: new RuleMatcher([
+        rule('/v2/servers/*/x', 'key K00000000003 shadow deny', 0, 17),
+        rule('/v2/servers/*/y', 'key K00000000003 shadow deny', 1, 18),
+      ]),
+    },
     sourceIPs: compileCidrs(['10.0.0.0/8']),
     disabled: true,
     expires: Date.parse('2030-01-01T00:00:00Z'),
@@ -99,7 +105,7 @@ describe('a stored key', () => {
     hash: k.hash.text,
     previous: k.previous && { hash: k.previous.hash.text, expires: k.previous.expires },
     sourceIPs: k.sourceIPs?.text,
-    rules: [k.allow, k.deny, k.shadow?.allow].map((m) => m?.rules.map((r) => ({ text: r.path.text, origin: r.origin }))),
+    rules: [k.allow, k.deny, k.shadow?.allow, k.shadow?.deny].map((m) => m?.rules.map((r) => ({ text: r.path.text, origin: r.origin }))),
   });
 
   it('reads every field of the key it was stored from, those read when asked included', () => {
