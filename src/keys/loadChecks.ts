@@ -21,7 +21,7 @@ export function* keysWorthAWarning(store: KeyStore, knownUser: (user: string) =>
   const data = store.data;
   const { fields, flags, ruleSets } = data;
   const twins = sameUserAndName(store);
-  /** By the user's string index: users are shared strings, few per file. */
+  /** By user number: users are few per file. */
   const userKnown = new Map<number, boolean>();
   for (let slot = 0; slot < data.count; slot++) {
     const f = slot * FIELD_COUNT;
@@ -40,7 +40,7 @@ export function* keysWorthAWarning(store: KeyStore, knownUser: (user: string) =>
 /**
  * Keys with a name that an earlier key of the same user already has: slot → that
  * earlier key's slot. Open addressing over the names' UTF-8 bytes in the store's slab
- * and the user's string index (users are shared strings, so equal users have one).
+ * and the user's number (equal users have one).
  */
 function sameUserAndName(store: KeyStore): Map<number, number> {
   const { count, fields, strings, stringEnds } = store.data;
@@ -72,7 +72,7 @@ function sameUserAndName(store: KeyStore): Map<number, number> {
   return twins;
 }
 
-/** Same user string index and the same name bytes; confirmed on the strings (two lone surrogates write the same bytes). */
+/** Same user number and the same name bytes; confirmed on the strings (two lone surrogates write the same bytes). */
 function sameName(store: KeyStore, a: number, b: number): boolean {
   const { fields, strings, stringEnds } = store.data;
   const fa = a * FIELD_COUNT;

@@ -2,7 +2,7 @@ import { parseHash, type ParsedHash } from '../auth/hash.js';
 import type { KeyIndex, KeyLookup } from '../auth/verifier.js';
 import { compileCidrs, type CidrSet } from '../policy/cidr.js';
 import { RuleMatcher, RuleSet } from '../policy/matcher.js';
-import type { KeyDates } from '../policy/model.js';
+import type { KeyDates, UserPolicy } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { StoredKey, type StoreReads } from './storedKey.js';
@@ -41,6 +41,11 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   readonly #reads: StoreReads;
   /** Decoded strings that many keys share (users, files), by string index. */
   readonly #shared = new Map<number, string>();
+  /** Users' names by user number, decoded when first asked for. */
+  readonly #userNames: (string | undefined)[];
+  /** Each user resolved against the last two policies' users (null: not there); two, so a reload's overlap does not thrash. */
+  #resolved: UsersResolved | undefined;
+  #resolvedBefore: UsersResolved | undefined;
   /**
    * Records of keys looked up again lately, direct-mapped by slot: building one (strings,
    * rule matchers with their origins, the hash object) cost ~1 µs per lookup, and a client
@@ -68,10 +73,13 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     this.#cidrs = data.cidrSets.map((texts) => compileCidrs(texts));
     this.#slowHashes = new Map(data.slowHashes.map(([slot, text]) => [slot, parsed(text)]));
     this.#graceHashes = new Map(data.graceHashes.map(([slot, text, expires]) => [slot, Object.freeze({ hash: parsed(text), expires })]));
+    this.#userNames = new Array<string | undefined>(data.users.length).fill(undefined);
     this.#reads = {
       data,
       text: (index) => this.#string(index),
       shared: (index) => this.#sharedString(index),
+      userName: (user) => this.#userName(user),
+      userIn: (users, user) => this.#userIn(users, user),
       matcher: (set, namer, list) => {
         const rules = this.#ruleSets[set];
         return rules.rules.length === 0 ? this.#emptyRules : new RuleMatcher(rules, namer, list);
@@ -122,7 +130,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     const view = new KeyDatesView(
       this.#d,
       (slot) => this.#id(slot),
-      (i) => this.#sharedString(i),
+      (user) => this.#userName(user),
       (i) => this.#string(i),
     );
     for (let slot = 0; slot < this.#d.count; slot++) {
@@ -145,7 +153,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     const legacy = (flags & FLAG.legacy) !== 0;
     return {
       id: this.#id(slot),
-      user: this.#sharedString(fields[f + F.user]),
+      user: this.#userName(fields[f + F.user]),
       name: this.#string(fields[f + F.name]) ?? '',
       scope: flags & FLAG.inherit ? 'inherit' : 'restricted',
       allowCount: this.#ruleSets[fields[f + F.allowSet]].rules.length,
@@ -195,6 +203,20 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     return s;
   }
 
+  #userName(user: number): string {
+    return (this.#userNames[user] ??= this.#sharedString(this.#d.users[user]));
+  }
+
+  #userIn(users: ReadonlyMap<string, UserPolicy>, user: number): UserPolicy | undefined {
+    let resolved = this.#resolved;
+    if (resolved?.users !== users) {
+      if (this.#resolvedBefore?.users === users) [resolved, this.#resolvedBefore] = [this.#resolvedBefore, resolved];
+      else [resolved, this.#resolvedBefore] = [new UsersResolved(users, this.#d.users.length), resolved];
+      this.#resolved = resolved;
+    }
+    return resolved.get(user, this.#userName(user));
+  }
+
   /** The record of the key in `slot` for a lookup: the one built last time when it is still at hand. */
   #lookup(slot: number, id?: string): KeyRecord | undefined {
     if (slot < 0) return undefined;
@@ -213,6 +235,24 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   }
 }
 
+/** Every user of a store looked up once in one policy's users, by user number. */
+class UsersResolved {
+  readonly #byNumber: (UserPolicy | null | undefined)[];
+
+  constructor(
+    readonly users: ReadonlyMap<string, UserPolicy>,
+    count: number,
+  ) {
+    this.#byNumber = new Array<UserPolicy | null | undefined>(count).fill(undefined);
+  }
+
+  get(user: number, name: string): UserPolicy | undefined {
+    let found = this.#byNumber[user];
+    if (found === undefined) this.#byNumber[user] = found = this.users.get(name) ?? null;
+    return found ?? undefined;
+  }
+}
+
 /** One key's fields that its state depends on, read from the store's arrays when asked for. */
 export class KeyDatesView implements KeyDates {
   slot = 0;
@@ -220,7 +260,7 @@ export class KeyDatesView implements KeyDates {
   constructor(
     private readonly d: KeyStoreData,
     private readonly idOf: (slot: number) => string,
-    private readonly shared: (index: number) => string,
+    private readonly userName: (user: number) => string,
     private readonly text: (index: number) => string | undefined,
   ) {}
 
@@ -229,7 +269,7 @@ export class KeyDatesView implements KeyDates {
   }
 
   get user(): string {
-    return this.shared(this.d.fields[this.slot * FIELD_COUNT + F.user]);
+    return this.userName(this.d.fields[this.slot * FIELD_COUNT + F.user]);
   }
 
   get disabled(): boolean {

@@ -64,6 +64,9 @@ export class StoreLayout {
   readonly #text = new TextSlab();
   /** Users and files: few, shared by many keys. Names, comments and dates are mostly one key's own and are not looked up. */
   readonly #shared = new Map<string, number>();
+  /** User numbers by name, and each user's string index by number. */
+  readonly #userNumbers = new Map<string, number>();
+  readonly #users = new GrowingUint32();
   readonly #ruleSets = new Interner<readonly CompiledRule[]>();
   readonly #cidrSets = new Interner<readonly string[]>();
   #slowHashes: [number, string][] = [];
@@ -83,7 +86,7 @@ export class StoreLayout {
     const f = slot * FIELD_COUNT;
     const fields = this.#fields;
     const ruleSets = this.#ruleSets;
-    fields[f + F.user] = this.#sharedText(key.user);
+    fields[f + F.user] = this.#userNumber(key.user);
     fields[f + F.name] = this.#text.add(key.name);
     fields[f + F.comment] = this.#text.add(key.comment);
     fields[f + F.created] = this.#text.add(key.created);
@@ -121,7 +124,7 @@ export class StoreLayout {
     const slot = this.#newSlot(key.id);
     const f = slot * FIELD_COUNT;
     const fields = this.#fields;
-    fields[f + F.user] = this.#sharedText(key.user);
+    fields[f + F.user] = this.#userNumber(key.user);
     fields[f + F.name] = this.#text.add(key.name);
     fields[f + F.comment] = this.#text.add(key.comment);
     fields[f + F.created] = this.#text.add(key.created);
@@ -182,6 +185,7 @@ export class StoreLayout {
         rulePositions: this.#positions.finish(),
         strings: text.bytes,
         stringEnds: text.ends,
+        users: this.#users.finish(),
         ruleSets: this.#ruleSets.values.map((rules) => rules.map(withoutOrigin)),
         cidrSets: this.#cidrSets.values,
         slowHashes: this.#slowHashes,
@@ -204,6 +208,16 @@ export class StoreLayout {
     let i = this.#shared.get(s);
     if (i === undefined) this.#shared.set(s, (i = this.#text.add(s)));
     return i;
+  }
+
+  #userNumber(user: string): number {
+    let n = this.#userNumbers.get(user);
+    if (n === undefined) {
+      n = this.#users.length;
+      this.#userNumbers.set(user, n);
+      this.#users.push(this.#sharedText(user));
+    }
+    return n;
   }
 
   #grow(): void {

@@ -12,6 +12,7 @@ export const DIGEST_BYTES = 32;
 
 /** The 32-bit fields of one key, `FIELD_COUNT` per key in `fields`. */
 export const F = {
+  /** The key's user: an index into `users` (users are few and shared by many keys). */
   user: 0,
   name: 1,
   comment: 2,
@@ -59,6 +60,8 @@ export interface KeyStoreData {
   /** Every distinct string, UTF-8, one after another; string i ends at `stringEnds[i]`. */
   readonly strings: Uint8Array;
   readonly stringEnds: Uint32Array;
+  /** The string index of each user's name, by user number (F.user), in order of first use. */
+  readonly users: Uint32Array;
   /** Distinct rule lists, origins stripped; set 0 is the empty list. */
   readonly ruleSets: readonly (readonly CompiledRule[])[];
   readonly cidrSets: readonly (readonly string[])[];
@@ -86,6 +89,7 @@ export function transferables(data: KeyStoreData): ArrayBuffer[] {
     data.rulePositions,
     data.strings,
     data.stringEnds,
+    data.users,
   ];
   return [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
 }

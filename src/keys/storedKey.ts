@@ -1,7 +1,7 @@
 import type { ParsedHash } from '../auth/hash.js';
 import type { CidrSet } from '../policy/cidr.js';
 import type { RuleMatcher, RuleNamer } from '../policy/matcher.js';
-import type { KeyScope, KeyShadowScope } from '../policy/model.js';
+import type { KeyScope, KeyShadowScope, UserPolicy } from '../policy/model.js';
 import type { RuleOrigin } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { F, FIELD_COUNT, FLAG, NONE, presentTime, TIME_COUNT, type KeyStoreData } from './storeData.js';
@@ -13,6 +13,10 @@ export interface StoreReads {
   text(index: number): string | undefined;
   /** String `index` as one object shared by every key that has it (users, files). */
   shared(index: number): string;
+  /** The name of user number `user`. */
+  userName(user: number): string;
+  /** User number `user` among `users` (the policy's). */
+  userIn(users: ReadonlyMap<string, UserPolicy>, user: number): UserPolicy | undefined;
   /** Rule set `set` as the list `list` that `namer` names. */
   matcher(set: number, namer: RuleNamer, list: string): RuleMatcher;
   cidrs(index: number): CidrSet;
@@ -34,7 +38,6 @@ const SHADOW_DENY = 'shadow deny';
  */
 export class StoredKey implements KeyRecord, RuleNamer {
   readonly id: string;
-  readonly user: string;
   readonly scope: KeyScope;
   readonly allow: RuleMatcher;
   readonly deny: RuleMatcher;
@@ -45,6 +48,7 @@ export class StoredKey implements KeyRecord, RuleNamer {
   readonly notBefore: number | undefined;
   readonly #store: StoreReads;
   readonly #slot: number;
+  readonly #user: number;
   #name: string | undefined;
   #hash: ParsedHash | undefined;
   /** null until first read: a key without a shadow scope has undefined. */
@@ -59,7 +63,7 @@ export class StoredKey implements KeyRecord, RuleNamer {
     this.#store = store;
     this.#slot = slot;
     this.id = id;
-    this.user = store.shared(fields[f + F.user]);
+    this.#user = fields[f + F.user];
     this.scope = flags & FLAG.inherit ? 'inherit' : 'restricted';
     this.allow = store.matcher(fields[f + F.allowSet], this, ALLOW);
     this.deny = store.matcher(fields[f + F.denySet], this, DENY);
@@ -69,6 +73,14 @@ export class StoredKey implements KeyRecord, RuleNamer {
     this.legacy = (flags & FLAG.legacy) !== 0;
     this.expires = presentTime(d.times[t]);
     this.notBefore = presentTime(d.times[t + 1]);
+  }
+
+  get user(): string {
+    return this.#store.userName(this.#user);
+  }
+
+  userIn(users: ReadonlyMap<string, UserPolicy>): UserPolicy | undefined {
+    return this.#store.userIn(users, this.#user);
   }
 
   get name(): string {

@@ -1,7 +1,7 @@
 import type { DenyReason } from '../errors.js';
 import { normalizeAddress } from './cidr.js';
 import type { RuleMatcher, RuleQuery } from './matcher.js';
-import { isExpired, rotationDueAt, type KeyPolicy, type Policy } from './model.js';
+import { isExpired, rotationDueAt, userOf, type KeyPolicy, type Policy } from './model.js';
 import { foldedSegments, type PathReadings } from './pathReadings.js';
 import type { CompiledRule } from './rules.js';
 
@@ -53,7 +53,7 @@ export function authorize(policy: Policy, key: KeyPolicy, req: AccessRequest): D
 /** policy `keys.enforce`: a key older than its maxAge (since creation or rotation) is refused as expired. */
 function checkKeyAge(policy: Policy, key: KeyPolicy, now: number): Denial | undefined {
   if (policy.keyRotation?.enforce !== true) return undefined;
-  const due = rotationDueAt(policy.users.get(key.user), key);
+  const due = rotationDueAt(userOf(policy, key), key);
   if (!isExpired(due, now)) return undefined;
   return deny('key_expired', 3, `key ${key.id} is older than its maxAge (keys.maxAge in the policy) since ${iso(due)}; rotate it`);
 }
@@ -71,7 +71,7 @@ function checkKeyState(key: KeyPolicy, req: AccessRequest): Denial | undefined {
 }
 
 function checkUser(policy: Policy, key: KeyPolicy, now: number): Denial | undefined {
-  const user = policy.users.get(key.user);
+  const user = userOf(policy, key);
   if (!user) return deny('user_unknown', 4, `user ${key.user} of key ${key.id} is not in the policy`);
   if (user.disabled) return deny('user_disabled', 4, `user ${user.name} is disabled`);
   if (isExpired(user.expires, now)) return deny('user_expired', 4, `user ${user.name} expired at ${iso(user.expires)}`);
@@ -79,7 +79,7 @@ function checkUser(policy: Policy, key: KeyPolicy, now: number): Denial | undefi
 }
 
 function checkRules(policy: Policy, key: KeyPolicy, req: AccessRequest): Decision {
-  const user = policy.users.get(key.user)!;
+  const user = userOf(policy, key)!;
   const userRule = matchAllow(user.rules, req);
   if (!userRule) return deny('user_denied', 5, `no rule of user ${user.name}'s roles (${user.roles.join(', ') || 'none'}) matches`);
   const keyRule = key.scope === 'restricted' ? matchAllow(key.allow, req) : undefined;

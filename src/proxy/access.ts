@@ -5,6 +5,7 @@ import type { KeyVerifier, VerifyResult } from '../auth/verifier.js';
 import type { ClientCertBinding, KeyRecord, RequestRules, ServiceConfig, Snapshot } from '../config/snapshot.js';
 import type { DenyReason } from '../errors.js';
 import { authorize, type AccessRequest, type Denial, type Grant, type StepNumber } from '../policy/decide.js';
+import { userOf } from '../policy/model.js';
 import { pathSegments } from '../policy/pathPattern.js';
 import { readingsOf } from '../policy/pathReadings.js';
 import { routeRequest } from '../policy/route.js';
@@ -191,7 +192,7 @@ function authorizeVerified(v: Verified, verified: VerifyResult<KeyRecord>): Acce
   const overridden = authorizeOverrides(snapshot, key, destination, overrides.methods, req.clientIp, now);
   if (overridden) return hasShadow(snapshot, key) ? shadowed(overridden, snapshot, key, asked, overrides.methods) : overridden;
   const shadow = hasShadow(snapshot, key) ? judgeShadow(snapshot, key, asked, overrides.methods, decision) : undefined;
-  const pending = limiter.check(snapshot.rateLimits, snapshot.users.get(key.user), key.id, destination.service.name, now);
+  const pending = limiter.check(snapshot.rateLimits, userOf(snapshot, key), key.id, destination.service.name, now);
   return pending instanceof Promise
     ? pending.then((limits) => limitedOrAllowed(v, key, decision, shadow, limits))
     : limitedOrAllowed(v, key, decision, shadow, pending);

@@ -1,6 +1,7 @@
 import type { KeyRecord, ServiceConfig, Snapshot } from '../config/snapshot.js';
 import type { DenyReason } from '../errors.js';
 import { decideFor, type Destination } from './access.js';
+import { userOf } from '../policy/model.js';
 
 /** What was decided when a long-lived connection opened, to decide again later. */
 export interface SessionGrant {
@@ -119,6 +120,6 @@ function deniedNow(snapshot: Snapshot, session: LiveSession, now: number): DenyR
 
 /** When the key or its user expires (Infinity: never). */
 function expiryOf(snapshot: Snapshot, key: KeyRecord): number {
-  const user = snapshot.users.get(key.user);
+  const user = userOf(snapshot, key);
   return Math.min(key.expires ?? Infinity, user?.expires ?? Infinity);
 }

@@ -3,6 +3,7 @@ import { hashFast, parseHash, type ParsedHash } from '../../../src/auth/hash.js'
 import { KeyStore } from '../../../src/keys/store.js';
 import type { KeyRecord } from '../../../src/keys/record.js';
 import { compileCidrs } from '../../../src/policy/cidr.js';
+import { userOf, type UserPolicy } from '../../../src/policy/model.js';
 import { RuleMatcher } from '../../../src/policy/matcher.js';
 import { pathSegments } from '../../../src/policy/pathPattern.js';
 import { compileRule, type CompiledRule } from '../../../src/policy/rules.js';
@@ -37,6 +38,24 @@ describe('KeyStore lookups', () => {
     expect(store.byId.get(keys[7].id)).toBe(second);
     expect(first).toMatchObject({ id: keys[7].id, user: 'joe', name: 'key-7', line: 8 });
     expect(store.byId.get('K99999999999')).toBeUndefined();
+  });
+
+  it("finds a key's user in each policy it is asked about, and not in one without it", () => {
+    const user = (name: string): UserPolicy => ({ name, roles: [], rules: new RuleMatcher([]), disabled: false });
+    const a = new Map([
+      ['joe', user('joe')],
+      ['ann', user('ann')],
+    ]);
+    const b = new Map([['joe', user('joe')]]);
+    const c = new Map([['ann', user('ann')]]);
+    const joe = store.byId.get(keys[1].id)!;
+    const ann = store.byId.get(keys[2].id)!;
+    // Alternating between three policies: more than the store resolves at once.
+    for (const users of [a, b, c, a, c, b, b, a]) {
+      expect(joe.userIn!(users)).toBe(users.get('joe'));
+      expect(ann.userIn!(users)).toBe(users.get('ann'));
+      expect(userOf({ users }, joe)).toBe(users.get('joe'));
+    }
   });
 
   it('never answers a key with the record of another key on the same line', () => {
