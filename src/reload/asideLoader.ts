@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { LoadResult } from '../config/load.js';
-import type { ToMain, ToWorker } from './protocol.js';
+import type { ToMain, ToWorker, WorkerStart } from './protocol.js';
 import { decodeSnapshot } from './codec.js';
 
 export interface AsideLoaderOptions {
@@ -73,7 +73,7 @@ export class AsideLoader {
   #start(mainFile: string, options: LoadOptions): Promise<LoadResult> {
     if (options.signal?.aborted) return Promise.reject(abortError());
     clearTimeout(this.#idleTimer);
-    const worker = this.#ensureWorker();
+    const worker = this.#ensureWorker(!(options.startup ?? false));
     worker.ref();
     const id = this.#nextId++;
     const stop = (why: Error): void => {
@@ -112,9 +112,9 @@ export class AsideLoader {
     await worker?.terminate();
   }
 
-  #ensureWorker(): Worker {
+  #ensureWorker(lowPriority: boolean): Worker {
     if (this.#worker) return this.#worker;
-    const worker = spawnLoadWorker();
+    const worker = spawnLoadWorker({ lowPriority });
     worker.on('message', (msg: ToMain) => this.#onMessage(msg));
     // Only this worker's own load fails with it: one stopped by an abort may exit after the next load started.
     worker.on('error', (e) => {
@@ -179,9 +179,9 @@ export class AsideLoader {
  * worker, so no TypeScript loader is ever needed in a worker thread; the test run
  * builds dist/ first (test/buildDist.ts).
  */
-function spawnLoadWorker(): Worker {
+function spawnLoadWorker(start: WorkerStart): Worker {
   const self = import.meta.url;
-  return new Worker(new URL(self.endsWith('.ts') ? '../../dist/reload/worker.js' : './worker.js', self));
+  return new Worker(new URL(self.endsWith('.ts') ? '../../dist/reload/worker.js' : './worker.js', self), { workerData: start });
 }
 
 let shared: AsideLoader | undefined;

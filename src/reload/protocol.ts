@@ -2,6 +2,12 @@ import type { SourceMetas, Sources } from '../config/fingerprint.js';
 import type { ConfigIssue } from '../reader/issues.js';
 import type { EncodedSnapshot } from './codec.js';
 
+/** What a load worker is started with (its workerData). */
+export interface WorkerStart {
+  /** Started for a reload: lower the priority before anything else (see worker.ts). */
+  readonly lowPriority: boolean;
+}
+
 /** Messages between asideLoader.ts (main thread) and worker.ts; `id` names one load. */
 export type ToWorker = {
   type: 'load';

@@ -1,8 +1,6 @@
 import { setPriority } from 'node:os';
-import { parentPort } from 'node:worker_threads';
-import { loadConfig } from '../config/load.js';
-import { encodeSnapshot, snapshotTransferables } from './codec.js';
-import type { ToMain, ToWorker } from './protocol.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { WorkerStart } from './protocol.js';
 
 /*
  * The load worker (see asideLoader.ts): YAML parsing, validation and the layout of the
@@ -33,29 +31,10 @@ function lowerPriority(): void {
   }
 }
 
-port.on('message', (msg: ToWorker) => {
-  try {
-    if (!msg.startup) lowerPriority();
-    load(msg);
-  } catch (e) {
-    send({ type: 'crashed', id: msg.id, message: e instanceof Error ? (e.stack ?? e.message) : String(e) });
-  }
-});
-
-/** The key store's arrays are transferred, not copied: this thread is done with them. */
-function load(msg: ToWorker): void {
-  const result = loadConfig(msg.mainFile, { generation: msg.generation, env: msg.env });
-  if (!result.ok) {
-    send({ type: 'failed', id: msg.id, errors: result.errors, warnings: result.warnings, sources: result.sources, metas: result.metas });
-    return;
-  }
-  const snapshot = encodeSnapshot(result.snapshot);
-  send(
-    { type: 'loaded', id: msg.id, snapshot, warnings: result.warnings, sources: result.sources, metas: result.metas },
-    snapshotTransferables(snapshot),
-  );
-}
-
-function send(msg: ToMain, transfer: ArrayBuffer[] = []): void {
-  port!.postMessage(msg, transfer);
-}
+// A worker started for a reload is lowered before it imports the loader: compiling those
+// modules and running them for the first time cost ~180 ms of CPU (a one-key reload's
+// whole cost is ~15 ms in a worker that is already running), which at normal priority
+// competed with requests.
+if ((workerData as WorkerStart | null)?.lowPriority === true) lowerPriority();
+const { serveLoads } = await import('./workerLoads.js');
+serveLoads(port, lowerPriority);

@@ -14,18 +14,23 @@ afterAll(async () => {
   cfg.cleanup();
 });
 
-/** This process's threads at nice 10 (field 19 of /proc/self/task/TID/stat). */
-function threadsAtNice10(): number {
-  let n = 0;
+/** This process's threads: nice value (field 19 of /proc/self/task/TID/stat) and CPU ticks used (fields 14 and 15). */
+function threads(): Map<string, { nice: number; ticks: number }> {
+  const found = new Map<string, { nice: number; ticks: number }>();
   for (const tid of readdirSync('/proc/self/task')) {
     try {
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === 10) n++;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      found.set(tid, { nice: Number(f[16]), ticks: Number(f[11]) + Number(f[12]) });
     } catch {
       // the thread ended meanwhile
     }
   }
-  return n;
+  return found;
+}
+
+function threadsAtNice10(): number {
+  return [...threads().values()].filter((t) => t.nice === 10).length;
 }
 
 describe.skipIf(process.platform !== 'linux' || !existsSync('/proc/self/task'))('load worker priority', () => {
@@ -37,5 +42,28 @@ describe.skipIf(process.platform !== 'linux' || !existsSync('/proc/self/task'))(
     const reload = await loader.load(cfg.mainFile, { generation: 2, env: process.env });
     expect(reload.ok).toBe(true);
     expect(threadsAtNice10()).toBe(before + 1);
+  });
+
+  it('a worker started for a reload is lowered before it compiles the loader, not after', async () => {
+    const fresh = new AsideLoader();
+    const before = new Set(threads().keys());
+    let loaded = false;
+    const reload = fresh.load(cfg.mainFile, { generation: 1, env: process.env }).finally(() => (loaded = true));
+    // The new thread's CPU ticks when it is first seen at nice 10: its start only, not the ~150 ms of imports after it.
+    let ticksWhenLowered: number | undefined;
+    let ticksAtEnd = 0;
+    let tid: string | undefined;
+    while (!loaded) {
+      for (const [id, t] of threads()) {
+        if (before.has(id) || (tid !== undefined && id !== tid)) continue;
+        if (t.nice === 10 && tid === undefined) [tid, ticksWhenLowered] = [id, t.ticks];
+      }
+      if (tid !== undefined) ticksAtEnd = threads().get(tid)?.ticks ?? ticksAtEnd;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect((await reload).ok).toBe(true);
+    await fresh.close();
+    expect(ticksWhenLowered).toBeDefined();
+    expect(ticksWhenLowered!).toBeLessThan(ticksAtEnd / 2);
   });
 });
