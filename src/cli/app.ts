@@ -17,7 +17,6 @@ import { stdoutSink, streamSink, type LogSink } from '../observability/logSink.j
 import { Metrics, UNUSED_DAYS, type MetricsOptions } from '../observability/metrics.js';
 import { RequestObservations } from '../observability/observer.js';
 import { adminHandler } from '../observability/admin.js';
-import { countKeyStates } from '../policy/model.js';
 import { handleCheckRequest } from '../check/handler.js';
 import type { Listener } from '../proxy/listener.js';
 import { openListener, type OpenedListener } from '../tls/secureListener.js';
@@ -35,7 +34,7 @@ import { sharedStoreFor } from '../ratelimit/sharedStore.js';
 import { reportShadow, shadowState, startHotReload } from './hotReload.js';
 import { startUsageTracking, type UsageTracking } from '../usage/tracking.js';
 import type { KeyUse } from '../usage/keyUse.js';
-import { countUnusedKeys } from '../usage/unused.js';
+import { takeCensus, type KeyCensus } from '../usage/unused.js';
 
 export interface AppOptions {
   readonly configFile: string;
@@ -338,9 +337,18 @@ export function metricsSources(
   current: () => Snapshot,
   usage?: () => ReadonlyMap<string, KeyUse> | undefined,
 ): Pick<MetricsOptions, 'keyStates' | 'unusedKeys' | 'generation' | 'isKnownKey'> {
+  // Both gauges of one scrape share one pass over the keys (the same snapshot, the same second).
+  let last: { snapshot: Snapshot; second: number; census: Promise<KeyCensus<(typeof UNUSED_DAYS)[number]>> } | undefined;
+  const censusAt = (now: number): Promise<KeyCensus<(typeof UNUSED_DAYS)[number]>> => {
+    const snapshot = current();
+    const second = Math.floor(now / 1000);
+    if (last?.snapshot !== snapshot || last.second !== second)
+      last = { snapshot, second, census: takeCensus(snapshot, usage?.() ?? new Map(), now, UNUSED_DAYS) };
+    return last.census;
+  };
   return {
-    keyStates: (now) => countKeyStates(current(), current().keys.dates(), now),
-    unusedKeys: (now) => countUnusedKeys(current(), usage?.() ?? new Map(), now, UNUSED_DAYS),
+    keyStates: async (now) => (await censusAt(now)).states,
+    unusedKeys: async (now) => (await censusAt(now)).unused,
     generation: () => current().generation,
     isKnownKey: (id) => current().keys.byId.has(id),
   };

@@ -2,12 +2,12 @@ import { parseHash, type ParsedHash } from '../auth/hash.js';
 import type { KeyIndex, KeyLookup } from '../auth/verifier.js';
 import { compileCidrs, type CidrSet } from '../policy/cidr.js';
 import { RuleMatcher, RuleSet } from '../policy/matcher.js';
-import type { KeyDates, UserPolicy } from '../policy/model.js';
+import { keyStateWith, type KeyState, type Policy, type UserPolicy } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { StoredKey, type StoreReads } from './storedKey.js';
 import { buildStoreData } from './storeBuilder.js';
-import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, presentTime, TIME_COUNT, type KeyStoreData } from './storeData.js';
+import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, presentTime, T, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
 /** Records a store keeps at hand for lookups, by slot modulo this power of two (about 1 MB at most). */
 const RECENT_RECORDS = 1024;
@@ -122,21 +122,41 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   }
 
   /**
-   * Every key's id, dates and user through one view that moves from key to key: for
-   * counts over all keys at scrape time (key states, unused keys), which must not build
-   * a record per key (a million of them per /metrics scrape). Read the view, never keep it.
+   * The state (keyState) at `now` of the keys in slots `first` to `end` (not included), read
+   * from the arrays: no record and no string per key, each user looked up once per policy.
    */
-  *dates(): IterableIterator<KeyDatesView> {
-    const view = new KeyDatesView(
-      this.#d,
-      (slot) => this.#id(slot),
-      (user) => this.#userName(user),
-      (i) => this.#string(i),
-    );
-    for (let slot = 0; slot < this.#d.count; slot++) {
-      view.slot = slot;
-      yield view;
+  eachKeyState(
+    policy: Pick<Policy, 'users' | 'keyRotation'>,
+    now: number,
+    visit: (slot: number, state: KeyState) => void,
+    first = 0,
+    end = this.#d.count,
+  ): void {
+    const { fields, flags, times } = this.#d;
+    const key: { disabled: boolean; expires: number | undefined; notBefore: number | undefined; issued: number | undefined } = {
+      disabled: false,
+      expires: undefined,
+      notBefore: undefined,
+      issued: undefined,
+    };
+    for (let slot = first; slot < end; slot++) {
+      const t = slot * TIME_COUNT;
+      key.disabled = (flags[slot] & FLAG.disabled) !== 0;
+      key.expires = presentTime(times[t + T.expires]);
+      key.notBefore = presentTime(times[t + T.notBefore]);
+      key.issued = presentTime(times[t + T.issued]);
+      visit(slot, keyStateWith(policy, key, now, this.#userIn(policy.users, fields[slot * FIELD_COUNT + F.user])));
     }
+  }
+
+  /** The slot of the key with this id; -1: none. */
+  slotOf(id: string): number {
+    return this.#slotOf(id);
+  }
+
+  /** When the key in `slot` was created (its `created` read with Date.parse), epoch ms; NaN when absent or unreadable. */
+  createdAt(slot: number): number {
+    return this.#d.times[slot * TIME_COUNT + T.created];
   }
 
   /** Whether the key in `slot` is a legacy key hashed with sha256 (its digest is compared with other legacy keys'). */
@@ -250,50 +270,6 @@ class UsersResolved {
     let found = this.#byNumber[user];
     if (found === undefined) this.#byNumber[user] = found = this.users.get(name) ?? null;
     return found ?? undefined;
-  }
-}
-
-/** One key's fields that its state depends on, read from the store's arrays when asked for. */
-export class KeyDatesView implements KeyDates {
-  slot = 0;
-
-  constructor(
-    private readonly d: KeyStoreData,
-    private readonly idOf: (slot: number) => string,
-    private readonly userName: (user: number) => string,
-    private readonly text: (index: number) => string | undefined,
-  ) {}
-
-  get id(): string {
-    return this.idOf(this.slot);
-  }
-
-  get user(): string {
-    return this.userName(this.d.fields[this.slot * FIELD_COUNT + F.user]);
-  }
-
-  get disabled(): boolean {
-    return (this.d.flags[this.slot] & FLAG.disabled) !== 0;
-  }
-
-  get expires(): number | undefined {
-    return this.#time(0);
-  }
-
-  get notBefore(): number | undefined {
-    return this.#time(1);
-  }
-
-  get issued(): number | undefined {
-    return this.#time(2);
-  }
-
-  get created(): string | undefined {
-    return this.text(this.d.fields[this.slot * FIELD_COUNT + F.created]);
-  }
-
-  #time(i: number): number | undefined {
-    return presentTime(this.d.times[this.slot * TIME_COUNT + i]);
   }
 }
 

@@ -1,7 +1,7 @@
 import { methodsText } from '../policy/methods.js';
 import type { CompiledRule } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
-import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHashAt, NONE, TIME_COUNT, type KeyStoreData } from './storeData.js';
+import { createdMs, DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHashAt, NONE, T, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
 /** Lays validated keys out as a KeyStoreData (see StoreLayout). */
 export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
@@ -105,9 +105,10 @@ export class StoreLayout {
     for (const list of [key.allow.rules, key.deny.rules, shadowAllow ?? [], shadowDeny ?? []])
       for (const rule of list) this.#positions.push2(rule.origin.line ?? 0, rule.origin.col ?? 0);
     const times = this.#times;
-    times[slot * TIME_COUNT] = key.expires ?? NaN;
-    times[slot * TIME_COUNT + 1] = key.notBefore ?? NaN;
-    times[slot * TIME_COUNT + 2] = key.issued ?? NaN;
+    times[slot * TIME_COUNT + T.expires] = key.expires ?? NaN;
+    times[slot * TIME_COUNT + T.notBefore] = key.notBefore ?? NaN;
+    times[slot * TIME_COUNT + T.issued] = key.issued ?? NaN;
+    times[slot * TIME_COUNT + T.created] = createdMs(key.created);
     let flags = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.scope === 'inherit' ? FLAG.inherit : 0);
     if (key.legacy) this.#legacySlots.push(slot);
     if (key.previous) this.#graceHashes.push([slot, key.previous.hash.text, key.previous.expires]);
@@ -140,9 +141,10 @@ export class StoreLayout {
     fields[f + F.shadowDenySet] = NONE;
     for (const n of key.rulePositions) this.#positions.push(n);
     const times = this.#times;
-    times[slot * TIME_COUNT] = key.expires;
-    times[slot * TIME_COUNT + 1] = key.notBefore;
-    times[slot * TIME_COUNT + 2] = key.issued;
+    times[slot * TIME_COUNT + T.expires] = key.expires;
+    times[slot * TIME_COUNT + T.notBefore] = key.notBefore;
+    times[slot * TIME_COUNT + T.issued] = key.issued;
+    times[slot * TIME_COUNT + T.created] = createdMs(key.created);
     this.#digests.set(key.digest, slot * DIGEST_BYTES);
     this.#flags[slot] = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.inherit ? FLAG.inherit : 0);
     if (key.legacy) this.#legacySlots.push(slot);

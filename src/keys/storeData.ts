@@ -32,11 +32,17 @@ export const F = {
   shadowDenySet: 13,
 } as const;
 export const FIELD_COUNT = 14;
-/** The Float64 fields of one key in `times`: expires, notBefore, issued (NaN when absent). */
-export const TIME_COUNT = 3;
+/** The Float64 fields of one key in `times` (NaN when absent); `created` is its text read with Date.parse, for the unused-keys count. */
+export const T = { expires: 0, notBefore: 1, issued: 2, created: 3 } as const;
+export const TIME_COUNT = 4;
 /** A time field as a record has it: undefined when absent (NaN in `times`). */
 export function presentTime(ms: number): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** A key's `created` text as epoch ms, as the unused-keys count reads it: NaN when absent or unreadable. */
+export function createdMs(created: string | undefined): number {
+  return created === undefined ? NaN : Date.parse(created);
 }
 
 /** A string or set field that is absent. */
@@ -51,7 +57,7 @@ export interface KeyStoreData {
   /** Open addressing by id hash: slot + 1, 0 for empty; the length is a power of two, at least twice the count. */
   readonly table: Uint32Array;
   readonly fields: Uint32Array;
-  /** expires, notBefore, issued (epoch ms) per key (`TIME_COUNT` each); NaN when absent. */
+  /** expires, notBefore, issued, created (epoch ms) per key (`TIME_COUNT` each, see T); NaN when absent. */
   readonly times: Float64Array;
   readonly flags: Uint8Array;
   /** sha256 digest per key (zeros for keys hashed with a KDF, whose hashes are in `slowHashes`). */

@@ -4,7 +4,7 @@ import type { RuleMatcher, RuleNamer } from '../policy/matcher.js';
 import type { KeyScope, KeyShadowScope, UserPolicy } from '../policy/model.js';
 import type { RuleOrigin } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
-import { F, FIELD_COUNT, FLAG, NONE, presentTime, TIME_COUNT, type KeyStoreData } from './storeData.js';
+import { F, FIELD_COUNT, FLAG, NONE, presentTime, T, TIME_COUNT, type KeyStoreData } from './storeData.js';
 
 /** What a StoredKey reads of its store: the arrays, and the store's decoders of shared parts. */
 export interface StoreReads {
@@ -71,8 +71,8 @@ export class StoredKey implements KeyRecord, RuleNamer {
     this.sourceIPs = cidr === NONE ? null : store.cidrs(cidr);
     this.disabled = (flags & FLAG.disabled) !== 0;
     this.legacy = (flags & FLAG.legacy) !== 0;
-    this.expires = presentTime(d.times[t]);
-    this.notBefore = presentTime(d.times[t + 1]);
+    this.expires = presentTime(d.times[t + T.expires]);
+    this.notBefore = presentTime(d.times[t + T.notBefore]);
   }
 
   get user(): string {
@@ -120,7 +120,7 @@ export class StoredKey implements KeyRecord, RuleNamer {
   }
 
   get issued(): number | undefined {
-    return presentTime(this.#store.data.times[this.#slot * TIME_COUNT + 2]);
+    return presentTime(this.#store.data.times[this.#slot * TIME_COUNT + T.issued]);
   }
 
   get comment(): string | undefined {

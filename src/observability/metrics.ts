@@ -32,9 +32,9 @@ export interface MetricsOptions {
    * The key states of the config in use at `now`, read at scrape time for
    * `keygate_keys{state}`, so keys move to `expired` without a reload.
    */
-  readonly keyStates?: (now: number) => KeyStateCounts | undefined;
+  readonly keyStates?: (now: number) => KeyStateCounts | Promise<KeyStateCounts> | undefined;
   /** Working keys without an allowed use for 30 and 90 days, counted at scrape time from the usage state. */
-  readonly unusedKeys?: (now: number) => UnusedKeyCounts | undefined;
+  readonly unusedKeys?: (now: number) => UnusedKeyCounts | Promise<UnusedKeyCounts> | undefined;
   /** The generation of the config in use, read at scrape time. */
   readonly generation?: () => number | undefined;
   /** Whether a key id exists in the config in use: only those become per-key labels. */
@@ -198,9 +198,9 @@ export class Metrics {
       labelNames: ['state'],
       registers,
       aggregator: 'max',
-      collect: () => this.#collectKeys(),
+      collect: async () => this.#collectKeys(),
     });
-    const unusedOf = (now: number): UnusedKeyCounts | undefined => this.#unusedOf?.(now);
+    const unusedOf = async (now: number): Promise<UnusedKeyCounts | undefined> => this.#unusedOf?.(now);
     const clock = this.#now;
     new Gauge({
       name: 'keygate_keys_unused',
@@ -208,8 +208,8 @@ export class Metrics {
       labelNames: ['days'],
       registers,
       aggregator: 'min', // serve --workers: the worker that saw the most uses knows best
-      collect() {
-        const counts = unusedOf(clock());
+      async collect() {
+        const counts = await unusedOf(clock());
         if (counts) for (const days of UNUSED_DAYS) this.set({ days: String(days) }, counts[days]);
       },
     });
@@ -404,8 +404,8 @@ export class Metrics {
     if (generation !== undefined) this.#generation.set(generation);
   }
 
-  #collectKeys(): void {
-    const counts = this.#keyStatesOf?.(this.#now());
+  async #collectKeys(): Promise<void> {
+    const counts = await this.#keyStatesOf?.(this.#now());
     if (counts) this.setKeyStates(counts);
   }
 }

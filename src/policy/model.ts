@@ -82,7 +82,16 @@ export type KeyDates = Pick<KeyPolicy, 'user' | 'disabled' | 'expires' | 'notBef
  * `rotation_due`: it works, but is older than its maxAge (with `enforce`, it is `expired`).
  */
 export function keyState(policy: Pick<Policy, 'users' | 'keyRotation'>, key: KeyDates, now: number): KeyState {
-  const user = policy.users.get(key.user);
+  return keyStateWith(policy, key, now, policy.users.get(key.user));
+}
+
+/** keyState with the key's user already looked up (undefined: not in the policy). */
+export function keyStateWith(
+  policy: Pick<Policy, 'keyRotation'>,
+  key: Omit<KeyDates, 'user'>,
+  now: number,
+  user: UserPolicy | undefined,
+): KeyState {
   if (!user) return 'orphaned';
   if (key.disabled || user.disabled) return 'disabled';
   const overAge = isExpired(rotationDueAt(user, key), now);
@@ -108,7 +117,12 @@ export function countKeyStates(
   keys: Iterable<KeyDates>,
   now: number,
 ): Record<KeyState, number> {
-  const counts: Record<KeyState, number> = { active: 0, rotation_due: 0, disabled: 0, expired: 0, not_yet_valid: 0, orphaned: 0 };
+  const counts = noKeyStates();
   for (const key of keys) counts[keyState(policy, key, now)] += 1;
   return counts;
+}
+
+/** Every state at 0. */
+export function noKeyStates(): Record<KeyState, number> {
+  return { active: 0, rotation_due: 0, disabled: 0, expired: 0, not_yet_valid: 0, orphaned: 0 };
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { hashFast, parseHash, type ParsedHash } from '../../../src/auth/hash.js';
 import type { Snapshot } from '../../../src/config/snapshot.js';
+import type { KeyRecord } from '../../../src/keys/record.js';
+import { KeyStore } from '../../../src/keys/store.js';
+import { RuleMatcher } from '../../../src/policy/matcher.js';
 import { metricsSources } from '../../../src/cli/app.js';
 import { Metrics, type RequestLabels } from '../../../src/observability/metrics.js';
 import { parseExposition, samplesOf, valueOf, type Exposition } from '../../helpers/promText.js';
@@ -22,13 +26,33 @@ interface FakeKey {
   notBefore?: number;
 }
 
-/** Only the parts of a snapshot that metrics read: users, keys, generation. */
+/** A key id as the key store holds them (12 characters) from a short name. */
+const kid = (name: string): string => name.padEnd(12, 'x');
+const HASH = parseHash(hashFast('secret')) as ParsedHash;
+
+/** Only the parts of a snapshot that metrics read: users, keys (a real key store), generation. */
 function fakeSnapshot(generation: number, users: Record<string, { disabled?: boolean; expires?: number }>, keys: FakeKey[]): Snapshot {
-  const keyList = keys.map((k) => ({ disabled: false, ...k }));
+  const records = keys.map((k): KeyRecord => ({
+    id: kid(k.id),
+    user: k.user,
+    name: k.id,
+    scope: 'inherit',
+    allow: new RuleMatcher([]),
+    deny: new RuleMatcher([]),
+    sourceIPs: null,
+    disabled: k.disabled ?? false,
+    legacy: false,
+    ...(k.expires !== undefined ? { expires: k.expires } : {}),
+    ...(k.notBefore !== undefined ? { notBefore: k.notBefore } : {}),
+    hash: HASH,
+    file: '/keys.yaml',
+    line: 1,
+    col: 1,
+  }));
   return {
     generation,
     users: new Map(Object.entries(users).map(([name, u]) => [name, { name, disabled: false, ...u }])),
-    keys: Object.assign([...keyList], { byId: new Map(keyList.map((k) => [k.id, k])), dates: () => keyList.values() }),
+    keys: KeyStore.fromKeys(records),
   } as unknown as Snapshot;
 }
 
@@ -217,12 +241,12 @@ describe('Metrics: per-key labels and isolation', () => {
   it('counts per key id when switched on, only for ids in the config', async () => {
     const snapshot = fakeSnapshot(1, { joe: {} }, [{ id: 'a1', user: 'joe' }]);
     const m = new Metrics({ defaultMetrics: false, perKeyLabels: true, ...metricsSources(() => snapshot) });
-    m.requestFinished(allowed({ keyId: 'a1' }), 0.001);
-    m.requestFinished(allowed({ keyId: 'a1', decision: 'deny', reason: 'bad_secret' }), 0.001);
+    m.requestFinished(allowed({ keyId: kid('a1') }), 0.001);
+    m.requestFinished(allowed({ keyId: kid('a1'), decision: 'deny', reason: 'bad_secret' }), 0.001);
     m.requestFinished(allowed({ keyId: 'attackerChose', decision: 'deny', reason: 'unknown_key' }), 0.001);
     const exp = await scrape(m);
-    expect(valueOf(exp, 'keygate_key_requests_total', { key_id: 'a1', decision: 'allow' })).toBe(1);
-    expect(valueOf(exp, 'keygate_key_requests_total', { key_id: 'a1', decision: 'deny' })).toBe(1);
+    expect(valueOf(exp, 'keygate_key_requests_total', { key_id: kid('a1'), decision: 'allow' })).toBe(1);
+    expect(valueOf(exp, 'keygate_key_requests_total', { key_id: kid('a1'), decision: 'deny' })).toBe(1);
     expect(samplesOf(exp, 'keygate_key_requests_total')).toHaveLength(2);
     expect(await m.metricsText()).not.toContain('attackerChose');
   });
