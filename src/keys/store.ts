@@ -231,10 +231,10 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     let resolved = this.#resolved;
     if (resolved?.users !== users) {
       if (this.#resolvedBefore?.users === users) [resolved, this.#resolvedBefore] = [this.#resolvedBefore, resolved];
-      else [resolved, this.#resolvedBefore] = [new UsersResolved(users, this.#d.users.length), resolved];
+      else [resolved, this.#resolvedBefore] = [new UsersResolved(users, this.#d.users.length, (n) => this.#userName(n)), resolved];
       this.#resolved = resolved;
     }
-    return resolved.get(user, this.#userName(user));
+    return resolved.get(user);
   }
 
   /** The record of the key in `slot` for a lookup: the one built last time when it is still at hand. */
@@ -259,16 +259,18 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
 class UsersResolved {
   readonly #byNumber: (UserPolicy | null | undefined)[];
 
+  /** `nameOf`: a user number's name, read only the first time that user is asked for. */
   constructor(
     readonly users: ReadonlyMap<string, UserPolicy>,
     count: number,
+    private readonly nameOf: (user: number) => string,
   ) {
     this.#byNumber = new Array<UserPolicy | null | undefined>(count).fill(undefined);
   }
 
-  get(user: number, name: string): UserPolicy | undefined {
+  get(user: number): UserPolicy | undefined {
     let found = this.#byNumber[user];
-    if (found === undefined) this.#byNumber[user] = found = this.users.get(name) ?? null;
+    if (found === undefined) this.#byNumber[user] = found = this.users.get(this.nameOf(user)) ?? null;
     return found ?? undefined;
   }
 }
