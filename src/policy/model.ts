@@ -111,17 +111,6 @@ export function isExpired(expires: number | undefined, now: number): boolean {
   return expires !== undefined && now >= expires;
 }
 
-/** How many keys are in each state at `now` (epoch ms); every state is present, 0 when empty. */
-export function countKeyStates(
-  policy: Pick<Policy, 'users' | 'keyRotation'>,
-  keys: Iterable<KeyDates>,
-  now: number,
-): Record<KeyState, number> {
-  const counts = noKeyStates();
-  for (const key of keys) counts[keyState(policy, key, now)] += 1;
-  return counts;
-}
-
 /** Every state at 0. */
 export function noKeyStates(): Record<KeyState, number> {
   return { active: 0, rotation_due: 0, disabled: 0, expired: 0, not_yet_valid: 0, orphaned: 0 };
