@@ -1,5 +1,5 @@
 import type { KeyStore } from './store.js';
-import { F, FIELD_COUNT, FLAG } from './storeData.js';
+import { F, FIELD_COUNT, FLAG, R, ROW_WORDS } from './storeData.js';
 
 /** What a load warns about for one key (config/load.ts words the warnings). */
 export interface KeyWarnings {
@@ -19,18 +19,18 @@ export interface KeyWarnings {
  */
 export function* keysWorthAWarning(store: KeyStore, knownUser: (user: string) => boolean): Generator<KeyWarnings> {
   const data = store.data;
-  const { fields, flags, ruleSets } = data;
+  const { rowWords: words, ruleSets } = data;
   const twins = sameUserAndName(store);
   /** By user number: users are few per file. */
   const userKnown = new Map<number, boolean>();
   for (let slot = 0; slot < data.count; slot++) {
-    const f = slot * FIELD_COUNT;
-    const user = fields[f + F.user];
+    const w = slot * ROW_WORDS;
+    const user = words[w + R.user];
     let known = userKnown.get(user);
     if (known === undefined) userKnown.set(user, (known = knownUser(store.facts(slot).user)));
-    const flag = flags[slot];
+    const flag = words[w + R.flags];
     const weakLegacy = (flag & FLAG.legacy) !== 0 && (flag & FLAG.slowHash) !== 0;
-    const restrictedWithoutAllow = (flag & FLAG.inherit) === 0 && ruleSets[fields[f + F.allowSet]].length === 0;
+    const restrictedWithoutAllow = (flag & FLAG.inherit) === 0 && ruleSets[words[w + R.allowSet]].length === 0;
     const twin = twins.get(slot);
     if (twin !== undefined || !known || weakLegacy || restrictedWithoutAllow)
       yield { slot, twin, unknownUser: !known, weakLegacy, restrictedWithoutAllow };
@@ -43,7 +43,7 @@ export function* keysWorthAWarning(store: KeyStore, knownUser: (user: string) =>
  * and the user's number (equal users have one).
  */
 function sameUserAndName(store: KeyStore): Map<number, number> {
-  const { count, fields, strings, stringEnds } = store.data;
+  const { count, fields, rowWords: words, strings, stringEnds } = store.data;
   let size = 16;
   while (size < count * 2) size *= 2;
   const table = new Uint32Array(size);
@@ -54,7 +54,7 @@ function sameUserAndName(store: KeyStore): Map<number, number> {
     const start = name === 0 ? 0 : stringEnds[name - 1];
     const end = stringEnds[name];
     if (start === end) continue; // no name: not compared
-    const user = fields[slot * FIELD_COUNT + F.user];
+    const user = words[slot * ROW_WORDS + R.user];
     let h = Math.imul(0x811c9dc5 ^ user, 0x01000193);
     for (let i = start; i < end; i++) h = Math.imul(h ^ strings[i], 0x01000193);
     for (let i = (h >>> 0) & mask; ; i = (i + 1) & mask) {
@@ -74,10 +74,10 @@ function sameUserAndName(store: KeyStore): Map<number, number> {
 
 /** Same user number and the same name bytes; confirmed on the strings (two lone surrogates write the same bytes). */
 function sameName(store: KeyStore, a: number, b: number): boolean {
-  const { fields, strings, stringEnds } = store.data;
+  const { fields, rowWords: words, strings, stringEnds } = store.data;
+  if (words[a * ROW_WORDS + R.user] !== words[b * ROW_WORDS + R.user]) return false;
   const fa = a * FIELD_COUNT;
   const fb = b * FIELD_COUNT;
-  if (fields[fa + F.user] !== fields[fb + F.user]) return false;
   const [na, nb] = [fields[fa + F.name], fields[fb + F.name]];
   const [sa, sb] = [na === 0 ? 0 : stringEnds[na - 1], nb === 0 ? 0 : stringEnds[nb - 1]];
   const length = stringEnds[na] - sa;

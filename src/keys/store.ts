@@ -7,7 +7,22 @@ import type { CompiledRule } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
 import { StoredKey, type StoreReads } from './storedKey.js';
 import { buildStoreData } from './storeBuilder.js';
-import { DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHash, NONE, presentTime, T, TIME_COUNT, type KeyStoreData } from './storeData.js';
+import {
+  DIGEST_BYTES,
+  F,
+  FIELD_COUNT,
+  FLAG,
+  ID_BYTES,
+  idHash,
+  NONE,
+  presentTime,
+  R,
+  ROW_BYTES,
+  ROW_TIMES,
+  ROW_WORDS,
+  T,
+  type KeyStoreData,
+} from './storeData.js';
 
 /** Records a store keeps at hand for lookups, by slot modulo this power of two (about 1 MB at most). */
 const RECENT_RECORDS = 1024;
@@ -30,7 +45,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   readonly legacySlow: readonly KeyRecord[];
   readonly #d: KeyStoreData;
   readonly #strings: Buffer;
-  readonly #ids: Buffer;
+  readonly #rows: Buffer;
   readonly #digests: Buffer;
   readonly #ruleSets: readonly RuleSet[];
   readonly #emptyRules = new RuleMatcher([]);
@@ -67,7 +82,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   constructor(data: KeyStoreData) {
     this.#d = data;
     this.#strings = Buffer.from(data.strings.buffer, data.strings.byteOffset, data.strings.byteLength);
-    this.#ids = Buffer.from(data.ids.buffer, data.ids.byteOffset, data.ids.byteLength);
+    this.#rows = Buffer.from(data.rows.buffer, data.rows.byteOffset, data.rows.byteLength);
     this.#digests = Buffer.from(data.digests.buffer, data.digests.byteOffset, data.digests.byteLength);
     this.#ruleSets = data.ruleSets.map((rules) => new RuleSet(rules.map(freezeRule)));
     this.#cidrs = data.cidrSets.map((texts) => compileCidrs(texts));
@@ -85,14 +100,15 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
         return rules.rules.length === 0 ? this.#emptyRules : new RuleMatcher(rules, namer, list);
       },
       cidrs: (index) => this.#cidrs[index],
-      hash: (slot) => (data.flags[slot] & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot))),
+      hash: (slot) =>
+        data.rowWords[slot * ROW_WORDS + R.flags] & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot)),
       previous: (slot) => this.#graceHashes.get(slot),
     };
     this.byId = { get: (id) => this.#lookup(this.#slotOf(id), id), has: (id) => this.#slotOf(id) !== -1 };
     const legacySha = new Map<string, number>();
     const slow: KeyRecord[] = [];
     for (const slot of data.legacySlots) {
-      if (data.flags[slot] & FLAG.slowHash) slow.push(this.#record(slot)!);
+      if (data.rowWords[slot * ROW_WORDS + R.flags] & FLAG.slowHash) slow.push(this.#record(slot)!);
       else legacySha.set(this.#digest(slot).toString('base64url'), slot);
     }
     this.legacyByDigest = { get: (digest) => this.#lookup(legacySha.get(digest) ?? -1), has: (digest) => legacySha.has(digest) };
@@ -132,7 +148,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     first = 0,
     end = this.#d.count,
   ): void {
-    const { fields, flags, times } = this.#d;
+    const { rowWords: words, rowTimes: times } = this.#d;
     const key: { disabled: boolean; expires: number | undefined; notBefore: number | undefined; issued: number | undefined } = {
       disabled: false,
       expires: undefined,
@@ -140,12 +156,13 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
       issued: undefined,
     };
     for (let slot = first; slot < end; slot++) {
-      const t = slot * TIME_COUNT;
-      key.disabled = (flags[slot] & FLAG.disabled) !== 0;
+      const w = slot * ROW_WORDS;
+      const t = slot * ROW_TIMES;
+      key.disabled = (words[w + R.flags] & FLAG.disabled) !== 0;
       key.expires = presentTime(times[t + T.expires]);
       key.notBefore = presentTime(times[t + T.notBefore]);
       key.issued = presentTime(times[t + T.issued]);
-      visit(slot, keyStateWith(policy, key, now, this.#userIn(policy.users, fields[slot * FIELD_COUNT + F.user])));
+      visit(slot, keyStateWith(policy, key, now, this.#userIn(policy.users, words[w + R.user])));
     }
   }
 
@@ -156,12 +173,12 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
 
   /** When the key in `slot` was created (its `created` read with Date.parse), epoch ms; NaN when absent or unreadable. */
   createdAt(slot: number): number {
-    return this.#d.times[slot * TIME_COUNT + T.created];
+    return this.#d.rowTimes[slot * ROW_TIMES + T.created];
   }
 
   /** Whether the key in `slot` is a legacy key hashed with sha256 (its digest is compared with other legacy keys'). */
   isLegacySha256(slot: number): boolean {
-    const flags = this.#d.flags[slot];
+    const flags = this.#d.rowWords[slot * ROW_WORDS + R.flags];
     return (flags & FLAG.legacy) !== 0 && (flags & FLAG.slowHash) === 0;
   }
 
@@ -169,14 +186,15 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   facts(slot: number): KeyFacts {
     const f = slot * FIELD_COUNT;
     const fields = this.#d.fields;
-    const flags = this.#d.flags[slot];
+    const words = this.#d.rowWords;
+    const flags = words[slot * ROW_WORDS + R.flags];
     const legacy = (flags & FLAG.legacy) !== 0;
     return {
       id: this.#id(slot),
-      user: this.#userName(fields[f + F.user]),
+      user: this.#userName(words[slot * ROW_WORDS + R.user]),
       name: this.#string(fields[f + F.name]) ?? '',
       scope: flags & FLAG.inherit ? 'inherit' : 'restricted',
-      allowCount: this.#ruleSets[fields[f + F.allowSet]].rules.length,
+      allowCount: this.#ruleSets[words[slot * ROW_WORDS + R.allowSet]].rules.length,
       legacy,
       ...(legacy ? { hash: flags & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot)) } : {}),
       file: this.#sharedString(fields[f + F.file]),
@@ -197,14 +215,14 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   }
 
   #idIs(slot: number, id: string): boolean {
-    const ids = this.#d.ids;
-    const at = slot * ID_BYTES;
-    for (let i = 0; i < ID_BYTES; i++) if (ids[at + i] !== id.charCodeAt(i)) return false;
+    const rows = this.#d.rows;
+    const at = slot * ROW_BYTES;
+    for (let i = 0; i < ID_BYTES; i++) if (rows[at + i] !== id.charCodeAt(i)) return false;
     return true;
   }
 
   #id(slot: number): string {
-    return this.#ids.toString('latin1', slot * ID_BYTES, (slot + 1) * ID_BYTES);
+    return this.#rows.toString('latin1', slot * ROW_BYTES, slot * ROW_BYTES + ID_BYTES);
   }
 
   #digest(slot: number): Buffer {

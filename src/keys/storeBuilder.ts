@@ -1,7 +1,23 @@
 import { methodsText } from '../policy/methods.js';
 import type { CompiledRule } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
-import { createdMs, DIGEST_BYTES, F, FIELD_COUNT, FLAG, ID_BYTES, idHashAt, NONE, T, TIME_COUNT, type KeyStoreData } from './storeData.js';
+import {
+  createdMs,
+  DIGEST_BYTES,
+  F,
+  FIELD_COUNT,
+  FLAG,
+  ID_BYTES,
+  idHashAt,
+  NONE,
+  R,
+  ROW_BYTES,
+  ROW_TIMES,
+  ROW_WORDS,
+  rowViews,
+  T,
+  type KeyStoreData,
+} from './storeData.js';
 
 /** Lays validated keys out as a KeyStoreData (see StoreLayout). */
 export function buildStoreData(keys: readonly KeyRecord[]): KeyStoreData {
@@ -55,10 +71,8 @@ export type DuplicateId = readonly [slot: number, first: number];
 export class StoreLayout {
   #count = 0;
   #capacity = 0;
-  #ids = new Uint8Array(0);
+  #rows = rowViews(new ArrayBuffer(0));
   #fields = new Uint32Array(0);
-  #times = new Float64Array(0);
-  #flags = new Uint8Array(0);
   #digests = new Uint8Array(0);
   #positions = new GrowingUint32();
   readonly #text = new TextSlab();
@@ -86,7 +100,10 @@ export class StoreLayout {
     const f = slot * FIELD_COUNT;
     const fields = this.#fields;
     const ruleSets = this.#ruleSets;
-    fields[f + F.user] = this.#userNumber(key.user);
+    const { rowWords: words, rowTimes: times } = this.#rows;
+    const w = slot * ROW_WORDS;
+    const t = slot * ROW_TIMES;
+    words[w + R.user] = this.#userNumber(key.user);
     fields[f + F.name] = this.#text.add(key.name);
     fields[f + F.comment] = this.#text.add(key.comment);
     fields[f + F.created] = this.#text.add(key.created);
@@ -94,9 +111,9 @@ export class StoreLayout {
     fields[f + F.file] = this.#sharedText(key.file);
     fields[f + F.line] = key.line;
     fields[f + F.col] = key.col;
-    fields[f + F.allowSet] = addRules(ruleSets, key.allow.rules);
-    fields[f + F.denySet] = addRules(ruleSets, key.deny.rules);
-    fields[f + F.sourceIPs] = key.sourceIPs ? this.#cidrSets.add(key.sourceIPs.text.join(','), key.sourceIPs.text) : NONE;
+    words[w + R.allowSet] = addRules(ruleSets, key.allow.rules);
+    words[w + R.denySet] = addRules(ruleSets, key.deny.rules);
+    words[w + R.sourceIPs] = key.sourceIPs ? this.#cidrSets.add(key.sourceIPs.text.join(','), key.sourceIPs.text) : NONE;
     fields[f + F.rulePositions] = this.#positions.length / 2;
     const shadowAllow = key.shadow?.allow?.rules;
     const shadowDeny = key.shadow?.deny?.rules;
@@ -104,11 +121,10 @@ export class StoreLayout {
     fields[f + F.shadowDenySet] = shadowDeny ? addRules(ruleSets, shadowDeny) : NONE;
     for (const list of [key.allow.rules, key.deny.rules, shadowAllow ?? [], shadowDeny ?? []])
       for (const rule of list) this.#positions.push2(rule.origin.line ?? 0, rule.origin.col ?? 0);
-    const times = this.#times;
-    times[slot * TIME_COUNT + T.expires] = key.expires ?? NaN;
-    times[slot * TIME_COUNT + T.notBefore] = key.notBefore ?? NaN;
-    times[slot * TIME_COUNT + T.issued] = key.issued ?? NaN;
-    times[slot * TIME_COUNT + T.created] = createdMs(key.created);
+    times[t + T.expires] = key.expires ?? NaN;
+    times[t + T.notBefore] = key.notBefore ?? NaN;
+    times[t + T.issued] = key.issued ?? NaN;
+    times[t + T.created] = createdMs(key.created);
     let flags = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.scope === 'inherit' ? FLAG.inherit : 0);
     if (key.legacy) this.#legacySlots.push(slot);
     if (key.previous) this.#graceHashes.push([slot, key.previous.hash.text, key.previous.expires]);
@@ -117,7 +133,7 @@ export class StoreLayout {
       flags |= FLAG.slowHash;
       this.#slowHashes.push([slot, key.hash.text]);
     }
-    this.#flags[slot] = flags;
+    words[w + R.flags] = flags;
   }
 
   /** A key of the quick reader, laid out as `add` lays out the same key's record. */
@@ -125,7 +141,10 @@ export class StoreLayout {
     const slot = this.#newSlot(key.id);
     const f = slot * FIELD_COUNT;
     const fields = this.#fields;
-    fields[f + F.user] = this.#userNumber(key.user);
+    const { rowWords: words, rowTimes: times } = this.#rows;
+    const w = slot * ROW_WORDS;
+    const t = slot * ROW_TIMES;
+    words[w + R.user] = this.#userNumber(key.user);
     fields[f + F.name] = this.#text.add(key.name);
     fields[f + F.comment] = this.#text.add(key.comment);
     fields[f + F.created] = this.#text.add(key.created);
@@ -133,20 +152,19 @@ export class StoreLayout {
     fields[f + F.file] = this.#sharedText(key.file);
     fields[f + F.line] = key.line;
     fields[f + F.col] = key.col;
-    fields[f + F.allowSet] = key.allowSet;
-    fields[f + F.denySet] = key.denySet;
-    fields[f + F.sourceIPs] = NONE;
+    words[w + R.allowSet] = key.allowSet;
+    words[w + R.denySet] = key.denySet;
+    words[w + R.sourceIPs] = NONE;
     fields[f + F.rulePositions] = this.#positions.length / 2;
     fields[f + F.shadowAllowSet] = NONE;
     fields[f + F.shadowDenySet] = NONE;
     for (const n of key.rulePositions) this.#positions.push(n);
-    const times = this.#times;
-    times[slot * TIME_COUNT + T.expires] = key.expires;
-    times[slot * TIME_COUNT + T.notBefore] = key.notBefore;
-    times[slot * TIME_COUNT + T.issued] = key.issued;
-    times[slot * TIME_COUNT + T.created] = createdMs(key.created);
+    times[t + T.expires] = key.expires;
+    times[t + T.notBefore] = key.notBefore;
+    times[t + T.issued] = key.issued;
+    times[t + T.created] = createdMs(key.created);
     this.#digests.set(key.digest, slot * DIGEST_BYTES);
-    this.#flags[slot] = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.inherit ? FLAG.inherit : 0);
+    words[w + R.flags] = (key.disabled ? FLAG.disabled : 0) | (key.legacy ? FLAG.legacy : 0) | (key.inherit ? FLAG.inherit : 0);
     if (key.legacy) this.#legacySlots.push(slot);
   }
 
@@ -172,17 +190,15 @@ export class StoreLayout {
   /** The store's data, each array cut to size, and the keys whose id was taken (left out of the id table). */
   finish(): { data: KeyStoreData; duplicates: DuplicateId[] } {
     const count = this.#count;
-    const ids = this.#ids.slice(0, count * ID_BYTES);
+    const rows = rowViews(this.#rows.rows.buffer.slice(0, count * ROW_BYTES));
     const text = this.#text.finish();
-    const { table, duplicates } = idTable(ids, count);
+    const { table, duplicates } = idTable(rows.rows, count);
     return {
       data: {
         count,
-        ids,
+        ...rows,
         table,
         fields: this.#fields.slice(0, count * FIELD_COUNT),
-        times: this.#times.slice(0, count * TIME_COUNT),
-        flags: this.#flags.slice(0, count),
         digests: this.#digests.slice(0, count * DIGEST_BYTES),
         rulePositions: this.#positions.finish(),
         strings: text.bytes,
@@ -201,8 +217,8 @@ export class StoreLayout {
   #newSlot(id: string): number {
     if (this.#count === this.#capacity) this.#grow();
     const slot = this.#count++;
-    const ids = this.#ids;
-    for (let i = 0; i < ID_BYTES; i++) ids[slot * ID_BYTES + i] = id.charCodeAt(i);
+    const rows = this.#rows.rows;
+    for (let i = 0; i < ID_BYTES; i++) rows[slot * ROW_BYTES + i] = id.charCodeAt(i);
     return slot;
   }
 
@@ -224,15 +240,13 @@ export class StoreLayout {
 
   #grow(): void {
     const capacity = Math.max(1024, this.#capacity * 2);
-    const grown = <T extends Uint8Array | Uint32Array | Float64Array>(old: T, make: (n: number) => T, per: number): T => {
+    const grown = <T extends Uint8Array | Uint32Array>(old: T, make: (n: number) => T, per: number): T => {
       const next = make(capacity * per);
       next.set(old);
       return next;
     };
-    this.#ids = grown(this.#ids, (n) => new Uint8Array(n), ID_BYTES);
+    this.#rows = rowViews(grown(this.#rows.rows, (n) => new Uint8Array(n), ROW_BYTES).buffer);
     this.#fields = grown(this.#fields, (n) => new Uint32Array(n), FIELD_COUNT);
-    this.#times = grown(this.#times, (n) => new Float64Array(n), TIME_COUNT);
-    this.#flags = grown(this.#flags, (n) => new Uint8Array(n), 1);
     this.#digests = grown(this.#digests, (n) => new Uint8Array(n), DIGEST_BYTES);
     this.#capacity = capacity;
   }
@@ -316,16 +330,16 @@ function withoutOrigin(rule: CompiledRule): CompiledRule {
 }
 
 /** Open addressing by id hash; a key whose id is already in the table stays out of it and is reported. */
-function idTable(ids: Uint8Array, count: number): { table: Uint32Array; duplicates: DuplicateId[] } {
+function idTable(rows: Uint8Array, count: number): { table: Uint32Array; duplicates: DuplicateId[] } {
   let size = 16;
   while (size < count * 2) size *= 2;
   const table = new Uint32Array(size);
   const mask = size - 1;
   const duplicates: DuplicateId[] = [];
   for (let slot = 0; slot < count; slot++) {
-    let i = idHashAt(ids, slot * ID_BYTES) & mask;
+    let i = idHashAt(rows, slot * ROW_BYTES) & mask;
     for (; table[i] !== 0; i = (i + 1) & mask) {
-      if (sameId(ids, table[i] - 1, slot)) break;
+      if (sameId(rows, table[i] - 1, slot)) break;
     }
     if (table[i] === 0) table[i] = slot + 1;
     else duplicates.push([slot, table[i] - 1]);
@@ -333,7 +347,7 @@ function idTable(ids: Uint8Array, count: number): { table: Uint32Array; duplicat
   return { table, duplicates };
 }
 
-function sameId(ids: Uint8Array, a: number, b: number): boolean {
-  for (let i = 0; i < ID_BYTES; i++) if (ids[a * ID_BYTES + i] !== ids[b * ID_BYTES + i]) return false;
+function sameId(rows: Uint8Array, a: number, b: number): boolean {
+  for (let i = 0; i < ID_BYTES; i++) if (rows[a * ROW_BYTES + i] !== rows[b * ROW_BYTES + i]) return false;
   return true;
 }

@@ -4,7 +4,7 @@ import type { RuleMatcher, RuleNamer } from '../policy/matcher.js';
 import type { KeyScope, KeyShadowScope, UserPolicy } from '../policy/model.js';
 import type { RuleOrigin } from '../policy/rules.js';
 import type { KeyRecord } from './record.js';
-import { F, FIELD_COUNT, FLAG, NONE, presentTime, T, TIME_COUNT, type KeyStoreData } from './storeData.js';
+import { F, FIELD_COUNT, FLAG, NONE, presentTime, R, ROW_TIMES, ROW_WORDS, T, type KeyStoreData } from './storeData.js';
 
 /** What a StoredKey reads of its store: the arrays, and the store's decoders of shared parts. */
 export interface StoreReads {
@@ -56,23 +56,23 @@ export class StoredKey implements KeyRecord, RuleNamer {
 
   constructor(store: StoreReads, slot: number, id: string) {
     const d = store.data;
-    const f = slot * FIELD_COUNT;
-    const fields = d.fields;
-    const flags = d.flags[slot];
-    const t = slot * TIME_COUNT;
+    const words = d.rowWords;
+    const w = slot * ROW_WORDS;
+    const flags = words[w + R.flags];
+    const t = slot * ROW_TIMES;
     this.#store = store;
     this.#slot = slot;
     this.id = id;
-    this.#user = fields[f + F.user];
+    this.#user = words[w + R.user];
     this.scope = flags & FLAG.inherit ? 'inherit' : 'restricted';
-    this.allow = store.matcher(fields[f + F.allowSet], this, ALLOW);
-    this.deny = store.matcher(fields[f + F.denySet], this, DENY);
-    const cidr = fields[f + F.sourceIPs];
+    this.allow = store.matcher(words[w + R.allowSet], this, ALLOW);
+    this.deny = store.matcher(words[w + R.denySet], this, DENY);
+    const cidr = words[w + R.sourceIPs];
     this.sourceIPs = cidr === NONE ? null : store.cidrs(cidr);
     this.disabled = (flags & FLAG.disabled) !== 0;
     this.legacy = (flags & FLAG.legacy) !== 0;
-    this.expires = presentTime(d.times[t + T.expires]);
-    this.notBefore = presentTime(d.times[t + T.notBefore]);
+    this.expires = presentTime(d.rowTimes[t + T.expires]);
+    this.notBefore = presentTime(d.rowTimes[t + T.notBefore]);
   }
 
   get user(): string {
@@ -120,7 +120,7 @@ export class StoredKey implements KeyRecord, RuleNamer {
   }
 
   get issued(): number | undefined {
-    return presentTime(this.#store.data.times[this.#slot * TIME_COUNT + T.issued]);
+    return presentTime(this.#store.data.rowTimes[this.#slot * ROW_TIMES + T.issued]);
   }
 
   get comment(): string | undefined {
