@@ -5,6 +5,8 @@
  *   npm run bench:ab -- --base /tmp/kg-before          # + the same rows from another build (its bin/ + dist/)
  *   npm run bench:ab -- --rows bare,all_on,base_all_on --rounds 8 --slice 2
  *   npm run bench:ab -- --rows check_401 --profile    # node --cpu-prof of the keygate, top self time
+ *   npm run bench:ab -- --base . --base-node-flag=--max-semi-space-size=4 --rows all_on,base_all_on
+ *                                                      # the same build with a node flag added to the base rows
  *
  * Every measured process is pinned to CPU 0 (`taskset -a`), wrk, the upstream and the log
  * drain to CPU 1, so a measured peer never shares its core with the load it serves; rows
@@ -34,6 +36,8 @@ import { alternate, measure, type Case, type CaseSummary, type Peer } from './sc
 const { values: args } = parseArgs({
   options: {
     base: { type: 'string' },
+    /** Node flags the base_* rows' keygate runs with on top of the image's (for a flag's A/B: `--base .`). */
+    'base-node-flag': { type: 'string', multiple: true, default: [] },
     rows: { type: 'string' },
     rounds: { type: 'string', default: '6' },
     slice: { type: 'string', default: '1' },
@@ -174,6 +178,7 @@ async function main(): Promise<void> {
   const unknown = unknownKey();
   const here = join(REPO, 'bin/keygate.js');
   const base = args.base ? join(args.base, 'bin/keygate.js') : '';
+  const baseFlags = args['base-node-flag'];
 
   const peers = new Map<string, { peer: Peer; check?: string }>();
   const kgPeer = (name: string, kg: KeygatePeer): { peer: Peer; check?: string } => ({
@@ -185,10 +190,10 @@ async function main(): Promise<void> {
     bare_200: async () => ({ peer: await nodePeer('bare 200', 'answer200.ts', PEER_CPU, flags) }),
     kg: async () => kgPeer('keygate', await keygate('keygate', here, origin, keysYaml, true, flags)),
     kg_log_off: async () => kgPeer('keygate log off', await keygate('keygate log off', here, origin, keysYaml, false, [])),
-    base: async () => kgPeer('base keygate', await keygate('base keygate', base, origin, keysYaml, true, flags)),
-    base_log_off: async () => kgPeer('base log off', await keygate('base log off', base, origin, keysYaml, false, [])),
+    base: async () => kgPeer('base keygate', await keygate('base keygate', base, origin, keysYaml, true, [...flags, ...baseFlags])),
+    base_log_off: async () => kgPeer('base log off', await keygate('base log off', base, origin, keysYaml, false, baseFlags)),
     kg_log_file: async () => kgPeer('keygate log file', await keygate('keygate log file', here, origin, keysYaml, true, [], 'file')),
-    base_log_file: async () => kgPeer('base log file', await keygate('base log file', base, origin, keysYaml, true, [], 'file')),
+    base_log_file: async () => kgPeer('base log file', await keygate('base log file', base, origin, keysYaml, true, baseFlags, 'file')),
     caddy: async () => {
       const binary = ensureDebianTool('caddy', 'caddy', [], true);
       if (!binary) throw new Error('caddy is not installed');
