@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashFast, hashSlow } from '../../../src/auth/hash.js';
 import { loadConfig } from '../../../src/config/load.js';
 import { AsideLoader } from '../../../src/reload/asideLoader.js';
+import type { KeyRecord } from '../../../src/keys/record.js';
 import { KeyStore } from '../../../src/keys/store.js';
 import { RuleMatcher } from '../../../src/policy/matcher.js';
 import { writeLargeKeysFile } from '../../../bench/largeKeysFile.js';
@@ -103,6 +104,31 @@ function shape(x: unknown): unknown {
   return { __class: cls, ...Object.fromEntries(Object.entries(x).map(([k, v]) => [k, shape(v)])) };
 }
 
+/** What a key's record reads from its row and fields. */
+function keyFields(k: KeyRecord): Record<string, unknown> {
+  const { id, user, name, scope, disabled, legacy, expires, notBefore, issued, created, file, line, col } = k;
+  const rules = (m: KeyRecord['allow']): string[] => m.rules.map((r) => `${r.service} ${r.path.text}`);
+  return {
+    id,
+    user,
+    name,
+    scope,
+    disabled,
+    legacy,
+    expires,
+    notBefore,
+    issued,
+    created,
+    file,
+    line,
+    col,
+    allow: rules(k.allow),
+    deny: rules(k.deny),
+    sourceIPs: k.sourceIPs?.text,
+    hash: k.hash.text,
+  };
+}
+
 /** Paths of every frozen object or array. */
 function frozenPaths(x: unknown, path = '$', out: string[] = []): string[] {
   if (x === null || typeof x !== 'object' || x instanceof Map || x instanceof Set || Buffer.isBuffer(x) || x instanceof URL) return out;
@@ -136,6 +162,11 @@ describe('the load worker rebuilds the same snapshot as loadConfig', () => {
       throw new Error(`both loads must succeed: ${JSON.stringify([direct, aside].map((r) => (r.ok ? 'ok' : r.errors)))}`);
     expect(aside.snapshot.keys.size).toBe(164);
     expect(shape(aside.snapshot)).toEqual(shape(direct.snapshot));
+    // The keys' rows arrive as one transferred buffer under three views, and read the same.
+    const rows = aside.snapshot.keys.data;
+    expect(rows.rowWords.buffer).toBe(rows.rows.buffer);
+    expect(rows.rowTimes.buffer).toBe(rows.rows.buffer);
+    expect([...aside.snapshot.keys].map(keyFields)).toEqual([...direct.snapshot.keys].map(keyFields));
     expect(aside.warnings).toEqual(direct.warnings);
     expect(aside.sources).toEqual(direct.sources);
     const frozenAside = new Set(frozenPaths(aside.snapshot));
