@@ -19,12 +19,12 @@ export interface KeyWarnings {
  */
 export function* keysWorthAWarning(store: KeyStore, knownUser: (user: string) => boolean): Generator<KeyWarnings> {
   const data = store.data;
-  const { rowWords: words, ruleSets } = data;
+  const { rowWords: words, rowOf, ruleSets } = data;
   const twins = sameUserAndName(store);
   /** By user number: users are few per file. */
   const userKnown = new Map<number, boolean>();
   for (let slot = 0; slot < data.count; slot++) {
-    const w = slot * ROW_WORDS;
+    const w = rowOf[slot] * ROW_WORDS;
     const user = words[w + R.user];
     let known = userKnown.get(user);
     if (known === undefined) userKnown.set(user, (known = knownUser(store.facts(slot).user)));
@@ -43,7 +43,7 @@ export function* keysWorthAWarning(store: KeyStore, knownUser: (user: string) =>
  * and the user's number (equal users have one).
  */
 function sameUserAndName(store: KeyStore): Map<number, number> {
-  const { count, fields, rowWords: words, strings, stringEnds } = store.data;
+  const { count, fields, rowWords: words, rowOf, strings, stringEnds } = store.data;
   let size = 16;
   while (size < count * 2) size *= 2;
   const table = new Uint32Array(size);
@@ -54,7 +54,7 @@ function sameUserAndName(store: KeyStore): Map<number, number> {
     const start = name === 0 ? 0 : stringEnds[name - 1];
     const end = stringEnds[name];
     if (start === end) continue; // no name: not compared
-    const user = words[slot * ROW_WORDS + R.user];
+    const user = words[rowOf[slot] * ROW_WORDS + R.user];
     let h = Math.imul(0x811c9dc5 ^ user, 0x01000193);
     for (let i = start; i < end; i++) h = Math.imul(h ^ strings[i], 0x01000193);
     for (let i = (h >>> 0) & mask; ; i = (i + 1) & mask) {
@@ -74,8 +74,8 @@ function sameUserAndName(store: KeyStore): Map<number, number> {
 
 /** Same user number and the same name bytes; confirmed on the strings (two lone surrogates write the same bytes). */
 function sameName(store: KeyStore, a: number, b: number): boolean {
-  const { fields, rowWords: words, strings, stringEnds } = store.data;
-  if (words[a * ROW_WORDS + R.user] !== words[b * ROW_WORDS + R.user]) return false;
+  const { fields, rowWords: words, rowOf, strings, stringEnds } = store.data;
+  if (words[rowOf[a] * ROW_WORDS + R.user] !== words[rowOf[b] * ROW_WORDS + R.user]) return false;
   const fa = a * FIELD_COUNT;
   const fb = b * FIELD_COUNT;
   const [na, nb] = [fields[fa + F.name], fields[fb + F.name]];

@@ -20,6 +20,7 @@ import {
   ROW_BYTES,
   ROW_TIMES,
   ROW_WORDS,
+  SLOT_SHIFT,
   T,
   type KeyStoreData,
 } from './storeData.js';
@@ -46,6 +47,8 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   readonly #d: KeyStoreData;
   readonly #strings: Buffer;
   readonly #rows: Buffer;
+  /** idHash >>> this: an id's bucket. */
+  readonly #shift: number;
   readonly #digests: Buffer;
   readonly #ruleSets: readonly RuleSet[];
   readonly #emptyRules = new RuleMatcher([]);
@@ -83,6 +86,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     this.#d = data;
     this.#strings = Buffer.from(data.strings.buffer, data.strings.byteOffset, data.strings.byteLength);
     this.#rows = Buffer.from(data.rows.buffer, data.rows.byteOffset, data.rows.byteLength);
+    this.#shift = 1 + Math.clz32(data.buckets.length - 1);
     this.#digests = Buffer.from(data.digests.buffer, data.digests.byteOffset, data.digests.byteLength);
     this.#ruleSets = data.ruleSets.map((rules) => new RuleSet(rules.map(freezeRule)));
     this.#cidrs = data.cidrSets.map((texts) => compileCidrs(texts));
@@ -100,18 +104,29 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
         return rules.rules.length === 0 ? this.#emptyRules : new RuleMatcher(rules, namer, list);
       },
       cidrs: (index) => this.#cidrs[index],
-      hash: (slot) =>
-        data.rowWords[slot * ROW_WORDS + R.flags] & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot)),
+      hash: (slot) => (this.#flags(slot) & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot))),
       previous: (slot) => this.#graceHashes.get(slot),
     };
-    this.byId = { get: (id) => this.#lookup(this.#slotOf(id), id), has: (id) => this.#slotOf(id) !== -1 };
+    this.byId = {
+      get: (id) => {
+        const row = this.#rowFor(id);
+        return row === -1 ? undefined : this.#lookup(this.#slotAt(row), row, id);
+      },
+      has: (id) => this.#rowFor(id) !== -1,
+    };
     const legacySha = new Map<string, number>();
     const slow: KeyRecord[] = [];
     for (const slot of data.legacySlots) {
-      if (data.rowWords[slot * ROW_WORDS + R.flags] & FLAG.slowHash) slow.push(this.#record(slot)!);
+      if (this.#flags(slot) & FLAG.slowHash) slow.push(this.#record(slot));
       else legacySha.set(this.#digest(slot).toString('base64url'), slot);
     }
-    this.legacyByDigest = { get: (digest) => this.#lookup(legacySha.get(digest) ?? -1), has: (digest) => legacySha.has(digest) };
+    this.legacyByDigest = {
+      get: (digest) => {
+        const slot = legacySha.get(digest);
+        return slot === undefined ? undefined : this.#lookup(slot, data.rowOf[slot]);
+      },
+      has: (digest) => legacySha.has(digest),
+    };
     this.legacySlow = Object.freeze(slow);
   }
 
@@ -130,7 +145,7 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
 
   /** Every key in file order, each built on the way: for commands and reports, not the request path. */
   *[Symbol.iterator](): IterableIterator<KeyRecord> {
-    for (let slot = 0; slot < this.#d.count; slot++) yield this.#record(slot)!;
+    for (let slot = 0; slot < this.#d.count; slot++) yield this.#record(slot);
   }
 
   list(): KeyRecord[] {
@@ -138,13 +153,14 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   }
 
   /**
-   * The state (keyState) at `now` of the keys in slots `first` to `end` (not included), read
-   * from the arrays: no record and no string per key, each user looked up once per policy.
+   * The state (keyState) at `now` of the keys in rows `first` to `end` (not included; rows
+   * are in bucket order, not file order), each with its slot and creation time (createdAt),
+   * read from the rows: no record and no string per key, each user looked up once per policy.
    */
   eachKeyState(
     policy: Pick<Policy, 'users' | 'keyRotation'>,
     now: number,
-    visit: (slot: number, state: KeyState) => void,
+    visit: (slot: number, state: KeyState, created: number) => void,
     first = 0,
     end = this.#d.count,
   ): void {
@@ -155,30 +171,32 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
       notBefore: undefined,
       issued: undefined,
     };
-    for (let slot = first; slot < end; slot++) {
-      const w = slot * ROW_WORDS;
-      const t = slot * ROW_TIMES;
+    for (let row = first; row < end; row++) {
+      const w = row * ROW_WORDS;
+      const t = row * ROW_TIMES;
       key.disabled = (words[w + R.flags] & FLAG.disabled) !== 0;
       key.expires = presentTime(times[t + T.expires]);
       key.notBefore = presentTime(times[t + T.notBefore]);
       key.issued = presentTime(times[t + T.issued]);
-      visit(slot, keyStateWith(policy, key, now, this.#userIn(policy.users, words[w + R.user])));
+      const state = keyStateWith(policy, key, now, this.#userIn(policy.users, words[w + R.user]));
+      visit(words[w + R.flags] >>> SLOT_SHIFT, state, times[t + T.created]);
     }
   }
 
   /** The slot of the key with this id; -1: none. */
   slotOf(id: string): number {
-    return this.#slotOf(id);
+    const row = this.#rowFor(id);
+    return row === -1 ? -1 : this.#slotAt(row);
   }
 
   /** When the key in `slot` was created (its `created` read with Date.parse), epoch ms; NaN when absent or unreadable. */
   createdAt(slot: number): number {
-    return this.#d.rowTimes[slot * ROW_TIMES + T.created];
+    return this.#d.rowTimes[this.#d.rowOf[slot] * ROW_TIMES + T.created];
   }
 
   /** Whether the key in `slot` is a legacy key hashed with sha256 (its digest is compared with other legacy keys'). */
   isLegacySha256(slot: number): boolean {
-    const flags = this.#d.rowWords[slot * ROW_WORDS + R.flags];
+    const flags = this.#flags(slot);
     return (flags & FLAG.legacy) !== 0 && (flags & FLAG.slowHash) === 0;
   }
 
@@ -187,14 +205,15 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     const f = slot * FIELD_COUNT;
     const fields = this.#d.fields;
     const words = this.#d.rowWords;
-    const flags = words[slot * ROW_WORDS + R.flags];
+    const w = this.#d.rowOf[slot] * ROW_WORDS;
+    const flags = words[w + R.flags];
     const legacy = (flags & FLAG.legacy) !== 0;
     return {
       id: this.#id(slot),
-      user: this.#userName(words[slot * ROW_WORDS + R.user]),
+      user: this.#userName(words[w + R.user]),
       name: this.#string(fields[f + F.name]) ?? '',
       scope: flags & FLAG.inherit ? 'inherit' : 'restricted',
-      allowCount: this.#ruleSets[words[slot * ROW_WORDS + R.allowSet]].rules.length,
+      allowCount: this.#ruleSets[words[w + R.allowSet]].rules.length,
       legacy,
       ...(legacy ? { hash: flags & FLAG.slowHash ? this.#slowHashes.get(slot)! : new Sha256Hash(this.#digest(slot)) } : {}),
       file: this.#sharedString(fields[f + F.file]),
@@ -203,26 +222,34 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     };
   }
 
-  #slotOf(id: string): number {
+  /** The row of the key with this id; -1: none. The bucket's rows are in file order, so the first key with an id wins. */
+  #rowFor(id: string): number {
     if (id.length !== ID_BYTES) return -1;
-    const table = this.#d.table;
-    const mask = table.length - 1;
-    for (let i = idHash(id) & mask; ; i = (i + 1) & mask) {
-      const entry = table[i];
-      if (entry === 0) return -1;
-      if (this.#idIs(entry - 1, id)) return entry - 1;
-    }
+    const buckets = this.#d.buckets;
+    const b = idHash(id) >>> this.#shift;
+    const end = buckets[b + 1];
+    for (let row = buckets[b]; row < end; row++) if (this.#idIs(row, id)) return row;
+    return -1;
   }
 
-  #idIs(slot: number, id: string): boolean {
+  #slotAt(row: number): number {
+    return this.#d.rowWords[row * ROW_WORDS + R.flags] >>> SLOT_SHIFT;
+  }
+
+  #flags(slot: number): number {
+    return this.#d.rowWords[this.#d.rowOf[slot] * ROW_WORDS + R.flags];
+  }
+
+  #idIs(row: number, id: string): boolean {
     const rows = this.#d.rows;
-    const at = slot * ROW_BYTES;
+    const at = row * ROW_BYTES;
     for (let i = 0; i < ID_BYTES; i++) if (rows[at + i] !== id.charCodeAt(i)) return false;
     return true;
   }
 
   #id(slot: number): string {
-    return this.#rows.toString('latin1', slot * ROW_BYTES, slot * ROW_BYTES + ID_BYTES);
+    const at = this.#d.rowOf[slot] * ROW_BYTES;
+    return this.#rows.toString('latin1', at, at + ID_BYTES);
   }
 
   #digest(slot: number): Buffer {
@@ -255,12 +282,11 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     return resolved.get(user);
   }
 
-  /** The record of the key in `slot` for a lookup: the one built last time when it is still at hand. */
-  #lookup(slot: number, id?: string): KeyRecord | undefined {
-    if (slot < 0) return undefined;
+  /** The record of the key in `slot` (row `row`) for a lookup: the one built last time when it is still at hand. */
+  #lookup(slot: number, row: number, id?: string): KeyRecord {
     const line = slot & (RECENT_RECORDS - 1);
-    if (this.#recentSlot[line] === slot) return this.#recent[line];
-    const record = this.#record(slot, id)!;
+    if (this.#recentSlot[line] === slot) return this.#recent[line]!;
+    const record = this.#record(slot, row, id);
     if (this.#seen[line] === slot) {
       this.#recentSlot[line] = slot;
       this.#recent[line] = record;
@@ -268,8 +294,8 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
     return record;
   }
 
-  #record(slot: number, knownId?: string): KeyRecord | undefined {
-    return slot < 0 ? undefined : new StoredKey(this.#reads, slot, knownId ?? this.#id(slot));
+  #record(slot: number, row = this.#d.rowOf[slot], knownId?: string): KeyRecord {
+    return new StoredKey(this.#reads, slot, row, knownId ?? this.#id(slot));
   }
 }
 

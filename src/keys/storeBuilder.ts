@@ -9,12 +9,14 @@ import {
   FLAG,
   ID_BYTES,
   idHashAt,
+  MAX_KEYS,
   NONE,
   R,
   ROW_BYTES,
   ROW_TIMES,
   ROW_WORDS,
   rowViews,
+  SLOT_SHIFT,
   T,
   type KeyStoreData,
 } from './storeData.js';
@@ -187,17 +189,17 @@ export class StoreLayout {
     this.#count = count;
   }
 
-  /** The store's data, each array cut to size, and the keys whose id was taken (left out of the id table). */
+  /** The store's data, each array cut to size, and the keys whose id an earlier key has (a lookup finds the earlier one). */
   finish(): { data: KeyStoreData; duplicates: DuplicateId[] } {
     const count = this.#count;
-    const rows = rowViews(this.#rows.rows.buffer.slice(0, count * ROW_BYTES));
+    const { rows, buckets, rowOf, duplicates } = bucketOrder(this.#rows, count);
     const text = this.#text.finish();
-    const { table, duplicates } = idTable(rows.rows, count);
     return {
       data: {
         count,
         ...rows,
-        table,
+        buckets,
+        rowOf,
         fields: this.#fields.slice(0, count * FIELD_COUNT),
         digests: this.#digests.slice(0, count * DIGEST_BYTES),
         rulePositions: this.#positions.finish(),
@@ -215,6 +217,7 @@ export class StoreLayout {
   }
 
   #newSlot(id: string): number {
+    if (this.#count === MAX_KEYS) throw new Error(`a key store holds at most ${MAX_KEYS.toLocaleString('en-US')} keys`);
     if (this.#count === this.#capacity) this.#grow();
     const slot = this.#count++;
     const rows = this.#rows.rows;
@@ -329,25 +332,53 @@ function withoutOrigin(rule: CompiledRule): CompiledRule {
   return { ...rule, origin: { owner: '', index: rule.origin.index } };
 }
 
-/** Open addressing by id hash; a key whose id is already in the table stays out of it and is reported. */
-function idTable(rows: Uint8Array, count: number): { table: Uint32Array; duplicates: DuplicateId[] } {
-  let size = 16;
-  while (size < count * 2) size *= 2;
-  const table = new Uint32Array(size);
-  const mask = size - 1;
-  const duplicates: DuplicateId[] = [];
-  for (let slot = 0; slot < count; slot++) {
-    let i = idHashAt(rows, slot * ROW_BYTES) & mask;
-    for (; table[i] !== 0; i = (i + 1) & mask) {
-      if (sameId(rows, table[i] - 1, slot)) break;
-    }
-    if (table[i] === 0) table[i] = slot + 1;
-    else duplicates.push([slot, table[i] - 1]);
-  }
-  return { table, duplicates };
+/** The shift that takes an id's hash to its bucket: about two keys a bucket. */
+function bucketShift(count: number): number {
+  let bits = 1;
+  while (2 ** bits < count / 2) bits++;
+  return 32 - bits;
 }
 
-function sameId(rows: Uint8Array, a: number, b: number): boolean {
-  for (let i = 0; i < ID_BYTES; i++) if (rows[a * ROW_BYTES + i] !== rows[b * ROW_BYTES + i]) return false;
+/**
+ * The rows laid out by their id's hash bucket (KeyStoreData.buckets), each bucket's in
+ * file order, with each key's slot in its row; a key whose id an earlier key has is
+ * reported with that key's slot (a lookup finds the earlier one first).
+ */
+function bucketOrder(
+  from: Pick<KeyStoreData, 'rows' | 'rowWords'>,
+  count: number,
+): { rows: ReturnType<typeof rowViews>; buckets: Uint32Array; rowOf: Uint32Array; duplicates: DuplicateId[] } {
+  const shift = bucketShift(count);
+  const bucketCount = 2 ** (32 - shift);
+  const buckets = new Uint32Array(bucketCount + 1);
+  const bucketOf = new Uint32Array(count);
+  for (let slot = 0; slot < count; slot++) {
+    const b = idHashAt(from.rows, slot * ROW_BYTES) >>> shift;
+    bucketOf[slot] = b;
+    buckets[b + 1]++;
+  }
+  for (let b = 0; b < bucketCount; b++) buckets[b + 1] += buckets[b];
+  const next = buckets.slice(0, bucketCount);
+  const rows = rowViews(new ArrayBuffer(count * ROW_BYTES));
+  const words = rows.rowWords;
+  const rowOf = new Uint32Array(count);
+  const duplicates: DuplicateId[] = [];
+  for (let slot = 0; slot < count; slot++) {
+    const b = bucketOf[slot];
+    const row = next[b]++;
+    for (let earlier = buckets[b]; earlier < row; earlier++) {
+      if (!sameId(rows.rows, earlier, from.rows, slot)) continue;
+      duplicates.push([slot, words[earlier * ROW_WORDS + R.flags] >>> SLOT_SHIFT]);
+      break;
+    }
+    for (let i = 0; i < ROW_WORDS; i++) words[row * ROW_WORDS + i] = from.rowWords[slot * ROW_WORDS + i];
+    words[row * ROW_WORDS + R.flags] |= slot << SLOT_SHIFT;
+    rowOf[slot] = row;
+  }
+  return { rows, buckets, rowOf, duplicates };
+}
+
+function sameId(rowsA: Uint8Array, a: number, rowsB: Uint8Array, b: number): boolean {
+  for (let i = 0; i < ID_BYTES; i++) if (rowsA[a * ROW_BYTES + i] !== rowsB[b * ROW_BYTES + i]) return false;
   return true;
 }

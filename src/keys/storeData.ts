@@ -15,14 +15,22 @@ export const DIGEST_BYTES = 32;
  * `ROW_BYTES` — the id's 12 bytes, then 32-bit words (R), then Float64 times (T). At a
  * million keys the store is ~130 MB and every array a lookup touches is a cache miss of
  * its own; with the id, flags, user, rule sets and times in separate arrays a decision
- * waited for five of them, in one row it waits for the id table and one block
- * (bench:policy at 1,000,000 keys: about 0.8× the time a decision took with separate arrays).
+ * waited for five of them, in one row it waits for one block (bench:policy at 1,000,000
+ * keys: about 0.8× the time a decision took with separate arrays).
+ *
+ * Rows are kept in the order of their id's hash bucket (`buckets`), not in file order:
+ * a lookup reads the bucket's bounds from a small array (2–4 bytes a key, mostly in the
+ * CPU's cache) and then the rows themselves, instead of a hash table entry that at a
+ * million keys was one more memory miss before the row. A key's slot (its place in file
+ * order, which `fields`, `digests` and every other per-key array use) is in its row;
+ * `rowOf` goes the other way.
  */
 export const ROW_BYTES = 64;
 export const ROW_WORDS = ROW_BYTES / 4;
 export const ROW_TIMES = ROW_BYTES / 8;
 /** The 32-bit words of a row; words 0-2 hold the id. */
 export const R = {
+  /** FLAG bits in the low byte, the key's slot above them (SLOT_SHIFT). */
   flags: 3,
   /** The key's user: an index into `users` (users are few and shared by many keys). */
   user: 4,
@@ -64,15 +72,23 @@ export function createdMs(created: string | undefined): number {
 export const NONE = 0xffffffff;
 
 export const FLAG = { disabled: 1, legacy: 2, inherit: 4, slowHash: 8 } as const;
+/** A row's flags word holds the key's slot from this bit up: a store holds at most MAX_KEYS keys. */
+export const SLOT_SHIFT = 8;
+export const MAX_KEYS = 2 ** (32 - SLOT_SHIFT);
 
 export interface KeyStoreData {
   readonly count: number;
-  /** `ROW_BYTES` per key, the id first; `rowWords` and `rowTimes` view the same buffer. */
+  /** `ROW_BYTES` per key, the id first, in bucket order; `rowWords` and `rowTimes` view the same buffer. */
   readonly rows: Uint8Array;
   readonly rowWords: Uint32Array;
   readonly rowTimes: Float64Array;
-  /** Open addressing by id hash: slot + 1, 0 for empty; the length is a power of two, at least twice the count. */
-  readonly table: Uint32Array;
+  /**
+   * The rows of hash bucket b (the top `log2(buckets.length - 1)` bits of idHash) are rows
+   * buckets[b] to buckets[b + 1] (not included), in file order; a power of two plus one entries.
+   */
+  readonly buckets: Uint32Array;
+  /** The row of each slot. */
+  readonly rowOf: Uint32Array;
   /** `FIELD_COUNT` per key (F). */
   readonly fields: Uint32Array;
   /** sha256 digest per key (zeros for keys hashed with a KDF, whose hashes are in `slowHashes`). */
@@ -100,7 +116,17 @@ export interface KeyStoreData {
 
 /** The buffers to hand to postMessage's transfer list. */
 export function transferables(data: KeyStoreData): ArrayBuffer[] {
-  const views = [data.rows, data.table, data.fields, data.digests, data.rulePositions, data.strings, data.stringEnds, data.users];
+  const views = [
+    data.rows,
+    data.buckets,
+    data.rowOf,
+    data.fields,
+    data.digests,
+    data.rulePositions,
+    data.strings,
+    data.stringEnds,
+    data.users,
+  ];
   return [...new Set(views.map((v) => v.buffer as ArrayBuffer))];
 }
 

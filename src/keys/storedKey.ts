@@ -48,20 +48,23 @@ export class StoredKey implements KeyRecord, RuleNamer {
   readonly notBefore: number | undefined;
   readonly #store: StoreReads;
   readonly #slot: number;
+  readonly #row: number;
   readonly #user: number;
   #name: string | undefined;
   #hash: ParsedHash | undefined;
   /** null until first read: a key without a shadow scope has undefined. */
   #shadow: KeyShadowScope | undefined | null = null;
 
-  constructor(store: StoreReads, slot: number, id: string) {
+  /** `slot`: the key's place in file order (its fields); `row`: its row. */
+  constructor(store: StoreReads, slot: number, row: number, id: string) {
     const d = store.data;
     const words = d.rowWords;
-    const w = slot * ROW_WORDS;
+    const w = row * ROW_WORDS;
     const flags = words[w + R.flags];
-    const t = slot * ROW_TIMES;
+    const t = row * ROW_TIMES;
     this.#store = store;
     this.#slot = slot;
+    this.#row = row;
     this.id = id;
     this.#user = words[w + R.user];
     this.scope = flags & FLAG.inherit ? 'inherit' : 'restricted';
@@ -120,7 +123,7 @@ export class StoredKey implements KeyRecord, RuleNamer {
   }
 
   get issued(): number | undefined {
-    return presentTime(this.#store.data.rowTimes[this.#slot * ROW_TIMES + T.issued]);
+    return presentTime(this.#store.data.rowTimes[this.#row * ROW_TIMES + T.issued]);
   }
 
   get comment(): string | undefined {

@@ -55,10 +55,10 @@ export async function takeCensus<D extends number>(
     if (slot !== -1 && last !== undefined) lastUsedBySlot.set(slot, last);
   }
   const since = spans.map((days) => now - days * DAY_MS);
-  const visit = (slot: number, state: KeyState): void => {
+  const visit = (slot: number, state: KeyState, created: number): void => {
     states[state] += 1;
     if (state !== 'active' && state !== 'rotation_due') return;
-    const from = lastUsedBySlot.get(slot) ?? store.createdAt(slot);
+    const from = lastUsedBySlot.get(slot) ?? created;
     for (let i = 0; i < spans.length; i++) if (unusedFrom(from, since[i])) unused[spans[i]] += 1;
   };
   for (let first = 0; first < store.size; first += SLICE) {

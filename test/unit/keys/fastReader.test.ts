@@ -148,8 +148,13 @@ describe('keys files on the fast path', () => {
     const seen = new Set<string>();
     for (const at of [now, later]) {
       const states: string[] = [];
-      snapshot.keys.eachKeyState(snapshot, at, (_, state) => states.push(state));
+      const createdBySlot: number[] = [];
+      snapshot.keys.eachKeyState(snapshot, at, (slot, state, created) => {
+        states[slot] = state;
+        createdBySlot[slot] = created;
+      });
       expect(states).toEqual(snapshot.keys.list().map((k) => keyState(snapshot, k, at)));
+      expect(createdBySlot).toEqual(snapshot.keys.list().map((_, slot) => snapshot.keys.createdAt(slot)));
       for (const state of states) seen.add(state);
     }
     expect(seen.size).toBeGreaterThan(2);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hashFast, parseHash, type ParsedHash } from '../../../src/auth/hash.js';
 import { KeyStore } from '../../../src/keys/store.js';
+import { StoreLayout } from '../../../src/keys/storeBuilder.js';
 import type { KeyRecord } from '../../../src/keys/record.js';
 import { compileCidrs } from '../../../src/policy/cidr.js';
 import { userOf, type UserPolicy } from '../../../src/policy/model.js';
@@ -61,6 +62,38 @@ describe('KeyStore lookups', () => {
   it('never answers a key with the record of another key on the same line', () => {
     // Slots 7 and 1031 share a line of the 1,024 kept records.
     for (const i of [7, 7, 1031, 1031, 7, 1031, 7, 7, 1031]) expect(store.byId.get(keys[i].id)!.id).toBe(keys[i].id);
+  });
+
+  it('finds every key by id at its slot, with rows laid out by hash bucket rather than file order', () => {
+    expect(keys.map((k) => store.slotOf(k.id))).toEqual(keys.map((_, slot) => slot));
+    expect(store.data.rowOf.some((row, slot) => row !== slot)).toBe(true);
+    expect([...store.ids()]).toEqual(keys.map((k) => k.id));
+    expect(store.slotOf('K9999999999')).toBe(-1); // 11 characters
+  });
+
+  it("finds the first of keys with one id, and reports each later one with the first one's slot", () => {
+    const layout = new StoreLayout();
+    const copies = [...keys.slice(0, 40), { ...keys[5], line: 900 }, key(40), { ...keys[5], line: 901 }, { ...keys[39], line: 902 }];
+    for (const k of copies) layout.add(k);
+    const { data, duplicates } = layout.finish();
+    expect(duplicates).toEqual([
+      [40, 5],
+      [42, 5],
+      [43, 39],
+    ]);
+    const withCopies = new KeyStore(data);
+    expect(withCopies.byId.get(keys[5].id)!.line).toBe(keys[5].line);
+    expect(withCopies.slotOf(keys[39].id)).toBe(39);
+    expect(withCopies.byId.get(key(40).id)!.line).toBe(41);
+  });
+
+  it('answers lookups in a store of no keys and of one key', () => {
+    const none = KeyStore.fromKeys([]);
+    expect(none.byId.get(keys[0].id)).toBeUndefined();
+    expect(none.slotOf(keys[0].id)).toBe(-1);
+    const one = KeyStore.fromKeys([keys[3]]);
+    expect(one.byId.get(keys[3].id)!.name).toBe('key-3');
+    expect(one.byId.get(keys[4].id)).toBeUndefined();
   });
 
   it('answers every key right after more lookups than it keeps at hand', () => {
