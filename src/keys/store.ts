@@ -35,10 +35,11 @@ export interface KeyFacts extends Pick<KeyRecord, 'id' | 'user' | 'name' | 'scop
 }
 
 /**
- * Every key of a snapshot, compact: about 150 bytes a key in typed arrays instead of a
- * thousand in objects. A lookup by id is one hash probe; it returns a KeyRecord built
- * for the caller (a few small objects), sharing the compiled rule sets of every key
- * with the same scope. Immutable once built.
+ * Every key of a snapshot, compact: about 160 bytes a key in typed arrays instead of a
+ * thousand in objects. A lookup by id reads its hash bucket (a row or three, side by
+ * side; see KeyStoreData.buckets) and returns a KeyRecord built for the caller (a few
+ * small objects), sharing the compiled rule sets of every key with the same scope.
+ * Immutable once built.
  */
 export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   readonly byId: KeyLookup<KeyRecord>;
