@@ -29,7 +29,9 @@ export class ServedCertificate {
   #target: SecureContextTarget | undefined;
   #events: CertificateEvents | undefined;
   #watcher: ConfigWatcher | undefined;
-  #checking: Promise<CertificateCheck> | undefined;
+  #running: Promise<CertificateCheck> | undefined;
+  /** Asked for while a check ran: runs once that one is done, forced if any asker forced. */
+  #next: { readonly promise: Promise<CertificateCheck>; force: boolean } | undefined;
 
   private constructor(
     readonly listener: string,
@@ -67,16 +69,37 @@ export class ServedCertificate {
 
   /**
    * Reads the pair again (`force`, e.g. SIGHUP) or only when a file changed since the last
-   * read; swaps it in when good. One check at a time: a call during one waits for it.
+   * read; swaps it in when good. One check at a time: a call during one gets a check of its
+   * own after it (calls during the same check share one). Sharing the running check
+   * instead lost files that changed after it had looked, and a SIGHUP during a check that
+   * was not forced, until the next periodic check (as config reloads queue, reloader.ts).
    */
   check(force = true): Promise<CertificateCheck> {
-    this.#checking ??= this.#check(force).finally(() => (this.#checking = undefined));
-    return this.#checking;
+    if (this.#next !== undefined) {
+      this.#next.force ||= force;
+      return this.#next.promise;
+    }
+    if (this.#running === undefined) return this.#start(force);
+    const after = (): Promise<CertificateCheck> => {
+      const next = this.#next!;
+      this.#next = undefined;
+      return this.#start(next.force);
+    };
+    this.#next = { promise: this.#running.then(after, after), force };
+    return this.#next.promise;
   }
 
   close(): void {
     this.#watcher?.close();
     this.#watcher = undefined;
+  }
+
+  #start(force: boolean): Promise<CertificateCheck> {
+    const run = this.#check(force).finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
   }
 
   async #check(force: boolean): Promise<CertificateCheck> {
