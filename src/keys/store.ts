@@ -155,8 +155,9 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
 
   /**
    * The state (keyState) at `now` of the keys in rows `first` to `end` (not included; rows
-   * are in bucket order, not file order), each with its slot and creation time (createdAt),
-   * read from the rows: no record and no string per key, each user looked up once per policy.
+   * are in bucket order, not file order), each with its slot and creation time (`created`
+   * read with Date.parse; NaN when absent or unreadable), read from the rows: no record and
+   * no string per key, each user looked up once per policy.
    */
   eachKeyState(
     policy: Pick<Policy, 'users' | 'keyRotation'>,
@@ -188,11 +189,6 @@ export class KeyStore implements KeyIndex<KeyRecord>, Iterable<KeyRecord> {
   slotOf(id: string): number {
     const row = this.#rowFor(id);
     return row === -1 ? -1 : this.#slotAt(row);
-  }
-
-  /** When the key in `slot` was created (its `created` read with Date.parse), epoch ms; NaN when absent or unreadable. */
-  createdAt(slot: number): number {
-    return this.#d.rowTimes[this.#d.rowOf[slot] * ROW_TIMES + T.created];
   }
 
   /** Whether the key in `slot` is a legacy key hashed with sha256 (its digest is compared with other legacy keys'). */

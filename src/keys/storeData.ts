@@ -97,7 +97,7 @@ export interface KeyStoreData {
   /** Every distinct string, UTF-8, one after another; string i ends at `stringEnds[i]`. */
   readonly strings: Uint8Array;
   readonly stringEnds: Uint32Array;
-  /** The string index of each user's name, by user number (F.user), in order of first use. */
+  /** The string index of each user's name, by user number (R.user), in order of first use. */
   readonly users: Uint32Array;
   /** Distinct rule lists, origins stripped; set 0 is the empty list. */
   readonly ruleSets: readonly (readonly CompiledRule[])[];
