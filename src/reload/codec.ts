@@ -1,7 +1,7 @@
 import { KeyStore } from '../keys/store.js';
 import { transferables, type KeyStoreData } from '../keys/storeData.js';
 import { compileCidrs } from '../policy/cidr.js';
-import { RuleMatcher } from '../policy/matcher.js';
+import { RuleMatcher, RuleSet } from '../policy/matcher.js';
 import type { UserPolicy } from '../policy/model.js';
 import type { CompiledRule } from '../policy/rules.js';
 import type { ServiceConfig, ShadowCandidate, Snapshot } from '../config/snapshot.js';
@@ -85,8 +85,18 @@ export function decodeSnapshot(e: EncodedSnapshot): Snapshot {
   });
 }
 
+/**
+ * Users with the same roles share one RuleSet in the worker (policyFile.ts), so their rules
+ * arrive as one array (the clone keeps an object sent twice one object): one set again here.
+ */
 function decodeUsers(users: readonly EncodedUser[]): Map<string, UserPolicy> {
-  return new Map(users.map((u) => [u.name, decodeUser(u)]));
+  const sets = new Map<readonly EncodedRule[], RuleSet>();
+  const setOf = (rules: readonly EncodedRule[]): RuleSet => {
+    let set = sets.get(rules);
+    if (!set) sets.set(rules, (set = new RuleSet(rules.map(freezeRule))));
+    return set;
+  };
+  return new Map(users.map((u) => [u.name, decodeUser(u, setOf(u.rules))]));
 }
 
 function decodeShadow(e: EncodedShadow): ShadowCandidate {
@@ -103,8 +113,8 @@ function decodeService(s: EncodedService): ServiceConfig {
   return Object.freeze({ ...s, upstream: new URL(s.upstream), serviceToken: Object.freeze({ ...s.serviceToken }) });
 }
 
-function decodeUser(u: EncodedUser): UserPolicy {
-  return Object.freeze({ ...u, roles: Object.freeze([...u.roles]), rules: new RuleMatcher(u.rules.map(freezeRule)) });
+function decodeUser(u: EncodedUser, rules: RuleSet): UserPolicy {
+  return Object.freeze({ ...u, roles: Object.freeze([...u.roles]), rules: new RuleMatcher(rules) });
 }
 
 function deepFreeze(value: unknown): void {

@@ -2,6 +2,9 @@ import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigIssue } from '../../../src/reader/issues.js';
 import { loadConfig, type LoadResult } from '../../../src/config/load.js';
+import type { RuleQuery } from '../../../src/policy/matcher.js';
+import { pathSegments } from '../../../src/policy/pathPattern.js';
+import type { CompiledRule } from '../../../src/policy/rules.js';
 import { BAD_FILES } from './badFiles.js';
 import { KEYS, MAIN, POLICY, edit, writeFixture, type Fixture } from './fixtures.js';
 
@@ -117,5 +120,23 @@ describe('loadConfig: warnings', () => {
   it('accepts a user without roles (it can do nothing)', () => {
     const result = load({ 'policy.yaml': edit(POLICY, 'guardrails:', '  nobody: { disabled: true }\nguardrails:') });
     expect(result.ok && result.snapshot.users.get('nobody')?.roles).toEqual([]);
+  });
+});
+
+describe('loadConfig: users with the same roles', () => {
+  const q = (path: string): RuleQuery => ({ region: 'eu-west-1', service: 'compute', method: 'GET', segments: pathSegments(path) });
+
+  it('share one rule set (one trie for all of them), in the order the roles are listed', () => {
+    const users = '  ann: { roles: [compute-admin, reader] }\n  bob: { roles: [reader, compute-admin] }\n  eve: { roles: [reader] }\nguardrails:';
+    const result = load({ 'policy.yaml': edit(POLICY, 'guardrails:', users) });
+    if (!result.ok) throw new Error(JSON.stringify(result.errors));
+    const rulesOf = (name: string): readonly CompiledRule[] => result.snapshot.users.get(name)!.rules.rules;
+    expect(rulesOf('ann')).toBe(rulesOf('joe'));
+    expect(rulesOf('bob')).not.toBe(rulesOf('joe'));
+    expect(rulesOf('eve')).not.toBe(rulesOf('bob'));
+    expect(new Set(rulesOf('bob'))).toEqual(new Set(rulesOf('joe')));
+    // The first rule listed decides: the order of the roles is part of what is shared.
+    const owner = (name: string): string | undefined => result.snapshot.users.get(name)!.rules.match(q('/v2/p1/servers/s1'))?.origin.owner;
+    expect([owner('joe'), owner('ann'), owner('bob'), owner('eve')]).toEqual(['role compute-admin', 'role compute-admin', 'role reader', 'role reader']);
   });
 });

@@ -162,6 +162,10 @@ describe('the load worker rebuilds the same snapshot as loadConfig', () => {
       throw new Error(`both loads must succeed: ${JSON.stringify([direct, aside].map((r) => (r.ok ? 'ok' : r.errors)))}`);
     expect(aside.snapshot.keys.size).toBe(164);
     expect(shape(aside.snapshot)).toEqual(shape(direct.snapshot));
+    // ann and bob have the same roles: one rule set in the worker, one again here (the clone keeps it one array).
+    const rulesOf = (name: string): readonly unknown[] => aside.snapshot.users.get(name)!.rules.rules;
+    expect(rulesOf('ann')).toBe(rulesOf('bob'));
+    expect(rulesOf('joe')).not.toBe(rulesOf('bob'));
     // The keys' rows arrive as one transferred buffer under three views, and read the same.
     const rows = aside.snapshot.keys.data;
     expect(rows.rowWords.buffer).toBe(rows.rows.buffer);
