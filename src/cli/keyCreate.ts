@@ -45,7 +45,7 @@ export async function runKeyCreate(argv: string[], io: CliIO): Promise<number> {
   const minted = mintSecret();
   let id = '';
   const after = await writeKeys(configFile, file, io, (current) => {
-    id = unusedId(takenIds(current, snapshot.keys.ids()));
+    id = unusedId(takenIds(current, snapshot.keys.byId));
     return appendKeys(current, [{ id, hash: minted.hash, ...request }]);
   });
   const key = findKey(after!, id);

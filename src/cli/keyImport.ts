@@ -43,7 +43,7 @@ export async function runKeyImport(argv: string[], io: CliIO): Promise<number> {
   if (prepared.length) {
     await writeKeys(configFile, file, io, (current) => {
       entries.length = 0;
-      const taken = takenIds(current, snapshot.keys.ids());
+      const taken = takenIds(current, snapshot.keys.byId);
       for (const p of prepared) entries.push(importedEntry(unusedId(taken), user, `${basename(from)}:${p.line}`, p.hash, isoSeconds(now)));
       return appendKeys(current, entries);
     });

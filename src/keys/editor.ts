@@ -1,5 +1,6 @@
 import { Document, isMap, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
 import type { RuleSpec } from '../policy/rules.js';
+import { entrySpans, spanAt, type EntrySpan } from './entrySpans.js';
 import { KeysFileError } from './errors.js';
 import { KEY_FIELDS } from './reader.js';
 
@@ -8,7 +9,8 @@ import { KEY_FIELDS } from './reader.js';
  * the entry and renders new YAML, and the result is spliced into the original text,
  * so every byte outside the touched entry survives (re-stringifying the whole
  * document would re-align comments and re-indent entries nobody asked to change).
- * Pure: the write itself is keysWrite.ts.
+ * Where the layout allows (entrySpans.ts), the Document API parses only the entry
+ * being edited (see EntryAlone). Pure: the write itself is keysWrite.ts.
  */
 
 /** A new entry. Written in KEY_FIELDS order; rules as flow maps like the example file. */
@@ -63,16 +65,26 @@ export function keyIds(text: string): string[] {
 }
 
 export function appendKeys(text: string, entries: readonly KeyEntry[]): string {
-  const k = parseKeysText(text);
   const nodes = entries.map(entryNode);
-  const last = k.seq && !k.seq.flow ? k.seq.items.at(-1) : undefined;
-  const span = last ? itemSpan(k, last) : undefined;
+  const lastSpan = entrySpans(text)?.at(-1);
+  const last = lastSpan && entryAlone(text, lastSpan);
+  if (last) return insertAfter(text, lastSpan, renderItems(nodes, lastSpan.indent, last.k.eol), last.k.eol);
+  const k = parseKeysText(text);
+  const lastItem = k.seq && !k.seq.flow ? k.seq.items.at(-1) : undefined;
+  const span = lastItem ? itemSpan(k, lastItem) : undefined;
   if (!span) return restructure(k, (seq) => seq.items.push(...nodes));
-  const newline = text[span.end - 1] === '\n' ? '' : k.eol;
-  return splice(text, span.end, span.end, newline + renderItems(nodes, span.indent, k.eol));
+  return insertAfter(text, span, renderItems(nodes, span.indent, k.eol), k.eol);
+}
+
+function insertAfter(text: string, span: Span, items: string, eol: string): string {
+  const newline = text[span.end - 1] === '\n' ? '' : eol;
+  return splice(text, span.end, span.end, newline + items);
 }
 
 export function removeKey(text: string, id: string): string {
+  const found = findEntry(text, id);
+  // The last entry leaves `keys: []` (below), which takes the whole document.
+  if (found && found.entries > 1) return splice(text, found.span.start, found.span.end, '');
   const k = parseKeysText(text);
   const index = indexOf(k, id);
   const span = itemSpan(k, k.seq!.items[index]);
@@ -88,21 +100,20 @@ export function removeKey(text: string, id: string): string {
  * place, anything else re-renders that entry alone.
  */
 export function updateKey(text: string, id: string, fields: Readonly<Record<string, KeyFieldChange>>): string {
-  const k = parseKeysText(text);
-  const index = indexOf(k, id);
-  const item = k.seq!.items[index] as YAMLMap;
-  const inPlace = scalarPatches(text, item, fields);
-  if (inPlace) return inPlace.sort((a, b) => b.start - a.start).reduce((t, p) => splice(t, p.start, p.end, p.text), text);
-  for (const [name, value] of Object.entries(fields)) setField(item, name, value === null ? null : valueNode(name, value));
-  return rerendered(k, item);
+  return editEntry(text, id, (k, item) => {
+    const inPlace = scalarPatches(k.text, item, fields);
+    if (inPlace) return inPlace.sort((a, b) => b.start - a.start).reduce((t, p) => splice(t, p.start, p.end, p.text), k.text);
+    for (const [name, value] of Object.entries(fields)) setField(item, name, value === null ? null : valueNode(name, value));
+    return rerendered(k, item);
+  });
 }
 
 /** Gives a key a shadow scope (replacing one it had); the entry is rendered again, the rest of the file kept. */
 export function setShadow(text: string, id: string, shadow: ShadowEntry): string {
-  const k = parseKeysText(text);
-  const item = k.seq!.items[indexOf(k, id)] as YAMLMap;
-  setField(item, 'shadow', shadowNode(shadow));
-  return rerendered(k, item);
+  return editEntry(text, id, (k, item) => {
+    setField(item, 'shadow', shadowNode(shadow));
+    return rerendered(k, item);
+  });
 }
 
 /**
@@ -110,16 +121,87 @@ export function setShadow(text: string, id: string, shadow: ShadowEntry): string
  * as written, comments included) and `shadow:` goes; one edit, so one atomic write.
  */
 export function promoteShadow(text: string, id: string): string {
-  const k = parseKeysText(text);
-  const item = k.seq!.items[indexOf(k, id)] as YAMLMap;
-  const shadow: unknown = item.get('shadow', true);
-  if (!isMap(shadow)) throw new KeysFileError('KEYGATE_KEYS_NO_SHADOW', `key ${id} has no shadow scope to promote`);
-  for (const name of ['allow', 'deny']) {
-    const node: unknown = shadow.get(name, true);
-    if (node !== undefined) setField(item, name, node as Node);
+  return editEntry(text, id, (k, item) => {
+    const shadow: unknown = item.get('shadow', true);
+    if (!isMap(shadow)) throw new KeysFileError('KEYGATE_KEYS_NO_SHADOW', `key ${id} has no shadow scope to promote`);
+    for (const name of ['allow', 'deny']) {
+      const node: unknown = shadow.get(name, true);
+      if (node !== undefined) setField(item, name, node as Node);
+    }
+    item.delete('shadow');
+    return rerendered(k, item);
+  });
+}
+
+/**
+ * `edit` (the text of `k` with `item` changed) applied to the entry with this id: on the
+ * entry alone when entrySpans can find it, else on the whole file.
+ */
+function editEntry(text: string, id: string, edit: (k: KeysText, item: YAMLMap) => string): string {
+  const found = findEntry(text, id);
+  if (found) {
+    const edited = edit(found.k, found.k.seq!.items[0] as YAMLMap);
+    // The entry's document starts with ENTRY_HEADER unless the edit re-rendered it all (it never should: itemSpan was checked).
+    if (edited.startsWith(ENTRY_HEADER)) return splice(text, found.span.start, found.span.end, edited.slice(ENTRY_HEADER.length));
   }
-  item.delete('shadow');
-  return rerendered(k, item);
+  const k = parseKeysText(text);
+  return edit(k, k.seq!.items[indexOf(k, id)] as YAMLMap);
+}
+
+/**
+ * An entry parsed alone, as a document of ENTRY_HEADER and the entry's lines: the Document
+ * API on a 100,000-key file took ~15 s and ~1 GB a parse, and an edit parsed it two or
+ * three times. Made only when the entry alone reads as itself: one entry, whose span in
+ * its document is all of its lines (a `- ` line the splice can handle), at the same
+ * indentation.
+ */
+interface EntryAlone {
+  readonly k: KeysText;
+  readonly span: EntrySpan;
+}
+
+const ENTRY_HEADER = 'keys:\n';
+
+function entryAlone(text: string, span: EntrySpan): EntryAlone | undefined {
+  let k: KeysText;
+  try {
+    k = parseKeysText(ENTRY_HEADER + text.slice(span.start, span.end));
+  } catch (e) {
+    if (e instanceof KeysFileError) return undefined;
+    throw e;
+  }
+  const item = k.seq?.items.length === 1 ? k.seq.items[0] : undefined;
+  const own = item === undefined ? undefined : itemSpan(k, item);
+  const whole = own?.start === ENTRY_HEADER.length && own.end === k.text.length && own.indent === span.indent;
+  return whole && isMap(item) ? { k, span } : undefined;
+}
+
+/**
+ * The first entry with this id, alone, and how many entries the file has; undefined when
+ * the layout is not entrySpans's or the id is not written as its own characters (the
+ * whole file is then parsed, which also reports an unknown id). Without a backslash in
+ * the file no scalar has an escape, so the entry with the id has it in its text.
+ */
+function findEntry(text: string, id: string): (EntryAlone & { readonly entries: number }) | undefined {
+  if (text.includes('\\')) return undefined;
+  const spans = entrySpans(text);
+  if (!spans) return undefined;
+  for (const alone of entriesHolding(text, spans, id)) {
+    if (alone === undefined) return undefined;
+    if (idOf(alone.k.seq!.items[0]) === id) return { ...alone, entries: spans.length };
+  }
+  return undefined;
+}
+
+/** The entries whose text holds `needle`, in file order, each parsed alone (undefined: one that does not parse alone). */
+function* entriesHolding(text: string, spans: readonly EntrySpan[], needle: string): Generator<EntryAlone | undefined> {
+  let last: EntrySpan | undefined;
+  for (let at = text.indexOf(needle); at !== -1; at = text.indexOf(needle, at + 1)) {
+    const span = spanAt(spans, at);
+    if (span === undefined || span === last) continue;
+    last = span;
+    yield entryAlone(text, span);
+  }
 }
 
 /** The entry rendered again in place; the bytes around it stay. */
@@ -135,12 +217,34 @@ function rerendered(k: KeysText, item: YAMLMap): string {
  * text unchanged when no grace has ended.
  */
 export function dropEndedGrace(text: string, now: number): string {
-  const ended = (parseKeysText(text).seq?.items ?? []).flatMap((item) => {
-    const until: unknown = isMap(item) ? item.get('previousHashExpires') : undefined;
+  return endedGrace(text, now).reduce((t, id) => updateKey(t, id, { previousHash: null, previousHashExpires: null }), text);
+}
+
+/** The ids of the entries whose grace ended by `now`; only the entries that mention the field are parsed, when entrySpans can find them. */
+function endedGrace(text: string, now: number): string[] {
+  // Without a backslash no field name has an escape: an entry that does not mention the field does not have it.
+  const plain = !text.includes('\\');
+  if (plain && !text.includes(GRACE_FIELD)) return [];
+  const items = (plain && entriesMentioning(text, GRACE_FIELD)) || (parseKeysText(text).seq?.items ?? []);
+  return items.flatMap((item) => {
+    const until: unknown = isMap(item) ? item.get(GRACE_FIELD) : undefined;
     const id = idOf(item);
     return id !== undefined && typeof until === 'string' && Date.parse(until) <= now ? [id] : [];
   });
-  return ended.reduce((t, id) => updateKey(t, id, { previousHash: null, previousHashExpires: null }), text);
+}
+
+const GRACE_FIELD = 'previousHashExpires';
+
+/** The entries that mention `needle`, each parsed alone; undefined when the layout is not entrySpans's or one does not parse alone. */
+function entriesMentioning(text: string, needle: string): unknown[] | undefined {
+  const spans = entrySpans(text);
+  if (!spans) return undefined;
+  const items: unknown[] = [];
+  for (const alone of entriesHolding(text, spans, needle)) {
+    if (alone === undefined) return undefined;
+    items.push(alone.k.seq!.items[0]);
+  }
+  return items;
 }
 
 function parseKeysText(text: string): KeysText {
