@@ -18,6 +18,8 @@ export interface EntrySpan {
   readonly start: number;
   readonly end: number;
   readonly indent: number;
+  /** The line number of its `- ` line (1-based). */
+  readonly line: number;
 }
 
 /** `keys:` alone on its line (a comment may follow). */
@@ -51,16 +53,18 @@ export function entrySpans(text: string): EntrySpan[] | undefined {
   const spans: EntrySpan[] = [];
   let start = -1;
   let end = -1;
+  let first = 0;
   do {
     if (line.indent < indent) return undefined;
     if (line.indent === indent) {
       if (!startsEntry(text, line.content, line.end)) return undefined;
-      if (start !== -1) spans.push({ start, end, indent });
+      if (start !== -1) spans.push({ start, end, indent, line: first });
       start = line.start;
+      first = line.no;
     }
     end = line.end < text.length ? line.end + 1 : line.end;
   } while (line.next());
-  spans.push({ start, end, indent });
+  spans.push({ start, end, indent, line: first });
   return spans;
 }
 

@@ -41,13 +41,15 @@ export class YamlReader implements NodeReader<YNode> {
   private readonly lines = new LineCounter();
   private readonly doc: Document.Parsed;
 
+  /** `linesBefore`: lines of the file before `text` (a part of it read alone), added to every line number. */
   constructor(
     readonly file: string,
     text: string,
+    private readonly linesBefore = 0,
   ) {
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
     for (const e of this.doc.errors) {
-      const pos = this.lines.linePos(e.pos[0]);
+      const pos = this.linePos(e.pos[0]);
       this.issues.push({ file, line: pos.line, col: pos.col, message: e.message.split('\n')[0] });
     }
     this.root = this.doc.errors.length ? undefined : this.doc.contents;
@@ -63,13 +65,17 @@ export class YamlReader implements NodeReader<YNode> {
   }
 
   locate(node: YNode, message: string): ConfigIssue {
-    const offset = node?.range?.[0] ?? 0;
-    const pos = this.lines.linePos(offset);
+    const pos = this.position(node);
     return { file: this.file, line: pos.line, col: pos.col, message };
   }
 
   position(node: YNode): { line: number; col: number } {
-    return this.lines.linePos(node?.range?.[0] ?? 0);
+    return this.linePos(node?.range?.[0] ?? 0);
+  }
+
+  private linePos(offset: number): { line: number; col: number } {
+    const pos = this.lines.linePos(offset);
+    return { line: pos.line + this.linesBefore, col: pos.col };
   }
 
   resolve(node: YNode): YNode {

@@ -207,20 +207,26 @@ describe('keys files that fall back to the positioned path', () => {
     expect(errors[0].message).toMatch(/must start with "\/"/);
   });
 
-  it('a syntax error js-yaml refuses is reported where the yaml package places it', () => {
+  it('a syntax error js-yaml refuses is reported where the yaml package places it, in its entry only', () => {
     const lines = keysText(300).split('\n');
     const entry = lines.findIndex((l) => l.includes(id(250)));
     const at = lines.findIndex((l, i) => i > entry && l.startsWith('      - { service: compute, method: read, path: "/v2/**" }'));
     lines[at] = '      - { service: compute, method: read, path: "/v2/**"';
     const text = lines.join('\n');
     const positioned = new YamlReader('keys.yaml', text).issues;
-    expect(positioned.length).toBeGreaterThan(0);
+    // The whole-file parse carries the open flow mapping on into the next entry's lines; each entry read alone does not.
+    const nextEntry = lines.findIndex((l) => l.includes(id(251))) + 1;
+    const inEntry = positioned.filter((e) => e.line < nextEntry);
+    expect(inEntry.length).toBeGreaterThan(0);
+    expect(positioned.length).toBeGreaterThan(inEntry.length);
     fixture = writeFixture({ 'keys.yaml': text });
     const loaded = loadConfig(fixture.mainFile);
     expect(loaded.ok).toBe(false);
-    const errors = loaded.ok ? [] : loaded.errors;
-    expect(errors.map((e) => `${e.line}:${e.col} ${e.message}`)).toEqual(positioned.map((e) => `${e.line}:${e.col} ${e.message}`));
-    expect(errors[0].line).toBeGreaterThanOrEqual(at + 1);
+    const said = (loaded.ok ? [] : loaded.errors).map((e) => `${e.line}:${e.col} ${e.message}`);
+    // The same first error; after it, what the parser says depends on what follows the entry, which it does not see.
+    expect(said[0]).toBe(`${inEntry[0].line}:${inEntry[0].col} ${inEntry[0].message}`);
+    expect(inEntry.map((e) => `${e.line}:${e.col} ${e.message}`)).toEqual(expect.arrayContaining(said));
+    expect(inEntry[0].line).toBeGreaterThanOrEqual(at + 1);
   });
 
   it('a duplicate key id (two files) names both positions', () => {
