@@ -1,6 +1,6 @@
 import { Document, isMap, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
 import type { RuleSpec } from '../policy/rules.js';
-import { entrySpans, spanAt, type EntrySpan } from './entrySpans.js';
+import { ENTRY_HEADER, entrySpans, spanAt, type EntrySpan } from './entrySpans.js';
 import { KeysFileError } from './errors.js';
 import { KEY_FIELDS } from './reader.js';
 
@@ -159,8 +159,6 @@ interface EntryAlone {
   readonly k: KeysText;
   readonly span: EntrySpan;
 }
-
-const ENTRY_HEADER = 'keys:\n';
 
 function entryAlone(text: string, span: EntrySpan): EntryAlone | undefined {
   let k: KeysText;

@@ -1,7 +1,7 @@
 import type { ConfigIssue } from '../reader/issues.js';
 import type { RuleNames } from '../reader/ruleReader.js';
 import { YamlReader } from '../reader/yamlReader.js';
-import { entrySpans } from './entrySpans.js';
+import { ENTRY_HEADER, entrySpans } from './entrySpans.js';
 import { PlainReader } from './fastReader.js';
 import { readKeyEntryAt } from './lineReader.js';
 import { readKeyEntry, readKeysFile } from './reader.js';
@@ -25,8 +25,6 @@ export interface EntriesRead {
 
 /** An alias (`*name`) outside quotes: it may name an anchor in another entry, which an entry read alone does not have. */
 const ALIAS = /(?:^|[\s,[{])\*[^\s,\]}]/m;
-/** An entry read alone is the second line of a document of its own. */
-const ENTRY_HEADER = 'keys:\n';
 
 /**
  * Entries a valid file may send to the positioned parser before this reader leaves the

@@ -2,12 +2,16 @@ import { SignificantLines } from './lineReader.js';
 
 /*
  * Where each entry of a keys file's `keys:` list is in the text, found by one scan of
- * its lines, so the editor can hand the Document API one entry instead of the whole
- * file (a 100,000-key file took it ~15 s and ~1 GB per parse). Only for the layout
- * `keygate key` writes and people write by hand: `keys:` at the top, a block list of
- * entries that start on their `- ` line. Anything a line scan could place wrongly makes
- * it give up, and the editor parses the whole file as before.
+ * its lines, so the editor (editor.ts) and the reader of wrong files (entryReader.ts)
+ * can hand the `yaml` package one entry instead of the whole file (a 100,000-key file
+ * took it ~15 s and ~1 GB per parse). Only for the layout `keygate key` writes and
+ * people write by hand: `keys:` at the top, a block list of entries that start on their
+ * `- ` line. Anything a line scan could place wrongly makes it give up, and the caller
+ * parses the whole file as before.
  */
+
+/** What an entry is parsed after, alone: a document of its own, in which the entry's `- ` line is the second. */
+export const ENTRY_HEADER = 'keys:\n';
 
 /**
  * One entry: from the start of its `- ` line to the end of its last line that is not
