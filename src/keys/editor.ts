@@ -100,12 +100,15 @@ export function removeKey(text: string, id: string): string {
  * place, anything else re-renders that entry alone.
  */
 export function updateKey(text: string, id: string, fields: Readonly<Record<string, KeyFieldChange>>): string {
-  return editEntry(text, id, (k, item) => {
-    const inPlace = scalarPatches(k.text, item, fields);
-    if (inPlace) return inPlace.sort((a, b) => b.start - a.start).reduce((t, p) => splice(t, p.start, p.end, p.text), k.text);
-    for (const [name, value] of Object.entries(fields)) setField(item, name, value === null ? null : valueNode(name, value));
-    return rerendered(k, item);
-  });
+  return editEntry(text, id, (k, item) => withFields(k, item, fields));
+}
+
+/** The text of `k` with `fields` of `item` set: in place when they are scalars already there, else the entry rendered again. */
+function withFields(k: KeysText, item: YAMLMap, fields: Readonly<Record<string, KeyFieldChange>>): string {
+  const inPlace = scalarPatches(k.text, item, fields);
+  if (inPlace) return inPlace.sort((a, b) => b.start - a.start).reduce((t, p) => splice(t, p.start, p.end, p.text), k.text);
+  for (const [name, value] of Object.entries(fields)) setField(item, name, value === null ? null : valueNode(name, value));
+  return rerendered(k, item);
 }
 
 /** Gives a key a shadow scope (replacing one it had); the entry is rendered again, the rest of the file kept. */
@@ -139,13 +142,22 @@ export function promoteShadow(text: string, id: string): string {
  */
 function editEntry(text: string, id: string, edit: (k: KeysText, item: YAMLMap) => string): string {
   const found = findEntry(text, id);
-  if (found) {
-    const edited = edit(found.k, found.k.seq!.items[0] as YAMLMap);
-    // The entry's document starts with ENTRY_HEADER unless the edit re-rendered it all (it never should: itemSpan was checked).
-    if (edited.startsWith(ENTRY_HEADER)) return splice(text, found.span.start, found.span.end, edited.slice(ENTRY_HEADER.length));
-  }
+  const edited = found && editedAlone(text, found, edit);
+  if (edited !== undefined) return edited;
   const k = parseKeysText(text);
   return edit(k, k.seq!.items[indexOf(k, id)] as YAMLMap);
+}
+
+/** `text` with the entry `alone` edited; undefined when the edit reached beyond the entry. */
+function editedAlone(text: string, alone: EntryAlone, edit: (k: KeysText, item: YAMLMap) => string): string | undefined {
+  const entry = editedEntry(alone, edit);
+  return entry === undefined ? undefined : splice(text, alone.span.start, alone.span.end, entry);
+}
+
+/** The entry's new text; undefined when the edit reached beyond the entry (it never should: itemSpan was checked). */
+function editedEntry(alone: EntryAlone, edit: (k: KeysText, item: YAMLMap) => string): string | undefined {
+  const edited = edit(alone.k, alone.k.seq!.items[0] as YAMLMap);
+  return edited.startsWith(ENTRY_HEADER) ? edited.slice(ENTRY_HEADER.length) : undefined;
 }
 
 /**
@@ -215,34 +227,47 @@ function rerendered(k: KeysText, item: YAMLMap): string {
  * text unchanged when no grace has ended.
  */
 export function dropEndedGrace(text: string, now: number): string {
-  return endedGrace(text, now).reduce((t, id) => updateKey(t, id, { previousHash: null, previousHashExpires: null }), text);
-}
-
-/** The ids of the entries whose grace ended by `now`; only the entries that mention the field are parsed, when entrySpans can find them. */
-function endedGrace(text: string, now: number): string[] {
   // Without a backslash no field name has an escape: an entry that does not mention the field does not have it.
   const plain = !text.includes('\\');
-  if (plain && !text.includes(GRACE_FIELD)) return [];
-  const items = (plain && entriesMentioning(text, GRACE_FIELD)) || (parseKeysText(text).seq?.items ?? []);
-  return items.flatMap((item) => {
-    const until: unknown = isMap(item) ? item.get(GRACE_FIELD) : undefined;
-    const id = idOf(item);
-    return id !== undefined && typeof until === 'string' && Date.parse(until) <= now ? [id] : [];
-  });
+  if (plain && !text.includes(GRACE_FIELD)) return text;
+  const mentioning = plain ? entriesMentioning(text, GRACE_FIELD) : undefined;
+  if (mentioning) {
+    // Each ended entry edited alone, and the text put together once (a splice each would copy the whole file each time).
+    const ended = mentioning.filter((alone) => graceEnded(alone.k.seq!.items[0], now));
+    const entries = ended.map((alone) => editedEntry(alone, (k, item) => withFields(k, item, NO_GRACE)));
+    if (!entries.includes(undefined)) {
+      const parts: string[] = [];
+      let at = 0;
+      ended.forEach((alone, i) => {
+        parts.push(text.slice(at, alone.span.start), entries[i]!);
+        at = alone.span.end;
+      });
+      return parts.join('') + text.slice(at);
+    }
+  }
+  const ended = (parseKeysText(text).seq?.items ?? []).flatMap((item) => (graceEnded(item, now) ? [idOf(item)!] : []));
+  return ended.reduce((t, id) => updateKey(t, id, NO_GRACE), text);
 }
 
 const GRACE_FIELD = 'previousHashExpires';
+const NO_GRACE = { previousHash: null, previousHashExpires: null };
+
+/** An entry with an id whose `previousHashExpires` is at or before `now`. */
+function graceEnded(item: unknown, now: number): boolean {
+  const until: unknown = isMap(item) ? item.get(GRACE_FIELD) : undefined;
+  return idOf(item) !== undefined && typeof until === 'string' && Date.parse(until) <= now;
+}
 
 /** The entries that mention `needle`, each parsed alone; undefined when the layout is not entrySpans's or one does not parse alone. */
-function entriesMentioning(text: string, needle: string): unknown[] | undefined {
+function entriesMentioning(text: string, needle: string): EntryAlone[] | undefined {
   const spans = entrySpans(text);
   if (!spans) return undefined;
-  const items: unknown[] = [];
+  const entries: EntryAlone[] = [];
   for (const alone of entriesHolding(text, spans, needle)) {
     if (alone === undefined) return undefined;
-    items.push(alone.k.seq!.items[0]);
+    entries.push(alone);
   }
-  return items;
+  return entries;
 }
 
 function parseKeysText(text: string): KeysText {

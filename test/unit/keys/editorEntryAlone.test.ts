@@ -112,10 +112,13 @@ describe('edits that parse only their entry give what parsing the whole file giv
   it('dropEndedGrace drops the ended graces only', () => {
     const grace = (id: string, until: string): string =>
       `  - id: ${id}\n    user: joe\n    hash: "${hashFast(id)}"\n    previousHash: "${hashFast(`old-${id}`)}"\n    previousHashExpires: ${until}\n    scope: inherit\n`;
-    const text = `${CORPUS}${grace('GRACEENDED00', '2026-01-01T00:00:00Z')}${grace('GRACELATER00', '2027-01-01T00:00:00Z')}`;
+    const ended = (n: number): string => grace(`GRACEENDED${String(n).padStart(2, '0')}`, '2026-01-01T00:00:00Z');
+    // Several ended graces, one edit each in the same pass (the last entry first), around one that has not ended.
+    const text = `${ended(1)}${CORPUS.split('\n').slice(2).join('\n')}${ended(2)}${grace('GRACELATER00', '2027-01-01T00:00:00Z')}${ended(3)}`;
     const now = Date.parse('2026-06-01T00:00:00Z');
-    const after = sameBothWays((t) => dropEndedGrace(t, now), text);
+    const after = sameBothWays((t) => dropEndedGrace(t, now), `keys:\n${text}`);
     expect(after.match(/previousHashExpires/g)).toHaveLength(1);
+    expect(after).toContain('GRACELATER00');
     expect(dropEndedGrace(CORPUS, now)).toBe(CORPUS);
   });
 
