@@ -1,4 +1,4 @@
-import { Document, isMap, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap, YAMLSeq, type Node } from 'yaml';
+import { Document, isAlias, isMap, isNode, isScalar, isSeq, Pair, parseDocument, Scalar, visit, YAMLMap, YAMLSeq, type Node } from 'yaml';
 import type { RuleSpec } from '../policy/rules.js';
 import { ENTRY_HEADER, entrySpans, spanAt, type EntrySpan } from './entrySpans.js';
 import { KeysFileError } from './errors.js';
@@ -216,9 +216,34 @@ function* entriesHolding(text: string, spans: readonly EntrySpan[], needle: stri
 
 /** The entry rendered again in place; the bytes around it stay. */
 function rerendered(k: KeysText, item: YAMLMap): string {
+  refuseAlias(item);
   const span = itemSpan(k, item);
   if (!span) return restructure(k, () => undefined);
   return splice(k.text, span.start, span.end, renderItems([detached(item)], span.indent, k.eol));
+}
+
+/**
+ * The entry is rendered on its own, where an alias (`*name`) to an anchor in another
+ * entry has nothing to name: say so, instead of the YAML library's "Unresolved alias"
+ * from deep inside it. (A change in place, of a scalar already there, still works.)
+ */
+function refuseAlias(item: YAMLMap): void {
+  const anchors = new Set<string>();
+  let outside: string | undefined;
+  // In document order: an anchor the entry sets itself is seen before an alias to it.
+  visit(item, (_key, node) => {
+    if (isAlias(node) && !anchors.has(node.source)) {
+      outside = node.source;
+      return visit.BREAK;
+    }
+    if (isNode(node) && node.anchor) anchors.add(node.anchor);
+    return undefined;
+  });
+  if (outside === undefined) return;
+  throw new KeysFileError(
+    'KEYGATE_KEYS_ALIAS',
+    `key ${idOf(item) ?? '(without an id)'} uses the YAML alias *${outside} to an anchor elsewhere in the file, which keygate cannot write back: replace the alias with what it stands for, then run the command again`,
+  );
 }
 
 /**

@@ -5,7 +5,8 @@ export type KeysFileErrorCode =
   | 'KEYGATE_KEYS_SYMLINK'
   | 'KEYGATE_KEYS_LOCKED'
   | 'KEYGATE_KEYS_IO'
-  | 'KEYGATE_KEYS_NO_SHADOW';
+  | 'KEYGATE_KEYS_NO_SHADOW'
+  | 'KEYGATE_KEYS_ALIAS';
 
 export class KeysFileError extends Error {
   constructor(
