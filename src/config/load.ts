@@ -11,7 +11,7 @@ import type { ConfigIssue } from '../reader/issues.js';
 import type { KeyFacts, KeyStore } from '../keys/store.js';
 import { readKeysFile } from '../keys/reader.js';
 import { eachKeyByLine, readKeysFast } from '../keys/fastReader.js';
-import { readKeysEntryByEntry } from '../keys/entryReader.js';
+import { FOR_JS_YAML, readKeysEntryByEntry } from '../keys/entryReader.js';
 import { readKeysQuickly } from '../keys/quickReader.js';
 import { keysWorthAWarning } from '../keys/loadChecks.js';
 import { KeySet, type KeysRead, type RateLimitedKey } from './keySet.js';
@@ -144,14 +144,17 @@ class LoadContext {
     set.truncate(before);
     // Entry by entry (the line reader, the positioned parser for an entry it refuses): a wrong entry costs that entry, not a parse of the whole file.
     const byEntry = readKeysEntryByEntry(file, text, names);
-    if (byEntry) {
+    if (byEntry !== undefined && byEntry !== FOR_JS_YAML) {
       this.errors.push(...byEntry.errors);
       this.warnings.push(...byEntry.warnings);
       for (const key of byEntry.keys) set.add(key);
       return;
     }
-    if (eachKeyByLine(file, text, names, (key) => set.add(key))) return;
-    set.truncate(before);
+    // Not after FOR_JS_YAML: the line reader has just refused over a thousand of the file's entries.
+    if (byEntry === undefined) {
+      if (eachKeyByLine(file, text, names, (key) => set.add(key))) return;
+      set.truncate(before);
+    }
     const keys = readKeysFast(file, text, names) ?? this.parse(file, text, (r) => readKeysFile(r, names)) ?? [];
     for (const key of keys) set.add(key);
   }

@@ -33,11 +33,17 @@ const ALIAS = /(?:^|[\s,[{])\*[^\s,\]}]/m;
 const MAX_ALONE_WITHOUT_ERROR = 1000;
 
 /**
- * The file's keys, errors and warnings; undefined when its lines do not cut into entries
- * (entrySpans), it has an alias, or MAX_ALONE_WITHOUT_ERROR entries went to the
- * positioned parser and none of them was wrong (a valid file in another layout).
+ * What readKeysEntryByEntry gives when MAX_ALONE_WITHOUT_ERROR entries went to the
+ * positioned parser and none was wrong: a valid file in a layout the line reader does
+ * not read, so reading it whole by line would fail too; js-yaml reads it quicker.
  */
-export function readKeysEntryByEntry(file: string, text: string, names: RuleNames): EntriesRead | undefined {
+export const FOR_JS_YAML = Symbol('for js-yaml');
+
+/**
+ * The file's keys, errors and warnings; undefined when its lines do not cut into entries
+ * (entrySpans) or it has an alias; FOR_JS_YAML (above).
+ */
+export function readKeysEntryByEntry(file: string, text: string, names: RuleNames): EntriesRead | typeof FOR_JS_YAML | undefined {
   const spans = ALIAS.test(text) ? undefined : entrySpans(text);
   if (!spans) return undefined;
   const read: EntriesRead = { keys: [], errors: [], warnings: [] };
@@ -56,7 +62,7 @@ export function readKeysEntryByEntry(file: string, text: string, names: RuleName
         continue;
       }
     }
-    if (++alone > MAX_ALONE_WITHOUT_ERROR && read.errors.length === 0) return undefined;
+    if (++alone > MAX_ALONE_WITHOUT_ERROR && read.errors.length === 0) return FOR_JS_YAML;
     const r = new YamlReader(file, ENTRY_HEADER + text.slice(span.start, span.end), span.line - 2);
     if (r.root !== undefined) read.keys.push(...readKeysFile(r, names));
     read.errors.push(...r.issues);
