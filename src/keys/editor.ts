@@ -83,6 +83,7 @@ function insertAfter(text: string, span: Span, items: string, eol: string): stri
 
 export function removeKey(text: string, id: string): string {
   const found = findEntry(text, id);
+  if (found === ABSENT) throw unknownId(id);
   // The last entry leaves `keys: []` (below), which takes the whole document.
   if (found && found.entries > 1) return splice(text, found.span.start, found.span.end, '');
   const k = parseKeysText(text);
@@ -142,6 +143,7 @@ export function promoteShadow(text: string, id: string): string {
  */
 function editEntry(text: string, id: string, edit: (k: KeysText, item: YAMLMap) => string): string {
   const found = findEntry(text, id);
+  if (found === ABSENT) throw unknownId(id);
   const edited = found && editedAlone(text, found, edit);
   if (edited !== undefined) return edited;
   const k = parseKeysText(text);
@@ -187,12 +189,12 @@ function entryAlone(text: string, span: EntrySpan): EntryAlone | undefined {
 }
 
 /**
- * The first entry with this id, alone, and how many entries the file has; undefined when
- * the layout is not entrySpans's or the id is not written as its own characters (the
- * whole file is then parsed, which also reports an unknown id). Without a backslash in
- * the file no scalar has an escape, so the entry with the id has it in its text.
+ * The first entry with this id, alone, and how many entries the file has; ABSENT when
+ * no entry has it; undefined when the layout is not entrySpans's or an entry that holds
+ * the id's text does not parse alone (the whole file is then parsed). Without a backslash
+ * in the file no scalar has an escape, so the entry with the id has it in its text.
  */
-function findEntry(text: string, id: string): (EntryAlone & { readonly entries: number }) | undefined {
+function findEntry(text: string, id: string): (EntryAlone & { readonly entries: number }) | typeof ABSENT | undefined {
   if (text.includes('\\')) return undefined;
   const spans = entrySpans(text);
   if (!spans) return undefined;
@@ -200,8 +202,11 @@ function findEntry(text: string, id: string): (EntryAlone & { readonly entries: 
     if (alone === undefined) return undefined;
     if (idOf(alone.k.seq!.items[0]) === id) return { ...alone, entries: spans.length };
   }
-  return undefined;
+  return ABSENT;
 }
+
+/** findEntry's answer when every entry that holds the id's text has another id. */
+const ABSENT = Symbol('absent');
 
 /** The entries whose text holds `needle`, in file order, each parsed alone (undefined: one that does not parse alone). */
 function* entriesHolding(text: string, spans: readonly EntrySpan[], needle: string): Generator<EntryAlone | undefined> {
@@ -323,8 +328,12 @@ function idOf(item: unknown): string | undefined {
 
 function indexOf(k: KeysText, id: string): number {
   const index = k.seq ? k.seq.items.findIndex((item) => idOf(item) === id) : -1;
-  if (index === -1) throw new KeysFileError('KEYGATE_KEYS_UNKNOWN_ID', `no key with id "${id}" in this keys file`);
+  if (index === -1) throw unknownId(id);
   return index;
+}
+
+function unknownId(id: string): KeysFileError {
+  return new KeysFileError('KEYGATE_KEYS_UNKNOWN_ID', `no key with id "${id}" in this keys file`);
 }
 
 /**

@@ -166,6 +166,23 @@ describe('edits that parse only their entry give what parsing the whole file giv
       expect.objectContaining({ code: 'KEYGATE_KEYS_UNKNOWN_ID' }),
     );
     expect(() => removeKey(CORPUS, 'ZZZZZZZZZZZZ')).toThrow(expect.objectContaining({ code: 'KEYGATE_KEYS_UNKNOWN_ID' }));
+    // Mentioned only in a comment: still unknown.
+    const mentioned = CORPUS.replace('    comment: plain', '    comment: plain # not ZZZZZZZZZZZZ');
+    expect(mentioned).not.toBe(CORPUS);
+    expect(() => updateKey(mentioned, 'ZZZZZZZZZZZZ', { disabled: true })).toThrow(
+      expect.objectContaining({ code: 'KEYGATE_KEYS_UNKNOWN_ID' }),
+    );
+  });
+
+  it('an unknown id is told from the entries alone, without parsing the whole file', () => {
+    // A duplicate field elsewhere stops a whole-file parse (UNPARSABLE); the entries that hold the id's text are enough.
+    const text = `${CORPUS}  - id: DUPLICATE000\n    user: joe\n    user: ann\n`;
+    const unknown = expect.objectContaining({ code: 'KEYGATE_KEYS_UNKNOWN_ID' });
+    expect(() => viaWholeFile((t) => removeKey(t, 'ZZZZZZZZZZZZ'), text)).toThrow(
+      expect.objectContaining({ code: 'KEYGATE_KEYS_UNPARSABLE' }),
+    );
+    expect(() => removeKey(text, 'ZZZZZZZZZZZZ')).toThrow(unknown);
+    expect(() => updateKey(text, 'ZZZZZZZZZZZZ', { disabled: true })).toThrow(unknown);
   });
 });
 
