@@ -40,6 +40,10 @@ export class KeySet implements KeySink {
     return this.#layout.addRuleSet(rules);
   }
 
+  reserve(keys: number): void {
+    this.#layout.reserve(keys);
+  }
+
   /** Forgets the keys added after the first `count` (a fast read that gave up half-way through a file). */
   truncate(count: number): void {
     this.#layout.truncate(count);

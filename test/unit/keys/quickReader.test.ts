@@ -30,17 +30,24 @@ function byLine(text: string): KeysRead | undefined {
   return eachKeyByLine('keys.yaml', text, SERVICES, (key) => set.add(key)) ? set.finish() : undefined;
 }
 
-/** The quick reader's store, and how many entries it laid out itself and how many it handed to the line reader. */
-function quickly(text: string): { read: KeysRead; quick: number; handed: number } | undefined {
+/**
+ * The quick reader's store, how many entries it laid out itself and how many it handed to
+ * the line reader, and the room it reserved for keys (with how many keys were laid out by then).
+ */
+function quickly(
+  text: string,
+): { read: KeysRead; quick: number; handed: number; reserved: (readonly [keys: number, before: number])[] } | undefined {
   const set = new KeySet();
   let quick = 0;
   let handed = 0;
+  const reserved: (readonly [number, number])[] = [];
   const sink = {
     add: (key: Parameters<KeySet['add']>[0]) => (handed++, set.add(key)),
     addPlain: (key: Parameters<KeySet['addPlain']>[0]) => (quick++, set.addPlain(key)),
     addRuleSet: (rules: Parameters<KeySet['addRuleSet']>[0]) => set.addRuleSet(rules),
+    reserve: (keys: number) => (reserved.push([keys, set.count]), set.reserve(keys)),
   };
-  return readKeysQuickly('keys.yaml', text, SERVICES, sink) ? { read: set.finish(), quick, handed } : undefined;
+  return readKeysQuickly('keys.yaml', text, SERVICES, sink) ? { read: set.finish(), quick, handed, reserved } : undefined;
 }
 
 /** Comparable: the store's data, the records of the keys with limits or certificates. */
@@ -113,6 +120,27 @@ describe('the quick reader', () => {
     expect(quick!.quick).toBe(600);
     expect(quick!.handed).toBe(0);
     expect(comparable(quick!.read)).toEqual(comparable(byLine(text)!));
+  });
+
+  it('reserves room for as many keys as the file has entries, before laying out any', () => {
+    // keysText's entries have nested lists, comments and blank lines; written()'s are indented by two.
+    for (const [text, entries] of [
+      [keysText(700), 700],
+      [written(300), 300],
+      [
+        `keys:\n${written(5)
+          .split('\n')
+          .slice(2)
+          .map((line) => line.slice(2))
+          .join('\n')}`,
+        5,
+      ], // items at indent 0
+    ] as const) {
+      const quick = quickly(text);
+      expect(quick).toBeDefined();
+      expect(quick!.quick + quick!.handed).toBe(entries);
+      expect(quick!.reserved).toEqual([[entries, 0]]);
+    }
   });
 
   it('hands entries of other shapes to the line reader, and the store is the same', () => {

@@ -3,6 +3,7 @@ import { hashFast, parseHash, type ParsedHash } from '../../../src/auth/hash.js'
 import { KeyStore } from '../../../src/keys/store.js';
 import { StoreLayout } from '../../../src/keys/storeBuilder.js';
 import type { KeyRecord } from '../../../src/keys/record.js';
+import type { KeyStoreData } from '../../../src/keys/storeData.js';
 import { compileCidrs } from '../../../src/policy/cidr.js';
 import { userOf, type UserPolicy } from '../../../src/policy/model.js';
 import { RuleMatcher } from '../../../src/policy/matcher.js';
@@ -85,6 +86,21 @@ describe('KeyStore lookups', () => {
     expect(withCopies.byId.get(keys[5].id)!.line).toBe(keys[5].line);
     expect(withCopies.slotOf(keys[39].id)).toBe(39);
     expect(withCopies.byId.get(key(40).id)!.line).toBe(41);
+  });
+
+  it('lays out the same arrays, each cut to size, whether room was reserved for the keys, for more, or not at all', () => {
+    const built = (reserve: number | undefined): KeyStoreData => {
+      const layout = new StoreLayout();
+      if (reserve !== undefined) layout.reserve(reserve);
+      for (const k of keys.slice(0, 1100)) layout.add(k);
+      return layout.finish().data;
+    };
+    const grown = built(undefined);
+    for (const reserve of [1100, 1101, 3000, 10]) {
+      const data = built(reserve);
+      expect(data).toEqual(grown);
+      for (const array of [data.fields, data.digests, data.rows]) expect(array.byteLength).toBe(array.buffer.byteLength);
+    }
   });
 
   it('answers lookups in a store of no keys and of one key', () => {
