@@ -11,7 +11,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+COPY tools ./tools
+RUN npm run build
 
 # ---- runtime: production dependencies, compiled code, nothing else ----
 # Node 24 (LTS): .ci/run runs the tests on it. No config/ here: the demo's keys are public,

@@ -1,19 +1,3 @@
 #!/usr/bin/env node
-import { dropEarlyLoad, startEarlyLoad } from '../dist/cli/earlyLoad.js';
-
-// `serve` starts loading its config in the load worker first: the commands' modules
-// (the whole proxy) then load on this thread while the keys are read on another core.
-startEarlyLoad(process.argv.slice(2));
-const { main } = await import('../dist/cli/main.js');
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    dropEarlyLoad();
-    if (code !== undefined) process.exitCode = code;
-  },
-  (err) => {
-    dropEarlyLoad();
-    process.stderr.write(`keygate: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+// The bundle `npm run build` makes of src/cli/entry.ts (tools/bundle.mjs says why).
+await import('../dist/bundle/entry.js');

@@ -7,14 +7,20 @@ export interface BuildInfo {
   readonly platform: string;
 }
 
-/** package.json sits one level above both src/ and dist/, and ships in the package and the image. */
+/**
+ * package.json sits one level above src/ and dist/ (where tsc puts this module) and two
+ * above dist/bundle/ (where the bundle does), and ships in the package and the image.
+ */
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
+  for (const path of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'keygate') return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+    } catch {
+      // not there: the next place
+    }
   }
+  return 'unknown';
 }
 
 export const BUILD_INFO: BuildInfo = Object.freeze({

@@ -10,12 +10,14 @@ function newestSource(dir: string): number {
 }
 
 /**
- * keygate runs as users run it, from bin/keygate.js and dist/: rebuild dist/ when any
- * file in src/ is newer. Returns whether it built.
+ * keygate runs as users run it, from bin/keygate.js and dist/ (the bundle): rebuild dist/
+ * when any file in src/ is newer. Returns whether it built.
  */
 export function buildIfStale(repo: string): boolean {
-  const built = join(repo, 'dist/cli/main.js');
+  // Written last (tools/bundle.mjs runs after tsc): missing or older than src/ means a build is due.
+  const built = join(repo, 'dist/bundle/entry.js');
   if (existsSync(built) && statSync(built).mtimeMs >= newestSource(join(repo, 'src'))) return false;
   execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', join(repo, 'tsconfig.json')], { stdio: 'inherit' });
+  execFileSync(process.execPath, [join(repo, 'tools/bundle.mjs')], { stdio: 'inherit' });
   return true;
 }

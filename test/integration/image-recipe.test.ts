@@ -146,6 +146,17 @@ function runBuildStep(command: string, root: FakeRoot): void {
     execOk(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), ...command.split(/\s+/).slice(2)], root.host('.'), {});
     return;
   }
+  if (command === 'npm run build') {
+    // The package's own build script, as copied into the stage: tsc, then node scripts.
+    const { scripts } = JSON.parse(readFileSync(root.host('package.json'), 'utf8')) as { scripts: Record<string, string> };
+    for (const part of scripts.build.split('&&').map((p) => p.trim().split(/\s+/))) {
+      if (part[0] === 'tsc')
+        execOk(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), ...part.slice(1)], root.host('.'), {});
+      else if (part[0] === 'node') execOk(process.execPath, part.slice(1), root.host('.'), {});
+      else throw new Error(`image-recipe.test.ts cannot replay "${part.join(' ')}" of the build script: teach it`);
+    }
+    return;
+  }
   throw new Error(`image-recipe.test.ts cannot replay build step "${command}": teach it`);
 }
 

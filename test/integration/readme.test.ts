@@ -24,6 +24,7 @@ const DEMO_IDS = ['DT7nOCBZHjkw', 'ZzPjRE9uyI9s', 'J5fIC0OTO4Co'];
 const NOT_RUN: ReadonlyArray<readonly [RegExp, string]> = [
   [/^npm ci\b/, 'the suite already runs after npm ci'],
   [/^npm test\b/, 'this test is part of npm test'],
+  [/^npm run build\b/, 'npm test has built dist/ before this test runs'],
   [/^npm run bench/, 'benchmarks are not tests'],
   [/^(docker|kubectl)\b/, 'no container engine or cluster here'],
 ];
