@@ -24,7 +24,9 @@ await build({
   platform: 'node',
   target: 'node20.18',
   logLevel: 'warning',
-  // Bundled CommonJS packages call require() for node's modules and read __dirname.
+  // Bundled CommonJS packages call require() for node's modules and read __dirname (here
+  // dist/bundle/: only code paths keygate does not take read files next to it, such as
+  // pino's transports and gRPC's channelz protos).
   banner: {
     js: [
       "import { createRequire as __keygateCreateRequire } from 'node:module';",

@@ -175,9 +175,10 @@ export class AsideLoader {
 
 /**
  * The worker runs built code: worker.js, this file's sibling in a built tree
- * (dist/reload/ as tsc writes it, dist/bundle/ as bin/keygate.js runs it). Run from source (this file is .ts: tests, benchmarks) it still runs the built
- * worker, so no TypeScript loader is ever needed in a worker thread; the test run
- * builds dist/ first (test/buildDist.ts).
+ * (dist/reload/ as tsc writes it, dist/bundle/ as bin/keygate.js runs it). Run from
+ * source (this file is .ts: tests, benchmarks) it still runs the built worker, so no
+ * TypeScript loader is ever needed in a worker thread; the test run builds dist/ first
+ * (test/buildDist.ts).
  */
 function spawnLoadWorker(start: WorkerStart): Worker {
   const self = import.meta.url;
