@@ -271,6 +271,7 @@ async function main(): Promise<number> {
     ...KEYGATE_VARIANTS.map((v) =>
       startKeygateWith(v.name, origin, serveYaml, {
         timeoutMs: 90_000,
+        unbundled: true,
         ...(v.id === 'all_on' ? { nodeFlags } : {}),
         ...(v.accessLog === false ? { accessLog: false } : {}),
         ...(v.log ? { log: v.log } : {}),

@@ -1,6 +1,6 @@
 import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { startChild, waitForLine, type Child } from '../lib/child.js';
 import { freePort, waitReachable } from '../lib/net.js';
 
@@ -96,6 +96,13 @@ export interface StartKeygateOptions {
   readonly ports?: { readonly proxy: number; readonly admin: number; readonly check: number };
   /** Another build's `bin/keygate.js` (bench/ab.ts `--base`: the code before a change); default this checkout's. */
   readonly bin?: string;
+  /**
+   * Run tsc's modules (dist/cli/entry.js beside the bin's dist/) instead of the bundle
+   * bin/keygate.js runs. Knockouts patch dist/ modules as node loads them, so a keygate
+   * with any runs unbundled whatever this says; the stage table runs every row so, for
+   * rows that differ in nothing else.
+   */
+  readonly unbundled?: boolean;
 }
 
 const KNOCKOUT_PRELOAD = join(REPO, 'bench/peers/knockouts.mjs');
@@ -119,7 +126,9 @@ export async function startKeygate(name: string, mainFile: string, configDir: st
   const knockouts = opts.knockouts ?? [];
   const flags = [...IMAGE_NODE_FLAGS, ...(opts.nodeFlags ?? []), ...(knockouts.length ? ['--import', KNOCKOUT_PRELOAD] : [])];
   const env = { ...process.env, KEYGATE_BENCH_KNOCKOUTS: knockouts.join(',') };
-  const args = [...flags, opts.bin ?? join(REPO, 'bin/keygate.js'), 'serve', '-c', mainFile, ...(opts.serveArgs ?? [])];
+  const bin = opts.bin ?? join(REPO, 'bin/keygate.js');
+  const entry = opts.unbundled || knockouts.length ? join(dirname(bin), '../dist/cli/entry.js') : bin;
+  const args = [...flags, entry, 'serve', '-c', mainFile, ...(opts.serveArgs ?? [])];
   const started = performance.now();
   if (sink !== 'pipe') return startUnread(name, sink, args, env, configDir, mainFile, started, knockouts, opts);
   const drain = startChild(`${name} log drain`, 'grep', ['--line-buffered', '-F', '"event":'], { stdio: ['pipe', 'pipe', 'pipe'] });
