@@ -14,10 +14,10 @@ function newestSource(dir: string): number {
  * when any file in src/ is newer. Returns whether it built.
  */
 export function buildIfStale(repo: string): boolean {
-  // Written last (tools/bundle.mjs runs after tsc): missing or older than src/ means a build is due.
+  // Written last (the build bundles after tsc): missing or older than src/ means a build is due.
   const built = join(repo, 'dist/bundle/entry.js');
   if (existsSync(built) && statSync(built).mtimeMs >= newestSource(join(repo, 'src'))) return false;
-  execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', join(repo, 'tsconfig.json')], { stdio: 'inherit' });
-  execFileSync(process.execPath, [join(repo, 'tools/bundle.mjs')], { stdio: 'inherit' });
+  // package.json's own build script, so this builds what `npm run build` and the image build.
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: repo, stdio: 'inherit' });
   return true;
 }

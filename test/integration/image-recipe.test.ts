@@ -142,10 +142,6 @@ function runBuildStep(command: string, root: FakeRoot): void {
     symlinkSync(join(REPO, 'node_modules'), root.host('node_modules'), 'dir');
     return;
   }
-  if (/^npx tsc\b/.test(command)) {
-    execOk(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), ...command.split(/\s+/).slice(2)], root.host('.'), {});
-    return;
-  }
   if (command === 'npm run build') {
     // The package's own build script, as copied into the stage: tsc, then node scripts.
     const { scripts } = JSON.parse(readFileSync(root.host('package.json'), 'utf8')) as { scripts: Record<string, string> };
