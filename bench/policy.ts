@@ -258,6 +258,31 @@ function measure(c: Case, ms: number): number {
   return (done * 1e9) / Number(elapsed);
 }
 
+/**
+ * This machine's price of a memory miss: ns for one read at random in `bytes` that must
+ * wait for the read before it (a pointer chase through one 64-byte line a step). A
+ * million keys' rows are ~64 MiB, so what the 1,000,000-key case adds is read against
+ * this rather than against the 10-key decision alone, whose speed follows the CPU's.
+ */
+function dependentReadNs(bytes: number): number {
+  const lines = bytes / 64;
+  const next = new Uint32Array(lines * 16);
+  const order = Array.from({ length: lines }, (_, i) => i);
+  const rng = mulberry32(lines);
+  for (let i = lines - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  for (let i = 0; i < lines; i++) next[order[i] * 16] = order[(i + 1) % lines] * 16;
+  const steps = 1 << 21;
+  let at = 0;
+  for (let i = 0; i < steps; i++) at = next[at];
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < steps; i++) at = next[at];
+  const ns = Number(process.hrtime.bigint() - start) / steps;
+  return at === -1 ? NaN : ns; // reads `at`, so the chase is not optimised away
+}
+
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -338,7 +363,14 @@ function main(): void {
   ];
   const buildMs = Date.now() - started;
   const results = run(cases);
+  const missNs = median([0, 1, 2].map(() => dependentReadNs(64 * 2 ** 20)));
+  const cachedNs = median([0, 1, 2].map(() => dependentReadNs(256 * 2 ** 10)));
+  const addedNs = (results[2].microsPerDecision - results[0].microsPerDecision) * 1000;
   console.log(table(results));
+  console.log(
+    `\nmemory: a dependent read at random in 64 MiB takes ${missNs.toFixed(0)} ns here (in 256 KiB: ${cachedNs.toFixed(1)} ns);` +
+      ` the 1,000,000-key decision adds ${addedNs.toFixed(0)} ns over the 10-key one, ${(addedNs / missNs).toFixed(1)} such reads`,
+  );
   const seconds = (Date.now() - started) / 1000;
   const load = loadavg().map((l) => l.toFixed(2));
   console.log(
@@ -355,6 +387,11 @@ function main(): void {
     roundMs: ROUND_MS,
     targets: TARGETS,
     seconds,
+    memory: {
+      dependentReadNs64MiB: Number(missNs.toFixed(1)),
+      dependentReadNs256KiB: Number(cachedNs.toFixed(1)),
+      addedNsAt1M: Math.round(addedNs),
+    },
     results,
   };
   mkdirSync(dirname(RESULTS), { recursive: true });
