@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { formatKey } from '../src/auth/keyFormat.js';
 import { keyIdFor, secretFor, writeLargeKeysFile } from './largeKeysFile.js';
 import { freePort } from './lib/net.js';
-import { IMAGE_NODE_FLAGS } from './peers/keygate.js';
+import { BENCH_KEYS_FILE, IMAGE_NODE_FLAGS, prepareConfig } from './peers/keygate.js';
 import { percentile } from './lib/stats.js';
 
 /*
@@ -156,26 +155,6 @@ async function workerGone(pid: number, busy: number): Promise<void> {
   await until(() => (threads(pid) < busy ? true : undefined), 20_000, 'the load worker to exit');
 }
 
-function prepare(
-  keys: number,
-  ports: { proxy: number; admin: number; check: number },
-  upstream: string,
-): { dir: string; mainFile: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'keygate-keys-serve-'));
-  cpSync(join(REPO, 'config'), dir, { recursive: true });
-  writeLargeKeysFile(join(dir, 'large-keys.yaml'), keys);
-  const mainFile = join(dir, 'keygate.yaml');
-  const main = readFileSync(mainFile, 'utf8')
-    .replaceAll('http://127.0.0.1:3000', upstream)
-    .replace(/^(\s+proxy):\s+\S+/m, `$1: 127.0.0.1:${ports.proxy}`)
-    .replace(/^(\s+admin):\s+\S+/m, `$1: 127.0.0.1:${ports.admin}`)
-    .replace(/^(\s+address):\s+\S+/m, `$1: 127.0.0.1:${ports.check}`)
-    .replace('keys: [./keys.yaml]', 'keys: [./keys.yaml, ./large-keys.yaml]');
-  // No periodic re-check and no access log: the only reloads are the bench's SIGHUPs, the only stdout its events.
-  writeFileSync(mainFile, `${main}\nreload: { interval: 1h }\nlog: { access: false }\nrateLimiting: { failedAuth: off }\n`);
-  return { dir, mainFile };
-}
-
 class Keygate {
   readonly proc: ChildProcess;
   readonly lines: string[] = [];
@@ -268,7 +247,14 @@ async function paced(pool: Pool, keys: number, stop: Promise<unknown>): Promise<
 
 async function measure(keys: number, upstream: string): Promise<KeysServeRow> {
   const ports = { proxy: await freePort(), admin: await freePort(), check: await freePort() };
-  const { dir, mainFile } = prepare(keys, ports, upstream);
+  // No periodic re-check and no access log: the only reloads are the bench's SIGHUPs, the only stdout its events.
+  const { dir, mainFile } = prepareConfig({
+    upstream,
+    ports,
+    accessLog: false,
+    keysYaml: (file) => writeLargeKeysFile(file, keys),
+    editMain: (main) => `${main}\nreload: { interval: 1h }\n`,
+  });
   const admin = `http://127.0.0.1:${ports.admin}`;
   const snapshotDir = args['heap-snapshot'];
   const kg = new Keygate(mainFile, dir, snapshotDir);
@@ -343,7 +329,7 @@ async function measure(keys: number, upstream: string): Promise<KeysServeRow> {
     quiet.sort((a, b) => a - b);
     return {
       keys,
-      keysFileMB: +(readFileSync(join(dir, 'large-keys.yaml')).length / 1e6).toFixed(1),
+      keysFileMB: +(readFileSync(join(dir, BENCH_KEYS_FILE)).length / 1e6).toFixed(1),
       readyMs,
       afterLoad,
       afterTraffic,

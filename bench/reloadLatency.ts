@@ -130,6 +130,7 @@ try {
     .replace(/proxy: 127\.0\.0\.1:8080/, 'proxy: 127.0.0.1:0')
     .replace(/admin: 127\.0\.0\.1:9090/, 'admin: 127.0.0.1:0')
     .replace(/(check|address): 127\.0\.0\.1:9191/, '$1: 127.0.0.1:0')
+    .replace(/grpc: 127\.0\.0\.1:9192/, 'grpc: 127.0.0.1:0')
     .replace('keys: [./keys.yaml]', 'keys: [./keys.yaml, ./large-keys.yaml]');
   writeFileSync(join(dir, 'keygate.yaml'), `${main}reload: { interval: 1h, debounce: 100ms }\nlog: { level: info, access: false }\n`);
 

@@ -10,8 +10,8 @@ export const BENCH_KEYS_FILE = 'bench-keys.yaml';
 export interface KeygateConfigOptions {
   /** The upstream origin every service is pointed at. */
   readonly upstream: string;
-  /** The generated keys file text (see lib/keys.ts), added to the example's keys. */
-  readonly keysYaml: string;
+  /** The generated keys file (see lib/keys.ts), added to the example's keys: its text, or what writes it (a large one, streamed). */
+  readonly keysYaml: string | ((file: string) => void);
   readonly accessLog: boolean;
   /** Fixed listen ports (a keygate whose stdout the bench cannot read: file, /dev/null); default port 0. */
   readonly ports?: { readonly proxy: number; readonly admin: number; readonly check: number };
@@ -28,7 +28,9 @@ export interface KeygateConfigOptions {
 export function prepareConfig(opts: KeygateConfigOptions): { dir: string; mainFile: string } {
   const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'));
   cpSync(join(REPO, 'config'), dir, { recursive: true });
-  writeFileSync(join(dir, BENCH_KEYS_FILE), opts.keysYaml);
+  const keysFile = join(dir, BENCH_KEYS_FILE);
+  if (typeof opts.keysYaml === 'string') writeFileSync(keysFile, opts.keysYaml);
+  else opts.keysYaml(keysFile);
   const mainFile = join(dir, 'keygate.yaml');
   let main = readFileSync(mainFile, 'utf8')
     .replaceAll('http://127.0.0.1:3000', opts.upstream)
