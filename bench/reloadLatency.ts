@@ -10,14 +10,14 @@
  * to keygate's `reloaded` log line.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { renameSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { formatKey } from '../src/auth/keyFormat.js';
 import { keyIdFor, secretFor, writeLargeKeysFile } from './largeKeysFile.js';
+import { BENCH_KEYS_FILE, prepareConfig } from './peers/keygate.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({
@@ -112,12 +112,9 @@ function describe(name: string, w: Window): { p99: number } {
   return { p99: h.percentile(99) };
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-reload-'));
+let dir: string | undefined;
 const procs: ChildProcess[] = [];
 try {
-  cpSync(join(REPO, 'config'), dir, { recursive: true });
-  console.log(`generating ${KEYS} keys…`);
-  writeLargeKeysFile(join(dir, 'large-keys.yaml'), KEYS);
   const upstream = child([
     '--input-type=module',
     '-e',
@@ -125,17 +122,17 @@ try {
   ]);
   procs.push(upstream.proc);
   const upstreamPort = await until(() => /port (\d+)/.exec(upstream.out())?.[1], 10_000, 'the upstream');
-  const main = readFileSync(join(dir, 'keygate.yaml'), 'utf8')
-    .replaceAll('http://127.0.0.1:3000', `http://127.0.0.1:${upstreamPort}`)
-    .replace(/proxy: 127\.0\.0\.1:8080/, 'proxy: 127.0.0.1:0')
-    .replace(/admin: 127\.0\.0\.1:9090/, 'admin: 127.0.0.1:0')
-    .replace(/(check|address): 127\.0\.0\.1:9191/, '$1: 127.0.0.1:0')
-    .replace(/grpc: 127\.0\.0\.1:9192/, 'grpc: 127.0.0.1:0')
-    .replace('keys: [./keys.yaml]', 'keys: [./keys.yaml, ./large-keys.yaml]');
-  writeFileSync(join(dir, 'keygate.yaml'), `${main}reload: { interval: 1h, debounce: 100ms }\nlog: { level: info, access: false }\n`);
+  console.log(`generating ${KEYS} keys…`);
+  const config = prepareConfig({
+    upstream: `http://127.0.0.1:${upstreamPort}`,
+    accessLog: false,
+    keysYaml: (file) => writeLargeKeysFile(file, KEYS),
+    editMain: (main) => `${main}\nreload: { interval: 1h, debounce: 100ms }\n`,
+  });
+  dir = config.dir;
 
   console.log('starting keygate (the start-up load of a large file takes a while)…');
-  const kg = child([join(REPO, 'bin/keygate.js'), 'serve', '-c', join(dir, 'keygate.yaml')]);
+  const kg = child([join(REPO, 'bin/keygate.js'), 'serve', '-c', config.mainFile]);
   procs.push(kg.proc);
   const started = await until(
     () =>
@@ -158,7 +155,7 @@ try {
   await new Promise((r) => setTimeout(r, BASELINE_S * 1000));
   const baseline = describe('no reload', load.window());
 
-  renameSync(join(dir, '.large-keys.next'), join(dir, 'large-keys.yaml'));
+  renameSync(join(dir, '.large-keys.next'), join(dir, BENCH_KEYS_FILE));
   const reloaded = await until(
     () =>
       kg
@@ -177,5 +174,5 @@ try {
   console.log(`${RATE} req/s target, ${CLIENTS} keep-alive clients, node ${process.version}`);
 } finally {
   for (const p of procs) p.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 }
