@@ -1,6 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { formatKey } from '../src/auth/keyFormat.js';
 import { KeyVerifier } from '../src/auth/verifier.js';
@@ -10,7 +8,7 @@ import { readingsOf } from '../src/policy/pathReadings.js';
 import { AsideLoader } from '../src/reload/asideLoader.js';
 import { decodeSnapshot, encodeSnapshot } from '../src/reload/codec.js';
 import { transferables } from '../src/keys/storeData.js';
-import { keyIdFor, secretFor, writeLargeKeysFile } from './largeKeysFile.js';
+import { exampleConfigWithKeys, keyIdFor, secretFor } from './largeKeysFile.js';
 
 /*
  * Keys at scale, the way `keygate serve` holds them: the config is loaded by the load
@@ -21,22 +19,12 @@ import { keyIdFor, secretFor, writeLargeKeysFile } from './largeKeysFile.js';
  * (default 10000 100000). The worker runs dist/: `npm run build` first.
  */
 
-const REPO = resolve(import.meta.dirname, '..');
 const MiB = 1024 * 1024;
 const gc = (globalThis as { gc?: () => void }).gc ?? ((): void => undefined);
 const counts = process.argv
   .slice(2)
   .map(Number)
   .filter((n) => n > 0);
-
-function configWithKeys(n: number): { dir: string; mainFile: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'keygate-keyscale-'));
-  cpSync(join(REPO, 'config'), dir, { recursive: true });
-  writeLargeKeysFile(join(dir, 'large-keys.yaml'), n);
-  const mainFile = join(dir, 'keygate.yaml');
-  writeFileSync(mainFile, readFileSync(mainFile, 'utf8').replace('keys: [./keys.yaml]', 'keys: [./keys.yaml, ./large-keys.yaml]'));
-  return { dir, mainFile };
-}
 
 /** RSS once the worker has stopped (its heap is given back with it) and the main heap is collected. */
 async function settledRss(): Promise<number> {
@@ -65,7 +53,7 @@ async function traffic(snapshot: Snapshot, n: number): Promise<void> {
 }
 
 async function measure(n: number): Promise<Record<string, number>> {
-  const { dir, mainFile } = configWithKeys(n);
+  const { dir, mainFile } = exampleConfigWithKeys(n);
   const loader = new AsideLoader({ idleMs: 1 });
   const env = { ...process.env };
   try {

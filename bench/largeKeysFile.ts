@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 /** Keys written per write(2): a million-key file (~200 MB) is never one string in memory. */
 const KEYS_PER_WRITE = 10_000;
@@ -58,4 +60,17 @@ export function secretFor(i: number): string {
   let out = '';
   for (let k = 0; out.length < 43; k++) out += BASE62[parseInt(hex.slice((k * 2) % 64, ((k * 2) % 64) + 2), 16) % 62];
   return out;
+}
+
+/**
+ * A copy of the example config (config/) in a temp dir with `count` generated keys added
+ * in large-keys.yaml: for benches that load it in process (no listener is opened).
+ */
+export function exampleConfigWithKeys(count: number): { dir: string; mainFile: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'));
+  cpSync(resolve(import.meta.dirname, '../config'), dir, { recursive: true });
+  writeLargeKeysFile(join(dir, 'large-keys.yaml'), count);
+  const mainFile = join(dir, 'keygate.yaml');
+  writeFileSync(mainFile, readFileSync(mainFile, 'utf8').replace('keys: [./keys.yaml]', 'keys: [./keys.yaml, ./large-keys.yaml]'));
+  return { dir, mainFile };
 }

@@ -3,25 +3,14 @@
  * thread versus AsideLoader (worker parse + batched rebuild), measured with
  * perf_hooks.monitorEventLoopDelay. `node --import tsx bench/reloadEventLoop.ts [keys]`
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { AsideLoader } from '../src/reload/asideLoader.js';
 import { loadConfig } from '../src/config/load.js';
-import { writeLargeKeysFile } from './largeKeysFile.js';
+import { exampleConfigWithKeys } from './largeKeysFile.js';
 
-const REPO = resolve(import.meta.dirname, '..');
 const count = Number(process.argv[2] ?? 100_000);
-
-function configWithKeys(n: number): { dir: string; mainFile: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'keygate-bench-'));
-  cpSync(join(REPO, 'config'), dir, { recursive: true });
-  writeLargeKeysFile(join(dir, 'large-keys.yaml'), n);
-  const mainFile = join(dir, 'keygate.yaml');
-  writeFileSync(mainFile, readFileSync(mainFile, 'utf8').replace('keys: [./keys.yaml]', 'keys: [./keys.yaml, ./large-keys.yaml]'));
-  return { dir, mainFile };
-}
 
 function ms(ns: number): string {
   return (ns / 1e6).toFixed(1);
@@ -48,7 +37,7 @@ async function measure(name: string, fn: () => Promise<unknown> | unknown): Prom
   report(name, h, wall);
 }
 
-const { dir, mainFile } = configWithKeys(count);
+const { dir, mainFile } = exampleConfigWithKeys(count);
 console.log(`${count} keys, ${(readFileSync(join(dir, 'large-keys.yaml')).length / 1e6).toFixed(1)} MB keys file, node ${process.version}`);
 const loader = new AsideLoader();
 await measure('idle (baseline)', () => new Promise((r) => setTimeout(r, 1000)));
